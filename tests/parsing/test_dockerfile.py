@@ -341,6 +341,12 @@ def test_heredoc_after_continuation():
     assert (run.start_line, run.end_line) == (2, 5)
 
 
+def test_bare_chomp_marker_is_not_a_heredoc():
+    df = parse_dockerfile("FROM alpine\nRUN echo <<- x\nRUN y\n")
+    assert df.instructions[1].heredocs == []
+    assert df.instructions[2].start_line == 3
+
+
 def test_quoted_heredoc_marker_and_non_heredoc_instruction_are_plain_text():
     df = parse(
         """

@@ -150,7 +150,8 @@ IMAGE_TABLE: tuple[ImageRow, ...] = (
         distro="ubuntu-noble", target="musl", forced=True, package_manager="apt",
     ),
     ImageRow(
-        r"(?:messense|rust-cross)/rust-musl-cross:(?P<tarch>[a-z0-9_]+)-(?P<tenv>musl[a-z0-9]*)(?:-.*)?",
+        r"(?:messense|rust-cross)/rust-musl-cross:"
+        r"(?P<tarch>[a-z0-9_]+)-(?P<tenv>musl[a-z0-9]*)(?:-.*)?",
         GLIBC,
         "Ubuntu 22.04 cross builder with ENV CARGO_BUILD_TARGET from the tag; +crt-static "
         "forced only for MIPS",

@@ -168,7 +168,10 @@ _LIB_RE = re.compile(r"^lib(mimalloc|jemalloc|tcmalloc)(?:[-_][a-z_]+)?\.so(?:\.
 _PACKAGE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^(lib)?mimalloc"), "mimalloc"),
     (re.compile(r"^(lib)?jemalloc"), "jemalloc"),
-    (re.compile(r"^(libtcmalloc|tcmalloc|libgoogle-perftools|google-perftools|gperftools)"), "tcmalloc"),
+    (
+        re.compile(r"^(libtcmalloc|tcmalloc|libgoogle-perftools|google-perftools|gperftools)"),
+        "tcmalloc",
+    ),
 )
 # apt "pkg=1.2", apk "pkg~2.2"/"pkg>=2", dnf "pkg-2.1.2", "pkg:amd64"
 _PIN_RE = re.compile(r"[=<>~:].*$")
@@ -183,7 +186,9 @@ def _expand(path: str, arch: str) -> str:
     return path.format(triplet=debian_triplet(arch), libdir=libdir)
 
 
-def expected_paths(distro: str | None, allocator: str, arch: str = "x86_64") -> list[tuple[str, str]]:
+def expected_paths(
+    distro: str | None, allocator: str, arch: str = "x86_64"
+) -> list[tuple[str, str]]:
     """[(package, LD_PRELOAD path)] for an allocator on a distro, best first.
 
     Unknown distros (None, "debian" without a release, amazonlinux, void...)

@@ -71,7 +71,9 @@ _ARCH_FAMILY: tuple[tuple[str, str], ...] = (
     ("hexagon", "hexagon"),
 )
 _BITS_32 = frozenset({"x86", "arm", "mips", "powerpc", "riscv32", "sparc", "wasm32", "hexagon"})
-_BIG_ENDIAN_ARCHES = frozenset({"mips", "mips64", "powerpc", "powerpc64", "s390x", "sparc", "sparc64"})
+_BIG_ENDIAN_ARCHES = frozenset(
+    {"mips", "mips64", "powerpc", "powerpc64", "s390x", "sparc", "sparc64"}
+)
 _OS_NAMES = frozenset(
     {
         "linux", "windows", "darwin", "macos", "ios", "android", "freebsd", "netbsd",

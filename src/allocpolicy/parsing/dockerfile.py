@@ -116,7 +116,7 @@ class Dockerfile:
 _DIRECTIVE_RE = re.compile(r"^\s*#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
 _HEREDOC_KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
-_HEREDOC_WORD_RE = re.compile(r"^(\d*)<<(-?)([^<]+)$")
+_HEREDOC_WORD_RE = re.compile(r"^(\d*)<<(-?)([^<-][^<]*)$")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RAW_WORD_RE = re.compile(r"""(?:[^\s"'\\]|\\.|\\$|"(?:[^"\\]|\\.|\\$)*"?|'[^']*'?)+""", re.S)
 _NEEDS_SHLEX_RE = re.compile(r"[\"'\\]")
