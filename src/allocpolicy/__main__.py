@@ -1,0 +1,3 @@
+from allocpolicy.cli import main
+
+raise SystemExit(main())

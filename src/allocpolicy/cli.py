@@ -1,0 +1,214 @@
+"""`allocpolicy` command line: scan, fix, inventory, rules, explain, github-review."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence, TextIO
+
+from allocpolicy import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="allocpolicy",
+        description="Keep Rust container images on the right memory allocator.",
+    )
+    p.add_argument("--version", action="version", version=f"allocpolicy {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on internal errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("path", nargs="?", default=".", help="repository to check (default: .)")
+        sp.add_argument("--config", type=Path, help="config file (default: allocpolicy.toml at PATH)")
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+
+    s = sub.add_parser("scan", help="report findings")
+    common(s)
+    s.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    s.add_argument("--output", "-o", type=Path, help="write the report to a file")
+    s.add_argument("--fail-on", choices=("error", "warning", "info"), help="exit 1 at or above (default: error)")
+    s.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    s.add_argument("--files", nargs="*", default=None, metavar="FILE",
+                   help="only report what these changed files cause or carry (pre-commit)")
+    s.add_argument("--quiet", "-q", action="store_true", help="one line per finding, no excerpts")
+
+    f = sub.add_parser("fix", help="apply fixes")
+    common(f)
+    f.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes marked unsafe")
+    f.add_argument("--diff", action="store_true", help="print a unified diff; write nothing")
+    f.add_argument("--rule", action="append", default=[], metavar="ID", help="only fix these rules")
+    f.add_argument("--fail-on", choices=("error", "warning", "info"))
+    f.add_argument("--exit-non-zero-on-fix", action="store_true", help="exit 1 when files changed")
+    f.add_argument("--files", nargs="*", default=None, metavar="FILE")
+
+    i = sub.add_parser("inventory", help="show what each image ships, and why")
+    common(i)
+    i.add_argument("--format", choices=("text", "json"), default="text")
+
+    r = sub.add_parser("rules", help="list the rules")
+    r.add_argument("--config", type=Path)
+    r.add_argument("path", nargs="?", default=".")
+    e = sub.add_parser("explain", help="show a rule's documentation")
+    e.add_argument("rule")
+    e.add_argument("--config", type=Path)
+    e.add_argument("path", nargs="?", default=".")
+
+    g = sub.add_parser("github-review", help="post findings to a GitHub pull request (Action)", add_help=False)
+    g.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:
+        return EXIT_ERROR if exc.code not in (0, None) else EXIT_OK
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    try:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # every error becomes a message, never a traceback
+        return _report_error(exc, getattr(args, "debug", False))
+
+
+def _report_error(exc: Exception, debug: bool) -> int:
+    from allocpolicy.config import ConfigError
+    from allocpolicy.policy.loader import PolicyError
+
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    if isinstance(exc, (ConfigError, PolicyError, UsageError)):
+        print(f"allocpolicy: error: {exc}", file=sys.stderr)
+    else:
+        print(f"allocpolicy: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _root(args: argparse.Namespace) -> Path:
+    root = Path(args.path)
+    if not root.is_dir():
+        raise UsageError(f"{args.path}: not a directory")
+    return root
+
+
+def _fail_on(args: argparse.Namespace, config_fail_on):  # type: ignore[no-untyped-def]
+    from allocpolicy.model import Severity
+
+    return Severity(args.fail_on) if getattr(args, "fail_on", None) else config_fail_on
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from allocpolicy.engine import scan
+
+    root = _root(args)
+    if args.files is not None:
+        from allocpolicy.frontdoors.precommit import scan_changed
+
+        result = scan_changed(root, args.files, args.config)
+    else:
+        result = scan(root, args.config)
+    out_text = _render(result, args)
+    if args.output:
+        args.output.write_text(out_text, encoding="utf-8")
+    else:
+        sys.stdout.write(out_text)
+    return EXIT_FINDINGS if result.failed(_fail_on(args, result.config.fail_on)) else EXIT_OK
+
+
+def _render(result, args: argparse.Namespace) -> str:  # type: ignore[no-untyped-def]
+    if args.format == "json":
+        from allocpolicy.reporters import json as json_reporter
+
+        return json_reporter.render(result)
+    if args.format == "sarif":
+        from allocpolicy.reporters import sarif
+
+        return sarif.render(result)
+    import io
+
+    from allocpolicy.reporters import text
+
+    buf = io.StringIO()
+    colour = args.color == "always" or (args.color == "auto" and not args.output and _tty(sys.stdout))
+    text.render(result, buf, colour=colour, excerpts=not args.quiet)
+    return buf.getvalue()
+
+
+def _tty(stream: TextIO) -> bool:
+    import os
+
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def cmd_fix(args: argparse.Namespace) -> int:
+    from allocpolicy.fixes.command import run_fix
+
+    return run_fix(args, _root(args))
+
+
+def cmd_inventory(args: argparse.Namespace) -> int:
+    from allocpolicy.engine import scan
+    from allocpolicy.reporters import inventory
+
+    result = scan(_root(args), args.config)
+    sys.stdout.write(inventory.render(result.inventory, args.format))
+    return EXIT_OK
+
+
+def _rules(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from allocpolicy.config import load_config
+    from allocpolicy.policy.loader import load_rules
+
+    return load_rules(load_config(Path(args.path), args.config).policies)
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    for rule in _rules(args).values():
+        print(f"{rule.id}  {rule.name:<32} {rule.severity.value:<8} {rule.summary}")
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    rules = _rules(args)
+    key = args.rule.upper()
+    rule = rules.get(key) or next((r for r in rules.values() if r.name == args.rule), None)
+    if rule is None:
+        raise UsageError(f"unknown rule {args.rule!r}; `allocpolicy rules` lists them")
+    fix = f"{rule.fix.action} ({rule.fix.safety})" if rule.fix else "none"
+    print(f"# {rule.id} {rule.name} ({rule.severity.value})\n\n{rule.summary}\n")
+    print(f"Rationale: {rule.rationale}\n")
+    print(rule.documentation.rstrip() + "\n")
+    print(f"Fix action: {fix}")
+    return EXIT_OK
+
+
+def cmd_github(args: argparse.Namespace) -> int:
+    from allocpolicy.frontdoors.github import main as github_main
+
+    return github_main(list(args.rest))
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "scan": cmd_scan,
+    "fix": cmd_fix,
+    "inventory": cmd_inventory,
+    "rules": cmd_rules,
+    "explain": cmd_explain,
+    "github-review": cmd_github,
+}

@@ -1,0 +1,126 @@
+"""allocpolicy.toml: which policies, which rules, which paths, which build args."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from allocpolicy.model import Severity
+from allocpolicy.parsing.cargo import ManifestError, load_toml
+from allocpolicy.parsing.text import ReadError, read_text
+from allocpolicy.parsing.toml_lines import index_toml
+
+CONFIG_NAMES = ("allocpolicy.toml", ".allocpolicy.toml")
+PROFILES = ("default", "simple", "long-running", "large-buffers")
+
+
+class ConfigError(Exception):
+    def __init__(self, path: str, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path, self.line, self.message = path, line, message
+
+
+@dataclass
+class Config:
+    path: Path | None = None
+    fail_on: Severity = Severity.ERROR
+    policies: list[Path] = field(default_factory=list)
+    disable: set[str] = field(default_factory=set)
+    enable: set[str] | None = None  # None: every rule
+    severity: dict[str, Severity] = field(default_factory=dict)
+    exclude: list[str] = field(default_factory=list)
+    per_path_ignores: dict[str, set[str]] = field(default_factory=dict)
+    build_args: dict[str, str] = field(default_factory=dict)
+    default_profile: str = "default"
+
+    def rule_enabled(self, rule_id: str) -> bool:
+        if rule_id in self.disable:
+            return False
+        return self.enable is None or rule_id in self.enable
+
+
+_KEYS = {"fail-on", "policies", "exclude", "default-profile", "rules", "build-args", "per-path-ignores"}
+
+
+def find_config(root: Path) -> Path | None:
+    for name in CONFIG_NAMES:
+        if (root / name).is_file():
+            return root / name
+    return None
+
+
+def load_config(root: Path, explicit: Path | None = None) -> Config:
+    path = explicit or find_config(root)
+    if path is None:
+        return Config()
+    shown = str(path)
+    try:
+        src = read_text(path)
+        data = load_toml(src.text)
+    except ReadError as exc:
+        raise ConfigError(shown, exc.line, exc.message) from None
+    except ManifestError as exc:
+        raise ConfigError(shown, exc.line, exc.message) from None
+    return _build(path, data, index_toml(src.lines))
+
+
+def _build(path: Path, data: dict[str, Any], idx: Any) -> Config:
+    def fail(keys: tuple[str, ...], message: str) -> ConfigError:
+        return ConfigError(str(path), idx.line_of(keys) or 1, message)
+
+    cfg = Config(path=path)
+    for key in data:
+        if key not in _KEYS:
+            raise fail((key,), f"unknown key {key!r} (known: {', '.join(sorted(_KEYS))})")
+    cfg.fail_on = _severity(data.get("fail-on", "error"), ("fail-on",), fail)
+    cfg.policies = [path.parent / p for p in _strings(data, "policies", fail)]
+    cfg.exclude = _strings(data, "exclude", fail)
+    profile = data.get("default-profile", "default")
+    if profile not in PROFILES:
+        raise fail(("default-profile",), f"default-profile must be one of {', '.join(PROFILES)}")
+    cfg.default_profile = profile
+    _rules(cfg, data.get("rules", {}), fail)
+    cfg.build_args = {str(k): str(v) for k, v in _table(data, "build-args", fail).items()}
+    for pattern, ids in _table(data, "per-path-ignores", fail).items():
+        if not isinstance(ids, list):
+            raise fail(("per-path-ignores", pattern), "per-path-ignores values are lists of rule ids")
+        cfg.per_path_ignores[pattern] = {str(i) for i in ids}
+    return cfg
+
+
+def _rules(cfg: Config, rules: Any, fail: Any) -> None:
+    if not isinstance(rules, dict):
+        raise fail(("rules",), "[rules] must be a table")
+    for key in rules:
+        if key not in ("enable", "disable", "severity"):
+            raise fail(("rules", key), f"unknown key rules.{key} (known: enable, disable, severity)")
+    if "enable" in rules:
+        cfg.enable = set(_strings(rules, "enable", fail, ("rules",)))
+    cfg.disable = set(_strings(rules, "disable", fail, ("rules",)))
+    sev = rules.get("severity", {})
+    if not isinstance(sev, dict):
+        raise fail(("rules", "severity"), "rules.severity must be a table of rule id = severity")
+    for rule_id, value in sev.items():
+        cfg.severity[rule_id] = _severity(value, ("rules", "severity", rule_id), fail)
+
+
+def _severity(value: Any, keys: tuple[str, ...], fail: Any) -> Severity:
+    try:
+        return Severity(value)
+    except ValueError:
+        raise fail(keys, f"{'.'.join(keys)} must be error, warning or info, not {value!r}") from None
+
+
+def _strings(data: dict[str, Any], key: str, fail: Any, prefix: tuple[str, ...] = ()) -> list[str]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise fail(prefix + (key,), f"{'.'.join(prefix + (key,))} must be a list of strings")
+    return value
+
+
+def _table(data: dict[str, Any], key: str, fail: Any) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise fail((key,), f"[{key}] must be a table")
+    return value

@@ -1,0 +1,96 @@
+"""Find the files the engine reads, skipping what a repository does not own."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+SKIP_DIRS = frozenset({".git", "target", "node_modules", ".hg", ".svn", ".venv", "__pycache__"})
+
+
+def is_containerfile(name: str) -> bool:
+    low = name.lower()
+    if low.endswith(".dockerignore") or low.endswith(".containerignore"):
+        return False
+    for stem in ("dockerfile", "containerfile"):
+        if low == stem or low.endswith("." + stem) or low.startswith(stem + "."):
+            return True
+    return False
+
+
+@dataclass
+class Inventory:
+    """Relative posix paths of every file of interest, by kind."""
+
+    containerfiles: list[str] = field(default_factory=list)
+    manifests: list[str] = field(default_factory=list)
+    locks: list[str] = field(default_factory=list)
+    cargo_configs: list[str] = field(default_factory=list)
+    toolchains: list[str] = field(default_factory=list)
+    rust_sources: list[str] = field(default_factory=list)
+    unreadable_dirs: list[str] = field(default_factory=list)
+
+    def add(self, rel: str, name: str, parent: str) -> None:
+        if name == "Cargo.toml":
+            self.manifests.append(rel)
+        elif name == "Cargo.lock":
+            self.locks.append(rel)
+        elif name.endswith(".rs"):
+            self.rust_sources.append(rel)
+        elif name in ("config.toml", "config") and parent.endswith(".cargo"):
+            self.cargo_configs.append(rel)
+        elif name == "rust-toolchain.toml":
+            self.toolchains.append(rel)
+        elif is_containerfile(name):
+            self.containerfiles.append(rel)
+
+
+Ignore = Callable[[str, bool], bool]
+
+
+def discover(root: Path, excludes: Iterable[str] = ()) -> Inventory:
+    inv = Inventory()
+    ignore = _ignore_matcher(root, list(excludes))
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = list(os.scandir(root / rel_dir if rel_dir else root))
+        except OSError:
+            inv.unreadable_dirs.append(rel_dir or ".")
+            continue
+        for entry in sorted(entries, key=lambda e: e.name):
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir:
+                if entry.name not in SKIP_DIRS and not ignore(rel, True):
+                    stack.append(rel)
+            elif not ignore(rel, False):
+                inv.add(rel, entry.name, rel_dir)
+    for kind in ("containerfiles", "manifests", "locks", "cargo_configs", "toolchains", "rust_sources"):
+        getattr(inv, kind).sort()
+    return inv
+
+
+def _ignore_matcher(root: Path, excludes: list[str]) -> Ignore:
+    lines = list(excludes)
+    gitignore = root / ".gitignore"
+    try:
+        lines += gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        pass
+    if not lines:
+        return lambda rel, is_dir: False
+    import pathspec  # only paid for when there is something to match
+
+    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+
+    def ignore(rel: str, is_dir: bool) -> bool:
+        return spec.match_file(rel + "/" if is_dir else rel)
+
+    return ignore

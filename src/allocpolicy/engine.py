@@ -1,0 +1,134 @@
+"""One engine for every front door: discover, parse, gather facts, evaluate rules."""
+
+from __future__ import annotations
+
+import fnmatch
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from allocpolicy.config import Config, load_config
+from allocpolicy.model import Finding, Location, Severity
+from allocpolicy.policy.conditions import evaluate
+from allocpolicy.policy.loader import load_rules
+from allocpolicy.policy.rule import Rule
+
+
+@dataclass
+class ScanResult:
+    root: Path
+    findings: list[Finding]
+    rules: dict[str, Rule]
+    inventory: list[dict[str, Any]] = field(default_factory=list)  # one row per image and binary
+    files_scanned: int = 0
+    config: Config = field(default_factory=Config)
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def failed(self, fail_on: Severity) -> bool:
+        return any(f.severity.at_least(fail_on) for f in self.findings)
+
+
+class _Formatter(string.Formatter):
+    def get_value(self, key: Any, args: Any, kwargs: Any) -> Any:
+        value = kwargs.get(key)
+        if value is None:
+            return "unknown"
+        if isinstance(value, (list, tuple)):
+            return ", ".join(str(v) for v in value)
+        return value
+
+
+_FMT = _Formatter()
+
+
+def scan(
+    root: Path,
+    config_path: Path | None = None,
+    *,
+    config: Config | None = None,
+    only_containerfiles: set[str] | None = None,
+) -> ScanResult:
+    from allocpolicy.facts.gather import gather
+
+    config = config or load_config(root, config_path)
+    rules = load_rules(config.policies)
+    repo, subjects, inventory, suppressions = gather(root, config, only_containerfiles)
+    findings: list[Finding] = []
+    for rule in rules.values():
+        if not config.rule_enabled(rule.id) or rule.subject == "suppression":
+            continue
+        for subject in subjects.get(rule.subject, []):
+            finding = _evaluate(rule, subject, repo, config)
+            if finding is None:
+                continue
+            loc = finding.location
+            if suppressions.match(rule.id, loc.path, loc.line, loc.end_line or loc.line):
+                continue
+            if any(rule.id in ids and fnmatch.fnmatch(loc.path, pat) for pat, ids in config.per_path_ignores.items()):
+                continue
+            findings.append(finding)
+    findings += _unused_suppressions(rules, suppressions, repo, config)
+    findings = _dedupe(findings)
+    findings.sort(key=Finding.sort_key)
+    return ScanResult(root, findings, rules, inventory, len(repo.texts), config)
+
+
+def _evaluate(rule: Rule, subject: Any, repo: Any, config: Config) -> Finding | None:
+    if not evaluate(rule.when, subject.facts):
+        return None
+    severity = rule.severity
+    for override in rule.severity_overrides:
+        if evaluate(override.when, subject.facts):
+            severity = override.severity
+    severity = config.severity.get(rule.id, severity)
+    message = _FMT.format(rule.message, **subject.facts)
+    loc: Location = subject.location
+    finding = Finding(rule.id, rule.name, severity, loc, message, snippet=_snippet(repo, loc))
+    if rule.fix is not None:
+        from allocpolicy.fixes.actions import build_fix
+
+        finding.fix = build_fix(rule.fix, subject, repo)
+    return finding
+
+
+def _snippet(repo: Any, loc: Location) -> str:
+    text = repo.texts.get(loc.path)
+    if text is None:
+        try:
+            from allocpolicy.parsing.text import read_text
+
+            text = repo.texts[loc.path] = read_text(repo.root / loc.path)
+        except Exception:
+            return ""
+    lines = text.lines
+    return lines[loc.line - 1] if 0 < loc.line <= len(lines) else ""
+
+
+def _unused_suppressions(rules: dict[str, Rule], suppressions: Any, repo: Any, config: Config) -> list[Finding]:
+    rule = rules.get("AP902")
+    if rule is None or not config.rule_enabled("AP902"):
+        return []
+    from allocpolicy.facts.subjects import Subject
+
+    out = []
+    for s in suppressions.unused():
+        ids = sorted(s.rules)
+        facts = {"file": s.path, "rules": ids, "rules_text": ", ".join(ids) or "nothing", "location": None}
+        f = _evaluate(rule, Subject("suppression", facts, Location(s.path, s.line), {"suppression": s}), repo, config)
+        if f is not None:
+            out.append(f)
+    return out
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for f in findings:
+        key = (f.rule, f.location.path, f.location.line, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out

@@ -1,0 +1,371 @@
+"""What each Containerfile builds and ships: stages, builds, binaries, LD_PRELOAD.
+
+Data flows stage by stage in file order; a stage starts from its parent's facts
+(`FROM builder AS runtime`) or from the image table's facts about its base.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from allocpolicy.facts.cargo_cmd import CargoBuild, parse_cargo
+from allocpolicy.facts.images import ImageInfo, classify_image
+from allocpolicy.facts.shell import commands, installed_packages
+from allocpolicy.facts.triples import normalize_triple, triple_from_target_path
+from allocpolicy.parsing.dockerfile import Dockerfile, Instruction, Stage
+
+
+@dataclass(frozen=True)
+class Evidence:
+    line: int
+    text: str  # why, for the inventory
+
+
+@dataclass
+class Build:
+    cargo: CargoBuild
+    line: int
+    stage: int
+    workdir: str
+    env: dict[str, str]
+    image: ImageInfo
+    apk_rust: bool
+
+
+@dataclass
+class Artifact:
+    name: str
+    triple: str | None  # from the path, when it names one
+    build: Build | None
+    line: int  # where it was produced (build) or copied
+
+
+@dataclass
+class Preload:
+    path: str
+    via: str
+    line: int
+    end_line: int
+
+
+@dataclass
+class StageFacts:
+    stage: Stage
+    image: ImageInfo
+    env: dict[str, str] = field(default_factory=dict)
+    env_lines: dict[str, int] = field(default_factory=dict)
+    workdir: str = "/"
+    builds: list[Build] = field(default_factory=list)
+    packages: dict[str, int] = field(default_factory=dict)
+    files: dict[str, int] = field(default_factory=dict)  # absolute paths copied in -> line
+    artifacts: dict[str, Artifact] = field(default_factory=dict)  # absolute path -> artifact
+    context_map: dict[str, str] = field(default_factory=dict)  # container dir -> repo dir
+    apk_rust: bool = False
+    entrypoint: Instruction | None = None
+    cmd: Instruction | None = None
+
+    def inherit(self, stage: Stage) -> StageFacts:
+        return StageFacts(
+            stage=stage, image=self.image, env=dict(self.env), env_lines=dict(self.env_lines),
+            workdir=self.workdir, builds=list(self.builds), packages=dict(self.packages),
+            files=dict(self.files), artifacts=dict(self.artifacts),
+            context_map=dict(self.context_map), apk_rust=self.apk_rust,
+            entrypoint=self.entrypoint, cmd=self.cmd,
+        )
+
+
+@dataclass
+class Containerfile:
+    path: str
+    doc: Dockerfile
+    context: str  # repo-relative build context directory
+    stages: list[StageFacts]
+
+    @property
+    def final(self) -> StageFacts | None:
+        return self.stages[-1] if self.stages else None
+
+
+_TARGET_PATH = re.compile(r"(?:^|/)target/(?:[^/]+/)?(?:release|debug|[\w-]+)/[^/]+$")
+
+
+def analyze(path: str, doc: Dockerfile, context: str) -> Containerfile:
+    out: list[StageFacts] = []
+    for stage in doc.stages:
+        if stage.parent is not None and stage.parent < len(out):
+            facts = out[stage.parent].inherit(stage)
+        else:
+            image = classify_image(stage.base_resolved, platform=stage.platform)
+            facts = StageFacts(stage=stage, image=image)
+            _seed_image_env(facts)
+        for ins in stage.instructions:
+            _apply(facts, ins, out, context)
+        out.append(facts)
+    return Containerfile(path, doc, context, out)
+
+
+def _seed_image_env(facts: StageFacts) -> None:
+    if facts.image.target_is_forced and facts.image.builder_target:
+        facts.env.setdefault("CARGO_BUILD_TARGET", facts.image.builder_target)
+
+
+def _apply(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
+    handler = _HANDLERS.get(ins.keyword)
+    if handler:
+        handler(facts, ins, stages, context)
+
+
+def _env(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
+    words = ins.words()
+    pairs: list[tuple[str, str]] = []
+    if words and "=" not in words[0]:
+        pairs = [(words[0], " ".join(words[1:]))]  # legacy `ENV KEY value`
+    else:
+        pairs = [tuple(w.split("=", 1)) for w in words if "=" in w]  # type: ignore[misc]
+    for key, value in pairs:
+        facts.env[key] = _subst(value, facts.env)
+        facts.env_lines[key] = ins.start_line
+
+
+def _arg(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
+    for w in ins.words():
+        if "=" in w:
+            key, value = w.split("=", 1)
+            facts.env.setdefault(key, _subst(value, facts.env))
+            facts.env_lines.setdefault(key, ins.start_line)
+
+
+def _workdir(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
+    target = _subst(ins.args.strip(), facts.env)
+    facts.workdir = posixpath.normpath(posixpath.join(facts.workdir, target))
+
+
+def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
+    script = ins.args
+    if ins.heredocs:
+        script = script.split("<<", 1)[0] + "\n" + "\n".join(h.body for h in ins.heredocs)
+    exec_form = ins.exec_form()
+    if exec_form is not None:
+        script = " ".join(exec_form[2:] if exec_form[:2] in (["sh", "-c"], ["/bin/sh", "-c"]) else exec_form)
+    local_env = dict(facts.env)
+    for cmd in commands(script):
+        _run_command(facts, ins, cmd, local_env)
+
+
+def _run_command(facts: StageFacts, ins: Instruction, cmd, local_env: dict[str, str]) -> None:
+    argv = cmd.argv
+    if argv[:1] == ["export"]:
+        for w in argv[1:]:
+            if "=" in w:
+                k, v = w.split("=", 1)
+                local_env[k] = _subst(v, local_env)
+        return
+    if argv[:1] == ["cd"] and len(argv) > 1:
+        facts.workdir = posixpath.normpath(posixpath.join(facts.workdir, argv[1]))
+        return
+    for pkg in installed_packages(cmd):
+        facts.packages[pkg] = ins.start_line
+        if pkg in ("rust", "cargo") and argv[0].endswith("apk"):
+            facts.apk_rust = True
+    build = parse_cargo(cmd)
+    if build is not None:
+        env = {**local_env, **{k: _subst(v, local_env) for k, v in cmd.env.items()}}
+        b = Build(build, ins.start_line, facts.stage.index, facts.workdir, env, facts.image, facts.apk_rust)
+        facts.builds.append(b)
+        if build.subcommand == "install":
+            _record_install(facts, b)
+        return
+    _record_copy_command(facts, ins, argv)
+
+
+def _record_install(facts: StageFacts, b: Build) -> None:
+    root = b.env.get("CARGO_HOME", "/usr/local/cargo")
+    names = b.cargo.bins or ([b.cargo.install_crate] if b.cargo.install_crate else [])
+    for name in names or ["*"]:
+        path = posixpath.join(root, "bin", name)
+        facts.artifacts[path] = Artifact(name, None, b, b.line)
+
+
+def _record_copy_command(facts: StageFacts, ins: Instruction, argv: list[str]) -> None:
+    """`cp target/x/release/app /usr/local/bin/` moves an artifact we should keep following."""
+    if not argv or argv[0] not in ("cp", "mv", "install"):
+        return
+    paths = [a for a in argv[1:] if not a.startswith("-")]
+    if len(paths) < 2:
+        return
+    dest = _abs(facts.workdir, paths[-1])
+    for src in paths[:-1]:
+        art = _artifact_at(facts, _abs(facts.workdir, src))
+        if art is None:
+            continue
+        target = posixpath.join(dest, art.name) if len(paths) > 2 or paths[-1].endswith("/") else dest
+        facts.artifacts[target] = art
+        facts.artifacts[posixpath.join(dest, art.name)] = art
+
+
+def _copy(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
+    args = ins.exec_form() or ins.words()
+    if ins.heredocs or len(args) < 2:
+        return
+    *sources, dest = [_subst(a, facts.env) for a in args]
+    dest_abs = _abs(facts.workdir, dest)
+    into_dir = dest.endswith("/") or len(sources) > 1
+    origin = ins.flags.get("from")
+    src_stage = _stage_by_ref(stages, origin) if origin else None
+    for src in sources:
+        target = posixpath.join(dest_abs, posixpath.basename(src.rstrip("/"))) if into_dir else dest_abs
+        facts.files[target] = ins.start_line
+        if origin is None:
+            _copy_from_context(facts, ins, src, target, dest_abs, context)
+        else:
+            _copy_from_stage(facts, ins, src_stage, src, target)
+
+
+def _copy_from_context(
+    facts: StageFacts, ins: Instruction, src: str, target: str, dest_abs: str, context: str
+) -> None:
+    repo = posixpath.normpath(posixpath.join(context, src)) if context else posixpath.normpath(src)
+    repo = "" if repo == "." else repo
+    if src.rstrip("/") in (".", "./", "") or src.endswith("/"):
+        facts.context_map[dest_abs] = repo
+    else:
+        facts.context_map[target] = repo
+        facts.context_map.setdefault(dest_abs, posixpath.dirname(repo))
+    if _TARGET_PATH.search(src):  # a prebuilt binary from the build context
+        facts.artifacts[target] = Artifact(posixpath.basename(src), triple_from_target_path(src), None, ins.start_line)
+
+
+def _copy_from_stage(
+    facts: StageFacts, ins: Instruction, src_stage: StageFacts | None, src: str, target: str
+) -> None:
+    src_abs = _abs(src_stage.workdir if src_stage else "/", src)
+    art = _artifact_at(src_stage, src_abs) if src_stage else None
+    if art is None and _TARGET_PATH.search(src_abs) and "*" not in posixpath.basename(src_abs):
+        build = _last_build(src_stage) if src_stage else None
+        art = Artifact(posixpath.basename(src_abs), triple_from_target_path(src_abs), build, ins.start_line)
+    if art is not None:
+        facts.artifacts[target] = replace(art, line=ins.start_line, triple=art.triple)
+    if src_stage is not None:
+        facts.packages.update({p: ins.start_line for p in _packages_for_file(src_stage, src_abs)})
+
+
+def _packages_for_file(stage: StageFacts, path: str) -> list[str]:
+    # A library copied out of a stage that installed it: remember the package so the
+    # path check can tell a right path from a wrong one.
+    return [p for p in stage.packages if path.rsplit("/", 1)[-1].startswith("lib")] if "/lib" in path else []
+
+
+def _artifact_at(stage: StageFacts, path: str) -> Artifact | None:
+    if path in stage.artifacts:
+        return stage.artifacts[path]
+    m = _TARGET_PATH.search(path)
+    if m and "*" not in path:
+        build = _last_build(stage)
+        if build is not None:
+            return Artifact(posixpath.basename(path), triple_from_target_path(path), build, build.line)
+    for known, art in stage.artifacts.items():
+        if known.endswith("/*") and posixpath.dirname(path) == known[:-2]:
+            return replace(art, name=posixpath.basename(path))
+    return None
+
+
+def _last_build(stage: StageFacts) -> Build | None:
+    for b in reversed(stage.builds):
+        if b.cargo.produces_binaries:
+            return b
+    return None
+
+
+def _entrypoint(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
+    if ins.keyword == "ENTRYPOINT":
+        facts.entrypoint = ins
+    else:
+        facts.cmd = ins
+
+
+def _stage_by_ref(stages: list[StageFacts], ref: str) -> StageFacts | None:
+    low = ref.lower()
+    for s in stages:
+        if s.stage.name == low or str(s.stage.index) == ref:
+            return s
+    return None
+
+
+def _abs(workdir: str, path: str) -> str:
+    return posixpath.normpath(posixpath.join(workdir or "/", path))
+
+
+_VAR = re.compile(r"\$(?:\{(\w+)(?::?-([^}]*))?\}|(\w+))")
+
+
+def _subst(text: str, env: dict[str, str]) -> str:
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(3)
+        if name in env:
+            return env[name]
+        return m.group(2) if m.group(2) is not None else m.group(0)
+
+    return _VAR.sub(repl, text)
+
+
+_HANDLERS: dict[str, Callable[[StageFacts, Instruction, list[StageFacts], str], None]] = {
+    "ENV": _env,
+    "ARG": _arg,
+    "WORKDIR": _workdir,
+    "RUN": _run,
+    "COPY": _copy,
+    "ADD": _copy,
+    "ENTRYPOINT": _entrypoint,
+    "CMD": _entrypoint,
+}
+
+
+def preloads(stage: StageFacts) -> list[Preload]:
+    """LD_PRELOAD in effect when the stage's container starts."""
+    out: list[Preload] = []
+    if "LD_PRELOAD" in stage.env and stage.env["LD_PRELOAD"].strip():
+        line = stage.env_lines.get("LD_PRELOAD", stage.stage.from_line)
+        for p in _split_preload(stage.env["LD_PRELOAD"]):
+            out.append(Preload(p, "ENV", line, line))
+    for ins in (stage.entrypoint, stage.cmd):
+        if ins is None:
+            continue
+        for p in _preload_in_command(ins, stage.env):
+            out.append(Preload(p, ins.keyword, ins.start_line, ins.end_line))
+    return out
+
+
+def _split_preload(value: str) -> list[str]:
+    return [p for p in re.split(r"[:\s]+", value.strip().strip("\"'")) if p]
+
+
+def _preload_in_command(ins: Instruction, env: dict[str, str]) -> list[str]:
+    argv = ins.exec_form()
+    script = " ".join(argv) if argv is not None else ins.args
+    if argv and len(argv) >= 3 and argv[1] == "-c":
+        script = argv[2]
+    found = []
+    for cmd in commands(script):
+        if "LD_PRELOAD" in cmd.env:
+            found += _split_preload(_subst(cmd.env["LD_PRELOAD"], env))
+    return found
+
+
+def build_target(b: Build, config_target: str | None) -> tuple[str | None, str]:
+    """The triple a build compiles for, and why (cargo's precedence)."""
+    if b.cargo.targets:
+        return normalize_triple(b.cargo.targets[0]), f"`--target {b.cargo.targets[0]}` on line {b.line}"
+    if b.cargo.config_target:
+        return normalize_triple(b.cargo.config_target), f"`--config build.target` on line {b.line}"
+    if "CARGO_BUILD_TARGET" in b.env:
+        return normalize_triple(b.env["CARGO_BUILD_TARGET"]), "CARGO_BUILD_TARGET"
+    if config_target:
+        return normalize_triple(config_target), "build.target in .cargo/config.toml"
+    if b.apk_rust:
+        return "x86_64-alpine-linux-musl", "Alpine's own rust package (apk add rust cargo)"
+    if b.image.builder_target:
+        return b.image.builder_target, f"the default target of `{b.image.ref}`"
+    return None, f"no target given and `{b.image.ref}` is not a known Rust builder"

@@ -1,0 +1,90 @@
+"""From a directory to subjects, inventory rows and suppressions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from allocpolicy.config import Config
+from allocpolicy.facts.repo import Repo, load_repo
+from allocpolicy.facts.subjects import (
+    Subject,
+    binary_subjects,
+    crate_subjects,
+    dependency_subjects,
+    preload_subjects,
+    shipped_binaries,
+    static_subjects,
+)
+from allocpolicy.model import Location
+from allocpolicy.suppressions import Suppression, Suppressions, scan_lines
+
+
+def gather(
+    root: Path, config: Config, only: set[str] | None = None
+) -> tuple[Repo, dict[str, list[Subject]], list[dict[str, Any]], Suppressions]:
+    repo = load_repo(root, config, only)
+    subjects: dict[str, list[Subject]] = {k: [] for k in (
+        "binary", "ld_preload", "dependency", "global_allocator", "crate", "parse_error", "unknown_image")}
+    inventory: list[dict[str, Any]] = []
+    image_triples: dict[str, set[str]] = {}
+    for cf in repo.containerfiles:
+        bins = shipped_binaries(repo, cf)
+        bsubs = binary_subjects(repo, cf, bins)
+        subjects["binary"] += bsubs
+        subjects["ld_preload"] += preload_subjects(repo, cf, bsubs)
+        for sb, subj in zip(bins, bsubs):
+            if sb.crate and sb.triple:
+                image_triples.setdefault(sb.crate.name, set()).add(sb.triple)
+            inventory.append(_row(subj, sb.reasons))
+        final = cf.final
+        if final is not None and bins and final.image.libc == "unknown":
+            subjects["unknown_image"].append(Subject(
+                "unknown_image", {"image": cf.path, "base": final.image.ref},
+                Location(cf.path, final.stage.from_line)))
+        if final is not None and not bins:
+            inventory.append(_empty_row(cf))
+    subjects["dependency"] = dependency_subjects(repo)
+    subjects["global_allocator"] = static_subjects(repo, image_triples)
+    subjects["crate"] = crate_subjects(repo)
+    subjects["parse_error"] = [
+        Subject("parse_error", {"file": p.path, "message": p.message}, Location(p.path, p.line, p.column))
+        for p in repo.problems
+    ]
+    return repo, subjects, inventory, _suppressions(repo)
+
+
+def _row(subj: Subject, reasons: list[str]) -> dict[str, Any]:
+    f = subj.facts
+    return {
+        "file": f["image"], "stage": f["stage"], "base": f["base"], "libc": f["runtime_libc"],
+        "binary": f["binary"], "crate": f["crate"], "target": f["target"],
+        "binary_libc": f["libc"], "linkage": f["linkage"], "allocator": f["allocator"],
+        "ld_preload": f["ld_preload_allocator"], "reasons": reasons,
+    }
+
+
+def _empty_row(cf: Any) -> dict[str, Any]:
+    final = cf.final
+    return {
+        "file": cf.path, "stage": final.stage.name or str(final.stage.index), "base": final.image.ref,
+        "libc": final.image.libc, "binary": None, "crate": None, "target": None, "binary_libc": None,
+        "linkage": None, "allocator": None, "ld_preload": None,
+        "reasons": [f"no Rust binary found in the final stage; base: {final.image.reason}"],
+    }
+
+
+def _suppressions(repo: Repo) -> Suppressions:
+    by_file: dict[str, list[Suppression]] = {}
+    lines: dict[str, list[str]] = {}
+    for path, text in repo.texts.items():
+        if "allocpolicy:" in text.text:
+            lines[path] = text.lines
+            by_file[path] = scan_lines(path, lines[path])
+    for path, items in repo.rust_suppressions.items():
+        by_file[path] = [Suppression(path, line, kind, ids) for line, kind, ids in items]
+        try:
+            lines[path] = (repo.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            lines[path] = []
+    return Suppressions(by_file, lines)

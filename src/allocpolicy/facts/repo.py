@@ -1,0 +1,242 @@
+"""Load a repository into one model: manifests, crates, sources, Containerfiles.
+
+Every file is read once; anything unreadable or malformed becomes a ParseProblem
+(reported as AP900) and the rest of the repository is still analysed.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from allocpolicy.config import Config
+from allocpolicy.discovery import Inventory, discover
+from allocpolicy.facts.containers import Containerfile, analyze
+from allocpolicy.facts.workspace import (
+    AllocatorStatic,
+    Crate,
+    classify_static,
+    library_modules,
+    resolve_targets,
+    resolve_workspace_deps,
+    workspace_members,
+)
+from allocpolicy.parsing.cargo import (
+    CargoConfig,
+    Manifest,
+    ManifestError,
+    parse_cargo_config,
+    parse_lock,
+    parse_manifest,
+)
+from allocpolicy.parsing.dockerfile import DockerfileError, parse_dockerfile
+from allocpolicy.parsing.text import ReadError, SourceText, read_bytes, decode
+
+
+@dataclass
+class ParseProblem:
+    path: str
+    line: int
+    message: str
+    column: int = 1
+
+
+@dataclass
+class Repo:
+    root: Path
+    config: Config
+    inventory: Inventory
+    manifests: dict[str, Manifest] = field(default_factory=dict)
+    crates: list[Crate] = field(default_factory=list)
+    cargo_configs: dict[str, CargoConfig] = field(default_factory=dict)  # by directory
+    containerfiles: list[Containerfile] = field(default_factory=list)
+    problems: list[ParseProblem] = field(default_factory=list)
+    texts: dict[str, SourceText] = field(default_factory=dict)  # every text file read, for suppressions
+    rust_suppressions: dict[str, list[tuple[int, str, frozenset[str]]]] = field(default_factory=dict)
+
+    def crate_by_name(self, name: str) -> Crate | None:
+        for c in self.crates:
+            if c.name == name:
+                return c
+        return None
+
+    def crates_with_bin(self, name: str) -> list[Crate]:
+        return [c for c in self.crates if name in c.bins]
+
+    def crate_at(self, directory: str) -> Crate | None:
+        for c in self.crates:
+            if c.dir == directory:
+                return c
+        return None
+
+    def cargo_config_for(self, directory: str) -> CargoConfig | None:
+        """cargo reads .cargo/config.toml from the working directory upward; deeper wins."""
+        d = directory
+        while True:
+            if d in self.cargo_configs:
+                return self.cargo_configs[d]
+            if not d:
+                return None
+            d = posixpath.dirname(d)
+
+
+def load_repo(root: Path, config: Config, only: set[str] | None = None) -> Repo:
+    inv = discover(root, config.exclude)
+    repo = Repo(root=root, config=config, inventory=inv)
+    _load_manifests(repo)
+    _load_cargo_configs(repo)
+    _build_crates(repo)
+    _load_sources(repo)
+    _load_containerfiles(repo, only)
+    for d in inv.unreadable_dirs:
+        repo.problems.append(ParseProblem(d, 1, "cannot read directory: permission denied"))
+    return repo
+
+
+def _read(repo: Repo, rel: str) -> SourceText | None:
+    try:
+        text = decode(read_bytes(repo.root / rel))
+    except ReadError as exc:
+        repo.problems.append(ParseProblem(rel, exc.line, exc.message))
+        return None
+    repo.texts[rel] = text
+    return text
+
+
+def _load_manifests(repo: Repo) -> None:
+    for rel in repo.inventory.manifests:
+        text = _read(repo, rel)
+        if text is None:
+            continue
+        try:
+            repo.manifests[rel] = parse_manifest(rel, text.text)
+        except ManifestError as exc:
+            repo.problems.append(ParseProblem(rel, exc.line, exc.message, exc.column))
+
+
+def _load_cargo_configs(repo: Repo) -> None:
+    # When both exist cargo prefers the extension-less legacy file.
+    for rel in sorted(repo.inventory.cargo_configs, key=lambda p: p.endswith(".toml")):
+        text = _read(repo, rel)
+        if text is None:
+            continue
+        owner = posixpath.dirname(posixpath.dirname(rel))
+        try:
+            cfg = parse_cargo_config(rel, text.text)
+        except ManifestError as exc:
+            repo.problems.append(ParseProblem(rel, exc.line, exc.message, exc.column))
+            continue
+        repo.cargo_configs.setdefault(owner, cfg)
+
+
+def _build_crates(repo: Repo) -> None:
+    roots = {p: m for p, m in repo.manifests.items() if m.workspace_members is not None}
+    member_root: dict[str, Manifest] = {}
+    for root in sorted(roots.values(), key=lambda m: len(m.path)):
+        for member in workspace_members(root, repo.manifests):
+            member_root[member] = root
+    files = set(repo.inventory.rust_sources)
+    locks = {posixpath.dirname(p): p for p in repo.inventory.locks}
+    for path, m in repo.manifests.items():
+        if m.package is None:
+            continue
+        crate = Crate(manifest=m, name=m.package, dir=m.dir, root=member_root.get(path, m if path in roots else None))
+        resolve_targets(crate, files)
+        resolve_workspace_deps(crate)
+        crate.locked = _lock_for(repo, crate, locks)
+        repo.crates.append(crate)
+
+
+def _lock_for(repo: Repo, crate: Crate, locks: dict[str, str]) -> dict[str, list[str]]:
+    d = crate.root.dir if crate.root else crate.dir
+    rel = locks.get(d)
+    if rel is None:
+        return {}
+    text = _read(repo, rel)
+    if text is None:
+        return {}
+    try:
+        return parse_lock(text.text)
+    except ManifestError as exc:
+        repo.problems.append(ParseProblem(rel, exc.line, exc.message, exc.column))
+        return {}
+
+
+def _owner(crates_by_dir: dict[str, Crate], rel: str) -> Crate | None:
+    d = posixpath.dirname(rel)
+    while True:
+        if d in crates_by_dir:
+            return crates_by_dir[d]
+        if not d:
+            return None
+        d = posixpath.dirname(d)
+
+
+def _load_sources(repo: Repo) -> None:
+    from allocpolicy.parsing.rust import file_suppressions, scan_rust_source
+
+    by_dir = {c.dir: c for c in repo.crates}
+    for rel in repo.inventory.rust_sources:
+        crate = _owner(by_dir, rel)
+        if crate is None:
+            continue
+        try:
+            data = read_bytes(repo.root / rel)
+        except ReadError as exc:
+            repo.problems.append(ParseProblem(rel, exc.line, exc.message))
+            continue
+        if b"allocpolicy:" in data:
+            repo.rust_suppressions[rel] = file_suppressions(data)
+        if b"global_allocator" not in data:
+            continue
+        info = scan_rust_source(data)
+        if info.parse_error:
+            repo.problems.append(ParseProblem(rel, info.parse_error[0], info.parse_error[1]))
+        lib_mods = _lib_modules(repo, crate)
+        for item in info.allocators:
+            bin_only, in_lib = classify_static(crate, rel, lib_mods)
+            crate.statics.append(AllocatorStatic(rel, item, bin_only, in_lib))
+
+
+def _lib_modules(repo: Repo, crate: Crate) -> frozenset[str]:
+    if crate.lib is None:
+        return frozenset()
+    try:
+        return library_modules(read_bytes(repo.root / crate.lib))
+    except ReadError:
+        return frozenset()
+
+
+def _load_containerfiles(repo: Repo, only: set[str] | None) -> None:
+    for rel in repo.inventory.containerfiles:
+        if only is not None and rel not in only:
+            continue
+        text = _read(repo, rel)
+        if text is None:
+            continue
+        try:
+            doc = parse_dockerfile(text.text, repo.config.build_args)
+        except DockerfileError as exc:
+            repo.problems.append(ParseProblem(rel, exc.line, f"cannot parse Containerfile: {exc.message}"))
+            continue
+        repo.containerfiles.append(analyze(rel, doc, _context(repo.root, rel, doc)))
+
+
+def _context(root: Path, rel: str, doc) -> str:
+    """The build context: the nearest directory (Dockerfile's, then up) holding every COPY source."""
+    sources = []
+    for ins in doc.instructions:
+        if ins.keyword in ("COPY", "ADD") and "from" not in ins.flags and not ins.heredocs:
+            words = ins.exec_form() or ins.words()
+            sources += [w for w in words[:-1] if not any(c in w for c in "*?$[") and "://" not in w]
+    d = posixpath.dirname(rel)
+    while True:
+        base = root / d if d else root
+        if sources and all(os.path.exists(base / s) for s in sources):
+            return d
+        if not d:
+            break
+        d = posixpath.dirname(d)
+    return posixpath.dirname(rel)

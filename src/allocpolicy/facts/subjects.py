@@ -1,0 +1,424 @@
+"""Turn the repository model into subjects: flat fact dictionaries rules can test.
+
+Each Subject carries its facts (documented in facts/catalog.py), where a finding
+about it is reported, and the objects a fix action needs.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from allocpolicy.facts import allocators
+from allocpolicy.facts.catalog import PROFILE_ALLOCATORS
+from allocpolicy.facts.containers import Artifact, Build, Containerfile, StageFacts, build_target, preloads
+from allocpolicy.facts.libraries import allocator_of_library, expected_paths, package_allocator, packages_providing
+from allocpolicy.facts.repo import Repo
+from allocpolicy.facts.triples import cfg_facts, is_musl, links_statically
+from allocpolicy.facts.workspace import AllocatorStatic, Crate, enabled_features
+from allocpolicy.model import Location
+from allocpolicy.parsing.cargo import Dependency
+from allocpolicy.parsing.cfg import CfgExpr, parse_cfg, target_key_matches
+
+BASELINE_TRIPLES = ("x86_64-unknown-linux-gnu", "x86_64-unknown-linux-musl")
+
+
+@dataclass
+class Subject:
+    kind: str
+    facts: dict[str, Any]
+    location: Location
+    context: dict[str, Any] = field(default_factory=dict)  # objects for fix actions
+
+
+@dataclass
+class ShippedBinary:
+    containerfile: Containerfile
+    name: str
+    crate: Crate | None
+    triple: str | None
+    evidence: tuple[int, str]
+    build: Build | None
+    features: tuple[frozenset[str], frozenset[str]]  # features on, optional deps on
+    reasons: list[str]
+
+
+def _fmt_list(items: Any) -> str:
+    items = list(items)
+    return " or ".join(items) if items else "nothing"
+
+
+def libc_of(triple: str | None) -> str:
+    if not triple:
+        return "unknown"
+    if is_musl(triple):
+        return "musl"
+    return "glibc" if triple.rsplit("-", 1)[-1].startswith("gnu") else "unknown"
+
+
+# ---------------------------------------------------------------- binaries
+
+
+def shipped_binaries(repo: Repo, cf: Containerfile) -> list[ShippedBinary]:
+    final = cf.final
+    if final is None:
+        return []
+    arts = list(final.artifacts.values())
+    if not arts:
+        arts = [Artifact(n, None, b, b.line) for b in final.builds if b.cargo.produces_binaries for n in _build_bin_names(repo, cf, b)]
+    out: dict[tuple[str, str | None, str | None], ShippedBinary] = {}
+    for art in arts:
+        for sb in _resolve_artifact(repo, cf, art):
+            out.setdefault((sb.name, sb.crate.name if sb.crate else None, sb.triple), sb)
+    return list(out.values())
+
+
+def _build_bin_names(repo: Repo, cf: Containerfile, b: Build) -> list[str]:
+    if b.cargo.bins:
+        return list(b.cargo.bins)
+    names: list[str] = []
+    for crate in _build_crates(repo, cf, b):
+        names += list(crate.bins)
+    return names
+
+
+def _repo_dir(stage: StageFacts, path: str) -> str | None:
+    best = None
+    for cdir, rdir in stage.context_map.items():
+        if path == cdir or path.startswith(cdir.rstrip("/") + "/"):
+            if best is None or len(cdir) > len(best[0]):
+                best = (cdir, rdir)
+    if best is None:
+        return None
+    rest = path[len(best[0]) :].strip("/")
+    joined = posixpath.normpath(posixpath.join(best[1], rest)) if rest else best[1]
+    return "" if joined == "." else joined
+
+
+def _build_crates(repo: Repo, cf: Containerfile, b: Build) -> list[Crate]:
+    stage = cf.stages[b.stage]
+    if b.cargo.packages:
+        return [c for c in (repo.crate_by_name(p) for p in b.cargo.packages) if c]
+    manifest = b.cargo.manifest_path or b.cargo.install_path
+    if manifest:
+        full = posixpath.normpath(posixpath.join(b.workdir, manifest))
+        d = _repo_dir(stage, posixpath.dirname(full) if full.endswith(".toml") else full)
+    else:
+        d = _repo_dir(stage, b.workdir)
+    if d is None:
+        return []
+    crate = repo.crate_at(d)
+    if crate is not None:
+        return [crate]
+    return [c for c in repo.crates if c.root is not None and c.root.dir == d]
+
+
+def _resolve_artifact(repo: Repo, cf: Containerfile, art: Artifact) -> list[ShippedBinary]:
+    b = art.build
+    candidates = _build_crates(repo, cf, b) if b else []
+    names = [art.name]
+    if art.name in ("*", ""):
+        names = [n for c in candidates for n in c.bins]
+    out = []
+    for name in names:
+        crate = _crate_for(repo, candidates, name)
+        out.append(_shipped(repo, cf, art, name, crate))
+    return out
+
+
+def _crate_for(repo: Repo, candidates: list[Crate], name: str) -> Crate | None:
+    for c in candidates:
+        if name in c.bins:
+            return c
+    everywhere = repo.crates_with_bin(name)
+    return everywhere[0] if len(everywhere) == 1 else None
+
+
+def _shipped(repo: Repo, cf: Containerfile, art: Artifact, name: str, crate: Crate | None) -> ShippedBinary:
+    b = art.build
+    reasons: list[str] = []
+    if art.triple:
+        triple, evidence = art.triple, (art.line, f"the copied path names {art.triple} (line {art.line})")
+    elif b is not None:
+        config = repo.cargo_config_for(_repo_dir(cf.stages[b.stage], b.workdir) or "")
+        triple, why = build_target(b, config.target if config else None)
+        evidence = (_evidence_line(cf, b, why), why)
+    else:
+        triple, evidence = None, (art.line, "a prebuilt binary whose path names no target")
+    reasons.append(f"target {triple or 'unknown'}: {evidence[1]}")
+    if crate is None:
+        reasons.append(f"binary `{name}` could not be mapped to a crate of this repository")
+    else:
+        reasons.append(f"binary `{name}` is built by crate {crate.name} ({crate.manifest.path})")
+    feats = _features(crate, b)
+    return ShippedBinary(cf, name, crate, triple, evidence, b, feats, reasons)
+
+
+def _evidence_line(cf: Containerfile, b: Build, why: str) -> int:
+    stage = cf.stages[b.stage]
+    if why == "CARGO_BUILD_TARGET":
+        return stage.env_lines.get("CARGO_BUILD_TARGET", b.line)
+    if why.startswith("the default target of") or why.startswith("no target"):
+        return _root_from_line(cf, stage)
+    return b.line
+
+
+def _root_from_line(cf: Containerfile, stage: StageFacts) -> int:
+    s = stage.stage
+    while s.parent is not None:
+        s = cf.stages[s.parent].stage
+    return s.from_line
+
+
+def _features(crate: Crate | None, b: Build | None) -> tuple[frozenset[str], frozenset[str]]:
+    if crate is None:
+        return frozenset(), frozenset()
+    if b is None:
+        return enabled_features(crate, (), True, False)
+    requested = tuple(f.split("/", 1)[1] if f.startswith(crate.name + "/") else f for f in b.cargo.features)
+    return enabled_features(crate, requested, not b.cargo.no_default_features, b.cargo.all_features)
+
+
+def _rustflags(repo: Repo, cf: Containerfile, sb: ShippedBinary) -> str:
+    if sb.build is None:
+        return ""
+    env = sb.build.env
+    flags = env.get("RUSTFLAGS", "")
+    if sb.triple:
+        flags += " " + env.get(f"CARGO_TARGET_{sb.triple.upper().replace('-', '_')}_RUSTFLAGS", "")
+    config = repo.cargo_config_for(_repo_dir(cf.stages[sb.build.stage], sb.build.workdir) or "")
+    return (flags + " " + (config.rustflags if config else "")).strip()
+
+
+def dep_active(dep: Dependency, triple: str, facts: dict[str, Any], feats: tuple[frozenset[str], frozenset[str]]) -> bool:
+    if dep.target is not None and not target_key_matches(dep.target, triple, facts, feats[0]):
+        return False
+    return not dep.optional or dep.key in feats[1]
+
+
+def static_active(s: AllocatorStatic, facts: dict[str, Any], features: frozenset[str]) -> bool:
+    return s.item.cfg is None or s.item.cfg.evaluate(facts, features)
+
+
+def static_family(crate: Crate, s: AllocatorStatic) -> str:
+    if s.item.resolved in allocators.SYSTEM_PATHS or s.item.crate in ("std", "alloc"):
+        return "system"
+    dep = crate.dep_by_rust_name(s.item.crate)
+    return (allocators.family(dep.package) if dep else None) or "other"
+
+
+def linked_allocator(sb: ShippedBinary) -> tuple[str, str]:
+    crate = sb.crate
+    if crate is None or sb.triple is None:
+        return "unknown", "unknown"
+    facts = cfg_facts(sb.triple)
+    for s in crate.statics:
+        if s.bin_only in (None, sb.name) and static_active(s, facts, sb.features[0]):
+            return static_family(crate, s), "global_allocator"
+    for dep in crate.deps:
+        if allocators.activates_itself(dep.package, dep.features) and dep_active(dep, sb.triple, facts, sb.features):
+            return allocators.family(dep.package) or "other", "dependency-feature"
+    image = sb.build.image if sb.build else None
+    if image is not None and image.malloc_patched and is_musl(sb.triple):
+        return image.malloc_patched, "builder-image"
+    return "system", "none"
+
+
+def binary_subjects(repo: Repo, cf: Containerfile, bins: list[ShippedBinary]) -> list[Subject]:
+    final = cf.final
+    assert final is not None
+    pre = [allocator_of_library(p.path) for p in preloads(final)]
+    pre_alloc = next((a for a in pre if a), None)
+    out = []
+    for sb in bins:
+        linkage = "unknown" if sb.triple is None else ("static" if links_statically(sb.triple, _rustflags(repo, cf, sb)) else "dynamic")
+        linked, source = linked_allocator(sb)
+        allocator = linked
+        if linked == "system" and pre_alloc and linkage == "dynamic":
+            allocator, source = pre_alloc, "ld_preload"
+        profile = (sb.crate.manifest.profile if sb.crate else None) or repo.config.default_profile
+        recommended = list(PROFILE_ALLOCATORS.get(profile, ("mimalloc",)))
+        facts = {
+            "image": cf.path, "stage": final.stage.name or str(final.stage.index),
+            "base": final.image.ref, "runtime_libc": final.image.libc, "binary": sb.name,
+            "crate": sb.crate.name if sb.crate else None, "target": sb.triple,
+            "libc": libc_of(sb.triple), "linkage": linkage, "allocator": allocator,
+            "linked_allocator": linked, "allocator_source": source,
+            "ld_preload_allocator": pre_alloc, "profile": profile, "recommended": recommended,
+            "recommended_text": _fmt_list(recommended), "features": sorted(sb.features[0]),
+        }
+        line = sb.evidence[0]
+        out.append(Subject("binary", facts, Location(cf.path, line), {"binary": sb, "repo": repo}))
+        sb.reasons.append(f"allocator {allocator} ({source}); linkage {linkage}; runtime libc {final.image.libc} ({final.image.reason})")
+    return out
+
+
+# ---------------------------------------------------------------- LD_PRELOAD
+
+
+def preload_subjects(repo: Repo, cf: Containerfile, bins: list[Subject]) -> list[Subject]:
+    final = cf.final
+    if final is None or not bins:
+        return []
+    linkages = {b.facts["linkage"] for b in bins}
+    linkage = "dynamic" if "dynamic" in linkages else ("static" if linkages == {"static"} else "unknown")
+    out = []
+    for p in preloads(final):
+        lib_alloc = allocator_of_library(p.path)
+        status, expected, pkg = _library_status(final, p.path, lib_alloc)
+        facts = {
+            "image": cf.path, "stage": final.stage.name or str(final.stage.index), "path": p.path,
+            "via": p.via, "library_allocator": lib_alloc, "runtime_libc": final.image.libc,
+            "binary_linkage": linkage, "library_status": status, "expected_path": expected,
+            "expected_package": pkg, "distro": final.image.distro,
+            "reason": _preload_reason(final, bins, linkage),
+            "status_text": _status_text(status, final.image.distro, expected, pkg),
+        }
+        out.append(Subject("ld_preload", facts, Location(cf.path, p.line, end_line=p.end_line), {"preload": p, "containerfile": cf}))
+    return out
+
+
+def _library_status(final: StageFacts, path: str, alloc: str | None) -> tuple[str, str | None, str | None]:
+    distro = final.image.distro
+    expected = expected_paths(distro, alloc) if alloc and distro else []
+    exp_pkg, exp_path = (expected[0] if expected else (None, None))
+    if path in final.files or any(path.startswith(f.rstrip("/") + "/") for f in final.files if f.endswith("/lib")):
+        return "provided", exp_path, exp_pkg
+    if set(packages_providing(path, distro)) & set(final.packages):
+        return "provided", exp_path, exp_pkg
+    installed_same = [p for p in final.packages if alloc and package_allocator(p) == alloc]
+    if installed_same:
+        return "wrong-path", exp_path, exp_pkg
+    if distro is None and final.image.libc != "static":
+        return "unknown", None, None
+    return "missing", exp_path, exp_pkg
+
+
+def _status_text(status: str, distro: str | None, expected: str | None, pkg: str | None) -> str:
+    if status == "wrong-path":
+        return f"is not where `{pkg}` installs it on {distro}: use {expected}" if expected else "is not where the installed package puts it"
+    if status == "missing":
+        hint = f"; on {distro} install `{pkg}` and use {expected}" if expected and pkg else ""
+        return f"is neither installed nor copied into the final stage{hint}"
+    return status
+
+
+def _preload_reason(final: StageFacts, bins: list[Subject], linkage: str) -> str:
+    if final.image.libc == "static":
+        return f"`{final.image.ref}` has no dynamic loader (a static-only image)"
+    targets = sorted({b.facts["target"] for b in bins if b.facts["target"]})
+    return f"the shipped Rust binaries are statically linked ({', '.join(targets)})"
+
+
+# ---------------------------------------------------------------- Cargo and sources
+
+
+def dependency_subjects(repo: Repo) -> list[Subject]:
+    out = []
+    for crate in repo.crates:
+        for dep in crate.deps:
+            if _interesting(dep):
+                out.append(_dep_subject(crate.manifest.path, dep, crate, crate.has_binary, crate.locked))
+    for m in repo.manifests.values():
+        for dep in m.workspace_dependencies.values():
+            if _interesting(dep):
+                out.append(_dep_subject(m.path, dep, None, False, {}))
+    return out
+
+
+def _interesting(dep: Dependency) -> bool:
+    return allocators.family(dep.package) is not None or dep.package in ("jemalloc-ctl", "jemalloc-sys")
+
+
+def _dep_subject(path: str, dep: Dependency, crate: Crate | None, binary: bool, locked: dict[str, list[str]]) -> Subject:
+    versions = locked.get(dep.package, [])
+    lv = max(versions, key=_vkey) if versions else None
+    wired = crate is not None and any(s.item.crate == dep.rust_name for s in crate.statics)
+    facts = {
+        "manifest": path, "crate": dep.package, "key": dep.key,
+        "allocator": allocators.family(dep.package), "version": dep.version, "locked_version": lv,
+        "default_features": dep.default_features is not False,
+        "default_features_written": dep.default_features is not None,
+        "optional": dep.optional, "target": dep.target, "workspace": dep.workspace and crate is not None,
+        "binary_crate": binary, "wired": wired,
+        "activates_itself": allocators.activates_itself(dep.package, dep.features),
+        "features": list(dep.features),
+        "locked_text": f"; Cargo.lock has {lv}" if lv else "",
+    }
+    return Subject("dependency", facts, Location(path, dep.line), {"dependency": dep, "crate": crate})
+
+
+def _vkey(v: str) -> tuple[int, ...]:
+    from allocpolicy.policy.conditions import version_tuple
+
+    return version_tuple(v)
+
+
+def crate_subjects(repo: Repo) -> list[Subject]:
+    out = []
+    for crate in repo.crates:
+        m = crate.manifest
+        profile = m.profile or repo.config.default_profile
+        fams = [static_family(crate, s) for s in crate.statics if not s.in_library]
+        selfinst = [allocators.family(d.package) for d in crate.deps if allocators.activates_itself(d.package, d.features)]
+        allocator = (fams or selfinst or ["system"])[0]
+        rec = list(PROFILE_ALLOCATORS.get(profile, ("mimalloc",)))
+        facts = {
+            "manifest": m.path, "crate": crate.name, "binary_crate": crate.has_binary,
+            "profile": profile, "profile_declared": m.profile is not None, "allocator": allocator,
+            "recommended": rec, "recommended_text": _fmt_list(rec),
+        }
+        line = m.profile_line or m.line_of("package")
+        out.append(Subject("crate", facts, Location(m.path, line), {"crate": crate}))
+    return out
+
+
+def static_subjects(repo: Repo, image_triples: dict[str, set[str]]) -> list[Subject]:
+    out = []
+    for crate in repo.crates:
+        for s in crate.statics:
+            dep = crate.dep_by_rust_name(s.item.crate)
+            mismatch = _mismatch(crate, s, dep, image_triples.get(crate.name, set()))
+            facts = {
+                "file": s.file, "crate": crate.name, "allocator_crate": s.item.crate,
+                "allocator": static_family(crate, s), "in_library": s.in_library or not crate.has_binary,
+                "cfg": str(s.item.cfg) if s.item.cfg else None,
+                "dependency_cfg": _dep_gate(dep), "cfg_mismatch": mismatch is not None,
+                "mismatch": mismatch, "cfg_text": f"#[cfg({s.item.cfg})]" if s.item.cfg else "no cfg",
+                "dependency_cfg_text": _dep_gate(dep) or "nothing (always present)",
+            }
+            loc = Location(s.file, s.item.attr_line, end_line=s.item.end_line)
+            out.append(Subject("global_allocator", facts, loc, {"static": s, "crate": crate, "dependency": dep}))
+    return out
+
+
+def _dep_gate(dep: Dependency | None) -> str | None:
+    if dep is None:
+        return None
+    parts = []
+    if dep.target:
+        parts.append(f"[target.'{dep.target}']")
+    if dep.optional:
+        parts.append("optional (enabled by a feature)")
+    return " and ".join(parts) or None
+
+
+def _mismatch(crate: Crate, s: AllocatorStatic, dep: Dependency | None, image_triples: set[str]) -> str | None:
+    if dep is None or s.item.crate in ("crate", "self", "super", "std", "alloc", "core"):
+        return None
+    feature_sets = [enabled_features(crate, (), True, False), enabled_features(crate, (), True, True)]
+    for triple in sorted(set(BASELINE_TRIPLES) | image_triples):
+        facts = cfg_facts(triple)
+        for feats in feature_sets:
+            st, dp = static_active(s, facts, feats[0]), dep_active(dep, triple, facts, feats)
+            label = "all features" if feats is feature_sets[1] else "default features"
+            if st and not dp:
+                return f"a {triple} build with {label} has the static but not the crate, so it fails to compile"
+            if dp and not st and triple in image_triples:
+                return f"a {triple} build with {label} has the crate but not the static, so it silently keeps the system allocator"
+    return None
+
+
+def cfg_of(text: str) -> CfgExpr:
+    return parse_cfg(text)

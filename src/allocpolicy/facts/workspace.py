@@ -1,0 +1,175 @@
+"""Crates of a repository: targets, dependencies, allocator statics, features."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from allocpolicy.facts import allocators
+from allocpolicy.parsing.cargo import Dependency, Manifest
+
+if TYPE_CHECKING:
+    from allocpolicy.parsing.rust import GlobalAllocator
+
+
+@dataclass
+class AllocatorStatic:
+    file: str  # repo-relative path
+    item: GlobalAllocator
+    bin_only: str | None  # the bin whose root (or src/bin/<name>/) holds it, else None (shared)
+    in_library: bool
+
+
+@dataclass
+class Crate:
+    manifest: Manifest
+    name: str
+    dir: str
+    bins: dict[str, str] = field(default_factory=dict)  # bin name -> repo-relative root file
+    lib: str | None = None
+    deps: list[Dependency] = field(default_factory=list)  # workspace = true resolved
+    statics: list[AllocatorStatic] = field(default_factory=list)
+    root: Manifest | None = None  # the workspace root manifest, if any
+    locked: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def has_binary(self) -> bool:
+        return bool(self.bins)
+
+    def rel(self, path: str) -> str:
+        return f"{self.dir}/{path}" if self.dir else path
+
+    def dep_by_rust_name(self, rust_name: str) -> Dependency | None:
+        for dep in self.deps:
+            if dep.rust_name == rust_name:
+                return dep
+        return None
+
+    def allocator_deps(self) -> list[Dependency]:
+        return [d for d in self.deps if allocators.family(d.package)]
+
+
+def resolve_targets(crate: Crate, files: set[str]) -> None:
+    """Cargo's target auto-discovery, limited to what allocpolicy needs."""
+    m = crate.manifest
+    if m.lib is not None:
+        crate.lib = crate.rel(m.lib)
+    elif crate.rel("src/lib.rs") in files:
+        crate.lib = crate.rel("src/lib.rs")
+    for b in m.bins:
+        crate.bins[b.name] = crate.rel(b.path)
+    if not m.autobins:
+        return
+    main = crate.rel("src/main.rs")
+    if main in files and crate.name not in crate.bins and main not in crate.bins.values():
+        crate.bins[crate.name] = main
+    prefix = crate.rel("src/bin/")
+    for f in files:
+        if not f.startswith(prefix):
+            continue
+        rest = f[len(prefix) :]
+        if rest.count("/") == 0 and rest.endswith(".rs"):
+            crate.bins.setdefault(rest[:-3], f)
+        elif rest.count("/") == 1 and rest.endswith("/main.rs"):
+            crate.bins.setdefault(rest.split("/")[0], f)
+
+
+def resolve_workspace_deps(crate: Crate) -> None:
+    ws = crate.root.workspace_dependencies if crate.root else {}
+    out = []
+    for dep in crate.manifest.dependencies:
+        base = ws.get(dep.key) if dep.workspace else None
+        if base is not None:
+            df = base.default_features
+            dep = Dependency(
+                key=dep.key,
+                package=base.package,
+                table=dep.table,
+                target=dep.target,
+                version=base.version,
+                optional=dep.optional,
+                default_features=df,
+                features=tuple(dict.fromkeys(base.features + dep.features)),
+                workspace=True,
+                inline=dep.inline,
+                line=dep.line,
+            )
+        out.append(dep)
+    crate.deps = out
+
+
+def workspace_members(root: Manifest, manifests: dict[str, Manifest]) -> list[str]:
+    """Paths of member manifests of a workspace root, globs and excludes applied."""
+    base = root.dir
+    members = root.workspace_members or []
+    out = []
+    for path in manifests:
+        d = manifests[path].dir
+        if path == root.path:
+            continue
+        rel = d[len(base) + 1 :] if base and d.startswith(base + "/") else (d if not base else None)
+        if rel is None:
+            continue
+        if any(fnmatch.fnmatchcase(rel, pat.rstrip("/")) for pat in members) and not any(
+            fnmatch.fnmatchcase(rel, pat.rstrip("/")) for pat in root.workspace_exclude
+        ):
+            out.append(path)
+    return out
+
+
+_MOD_DECL = re.compile(rb"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", re.M)
+
+
+def classify_static(crate: Crate, file: str, lib_mods: frozenset[str]) -> tuple[str | None, bool]:
+    """Which bin a static belongs to (None: all), and whether a library compiles it."""
+    for name, root in crate.bins.items():
+        if file == root:
+            return name, False
+        bin_dir = root.rsplit("/", 1)[0]
+        if root.endswith("/main.rs") and bin_dir != crate.rel("src") and file.startswith(bin_dir + "/"):
+            return name, False
+    if crate.lib is not None and (file == crate.lib or _module_stem(crate, file) in lib_mods):
+        return None, True
+    return None, False
+
+
+def library_modules(lib_source: bytes) -> frozenset[str]:
+    return frozenset(m.decode() for m in _MOD_DECL.findall(lib_source))
+
+
+def _module_stem(crate: Crate, file: str) -> str:
+    src = crate.rel("src") + "/"
+    rest = file[len(src) :] if file.startswith(src) else file
+    return rest.split("/")[0].removesuffix(".rs")
+
+
+def enabled_features(
+    crate: Crate, requested: tuple[str, ...], default: bool, all_features: bool
+) -> tuple[frozenset[str], frozenset[str]]:
+    """Features switched on, and optional dependencies they activate (by key)."""
+    feats = crate.manifest.features
+    optional = {d.key for d in crate.deps if d.optional}
+    todo = list(feats) if all_features else list(requested) + (["default"] if default else [])
+    on: set[str] = set()
+    deps: set[str] = set()
+    while todo:
+        item = todo.pop()
+        if item.startswith("dep:"):
+            deps.add(item[4:])
+            continue
+        if "/" in item:
+            dep, _, _ = item.partition("/")
+            if not dep.endswith("?"):
+                deps.add(dep)
+                if dep in feats:
+                    todo.append(dep)
+            continue
+        if item in on:
+            continue
+        on.add(item)
+        if item in optional and not any(f"dep:{item}" in v for v in feats.values()):
+            deps.add(item)
+        todo.extend(feats.get(item, []))
+    return frozenset(on), frozenset(deps & optional)

@@ -1,0 +1,79 @@
+"""`allocpolicy fix`: scan, merge fixes, apply them, repeat until nothing changes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from allocpolicy.engine import ScanResult, scan
+from allocpolicy.fixes.apply import FileChange, plan, write
+from allocpolicy.fixes.edits import merge
+from allocpolicy.model import Finding, Safety, Severity
+
+MAX_ROUNDS = 4  # a fix can enable another (add mimalloc, then its cfg); bounded like ruff's loop
+
+
+def _wanted(f: Finding, rules: list[str], unsafe: bool) -> bool:
+    if f.fix is None or (rules and f.rule not in rules):
+        return False
+    return unsafe or f.fix.safety == Safety.SAFE
+
+
+def _scan(root: Path, args: argparse.Namespace) -> ScanResult:
+    if getattr(args, "files", None) is not None:
+        from allocpolicy.frontdoors.precommit import scan_changed
+
+        return scan_changed(root, args.files, args.config)
+    return scan(root, args.config)
+
+
+def run_fix(args: argparse.Namespace, root: Path) -> int:
+    rules = [r.upper() for r in args.rule]
+    changed: dict[str, FileChange] = {}
+    notes: list[str] = []
+    result = _scan(root, args)
+    for _ in range(MAX_ROUNDS if not args.diff else 1):
+        fixes = [f.fix for f in result.findings if _wanted(f, rules, args.unsafe_fixes) and f.fix]
+        merged = merge(fixes)
+        notes += [f"skipped fix '{fx.title}': {why}" for fx, why in merged.dropped]
+        p = plan(root, merged.edits)
+        notes += [f"{path}: {why}" for path, why in p.skipped]
+        if not p.changes:
+            break
+        if args.diff:
+            for c in p.changes:
+                sys.stdout.write(c.diff())
+            changed.update({c.path: c for c in p.changes})
+            break
+        for c in p.changes:
+            problem = write(root, c)
+            if problem:
+                notes.append(f"{c.path}: {problem}")
+            else:
+                changed.setdefault(c.path, c)
+        result = _scan(root, args)
+    return _report(args, result, changed, notes)
+
+
+def _report(args: argparse.Namespace, result: ScanResult, changed: dict[str, FileChange], notes: list[str]) -> int:
+    err = sys.stderr
+    verb = "Would fix" if args.diff else "Fixed"
+    for path in sorted(changed):
+        print(f"{verb}: {path}", file=err)
+    for note in notes:
+        print(f"note: {note}", file=err)
+    remaining = result.findings
+    fail_on = Severity(args.fail_on) if args.fail_on else result.config.fail_on
+    unsafe_left = sum(1 for f in remaining if f.fix and f.fix.safety == Safety.UNSAFE and not args.unsafe_fixes)
+    print(f"{len(changed)} file(s) {'would change' if args.diff else 'changed'}; "
+          f"{len(remaining)} finding(s) remain"
+          + (f" ({unsafe_left} with unsafe fixes: --unsafe-fixes)" if unsafe_left else "") + ".", file=err)
+    if not args.diff:
+        from allocpolicy.reporters.text import one_line
+
+        for f in remaining:
+            print(one_line(f), file=err)
+    if changed and args.exit_non_zero_on_fix and not args.diff:
+        return 1
+    return 1 if result.failed(fail_on) else 0

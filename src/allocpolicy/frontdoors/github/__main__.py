@@ -1,0 +1,5 @@
+import sys
+
+from allocpolicy.frontdoors.github import main
+
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,451 @@
+"""``allocpolicy github-review``: scan, then report to a pull request.
+
+Every option also reads an environment variable (``ALLOCPOLICY_<NAME>``), which
+is how ``action.yml`` passes its inputs (never by ``${{ }}`` inside a script).
+The token is only read from the environment (``ALLOCPOLICY_GITHUB_TOKEN`` or
+``GITHUB_TOKEN``) so it never shows in a process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from allocpolicy.model import Finding, Severity
+
+from . import artifact, render, workflow
+from .diffmap import GITHUB_MAX_FILES, DiffMap, git_diff, parse_patch
+from .plan import ANNOTATION, FILE, FILTER_MODES, INLINE, Plan, RuleInfo, build_plan
+
+REPORTERS = ("review", "annotations", "sarif", "none")
+FAIL_ON = ("error", "warning", "info", "none")
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    v = os.environ.get(f"ALLOCPOLICY_{name}")
+    return v if v not in (None, "") else default
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="allocpolicy github-review",
+        description="Scan the checkout and report findings on a GitHub pull request "
+        "(review comments with suggestions, a summary comment, annotations, job summary).",
+    )
+    p.add_argument("--path", default=_env("PATH_INPUT", os.environ.get("GITHUB_WORKSPACE", ".")), help="directory to scan")
+    p.add_argument("--config", default=_env("CONFIG"), help="allocpolicy config file")
+    p.add_argument("--filter-mode", choices=FILTER_MODES, default=_env("FILTER_MODE", "added"))
+    p.add_argument("--fail-on", choices=FAIL_ON, default=_env("FAIL_ON"), help="default: the config's fail-on, else error")
+    p.add_argument("--reporter", choices=REPORTERS, default=_env("REPORTER", "review"))
+    p.add_argument("--max-comments", type=int, default=int(_env("MAX_COMMENTS", "30") or 30))
+    p.add_argument("--review-event", choices=("COMMENT", "REQUEST_CHANGES"), default=_env("REVIEW_EVENT", "COMMENT"))
+    p.add_argument(
+        "--api-url", default=_env("API_URL", os.environ.get("GITHUB_API_URL", "https://api.github.com"))
+    )
+    p.add_argument("--bot-login", default=_env("BOT_LOGIN", "github-actions[bot]"), help="login the token posts as")
+    p.add_argument("--event-path", default=os.environ.get("GITHUB_EVENT_PATH"))
+    p.add_argument("--event-name", default=os.environ.get("GITHUB_EVENT_NAME", ""))
+    p.add_argument("--findings-out", default=_env("FINDINGS_OUT"), help="write a findings file (two-workflow setup)")
+    p.add_argument("--findings-in", default=_env("FINDINGS_IN"), help="post a findings file instead of scanning (workflow_run)")
+    p.add_argument("--sarif-file", default=_env("SARIF_FILE"), help="write SARIF here")
+    p.add_argument("--seconds-between-writes", type=float, default=float(_env("SECONDS_BETWEEN_WRITES", "1.0") or 1.0))
+    p.add_argument("--max-rate-limit-wait", type=float, default=float(_env("MAX_RATE_LIMIT_WAIT", "300") or 300))
+    return p
+
+
+@dataclass
+class Options:
+    path: Path = Path(".")
+    config: Path | None = None
+    filter_mode: str = "added"
+    fail_on: str | None = None
+    reporter: str = "review"
+    max_comments: int = 30
+    review_event: str = "COMMENT"
+    api_url: str = "https://api.github.com"
+    bot_login: str = "github-actions[bot]"
+    event_path: str | None = None
+    event_name: str = ""
+    findings_out: Path | None = None
+    findings_in: Path | None = None
+    sarif_file: Path | None = None
+    seconds_between_writes: float = 1.0
+    seconds_between_requests: float = 0.25
+    max_rate_limit_wait: float = 300.0
+    token: str = ""
+    sleep: Callable[[float], None] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Inputs:
+    findings: list[Finding]
+    rules: dict[str, RuleInfo]
+    inventory: list[dict[str, Any]]
+    config_fail_on: Severity | None = None
+    source: dict[str, dict[int, str]] | None = None  # artifact mode: line text for diff blocks
+    pr_number: int | None = None
+    head_sha: str | None = None
+    result: Any = None  # the ScanResult, when scanned here (for SARIF)
+
+
+def rule_infos(result: Any) -> dict[str, RuleInfo]:
+    out = {}
+    for rid, r in (getattr(result, "rules", None) or {}).items():
+        try:
+            why = r.why
+        except Exception:  # noqa: BLE001 - a rule without rationale still gets a comment
+            why = ""
+        out[rid] = RuleInfo(rid, getattr(r, "name", rid), why, getattr(r, "documentation", "") or "")
+    return out
+
+
+def inputs_from_result(result: Any) -> Inputs:
+    cfg = getattr(result, "config", None)
+    return Inputs(
+        findings=list(result.findings),
+        rules=rule_infos(result),
+        inventory=list(getattr(result, "inventory", []) or []),
+        config_fail_on=getattr(cfg, "fail_on", None),
+        result=result,
+    )
+
+
+class SourceReader:
+    """Reads lines of checked-out files, as data, never outside ``root``."""
+
+    def __init__(self, root: Path, extra: dict[str, dict[int, str]] | None = None, read_files: bool = True):
+        self.root = root.resolve()
+        self.extra = extra or {}
+        self.read_files = read_files
+        self.cache: dict[str, list[str] | None] = {}
+
+    def lines(self, path: str) -> list[str] | None:
+        if path not in self.cache:
+            self.cache[path] = None
+            if self.read_files:
+                try:
+                    full = (self.root / path).resolve()
+                    if full.is_relative_to(self.root) and full.is_file() and full.stat().st_size < 5_000_000:
+                        self.cache[path] = full.read_text(encoding="utf-8", errors="replace").splitlines()
+                except OSError:
+                    pass
+        return self.cache[path]
+
+    def __call__(self, path: str, n: int) -> str | None:
+        if path in self.extra and n in self.extra[path]:
+            return self.extra[path][n]
+        lines = self.lines(path)
+        if lines is None or not 1 <= n <= len(lines):
+            return None
+        return lines[n - 1]
+
+
+def resolve_fail_on(opt: Options, inputs: Inputs) -> Severity | None:
+    if opt.fail_on == "none":
+        return None
+    if opt.fail_on:
+        return Severity(opt.fail_on)
+    return inputs.config_fail_on or Severity.ERROR
+
+
+def build_diff(api: Any, pull: Any, root: Path, log: Callable[[str], None]) -> DiffMap:
+    """Diff map from pulls/list-files, completed by a local git diff when GitHub
+    leaves a patch out or lists fewer files than the PR has."""
+    dm = DiffMap()
+    files = api.list_files()
+    for f in files:
+        if f.patch is not None:
+            dm.files[f.filename] = parse_patch(f.filename, f.patch, f.status, f.previous_filename)
+            dm.sources[f.filename] = "api"
+        elif f.status == "removed":
+            dm.files[f.filename] = parse_patch(f.filename, "", "removed")
+        else:
+            dm.missing.append(f.filename)
+    dm.truncated = len(files) >= GITHUB_MAX_FILES or (pull.changed_files or 0) > len(files)
+    if dm.missing or dm.truncated:
+        local = git_diff(root, pull.base_sha, pull.head_sha, None if dm.truncated else dm.missing)
+        if local is None:
+            log("allocpolicy: no local git diff available (fetch more history?); some files have no known hunks")
+            for p in dm.missing:
+                dm.files[p] = parse_patch(p, "", "modified")  # in the PR, but nothing can be anchored
+                dm.sources[p] = "none"
+        else:
+            for p, fd in local.items():
+                if p in dm.missing or (dm.truncated and p not in dm.files):
+                    dm.files[p] = fd
+                    dm.sources[p] = "git"
+            for p in dm.missing:
+                if p not in dm.files:
+                    dm.files[p] = parse_patch(p, "", "modified")
+                    dm.sources[p] = "none"
+    return dm
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    env = dict(os.environ)
+    opt = Options(
+        path=Path(args.path),
+        config=Path(args.config) if args.config else None,
+        filter_mode=args.filter_mode,
+        fail_on=args.fail_on,
+        reporter=args.reporter,
+        max_comments=max(0, args.max_comments),
+        review_event=args.review_event,
+        api_url=args.api_url,
+        bot_login=args.bot_login,
+        event_path=args.event_path,
+        event_name=args.event_name,
+        findings_out=Path(args.findings_out) if args.findings_out else None,
+        findings_in=Path(args.findings_in) if args.findings_in else None,
+        sarif_file=Path(args.sarif_file) if args.sarif_file else None,
+        seconds_between_writes=args.seconds_between_writes,
+        seconds_between_requests=min(0.25, args.seconds_between_writes),
+        max_rate_limit_wait=args.max_rate_limit_wait,
+        token=env.get("ALLOCPOLICY_GITHUB_TOKEN") or env.get("GITHUB_TOKEN", ""),
+        env=env,
+    )
+    if opt.findings_in:
+        try:
+            data = artifact.load(opt.findings_in)
+        except (OSError, artifact.ArtifactError) as exc:
+            workflow.log(f"::error::allocpolicy: unusable findings file: {workflow.escape_data(exc)}")
+            return 2
+        inputs = Inputs(
+            data["findings"], data["rules"], data["inventory"], None, data["source"], data["number"], data["head_sha"]
+        )
+    else:
+        from allocpolicy import engine
+
+        try:
+            result = engine.scan(opt.path, opt.config)
+        except Exception as exc:  # noqa: BLE001 - report, do not crash the job with a traceback
+            workflow.log(f"::error::allocpolicy: scan failed: {workflow.escape_data(exc)}")
+            return 2
+        inputs = inputs_from_result(result)
+    return run(inputs, opt)
+
+
+def run(inputs: Inputs, opt: Options, out=None) -> int:  # noqa: C901 - the one place the pieces meet
+    """Report ``inputs`` according to ``opt``; returns the exit code (0 pass, 1 fail-on hit)."""
+    env = opt.env
+    out = out or sys.stdout
+    log = lambda m: workflow.log(m)  # noqa: E731
+    notes: list[str] = []
+    fail_on = resolve_fail_on(opt, inputs)
+    event = None
+    try:
+        event = workflow.load_event(opt.event_path, opt.event_name, env)
+    except workflow.EventError as exc:
+        notes.append(str(exc))
+    ctx = None
+    wr = None
+    try:
+        ctx = workflow.pull_context(event, opt.event_name, env)
+        wr = workflow.workflow_run_context(event, env) if ctx is None else None
+    except workflow.EventError as exc:
+        notes.append(str(exc))
+
+    api = None
+    pull = None
+    diff: DiffMap | None = None
+    reporter = opt.reporter
+    if opt.findings_in and wr is None:
+        notes.append("A findings file is only posted from a workflow_run event; reporting it without a review.")
+        reporter = "annotations" if reporter == "review" else reporter
+    if wr is not None:
+        ctx, problem = _workflow_run_pull(opt, inputs, wr, env, log)
+        if problem:
+            notes.append(problem)
+            reporter = "annotations" if reporter == "review" else reporter
+            ctx = None if ctx is None else ctx
+    if ctx is None and reporter == "review":
+        notes.append("Not a pull request event: findings are reported as annotations and in this summary.")
+        reporter = "annotations"
+    if ctx is not None and ctx.read_only and reporter == "review":
+        notes.append(
+            f"Read-only token ({ctx.read_only_reason}): findings are reported as annotations and in this summary; "
+            "use the two-workflow setup (pull_request + workflow_run) to get review comments on fork PRs."
+        )
+        reporter = "annotations"
+
+    if ctx is not None and opt.token:
+        from .client import ApiError, GitHubClient, Policy
+
+        policy = Policy(max_wait=opt.max_rate_limit_wait, sleep=opt.sleep or __import__("time").sleep, log=log)
+        try:
+            api = GitHubClient(
+                opt.token,
+                ctx.repo,
+                ctx.number,
+                api_url=opt.api_url,
+                policy=policy,
+                seconds_between_requests=opt.seconds_between_requests,
+                seconds_between_writes=opt.seconds_between_writes,
+            )
+            pull = api.get_pull()
+            if pull.head_sha != ctx.head_sha:
+                notes.append(
+                    f"The pull request has moved on to {pull.head_sha[:12]} since {ctx.head_sha[:12]} was scanned; "
+                    "not posting a review (the run for the new commit will)."
+                )
+                if reporter == "review":
+                    reporter = "annotations"
+            diff = build_diff(api, pull, opt.path, log)
+        except ApiError as exc:
+            notes.append(f"Could not read the pull request from the API ({exc}).")
+            api = None
+    if ctx is not None and diff is None and not opt.findings_in:
+        local = git_diff(opt.path, ctx.base_sha, ctx.head_sha)
+        if local is not None:
+            diff = DiffMap(files=local, sources={p: "git" for p in local})
+    if ctx is not None and diff is None:
+        notes.append("The pull request diff is unknown: every finding is reported.")
+
+    reader = SourceReader(opt.path, inputs.source, read_files=not opt.findings_in)
+    plan: Plan | None = None
+    if diff is not None:
+        plan = build_plan(inputs.findings, inputs.rules, diff, opt.filter_mode, reader)
+    in_scope = plan.in_scope if plan is not None else list(inputs.findings)
+
+    outcome = None
+    if reporter == "review" and plan is not None and api is not None and ctx is not None:
+        from .review import Reviewer, ReviewOptions
+
+        def refresh() -> DiffMap:
+            return build_diff(api, api.get_pull(), opt.path, log)
+
+        reviewer = Reviewer(
+            api,
+            ctx.head_sha,
+            plan,
+            inputs.rules,
+            diff,  # type: ignore[arg-type]
+            ReviewOptions(opt.max_comments, opt.review_event, opt.bot_login, fail_on),
+            reader,
+            workflow.run_url(env),
+            refresh,
+            log,
+        )
+        outcome = reviewer.run()
+        notes.extend(outcome.notes)
+        if outcome.fallback:
+            notes.append(f"Review not posted: {outcome.fallback}. Findings are reported as annotations instead.")
+    elif reporter == "review":
+        notes.append("No usable GitHub API access: findings are reported as annotations.")
+        reporter = "annotations"
+
+    # annotations: every in-scope finding that is not already an inline/file review comment
+    if reporter in ("annotations", "review"):
+        if outcome is not None and not outcome.fallback and plan is not None:
+            ann = [f for f in in_scope if plan.disposition.get(plan.key(f)) not in (INLINE, FILE)]
+        else:
+            ann = list(in_scope)
+            if plan is not None:
+                for f in ann:
+                    plan.disposition[plan.key(f)] = ANNOTATION
+        names = {k: r.name for k, r in inputs.rules.items()}
+        for line in workflow.annotations(ann, names):
+            print(line, file=out)
+
+    sarif_path = None
+    if reporter == "sarif" or opt.sarif_file:
+        sarif_path = opt.sarif_file or Path(env.get("RUNNER_TEMP", ".")) / "allocpolicy.sarif"
+        try:
+            from allocpolicy.reporters.sarif import render as render_sarif  # type: ignore[import-not-found]
+
+            result = inputs.result
+            if result is None:
+                raise ImportError("SARIF needs a scan result")
+            sarif_path.write_text(render_sarif(result), encoding="utf-8")
+        except ImportError as exc:
+            notes.append(f"SARIF output is not available in this version ({exc}).")
+            sarif_path = None
+
+    if opt.findings_out:
+        src = _source_for_fixes(inputs.findings, reader)
+        artifact.dump(
+            opt.findings_out, inputs.findings, inputs.rules, inputs.inventory,
+            ctx.number if ctx else None, ctx.head_sha if ctx else None, src,
+        )
+
+    failed = fail_on is not None and any(f.severity.at_least(fail_on) for f in in_scope)
+    fail_label = fail_on.value if fail_on else "none"
+    if outcome is not None:
+        if outcome.review_url:
+            notes.append(f"Review: {outcome.review_url}")
+        notes.append(
+            f"Review comments: {len(outcome.posted)} posted, {outcome.unchanged} unchanged, "
+            f"{outcome.updated} updated, {outcome.resolved} resolved."
+        )
+    summary_md = render.job_summary(list(inputs.findings), plan, inputs.inventory, notes, fail_label, failed)
+    workflow.write_step_summary(env.get("GITHUB_STEP_SUMMARY"), summary_md)
+    counts = render.severity_counts(in_scope)
+    workflow.write_outputs(
+        env.get("GITHUB_OUTPUT"),
+        {
+            "findings": len(in_scope),
+            "errors": counts["error"],
+            "warnings": counts["warning"],
+            "infos": counts["info"],
+            "total-findings": len(inputs.findings),
+            "reporter": reporter,
+            "review-url": (outcome.review_url if outcome else "") or "",
+            "sarif-file": str(sarif_path) if sarif_path else "",
+            "failed": str(failed).lower(),
+        },
+    )
+    for n in notes:
+        log(f"allocpolicy: {n}")
+    return 1 if failed else 0
+
+
+def _workflow_run_pull(opt: Options, inputs: Inputs, wr: workflow.WorkflowRun, env: Mapping[str, str], log) -> tuple:
+    """Re-derive the PR for a workflow_run from GitHub, not from the artifact."""
+    numbers = set(wr.pr_numbers)
+    claimed = inputs.pr_number
+    if claimed is not None and numbers and claimed not in numbers:
+        return None, f"The findings file names PR #{claimed}, which the triggering run is not about; not posting."
+    number = claimed if claimed is not None else (min(numbers) if numbers else None)
+    if number is None:
+        return None, "Cannot tell which pull request the findings are for; not posting."
+    if inputs.head_sha is not None and inputs.head_sha != wr.head_sha:
+        return None, "The findings file was produced for another commit than the triggering run; not posting."
+    if not opt.token:
+        return None, "No token to post with."
+    from .client import ApiError, GitHubClient, Policy
+
+    try:
+        api = GitHubClient(opt.token, wr.repo, number, api_url=opt.api_url, policy=Policy(max_wait=opt.max_rate_limit_wait, sleep=opt.sleep or __import__("time").sleep),
+                           seconds_between_requests=opt.seconds_between_requests, seconds_between_writes=opt.seconds_between_writes)
+        pull = api.get_pull()
+    except ApiError as exc:
+        return None, f"Cannot read PR #{number} ({exc}); not posting."
+    if pull.head_sha != wr.head_sha:
+        return None, f"PR #{number} has moved on to {pull.head_sha[:12]}; these findings are for {wr.head_sha[:12]}. Not posting."
+    if pull.base_repo != wr.repo or (wr.head_repo and pull.head_repo and pull.head_repo != wr.head_repo):
+        return None, f"PR #{number} does not belong to the triggering run; not posting."
+    ctx = workflow.PullContext(
+        repo=wr.repo, number=number, head_sha=pull.head_sha, base_sha=pull.base_sha, head_repo=pull.head_repo,
+        event_name="workflow_run",
+    )
+    return ctx, None
+
+
+def _source_for_fixes(findings: list[Finding], reader: SourceReader) -> dict[str, dict[int, str]]:
+    src: dict[str, dict[int, str]] = {}
+    for f in findings:
+        if f.fix is None:
+            continue
+        for e in f.fix.edits:
+            for n in range(max(1, e.start_line - 1), e.end_line + 2):
+                t = reader(e.path, n)
+                if t is not None:
+                    src.setdefault(e.path, {})[n] = t
+    return src

@@ -1,0 +1,245 @@
+"""Decide, for every finding, where it goes: an inline comment, a file comment,
+the summary comment, or only the job summary. Pure: no network, no GitHub types.
+
+Filter modes follow reviewdog:
+
+============  ====================================  =====================================
+mode          inline comment when the finding is    other findings in files of the PR
+============  ====================================  =====================================
+added         on added lines only                   summary comment
+diff_context  anywhere inside one diff hunk         summary comment
+file          anywhere inside one diff hunk         file-level comment (max 10), then summary
+nofilter      anywhere inside one diff hunk         file-level comment (max 10), then summary
+============  ====================================  =====================================
+
+Findings in files the PR does not touch are out of scope (job summary only, not
+counted for ``fail-on``) except with ``nofilter``, which lists them in the summary
+comment and counts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from allocpolicy.model import Finding, Safety, Severity
+
+from . import render
+from .diffmap import DiffMap
+from .suggest import LineReplacement, diff_block, whole_line_replacement
+
+FILTER_MODES = ("added", "diff_context", "file", "nofilter")
+MAX_FILE_COMMENTS = 10
+
+# dispositions
+INLINE = "inline"
+FILE = "file comment"
+SUMMARY = "summary"
+OVERFLOW = "summary (over max-comments)"
+OUT_OF_SCOPE = "not in this PR"
+ANNOTATION = "annotation"
+
+
+@dataclass
+class RuleInfo:
+    id: str
+    name: str
+    why: str = ""
+    documentation: str = ""
+
+
+@dataclass
+class PlannedComment:
+    """One review comment the bot wants to exist (inline, or file-level if line is None)."""
+
+    path: str
+    line: int | None
+    start_line: int | None
+    findings: list[Finding]
+    keys: tuple[str, ...]
+    body: str
+    suggestion: LineReplacement | None = None
+    suggested: list[Finding] = field(default_factory=list)  # findings the suggestion carries
+
+    @property
+    def file_level(self) -> bool:
+        return self.line is None
+
+    @property
+    def anchor(self) -> tuple[str, int | None, int | None]:
+        return (self.path, self.start_line, self.line)
+
+    @property
+    def severity(self) -> Severity:
+        return max((f.severity for f in self.findings), key=lambda s: s.rank)
+
+    def review_dict(self) -> dict:
+        """The item for ``comments[]`` of pulls/create-review."""
+        d: dict = {"path": self.path, "body": self.body, "line": self.line, "side": "RIGHT"}
+        if self.start_line is not None and self.start_line < (self.line or 0):
+            d["start_line"] = self.start_line
+            d["start_side"] = "RIGHT"
+        return d
+
+
+@dataclass
+class Plan:
+    comments: list[PlannedComment] = field(default_factory=list)  # inline + file-level
+    summary: list[Finding] = field(default_factory=list)
+    out_of_scope: list[Finding] = field(default_factory=list)
+    disposition: dict[str, str] = field(default_factory=dict)  # key -> disposition
+    keys: dict[int, str] = field(default_factory=dict)  # id(finding) -> key
+    in_scope: list[Finding] = field(default_factory=list)
+
+    def key(self, f: Finding) -> str:
+        return self.keys[id(f)]
+
+
+def finding_keys(findings: list[Finding]) -> dict[int, str]:
+    """Fingerprint per finding, made unique when identical findings repeat in a file."""
+    seen: dict[str, int] = {}
+    out: dict[int, str] = {}
+    for f in sorted(findings, key=lambda f: f.sort_key()):
+        fp = f.fingerprint
+        n = seen.get(fp, 0)
+        seen[fp] = n + 1
+        out[id(f)] = fp if n == 0 else f"{fp}{n:02x}"
+    return out
+
+
+def build_plan(
+    findings: list[Finding],
+    rules: dict[str, RuleInfo],
+    diff: DiffMap,
+    filter_mode: str = "added",
+    source_line: Callable[[str, int], str | None] | None = None,
+) -> Plan:
+    """Place each finding. ``source_line(path, n)`` reads the checked-out file (for
+    diff blocks of fixes outside the diff); the diff's own text is preferred."""
+    if filter_mode not in FILTER_MODES:
+        raise ValueError(f"unknown filter mode {filter_mode!r}")
+    plan = Plan(keys=finding_keys(findings))
+
+    def line_of(path: str, n: int) -> str | None:
+        fd = diff.get(path)
+        if fd is not None and fd.text(n) is not None:
+            return fd.text(n)
+        return source_line(path, n) if source_line else None
+
+    singles: list[PlannedComment] = []
+    file_level: dict[str, list[Finding]] = {}
+    for f in sorted(findings, key=lambda f: (-f.severity.rank, f.sort_key())):
+        key = plan.key(f)
+        loc = f.location
+        fd = diff.get(loc.path)
+        if fd is None or fd.status == "removed":
+            if filter_mode == "nofilter":
+                plan.summary.append(f)
+                plan.in_scope.append(f)
+                plan.disposition[key] = SUMMARY
+            else:
+                plan.out_of_scope.append(f)
+                plan.disposition[key] = OUT_OF_SCOPE
+            continue
+        plan.in_scope.append(f)
+        first, last = loc.line, max(loc.end_line or loc.line, loc.line)
+
+        def eligible(a: int, b: int) -> bool:
+            if not fd.same_hunk(a, b):
+                return False
+            return fd.all_added(a, b) if filter_mode == "added" else True
+
+        anchor: tuple[int, int] | None = None
+        if eligible(first, last):
+            anchor = (first, last)
+        elif last != first and eligible(first, first):
+            anchor = (first, first)
+        if anchor is None:
+            if filter_mode in ("file", "nofilter"):
+                file_level.setdefault(loc.path, []).append(f)
+            else:
+                plan.summary.append(f)
+                plan.disposition[key] = SUMMARY
+            continue
+        sugg = None
+        if f.fix is not None and f.fix.safety == Safety.SAFE:
+            cand = whole_line_replacement(list(f.fix.edits), fd.text, prefer_line=loc.line)
+            if cand is not None and cand.path == loc.path and fd.same_hunk(cand.start_line, cand.end_line):
+                sugg = cand
+        if sugg is not None:
+            start, end = sugg.start_line, sugg.end_line
+        else:
+            start, end = anchor
+        singles.append(
+            PlannedComment(
+                path=loc.path,
+                line=end,
+                start_line=start if start < end else None,
+                findings=[f],
+                keys=(key,),
+                body="",
+                suggestion=sugg,
+                suggested=[f] if sugg is not None else [],
+            )
+        )
+        plan.disposition[key] = INLINE
+
+    merged = _merge_overlapping(singles, diff)
+    for c in merged:
+        c.body = render.inline_body(c, rules, plan, line_of)
+    plan.comments.extend(merged)
+
+    # file-level comments, most severe first, at most MAX_FILE_COMMENTS files
+    ordered = sorted(file_level.items(), key=lambda kv: (-max(f.severity.rank for f in kv[1]), kv[0]))
+    for i, (path, fs) in enumerate(ordered):
+        if i >= MAX_FILE_COMMENTS:
+            for f in fs:
+                plan.summary.append(f)
+                plan.disposition[plan.key(f)] = SUMMARY
+            continue
+        fs.sort(key=lambda f: f.sort_key())
+        c = PlannedComment(path=path, line=None, start_line=None, findings=fs, keys=tuple(plan.key(f) for f in fs), body="")
+        c.body = render.inline_body(c, rules, plan, line_of)
+        plan.comments.append(c)
+        for f in fs:
+            plan.disposition[plan.key(f)] = FILE
+    plan.summary.sort(key=lambda f: (-f.severity.rank, f.sort_key()))
+    return plan
+
+
+def _merge_overlapping(comments: list[PlannedComment], diff: DiffMap) -> list[PlannedComment]:
+    """Suggestions whose line ranges overlap become one comment with one suggestion.
+
+    GitHub applies only one suggestion per line in a batch, so overlapping fixes are
+    combined; if their edits conflict, the first keeps its suggestion and the
+    others are shown in the same comment as diff blocks.
+    """
+    with_s = sorted(
+        (c for c in comments if c.suggestion is not None),
+        key=lambda c: (c.path, c.start_line or c.line, c.line),
+    )
+    without = [c for c in comments if c.suggestion is None]
+    out: list[PlannedComment] = []
+    for c in with_s:
+        prev = out[-1] if out else None
+        if prev is None or prev.path != c.path or (c.start_line or c.line) > prev.line:  # type: ignore[operator]
+            out.append(c)
+            continue
+        fd = diff.get(c.path)
+        carried = prev.suggested + c.suggested
+        edits = [e for f in carried if f.fix for e in f.fix.edits]
+        combined = whole_line_replacement(edits, fd.text) if fd else None
+        if combined is not None and fd is not None and fd.same_hunk(combined.start_line, combined.end_line):
+            prev.suggestion = combined
+            prev.start_line = combined.start_line if combined.start_line < combined.end_line else None
+            prev.line = combined.end_line
+            prev.suggested = carried
+        prev.findings.extend(c.findings)
+        prev.keys = prev.keys + c.keys
+    return sorted(out + without, key=lambda c: (-c.severity.rank, c.path, c.line or 0))
+
+
+def diff_block_for(f: Finding, line_of: Callable[[str, int], str | None]) -> str | None:
+    if f.fix is None or not f.fix.edits:
+        return None
+    return diff_block(list(f.fix.edits), line_of)

@@ -1,0 +1,363 @@
+"""Post one review per run and reconcile the bot's earlier comments.
+
+Reconciliation only looks at comments whose author is the bot's login *and* that
+carry an allocpolicy marker. For each comment the plan wants:
+
+* an open bot comment with the same fingerprints on the same lines → nothing
+  (its body is updated in place if the wording changed);
+* one with the same fingerprints elsewhere (moved, or outdated by a push) → a
+  new comment is posted and the old one is edited to a "resolved" form;
+* no bot comment yet → posted (at most ``max_comments`` per run; the rest go to
+  the summary comment).
+
+Open bot comments whose findings are gone are edited to the "resolved" form:
+the REST API (and the OpenAPI subset this is tested against) has no way to
+resolve a thread or minimise a review comment, so the bot rewrites its own
+comment — collapsed, marked ✅ Resolved, its suggestion disarmed. Nothing is
+ever deleted, so threads with human replies always survive.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from allocpolicy.model import Finding, Severity
+
+from . import markers, render
+from .client import (
+    GitHubClient,
+    IssueComment,
+    PermissionDenied,
+    RateLimitGaveUp,
+    Review,
+    ReviewComment,
+    Unprocessable,
+    ApiError,
+)
+from .diffmap import DiffMap
+from .plan import OVERFLOW, SUMMARY, Plan, PlannedComment, RuleInfo
+
+
+@dataclass
+class ReviewOptions:
+    max_comments: int = 30
+    review_event: str = "COMMENT"  # or REQUEST_CHANGES; never APPROVE
+    bot_login: str = "github-actions[bot]"
+    fail_on: Severity | None = Severity.ERROR
+
+
+@dataclass
+class ReviewOutcome:
+    posted: list[PlannedComment] = field(default_factory=list)
+    unchanged: int = 0
+    updated: int = 0
+    resolved: int = 0
+    review_url: str | None = None
+    summary_url: str | None = None
+    fallback: str | None = None  # why the bot fell back to annotations
+    notes: list[str] = field(default_factory=list)
+    unposted: list[Finding] = field(default_factory=list)  # should be in annotations
+
+
+def validate_anchor(c: PlannedComment, diff: DiffMap) -> str | None:
+    """Why GitHub would reject this comment's anchor (None if it would not)."""
+    fd = diff.get(c.path)
+    if fd is None:
+        return "path is not in the pull request"
+    if len(c.body) > render.MAX_BODY:
+        return "body too long"
+    if c.file_level:
+        return None
+    assert c.line is not None
+    if not fd.in_hunk(c.line):
+        return "line is not part of the diff"
+    if c.start_line is not None:
+        if c.start_line >= c.line:
+            return "start line must precede the line"
+        if not fd.same_hunk(c.start_line, c.line):
+            return "start line is not in the same hunk"
+    return None
+
+
+class Reviewer:
+    def __init__(
+        self,
+        api: GitHubClient,
+        head_sha: str,
+        plan: Plan,
+        rules: dict[str, RuleInfo],
+        diff: DiffMap,
+        options: ReviewOptions,
+        line_of: Callable[[str, int], str | None],
+        run_url: str | None = None,
+        refresh_diff: Callable[[], DiffMap] | None = None,
+        log: Callable[[str], None] = lambda m: None,
+    ):
+        self.api = api
+        self.head_sha = head_sha
+        self.plan = plan
+        self.rules = rules
+        self.diff = diff
+        self.opt = options
+        self.line_of = line_of
+        self.run_url = run_url
+        self.refresh_diff = refresh_diff
+        self.log = log
+        self.out = ReviewOutcome()
+        self.attempt = secrets.token_hex(8)
+        self.overflow: list[Finding] = []
+        self.dropped: list[Finding] = []
+        self.blocked_by_pending = False
+
+    # -- helpers -------------------------------------------------------------------
+    def _mine(self, user: str) -> bool:
+        return user == self.opt.bot_login
+
+    def _blocking(self) -> bool:
+        fo = self.opt.fail_on
+        return fo is not None and any(f.severity.at_least(fo) for f in self.plan.in_scope)
+
+    # -- the run -------------------------------------------------------------------
+    def run(self) -> ReviewOutcome:
+        try:
+            self._run()
+        except (PermissionDenied, RateLimitGaveUp) as exc:
+            self.out.fallback = (
+                f"the token cannot write to this pull request ({exc.status}: {exc.message})"
+                if isinstance(exc, PermissionDenied)
+                else f"GitHub rate limit did not clear in time ({exc.message})"
+            )
+            self._everything_unposted()
+        except ApiError as exc:
+            self.out.fallback = f"GitHub API error ({exc})"
+            self._everything_unposted()
+        return self.out
+
+    def _everything_unposted(self) -> None:
+        posted = {id(f) for c in self.out.posted for f in c.findings}
+        self.out.unposted = [f for f in self.plan.in_scope if id(f) not in posted]
+
+    def _run(self) -> None:
+        plan = self.plan
+        self._handle_pending()
+        existing = [
+            c for c in self.api.list_review_comments() if self._mine(c.user) and c.in_reply_to_id is None
+        ]
+        open_by_keys: dict[frozenset[str], list[ReviewComment]] = {}
+        for c in existing:
+            m = markers.parse(c.body)
+            if m is None or m.kind not in ("inline", "file") or m.state != "open" or not m.fps:
+                continue
+            open_by_keys.setdefault(frozenset(m.fps), []).append(c)
+
+        current_keys = set(plan.disposition)
+        to_post: list[PlannedComment] = []
+        to_resolve: list[tuple[ReviewComment, str]] = []
+        kept_keys: set[str] = set()
+        for pc in plan.comments:
+            olds = open_by_keys.get(frozenset(pc.keys), [])
+            match = next((o for o in olds if self._same_anchor(o, pc)), None)
+            if match is not None:
+                olds.remove(match)
+                kept_keys.update(pc.keys)
+                if match.body != pc.body:
+                    self.api.edit_review_comment(match.id, pc.body)
+                    self.out.updated += 1
+                else:
+                    self.out.unchanged += 1
+                continue
+            to_post.append(pc)
+        for keys, olds in open_by_keys.items():
+            for o in olds:
+                if not keys & current_keys:
+                    to_resolve.append((o, f"no longer reported by allocpolicy at `{self.head_sha[:12]}`."))
+                elif o.line is None and o.subject_type != "file" or any(keys & set(p.keys) for p in to_post):
+                    to_resolve.append((o, "the finding moved; see the newer comment or the summary comment."))
+                else:
+                    kept_keys.update(keys)  # still valid where it is
+
+        # the cap applies to new line comments; file-level ones are capped in the plan
+        line_new = [p for p in to_post if not p.file_level and not (set(p.keys) <= kept_keys)]
+        file_new = [p for p in to_post if p.file_level and not (set(p.keys) <= kept_keys)]
+        line_new.sort(key=lambda p: (-p.severity.rank, p.path, p.line or 0))
+        overflow = line_new[self.opt.max_comments :]
+        line_new = line_new[: self.opt.max_comments]
+        for p in overflow:
+            for f in p.findings:
+                plan.disposition[plan.key(f)] = OVERFLOW
+        self.overflow = [f for p in overflow for f in p.findings]
+
+        invalid = [p for p in line_new if validate_anchor(p, self.diff)]
+        for p in invalid:
+            self.log(f"not posting {p.path}:{p.line}: {validate_anchor(p, self.diff)}")
+            self._to_summary(p)
+        line_new = [p for p in line_new if p not in invalid]
+
+        if line_new:
+            self._post_review(line_new)
+        for p in file_new:
+            self._post_file_comment(p)
+        for o, reason in to_resolve:
+            m = markers.parse(o.body)
+            self.api.edit_review_comment(
+                o.id, render.resolved_body(o.body, m.fps if m else (), m.kind if m else "inline", reason)
+            )
+            self.out.resolved += 1
+        self._sync_summary()
+        self._dismiss_if_clean()
+
+    def _same_anchor(self, o: ReviewComment, pc: PlannedComment) -> bool:
+        if o.path != pc.path:
+            return False
+        if pc.file_level:
+            return o.subject_type == "file"
+        return o.subject_type != "file" and o.line == pc.line and (o.start_line or None) == pc.start_line
+
+    def _to_summary(self, p: PlannedComment) -> None:
+        for f in p.findings:
+            self.plan.disposition[self.plan.key(f)] = SUMMARY
+        self.dropped.extend(p.findings)
+
+    # -- pending reviews -----------------------------------------------------------
+    def _handle_pending(self) -> None:
+        """A pending review by the bot blocks a new one (422 'one pending review').
+
+        Ours (marker in the body; left by a crashed or interrupted run) is
+        submitted so its comments become normal comments that reconcile sees.
+        Someone else's draft under the same login is left alone, and this run
+        posts no review (everything goes to the summary comment).
+        """
+        self.blocked_by_pending = False
+        for r in self.api.list_reviews():
+            if r.state != "PENDING" or not self._mine(r.user):
+                continue
+            m = markers.parse(r.body)
+            if m is not None and m.kind == "review":
+                self.log(f"submitting leftover pending review {r.id}")
+                self.api.submit_review(r.id, "COMMENT", r.body)
+                self.out.notes.append("A pending review left by an earlier run was submitted.")
+            else:
+                self.blocked_by_pending = True
+                self.out.notes.append(
+                    "A pending (draft) review by the same account blocks new reviews; findings are in this comment."
+                )
+
+    # -- the review ----------------------------------------------------------------
+    def _find_review(self) -> Review | None:
+        for r in self.api.list_reviews():
+            m = markers.parse(r.body)
+            if self._mine(r.user) and m is not None and m.kind == "review" and m.attempt == self.attempt:
+                if r.state == "PENDING":
+                    self.api.submit_review(r.id, self._event(), r.body)
+                return r
+        return None
+
+    def _event(self) -> str:
+        if self.opt.review_event == "REQUEST_CHANGES" and self._blocking():
+            return "REQUEST_CHANGES"
+        return "COMMENT"
+
+    def _post_review(self, comments: list[PlannedComment]) -> None:
+        if self.blocked_by_pending:
+            for p in comments:
+                self._to_summary(p)
+            return
+        for tries in range(2):
+            body = render.review_body(comments, len(self.overflow), self.attempt, None)
+            try:
+                r = self.api.create_review(
+                    self.head_sha, body, self._event(), [p.review_dict() for p in comments], verify=self._find_review
+                )
+            except Unprocessable as exc:
+                self.log(f"review rejected (422: {exc.message})")
+                if tries == 1:
+                    for p in comments:
+                        self._to_summary(p)
+                    self.out.notes.append(f"GitHub rejected the review twice ({exc.message}); findings are listed here.")
+                    return
+                comments = self._drop_offending(comments, exc.message)
+                if not comments:
+                    return
+                self.attempt = secrets.token_hex(8)
+                continue
+            self.out.review_url = r.html_url or None
+            self.out.posted.extend(comments)
+            return
+
+    def _drop_offending(self, comments: list[PlannedComment], message: str) -> list[PlannedComment]:
+        """After a 422: re-validate against a fresh diff; failing that, keep only anchors
+        from GitHub's own patches; failing that, post no inline comments."""
+        fresh = self.refresh_diff() if self.refresh_diff else self.diff
+        keep = [p for p in comments if validate_anchor(p, fresh) is None]
+        if len(keep) == len(comments):
+            keep = [p for p in comments if fresh.sources.get(p.path, "api") == "api"]
+        if len(keep) == len(comments) and "start line" in message.lower():
+            keep = [p for p in comments if p.start_line is None]
+        if len(keep) == len(comments):
+            keep = []
+        for p in comments:
+            if p not in keep:
+                self._to_summary(p)
+        self.out.notes.append(
+            f"GitHub rejected {len(comments) - len(keep)} inline comment position(s); those findings are listed here."
+        )
+        self.diff = fresh
+        return keep
+
+    def _post_file_comment(self, p: PlannedComment) -> None:
+        def verify() -> ReviewComment | None:
+            for c in self.api.list_review_comments():
+                m = markers.parse(c.body)
+                if self._mine(c.user) and m and c.path == p.path and set(m.fps) == set(p.keys) and m.state == "open":
+                    return c
+            return None
+
+        try:
+            self.api.create_file_comment(self.head_sha, p.path, p.body, verify)
+            self.out.posted.append(p)
+        except Unprocessable as exc:  # e.g. GHES without file comments
+            self.log(f"file comment on {p.path} rejected: {exc.message}")
+            self._to_summary(p)
+
+    # -- summary comment -----------------------------------------------------------
+    def _sync_summary(self) -> None:
+        listed = list(self.plan.summary) + list(self.overflow) + list(self.dropped)
+        seen: set[int] = set()
+        listed = [f for f in listed if not (id(f) in seen or seen.add(id(f)))]
+        listed.sort(key=lambda f: (-f.severity.rank, f.sort_key()))
+        existing = [
+            c
+            for c in self.api.list_issue_comments()
+            if self._mine(c.user) and (m := markers.parse(c.body)) is not None and m.kind == "summary"
+        ]
+        if not listed and not existing and not self.out.notes:
+            return
+        body = render.summary_body(
+            self.plan, self.rules, listed, self.head_sha, self.run_url, self.line_of, self.out.notes
+        )
+        if existing:
+            first = existing[0]
+            self.out.summary_url = first.html_url or None
+            if first.body != body:
+                self.api.edit_issue_comment(first.id, body)
+            return
+
+        def verify() -> IssueComment | None:
+            for c in self.api.list_issue_comments():
+                m = markers.parse(c.body)
+                if self._mine(c.user) and m is not None and m.kind == "summary":
+                    return c
+            return None
+
+        c = self.api.create_issue_comment(body, verify)
+        self.out.summary_url = c.html_url or None
+
+    def _dismiss_if_clean(self) -> None:
+        if self.opt.review_event != "REQUEST_CHANGES" or self._blocking():
+            return
+        for r in self.api.list_reviews():
+            m = markers.parse(r.body)
+            if self._mine(r.user) and r.state == "CHANGES_REQUESTED" and m is not None and m.kind == "review":
+                self.api.dismiss_review(r.id, "allocpolicy: no blocking findings remain.")

@@ -1,0 +1,186 @@
+"""Turn a Fix's column-precise edits into GitHub suggestions or diff blocks.
+
+A GitHub suggestion replaces whole lines: the comment's range ``start_line..line``
+on the RIGHT side is replaced by the block's text. So edits are expanded to whole
+lines (prefix of the first line + replacement + suffix of the last line), using
+the line text the diff shows. Positions are 1-based, end column exclusive, as in
+:mod:`allocpolicy.model`; columns count characters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from allocpolicy.model import Edit
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def fence_for(text: str, minimum: int = 3) -> str:
+    """A backtick fence longer than any backtick run in ``text``."""
+    longest = max((len(m.group(0)) for m in _BACKTICKS.finditer(text)), default=0)
+    return "`" * max(minimum, longest + 1)
+
+
+@dataclass(frozen=True)
+class LineReplacement:
+    path: str
+    start_line: int
+    end_line: int
+    original: tuple[str, ...]
+    new_text: str  # the lines that replace start_line..end_line, joined by "\n", no final newline
+
+    @property
+    def deletes(self) -> bool:
+        return self.new_text == "" and len(self.original) > 0
+
+    def suggestion_block(self) -> str:
+        body = self.new_text + "\n" if self.new_text else ""
+        fence = fence_for(body)
+        return f"{fence}suggestion\n{body}{fence}"
+
+
+def _apply(lines: Sequence[str], first: int, edits: Sequence[Edit]) -> str | None:
+    """Apply edits to lines[first..] joined with newlines; None if a position is outside."""
+    text = "".join(line + "\n" for line in lines)
+    starts = []
+    off = 0
+    for line in lines:
+        starts.append(off)
+        off += len(line) + 1
+    last = first + len(lines) - 1
+
+    def offset(line: int, col: int) -> int | None:
+        if first <= line <= last:
+            idx = line - first
+            if col < 1 or col - 1 > len(lines[idx]):
+                return None
+            return starts[idx] + col - 1
+        if line == last + 1 and col == 1:
+            return len(text)
+        return None
+
+    spans = []
+    for e in edits:
+        a = offset(e.start_line, e.start_column)
+        b = offset(e.end_line, e.end_column)
+        if a is None or b is None or b < a:
+            return None
+        spans.append((a, b, e.replacement))
+    spans.sort()
+    for (a1, b1, _), (a2, _b2, _) in zip(spans, spans[1:]):
+        if a2 < b1:
+            return None  # overlapping edits: not ours to merge
+    for a, b, rep in reversed(spans):
+        text = text[:a] + rep + text[b:]
+    return text
+
+
+def whole_line_replacement(
+    edits: Sequence[Edit], line_text: Callable[[int], str | None], prefer_line: int | None = None
+) -> LineReplacement | None:
+    """Expand edits of one file to a whole-line replacement, or None if impossible.
+
+    ``line_text(n)`` gives the current text of RIGHT-side line n (None if unknown,
+    e.g. outside the diff). Returns None for a no-op, for edits across files, or
+    when a line needed is unknown.
+    """
+    if not edits or len({e.path for e in edits}) != 1:
+        return None
+    lo = min(e.start_line for e in edits)
+    hi = max(e.end_line - (1 if e.end_column == 1 and e.end_line > e.start_line else 0) for e in edits)
+    hi = max(hi, lo)
+    candidates = [(lo, hi)]
+    if all(e.start_column == 1 and e.end_column == 1 and e.start_line == e.end_line == lo for e in edits):
+        # a pure insertion before line lo can also hang off the end of line lo-1;
+        # prefer that when it is the line the finding points at
+        if prefer_line == lo - 1:
+            candidates.insert(0, (lo - 1, lo - 1))
+        else:
+            candidates.append((lo - 1, lo - 1))
+    for first, last in candidates:
+        if first < 1:
+            continue
+        lines = [line_text(n) for n in range(first, last + 1)]
+        if any(t is None for t in lines):
+            continue
+        original = tuple(t for t in lines if t is not None)
+        new = _apply(original, first, edits)
+        if new is None:
+            continue
+        old = "".join(t + "\n" for t in original)
+        if new == old:
+            return None  # a no-op suggestion is invalid on GitHub
+        if new and not new.endswith("\n"):
+            continue  # the edit eats the last newline, i.e. touches the next line
+        return LineReplacement(edits[0].path, first, last, original, new[:-1] if new else "")
+    return None
+
+
+def diff_block(
+    edits: Sequence[Edit], file_lines: Callable[[str, int], str | None], context: int = 1
+) -> str:
+    """A ```diff block showing the edits, for fixes a suggestion cannot carry."""
+    out: list[str] = []
+    by_path: dict[str, list[Edit]] = {}
+    for e in edits:
+        by_path.setdefault(e.path, []).append(e)
+    for path, group in sorted(by_path.items()):
+        group.sort()
+        lo = min(e.start_line for e in group)
+        hi = max(max(e.end_line - (1 if e.end_column == 1 and e.end_line > e.start_line else 0), lo) for e in group)
+        first, last = max(1, lo - context), hi + context
+        lines = []
+        for n in range(first, last + 1):
+            t = file_lines(path, n)
+            if t is None:
+                if n < lo:
+                    first = n + 1
+                    continue
+                if n > hi:
+                    break
+                lines = None
+                break
+            lines.append(t)
+        if lines is not None:
+            new = _apply(lines, first, group)
+            if new is not None:
+                new_lines = new[:-1].split("\n") if new else []
+                out.append(_unified(path, first, lines, new_lines))
+                continue
+        # Source text unknown: describe the edits themselves.
+        out.append(f"--- {path}")
+        for e in group:
+            where = f"{e.start_line}:{e.start_column}"
+            if (e.end_line, e.end_column) != (e.start_line, e.start_column):
+                where += f"-{e.end_line}:{e.end_column}"
+            out.append(f"@@ {where} @@")
+            out.extend("+" + r for r in e.replacement.rstrip("\n").split("\n"))
+    text = "\n".join(out)
+    fence = fence_for(text)
+    return f"{fence}diff\n{text}\n{fence}"
+
+
+def _unified(path: str, first: int, old: list[str], new: list[str]) -> str:
+    # trim the common head and tail to keep one tight hunk with a line of context
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    keep_head = max(0, head - 1)
+    keep_tail = max(0, tail - 1)
+    o = old[keep_head : len(old) - keep_tail]
+    n = new[keep_head : len(new) - keep_tail]
+    start = first + keep_head
+    lines = [f"--- a/{path}", f"+++ b/{path}", f"@@ -{start},{len(o)} +{start},{len(n)} @@"]
+    h = head - keep_head
+    t = tail - keep_tail
+    lines += [" " + x for x in o[:h]]
+    lines += ["-" + x for x in o[h : len(o) - t]]
+    lines += ["+" + x for x in n[h : len(n) - t]]
+    lines += [" " + x for x in o[len(o) - t :]]
+    return "\n".join(lines)

@@ -1,0 +1,216 @@
+"""Cargo.toml, Cargo.lock and .cargo/config.toml, read with tomllib."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from allocpolicy.parsing.toml_lines import TomlIndex, index_toml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+class ManifestError(Exception):
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+def load_toml(text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = _TOML_POS.search(msg)
+        line, col = (int(m.group(1)), int(m.group(2))) if m else (1, 1)
+        raise ManifestError(f"invalid TOML: {_TOML_POS.sub('', msg).strip()}", line, col) from None
+
+
+@dataclass
+class Dependency:
+    key: str  # the name in the table; how Rust code refers to it (with - -> _)
+    package: str  # the crate on crates.io (`package = ...` renames)
+    table: tuple[str, ...]  # TOML path of the table holding it
+    target: str | None  # the [target.<key>] it sits under, if any
+    version: str | None
+    optional: bool
+    default_features: bool | None  # None when not written
+    features: tuple[str, ...]
+    workspace: bool  # `workspace = true`
+    inline: bool  # `name = "1"` or `name = { ... }` (vs a [dependencies.name] table)
+    line: int
+
+    @property
+    def rust_name(self) -> str:
+        return self.key.replace("-", "_")
+
+
+@dataclass
+class BinTarget:
+    name: str
+    path: str  # relative to the crate directory
+
+
+@dataclass
+class Manifest:
+    path: str  # relative posix path of Cargo.toml
+    data: dict[str, Any]
+    index: TomlIndex
+    lines: list[str]
+    package: str | None = None
+    dependencies: list[Dependency] = field(default_factory=list)
+    workspace_members: list[str] | None = None
+    workspace_exclude: list[str] = field(default_factory=list)
+    workspace_dependencies: dict[str, Dependency] = field(default_factory=dict)
+    features: dict[str, list[str]] = field(default_factory=dict)
+    bins: list[BinTarget] = field(default_factory=list)
+    lib: str | None = None
+    autobins: bool = True
+    profile: str | None = None
+    profile_line: int | None = None
+
+    @property
+    def dir(self) -> str:
+        return self.path.rsplit("/", 1)[0] if "/" in self.path else ""
+
+    def line_of(self, *path: str) -> int:
+        return self.index.line_of(tuple(path)) or 1
+
+
+_DEP_TABLES = ("dependencies", "build-dependencies", "dev-dependencies")
+
+
+def parse_manifest(path: str, text: str) -> Manifest:
+    data = load_toml(text)
+    lines = text.splitlines()
+    m = Manifest(path=path, data=data, index=index_toml(lines), lines=lines)
+    pkg = data.get("package")
+    if isinstance(pkg, dict) and isinstance(pkg.get("name"), str):
+        m.package = pkg["name"]
+        _read_profile(m, pkg)
+        m.autobins = pkg.get("autobins", True) is not False
+    _read_workspace(m, data.get("workspace"))
+    m.dependencies = _read_deps(m, data.get("dependencies"), ("dependencies",), None)
+    targets = data.get("target")
+    if isinstance(targets, dict):
+        for key, table in targets.items():
+            if isinstance(table, dict):
+                m.dependencies += _read_deps(
+                    m, table.get("dependencies"), ("target", key, "dependencies"), key
+                )
+    feats = data.get("features")
+    if isinstance(feats, dict):
+        m.features = {k: [str(x) for x in v] for k, v in feats.items() if isinstance(v, list)}
+    _read_targets(m, data)
+    return m
+
+
+def _read_profile(m: Manifest, pkg: dict[str, Any]) -> None:
+    meta = pkg.get("metadata")
+    ours = meta.get("allocpolicy") if isinstance(meta, dict) else None
+    if isinstance(ours, dict) and "profile" in ours:
+        m.profile = str(ours["profile"])
+        m.profile_line = m.line_of("package", "metadata", "allocpolicy", "profile")
+
+
+def _read_workspace(m: Manifest, ws: Any) -> None:
+    if not isinstance(ws, dict):
+        return
+    members = ws.get("members", [])
+    m.workspace_members = [str(x) for x in members] if isinstance(members, list) else []
+    exclude = ws.get("exclude", [])
+    m.workspace_exclude = [str(x) for x in exclude] if isinstance(exclude, list) else []
+    deps = _read_deps(m, ws.get("dependencies"), ("workspace", "dependencies"), None)
+    m.workspace_dependencies = {d.key: d for d in deps}
+
+
+def _read_deps(
+    m: Manifest, table: Any, where: tuple[str, ...], target: str | None
+) -> list[Dependency]:
+    if not isinstance(table, dict):
+        return []
+    out = []
+    for key, spec in table.items():
+        if isinstance(spec, str):
+            spec = {"version": spec}
+            inline = True
+        elif isinstance(spec, dict):
+            inline = (where + (key,)) not in m.index.tables
+        else:
+            continue
+        df = spec.get("default-features", spec.get("default_features"))
+        feats = spec.get("features", [])
+        out.append(
+            Dependency(
+                key=key,
+                package=str(spec.get("package", key)),
+                table=where,
+                target=target,
+                version=spec.get("version") if isinstance(spec.get("version"), str) else None,
+                optional=spec.get("optional") is True,
+                default_features=df if isinstance(df, bool) else None,
+                features=tuple(str(f) for f in feats) if isinstance(feats, list) else (),
+                workspace=spec.get("workspace") is True,
+                inline=inline,
+                line=m.line_of(*where, key),
+            )
+        )
+    return out
+
+
+def _read_targets(m: Manifest, data: dict[str, Any]) -> None:
+    lib = data.get("lib")
+    if isinstance(lib, dict):
+        m.lib = str(lib.get("path", "src/lib.rs"))
+    bins = data.get("bin")
+    if isinstance(bins, list):
+        for b in bins:
+            if isinstance(b, dict) and isinstance(b.get("name"), str):
+                m.bins.append(BinTarget(b["name"], str(b.get("path", f"src/bin/{b['name']}.rs"))))
+
+
+def parse_lock(text: str) -> dict[str, list[str]]:
+    """Package name -> versions locked in a Cargo.lock."""
+    data = load_toml(text)
+    out: dict[str, list[str]] = {}
+    for pkg in data.get("package", []) if isinstance(data.get("package"), list) else []:
+        if isinstance(pkg, dict) and isinstance(pkg.get("name"), str):
+            out.setdefault(pkg["name"], []).append(str(pkg.get("version", "")))
+    return out
+
+
+@dataclass
+class CargoConfig:
+    path: str
+    target: str | None  # [build] target (the first, when it is a list)
+    target_line: int | None
+    rustflags: str  # [build] rustflags and [target.<triple>] rustflags joined, for crt-static
+
+
+def parse_cargo_config(path: str, text: str) -> CargoConfig:
+    data = load_toml(text)
+    build = data.get("build") if isinstance(data.get("build"), dict) else {}
+    target = build.get("target")
+    if isinstance(target, list):
+        target = target[0] if target else None
+    flags = _flags(build.get("rustflags"))
+    for table in (data.get("target") or {}).values() if isinstance(data.get("target"), dict) else []:
+        if isinstance(table, dict):
+            flags += " " + _flags(table.get("rustflags"))
+    line = index_toml(text.splitlines()).line_of(("build", "target")) if target else None
+    return CargoConfig(path, target if isinstance(target, str) else None, line, flags.strip())
+
+
+def _flags(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,146 @@
+"""Load policy files: YAML, checked against schema.json, with line-accurate errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from allocpolicy.facts.catalog import SUBJECTS
+from allocpolicy.model import Severity
+from allocpolicy.policy.conditions import facts_used
+from allocpolicy.policy.rule import FixSpec, Rule, SeverityOverride
+
+DEFAULT_POLICY = "default.yaml"
+
+
+class PolicyError(Exception):
+    def __init__(self, path: str, line: int, field: str, message: str) -> None:
+        where = f" (field {field})" if field else ""
+        super().__init__(f"{path}:{line}: {message}{where}")
+        self.path, self.line, self.field, self.message = path, line, field, message
+
+
+def default_policy_text() -> tuple[str, str]:
+    res = resources.files("allocpolicy").joinpath("policies", DEFAULT_POLICY)
+    return "<builtin>/policies/default.yaml", res.read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    return json.loads(resources.files("allocpolicy.policy").joinpath("schema.json").read_text())
+
+
+def load_rules(extra: list[Path] | None = None) -> dict[str, Rule]:
+    name, text = default_policy_text()
+    # The shipped policy is validated by the test suite; skipping the schema here keeps start-up fast.
+    rules = {r.id: r for r in parse_policy(name, text, validate=False)}
+    for path in extra or []:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyError(str(path), 1, "", f"cannot read policy file: {exc}") from None
+        for rule in parse_policy(str(path), text):
+            if rule.id in rules and rules[rule.id].source != rule.source:
+                raise PolicyError(str(path), 1, "id", f"rule id {rule.id} is already defined by {rules[rule.id].source}")
+            rules[rule.id] = rule
+    return rules
+
+
+def parse_policy(path: str, text: str, validate: bool = True) -> list[Rule]:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise PolicyError(path, line, "", f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if validate:
+        _validate(path, text, data)
+    rules = [_rule(path, r) for r in data["rules"]]
+    _check_facts(path, text, rules)
+    return rules
+
+
+def _node(text: str) -> Any:
+    import yaml
+
+    return yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def _validate(path: str, text: str, data: Any) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: len(list(e.absolute_path)))
+    if not errors:
+        return
+    err = jsonschema.exceptions.best_match(errors)
+    where = list(err.absolute_path)
+    field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in where).replace(".[", "[")
+    raise PolicyError(path, _line_at(_node(text), where), field or "(top level)", err.message)
+
+
+def _rule(path: str, raw: dict[str, Any]) -> Rule:
+    fix = raw.get("fix")
+    return Rule(
+        id=raw["id"],
+        name=raw["name"],
+        severity=Severity(raw["severity"]),
+        subject=raw["subject"],
+        summary=raw["summary"],
+        rationale=raw.get("rationale", raw["summary"]),
+        documentation=raw.get("documentation", ""),
+        when=raw["when"],
+        message=re.sub(r"\s+", " ", raw["message"]).strip(),
+        severity_overrides=tuple(
+            SeverityOverride(o["when"], Severity(o["severity"])) for o in raw.get("severity_overrides", [])
+        ),
+        fix=FixSpec(fix["action"], fix.get("safety", "safe"), fix.get("params", {})) if fix else None,
+        source=path,
+    )
+
+
+def _check_facts(path: str, text: str, rules: list[Rule]) -> None:
+    for i, rule in enumerate(rules):
+        known = SUBJECTS[rule.subject]
+        conds = [rule.when] + [o.when for o in rule.severity_overrides]
+        for fact in sorted(set().union(*(facts_used(c) for c in conds))):
+            if fact not in known:
+                raise PolicyError(
+                    path, _line_at(_node(text), ["rules", i, "when"]), f"rules[{i}].when",
+                    f"rule {rule.id}: subject {rule.subject!r} has no fact {fact!r} "
+                    f"(facts: {', '.join(sorted(known))})",
+                )
+        for name in re.findall(r"\{(\w+)\}", rule.message):
+            if name not in known:
+                raise PolicyError(
+                    path, _line_at(_node(text), ["rules", i, "message"]), f"rules[{i}].message",
+                    f"rule {rule.id}: message names unknown fact {{{name}}}",
+                )
+
+
+def _line_at(node: Any, where: list[Any]) -> int:
+    """Line (1-based) of the YAML node at a JSON path, or of its nearest ancestor."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for step in where:
+        child = None
+        if isinstance(step, int) and hasattr(node, "value") and isinstance(node.value, list):
+            if step < len(node.value) and not isinstance(node.value[step], tuple):
+                child = node.value[step]
+        elif hasattr(node, "value") and isinstance(node.value, list):
+            for key, value in node.value:
+                if isinstance(key.value, str) and key.value == step:
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        if child is None:
+            return line
+        node = child
+        line = node.start_mark.line + 1
+    return line

@@ -1,0 +1,44 @@
+"""A rule as the policy file declares it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from allocpolicy.model import Severity
+
+
+@dataclass(frozen=True)
+class SeverityOverride:
+    when: Any  # a condition, same language as Rule.when
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class FixSpec:
+    action: str
+    safety: str = "safe"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    severity: Severity
+    subject: str  # the kind of fact the condition is evaluated on
+    summary: str
+    rationale: str
+    documentation: str
+    when: Any
+    message: str
+    location: str = "location"  # the subject's fact that holds the Location to report
+    severity_overrides: tuple[SeverityOverride, ...] = ()
+    fix: FixSpec | None = None
+    source: str = "default"  # the policy file that declared it
+
+    @property
+    def why(self) -> str:
+        """One line of rationale, for places with room for a single sentence."""
+        first = self.rationale.strip().split("\n\n")[0].replace("\n", " ")
+        return first.split(". ")[0].rstrip(".") + "."

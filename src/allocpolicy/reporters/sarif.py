@@ -1,0 +1,88 @@
+"""SARIF 2.1.0 for code-scanning uploads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from allocpolicy import __version__
+from allocpolicy.engine import ScanResult
+from allocpolicy.model import Finding, Fix
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+HELP_URI = "https://github.com/allocpolicy/allocpolicy/blob/main/docs/rules.md#{id}"
+
+
+def as_dict(result: ScanResult) -> dict[str, Any]:
+    rule_ids = sorted(result.rules)
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {
+                    "name": "allocpolicy",
+                    "version": __version__,
+                    "informationUri": "https://github.com/allocpolicy/allocpolicy",
+                    "rules": [_rule(result.rules[i]) for i in rule_ids],
+                }},
+                "originalUriBaseIds": {"SRCROOT": {"uri": result.root.resolve().as_uri() + "/"}},
+                "results": [_result(f, rule_ids.index(f.rule) if f.rule in rule_ids else -1) for f in result.findings],
+            }
+        ],
+    }
+
+
+def _rule(rule: Any) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": rule.rationale},
+        "help": {"text": rule.documentation or rule.summary, "markdown": rule.documentation or rule.summary},
+        "helpUri": HELP_URI.format(id=rule.id.lower()),
+        "defaultConfiguration": {"level": _LEVEL[rule.severity.value]},
+    }
+
+
+def _result(f: Finding, index: int) -> dict[str, Any]:
+    region: dict[str, Any] = {"startLine": f.location.line, "startColumn": f.location.column}
+    if f.location.end_line:
+        region["endLine"] = f.location.end_line
+    out: dict[str, Any] = {
+        "ruleId": f.rule,
+        "level": _LEVEL[f.severity.value],
+        "message": {"text": f.message},
+        "locations": [{"physicalLocation": {
+            "artifactLocation": {"uri": f.location.path, "uriBaseId": "SRCROOT"},
+            "region": region,
+        }}],
+        "partialFingerprints": {"allocpolicy/v1": f.fingerprint},
+    }
+    if index >= 0:
+        out["ruleIndex"] = index
+    if f.fix is not None:
+        out["fixes"] = [_fix(f.fix)]
+    return out
+
+
+def _fix(fix: Fix) -> dict[str, Any]:
+    by_path: dict[str, list[Any]] = {}
+    for e in fix.edits:
+        by_path.setdefault(e.path, []).append({
+            "deletedRegion": {"startLine": e.start_line, "startColumn": e.start_column,
+                              "endLine": e.end_line, "endColumn": e.end_column},
+            "insertedContent": {"text": e.replacement},
+        })
+    return {
+        "description": {"text": f"{fix.title} ({fix.safety.value})"},
+        "artifactChanges": [
+            {"artifactLocation": {"uri": p, "uriBaseId": "SRCROOT"}, "replacements": reps}
+            for p, reps in by_path.items()
+        ],
+    }
+
+
+def render(result: ScanResult) -> str:
+    return json.dumps(as_dict(result), indent=2) + "\n"

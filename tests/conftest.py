@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from helpers import write_tree
+
+from allocpolicy.engine import ScanResult, scan
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Callable[[dict[str, str | bytes]], Path]:
+    def make(files: dict[str, str | bytes]) -> Path:
+        return write_tree(tmp_path, files)
+
+    return make
+
+
+@pytest.fixture
+def scan_tree(tmp_path: Path) -> Callable[..., ScanResult]:
+    def run(files: dict[str, str | bytes], **kwargs: object) -> ScanResult:
+        write_tree(tmp_path, files)
+        return scan(tmp_path, **kwargs)  # type: ignore[arg-type]
+
+    return run
+

@@ -1,0 +1,30 @@
+"""Shared test helpers: real files in temp dirs."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from allocpolicy.engine import ScanResult
+
+MIMALLOC_DEP = 'mimalloc = { version = "0.1", default-features = false }'
+STATIC = "#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n"
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+def cargo(name: str, deps: str = "", extra: str = "") -> str:
+    return f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n{extra}\n[dependencies]\n{deps}\n'
+
+
+def rules_of(result: ScanResult) -> list[str]:
+    return [f.rule for f in result.findings]
