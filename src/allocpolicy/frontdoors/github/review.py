@@ -110,6 +110,7 @@ class Reviewer:
         self.overflow: list[Finding] = []
         self.dropped: list[Finding] = []
         self.blocked_by_pending = False
+        self.kept_line_comments = 0
 
     # -- helpers -------------------------------------------------------------------
     def _mine(self, user: str) -> bool:
@@ -162,6 +163,7 @@ class Reviewer:
             if match is not None:
                 olds.remove(match)
                 kept_keys.update(pc.keys)
+                self.kept_line_comments += 0 if pc.file_level else 1
                 if match.body != pc.body:
                     self.api.edit_review_comment(match.id, pc.body)
                     self.out.updated += 1
@@ -177,13 +179,16 @@ class Reviewer:
                     to_resolve.append((o, "the finding moved; see the newer comment or the summary comment."))
                 else:
                     kept_keys.update(keys)  # still valid where it is
+                    self.kept_line_comments += 0 if o.subject_type == "file" else 1
 
-        # the cap applies to new line comments; file-level ones are capped in the plan
+        # max-comments caps the bot's open line comments (kept ones count), so an
+        # identical re-run does not trickle the overflow in; file-level ones are capped in the plan
         line_new = [p for p in to_post if not p.file_level and not (set(p.keys) <= kept_keys)]
         file_new = [p for p in to_post if p.file_level and not (set(p.keys) <= kept_keys)]
         line_new.sort(key=lambda p: (-p.severity.rank, p.path, p.line or 0))
-        overflow = line_new[self.opt.max_comments :]
-        line_new = line_new[: self.opt.max_comments]
+        budget = max(0, self.opt.max_comments - self.kept_line_comments)
+        overflow = line_new[budget:]
+        line_new = line_new[:budget]
         for p in overflow:
             for f in p.findings:
                 plan.disposition[plan.key(f)] = OVERFLOW
