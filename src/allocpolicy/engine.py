@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from allocpolicy.config import Config, load_config
+from allocpolicy.discovery import Inventory
 from allocpolicy.model import Finding, Location, Severity
 from allocpolicy.policy.conditions import evaluate
 from allocpolicy.policy.loader import load_rules
@@ -49,13 +50,13 @@ def scan(
     config_path: Path | None = None,
     *,
     config: Config | None = None,
-    only_containerfiles: set[str] | None = None,
+    inventory: Inventory | None = None,
 ) -> ScanResult:
     from allocpolicy.facts.gather import gather
 
     config = config or load_config(root, config_path)
     rules = load_rules(config.policies)
-    repo, subjects, inventory, suppressions = gather(root, config, only_containerfiles)
+    repo, subjects, inventory, suppressions = gather(root, config, inventory)
     findings: list[Finding] = []
     for rule in rules.values():
         if not config.rule_enabled(rule.id) or rule.subject == "suppression":

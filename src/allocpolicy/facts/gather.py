@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from allocpolicy.config import Config
+from allocpolicy.discovery import Inventory
 from allocpolicy.facts.repo import Repo, load_repo
 from allocpolicy.facts.subjects import (
     Subject,
@@ -21,9 +22,9 @@ from allocpolicy.suppressions import Suppression, Suppressions, scan_lines
 
 
 def gather(
-    root: Path, config: Config, only: set[str] | None = None
+    root: Path, config: Config, inventory: Inventory | None = None
 ) -> tuple[Repo, dict[str, list[Subject]], list[dict[str, Any]], Suppressions]:
-    repo = load_repo(root, config, only)
+    repo = load_repo(root, config, inventory)
     subjects: dict[str, list[Subject]] = {k: [] for k in (
         "binary", "ld_preload", "dependency", "global_allocator", "crate", "parse_error", "unknown_image")}
     inventory: list[dict[str, Any]] = []

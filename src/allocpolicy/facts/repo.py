@@ -82,14 +82,15 @@ class Repo:
             d = posixpath.dirname(d)
 
 
-def load_repo(root: Path, config: Config, only: set[str] | None = None) -> Repo:
-    inv = discover(root, config.exclude)
+def load_repo(root: Path, config: Config, inventory: Inventory | None = None) -> Repo:
+    """Load the whole tree, or only the files of a pre-computed (narrowed) inventory."""
+    inv = inventory if inventory is not None else discover(root, config.exclude)
     repo = Repo(root=root, config=config, inventory=inv)
     _load_manifests(repo)
     _load_cargo_configs(repo)
     _build_crates(repo)
     _load_sources(repo)
-    _load_containerfiles(repo, only)
+    _load_containerfiles(repo)
     for d in inv.unreadable_dirs:
         repo.problems.append(ParseProblem(d, 1, "cannot read directory: permission denied"))
     return repo
@@ -209,10 +210,8 @@ def _lib_modules(repo: Repo, crate: Crate) -> frozenset[str]:
         return frozenset()
 
 
-def _load_containerfiles(repo: Repo, only: set[str] | None) -> None:
+def _load_containerfiles(repo: Repo) -> None:
     for rel in repo.inventory.containerfiles:
-        if only is not None and rel not in only:
-            continue
         text = _read(repo, rel)
         if text is None:
             continue

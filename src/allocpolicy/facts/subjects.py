@@ -188,7 +188,8 @@ def _rustflags(repo: Repo, cf: Containerfile, sb: ShippedBinary) -> str:
     if sb.triple:
         flags += " " + env.get(f"CARGO_TARGET_{sb.triple.upper().replace('-', '_')}_RUSTFLAGS", "")
     config = repo.cargo_config_for(_repo_dir(cf.stages[sb.build.stage], sb.build.workdir) or "")
-    return (flags + " " + (config.rustflags if config else "")).strip()
+    image_flags = getattr(sb.build.image, "rustflags", "") or ""
+    return " ".join(x for x in (flags, config.rustflags if config else "", image_flags) if x).strip()
 
 
 def dep_active(dep: Dependency, triple: str, facts: dict[str, Any], feats: tuple[frozenset[str], frozenset[str]]) -> bool:

@@ -1,0 +1,249 @@
+"""The pre-commit front door: check what a handful of changed files affect.
+
+A changed Cargo.toml or main.rs can break an image whose Containerfile did not
+change, and the other way round. So the scope is: the changed files, the crates
+they belong to (with their workspace root), and the Containerfiles that build
+those crates; or, for a changed Containerfile, the crates it builds. Only that
+scope is read and analysed, so a commit touching one service in a monorepo costs
+about as much as scanning that service.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from allocpolicy.config import Config, load_config
+from allocpolicy.discovery import Inventory, discover, is_containerfile
+from allocpolicy.engine import ScanResult, scan
+from allocpolicy.model import Finding
+
+# Rules whose finding sits in one file but is caused by another of the same crate
+# (a static deleted from main.rs makes the Cargo.toml dependency unwired).
+CROSS_FILE_RULES = frozenset({"AP005", "AP006", "AP009", "AP010"})
+_NAME = re.compile(rb'^\s*name\s*=\s*"([^"]+)"', re.M)
+_MENTION = re.compile(r"(?:-p|--package|--bin)[ =]+([\w.-]+)|/release/([\w.-]+)")
+
+
+@dataclass
+class Scope:
+    changed: set[str]
+    crate_dirs: set[str] = field(default_factory=set)
+    containerfiles: set[str] = field(default_factory=set)
+    inventory: Inventory = field(default_factory=Inventory)
+
+
+def _tracked(root: Path, config: Config) -> Inventory:
+    """Every file of interest, from git's index when there is one (no tree walk)."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root, capture_output=True, check=True, timeout=30,
+        ).stdout.decode("utf-8", "surrogateescape")
+    except (OSError, subprocess.SubprocessError):
+        return discover(root, config.exclude)
+    inv = Inventory()
+    for rel in sorted(set(out.split("\0")) - {""}):
+        parent, _, name = rel.rpartition("/")
+        if not any(part in ("target", "node_modules") for part in parent.split("/")):
+            inv.add(rel, name, parent)
+    if config.exclude:
+        import pathspec
+
+        spec = pathspec.GitIgnoreSpec.from_lines(config.exclude)
+        for kind in ("containerfiles", "manifests", "locks", "cargo_configs", "toolchains", "rust_sources"):
+            setattr(inv, kind, [p for p in getattr(inv, kind) if not spec.match_file(p)])
+    return inv
+
+
+def _crate_dir(rel: str, manifest_dirs: set[str]) -> str | None:
+    d = posixpath.dirname(rel)
+    while True:
+        if d in manifest_dirs:
+            return d
+        if not d:
+            return None
+        d = posixpath.dirname(d)
+
+
+def _ancestors(d: str) -> list[str]:
+    out = []
+    while d:
+        d = posixpath.dirname(d)
+        out.append(d)
+    return out
+
+
+def narrow(root: Path, config: Config, files: list[str]) -> Scope:
+    full = _tracked(root, config)
+    changed = {r for r in (_rel(root, f) for f in files) if _relevant(r)}
+    scope = Scope(changed)
+    manifest_dirs = {posixpath.dirname(m) for m in full.manifests}
+    for rel in changed:
+        if is_containerfile(posixpath.basename(rel)):
+            scope.containerfiles.add(rel)
+        else:
+            d = _crate_dir(rel, manifest_dirs) if not rel.endswith("Cargo.toml") else posixpath.dirname(rel)
+            if d is not None:
+                scope.crate_dirs.add(d)
+    _expand_workspace_roots(root, scope, full)
+    names = _crate_names(root, scope.crate_dirs)
+    scope.containerfiles |= _images_building(root, full, scope.crate_dirs, names)
+    _add_crates_of_images(root, scope, full, manifest_dirs)
+    scope.inventory = _restrict(full, scope)
+    return scope
+
+
+def _relevant(rel: str) -> bool:
+    """Only files the engine reads can change a finding."""
+    probe = Inventory()
+    parent, _, name = rel.rpartition("/")
+    probe.add(rel, name, parent)
+    return any(getattr(probe, k) for k in ("containerfiles", "manifests", "locks", "cargo_configs", "toolchains", "rust_sources"))
+
+
+def _rel(root: Path, f: str) -> str:
+    p = Path(f)
+    if p.is_absolute():
+        try:
+            p = p.resolve().relative_to(root.resolve())
+        except ValueError:
+            pass
+    return p.as_posix().removeprefix("./")
+
+
+def _expand_workspace_roots(root: Path, scope: Scope, full: Inventory) -> None:
+    """A changed workspace root (or lock, or cargo config) affects every member below it."""
+    for d in list(scope.crate_dirs):
+        manifest = root / d / "Cargo.toml" if d else root / "Cargo.toml"
+        try:
+            is_root = b"[workspace" in manifest.read_bytes()
+        except OSError:
+            continue
+        if is_root and any(c in scope.changed for c in (_join(d, "Cargo.toml"), _join(d, "Cargo.lock"))):
+            prefix = d + "/" if d else ""
+            scope.crate_dirs |= {posixpath.dirname(m) for m in full.manifests if m.startswith(prefix)}
+    for rel in scope.changed:
+        if rel.endswith((".cargo/config.toml", ".cargo/config", "rust-toolchain.toml")):
+            base = posixpath.dirname(posixpath.dirname(rel)) if "/.cargo/" in "/" + rel else posixpath.dirname(rel)
+            prefix = base + "/" if base else ""
+            scope.crate_dirs |= {posixpath.dirname(m) for m in full.manifests if m.startswith(prefix)}
+
+
+def _join(d: str, name: str) -> str:
+    return f"{d}/{name}" if d else name
+
+
+def _crate_names(root: Path, dirs: set[str]) -> set[str]:
+    names: set[str] = set()
+    for d in dirs:
+        try:
+            data = (root / _join(d, "Cargo.toml")).read_bytes()
+        except OSError:
+            continue
+        names |= {m.decode() for m in _NAME.findall(data)}
+        names.add(posixpath.basename(d))
+    return {n for n in names if n}
+
+
+def _images_building(root: Path, full: Inventory, dirs: set[str], names: set[str]) -> set[str]:
+    if not dirs:
+        return set()
+    near = set(dirs) | {a for d in dirs for a in _ancestors(d)}
+    needles = [n.encode() for n in names]
+    out = set()
+    for cf in full.containerfiles:
+        d = posixpath.dirname(cf)
+        if d in near or any(d.startswith(x + "/") for x in dirs if x):
+            out.add(cf)
+            continue
+        try:
+            data = (root / cf).read_bytes()
+        except OSError:
+            continue
+        if any(n in data for n in needles):
+            out.add(cf)
+    return out
+
+
+def _add_crates_of_images(root: Path, scope: Scope, full: Inventory, manifest_dirs: set[str]) -> None:
+    """The crates a Containerfile builds: its own directory's, and those it names."""
+    wanted: set[str] = set()
+    for cf in scope.containerfiles:
+        d = posixpath.dirname(cf)
+        own = _crate_dir(_join(d, "x"), manifest_dirs)
+        if own is not None:
+            scope.crate_dirs.add(own)
+        try:
+            text = (root / cf).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        wanted |= {a or b for a, b in _MENTION.findall(text)}
+    wanted -= _crate_names(root, scope.crate_dirs)
+    if wanted:
+        scope.crate_dirs |= _dirs_named(root, full, wanted)
+
+
+def _dirs_named(root: Path, full: Inventory, names: set[str]) -> set[str]:
+    """Find crates by name: first where the directory says so, then by reading manifests."""
+    found: set[str] = set()
+    remaining = set(names)
+    by_base = {}
+    for m in full.manifests:
+        by_base.setdefault(posixpath.basename(posixpath.dirname(m)), []).append(m)
+    for manifests in (lambda n: by_base.get(n, []), lambda n: full.manifests):
+        for name in sorted(remaining):
+            for m in manifests(name):
+                try:
+                    data = (root / m).read_bytes()
+                except OSError:
+                    continue
+                if name.encode() in data and name in {x.decode() for x in _NAME.findall(data)} | _bin_names(data):
+                    found.add(posixpath.dirname(m))
+                    remaining.discard(name)
+                    break
+        if not remaining:
+            break
+    return found
+
+
+def _bin_names(data: bytes) -> set[str]:
+    return set()  # [[bin]] names share the `name = "..."` pattern, which _NAME already finds
+
+
+def _restrict(full: Inventory, scope: Scope) -> Inventory:
+    dirs = scope.crate_dirs
+    roots = {a for d in dirs for a in _ancestors(d)} | dirs
+    inv = Inventory()
+    inv.containerfiles = sorted(scope.containerfiles | {c for c in scope.changed if c in full.containerfiles})
+    inv.manifests = [m for m in full.manifests if posixpath.dirname(m) in roots]
+    inv.locks = [m for m in full.locks if posixpath.dirname(m) in roots]
+    inv.cargo_configs = list(full.cargo_configs)
+    inv.toolchains = [t for t in full.toolchains if posixpath.dirname(t) in roots]
+    inv.rust_sources = [r for r in full.rust_sources if _crate_dir(r, dirs) is not None]
+    return inv
+
+
+def scan_changed(root: Path, files: list[str], config_path: Path | None = None) -> ScanResult:
+    config = load_config(root, config_path)
+    scope = narrow(root, config, files)
+    if not scope.changed:
+        return scan(root, config=config, inventory=Inventory())
+    result = scan(root, config=config, inventory=scope.inventory)
+    affected = {row["crate"] for row in result.inventory if row.get("crate")}
+    crate_names = _crate_names(root, scope.crate_dirs)
+    images = {row["file"] for row in result.inventory if row.get("crate") in crate_names}
+    result.findings = [f for f in result.findings if _reports(f, scope, images, affected)]
+    return result
+
+
+def _reports(f: Finding, scope: Scope, images: set[str], affected: set[str]) -> bool:
+    path = f.location.path
+    if path in scope.changed:
+        return True
+    if path in images:
+        return True
+    return f.rule in CROSS_FILE_RULES and _crate_dir(path, scope.crate_dirs) is not None

@@ -1,0 +1,126 @@
+"""The pre-commit front door: scope of a commit, and the real pre-commit tool running the hooks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import MIMALLOC_DEP, STATIC, cargo, rules_of, write_tree
+
+from allocpolicy.frontdoors.precommit import scan_changed
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+ALPINE = """
+FROM rust:1.82-alpine AS build
+WORKDIR /app
+COPY . .
+RUN cargo build --release -p {name}
+FROM scratch
+COPY --from=build /app/target/release/{name} /{name}
+"""
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def _monorepo(root: Path) -> Path:
+    files: dict[str, str | bytes] = {"Cargo.toml": '[workspace]\nmembers = ["services/*"]\n'}
+    for name, good in (("alpha", True), ("beta", False), ("gamma", False)):
+        files[f"services/{name}/Cargo.toml"] = cargo(name, MIMALLOC_DEP if good else "")
+        files[f"services/{name}/src/main.rs"] = (STATIC if good else "") + "fn main() {}\n"
+        files[f"docker/{name}.Dockerfile"] = ALPINE.format(name=name)
+    write_tree(root, files)
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    return root
+
+
+def test_changed_source_reports_the_image_it_breaks(tmp_path):
+    root = _monorepo(tmp_path)
+    (root / "services/alpha/src/main.rs").write_text("fn main() {}\n")
+    result = scan_changed(root, ["services/alpha/src/main.rs"])
+    found = sorted((f.rule, f.location.path) for f in result.findings)
+    # alpha's image breaks and its dependency is now unwired; beta and gamma's old findings stay out
+    assert found == [("AP001", "docker/alpha.Dockerfile"), ("AP005", "services/alpha/Cargo.toml")]
+
+
+def test_changed_containerfile_finds_its_crate_by_package_name(tmp_path):
+    root = _monorepo(tmp_path)
+    result = scan_changed(root, ["docker/gamma.Dockerfile"])
+    assert [(f.rule, f.location.path) for f in result.findings] == [("AP001", "docker/gamma.Dockerfile")]
+    assert scan_changed(root, ["docker/alpha.Dockerfile"]).findings == []
+
+
+def test_unrelated_and_non_engine_files_report_nothing(tmp_path):
+    root = _monorepo(tmp_path)
+    (root / "README.md").write_text("hello\n")
+    assert scan_changed(root, ["README.md"]).findings == []
+
+
+def test_only_the_scope_is_read(tmp_path):
+    root = _monorepo(tmp_path)
+    (root / "services/gamma/Cargo.toml").write_text("not [ toml")  # broken but out of scope
+    result = scan_changed(root, ["services/beta/src/main.rs"])
+    assert rules_of(result) == ["AP001"] and result.files_scanned < 6
+
+
+def test_workspace_root_change_reaches_every_member(tmp_path):
+    root = _monorepo(tmp_path)
+    result = scan_changed(root, ["Cargo.toml"])
+    assert sorted(f.location.path for f in result.findings) == ["docker/beta.Dockerfile", "docker/gamma.Dockerfile"]
+
+
+def test_validate_manifest():
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "validate-manifest", str(CHECKOUT / ".pre-commit-hooks.yaml")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _try_repo(repo: Path, hook: str, *files: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"}
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(CHECKOUT), hook, "--files", *files],
+        cwd=repo, capture_output=True, text=True, env=env, timeout=900,
+    )
+
+
+@pytest.mark.precommit
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_hooks_end_to_end_with_real_pre_commit(tmp_path):
+    home = tmp_path / "pre-commit-home"
+    repo = tmp_path / "svc"
+    write_tree(repo, {"Cargo.toml": cargo("svc"), "src/main.rs": "fn main() {}\n", "notes.txt": "hi\n"})
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+
+    # an unrelated change passes untouched
+    ok = _try_repo(repo, "allocpolicy", "notes.txt", home=home)
+    assert ok.returncode == 0, ok.stdout
+
+    # a commit that introduces an Alpine build without mimalloc fails with AP001
+    write_tree(repo, {"Dockerfile": ALPINE.format(name="svc")})
+    _git(repo, "add", "-A")
+    bad = _try_repo(repo, "allocpolicy", "Dockerfile", home=home)
+    assert bad.returncode == 1 and "Dockerfile:2:1: AP001 [error]" in bad.stdout, bad.stdout
+
+    # a suppression is honoured
+    original = (repo / "Dockerfile").read_text()
+    (repo / "Dockerfile").write_text("# allocpolicy: ignore[AP001]\n" + original.lstrip())
+    assert _try_repo(repo, "allocpolicy", "Dockerfile", home=home).returncode == 0
+    (repo / "Dockerfile").write_text(original)
+
+    # the fix hook edits Cargo.toml and main.rs and fails once, then passes
+    fixed = _try_repo(repo, "allocpolicy-fix", "Dockerfile", home=home)
+    assert fixed.returncode == 1, fixed.stdout
+    assert MIMALLOC_DEP in (repo / "Cargo.toml").read_text()
+    assert "static GLOBAL: mimalloc::MiMalloc" in (repo / "src/main.rs").read_text()
+    _git(repo, "add", "-A")
+    again = _try_repo(repo, "allocpolicy-fix", "Dockerfile", "Cargo.toml", "src/main.rs", home=home)
+    assert again.returncode == 0, again.stdout
