@@ -108,7 +108,7 @@ def test_hooks_end_to_end_with_real_pre_commit(tmp_path):
     write_tree(repo, {"Dockerfile": ALPINE.format(name="svc")})
     _git(repo, "add", "-A")
     bad = _try_repo(repo, "allocpolicy", "Dockerfile", home=home)
-    assert bad.returncode == 1 and "Dockerfile:2:1: AP001 [error]" in bad.stdout, bad.stdout
+    assert bad.returncode == 1 and "Dockerfile:1:1: AP001 [error]" in bad.stdout, bad.stdout
 
     # a suppression is honoured
     original = (repo / "Dockerfile").read_text()
