@@ -116,6 +116,41 @@ def inputs_from_result(result: Any) -> Inputs:
     )
 
 
+def rebase(findings: list[Finding], prefix: str) -> list[Finding]:
+    """Make paths relative to the repository when a subdirectory was scanned."""
+    if not prefix:
+        return findings
+    from dataclasses import replace
+
+    out = []
+    for f in findings:
+        loc = replace(f.location, path=f"{prefix}/{f.location.path}")
+        fix = None
+        if f.fix is not None:
+            fix = replace(f.fix, edits=tuple(replace(e, path=f"{prefix}/{e.path}") for e in f.fix.edits))
+        out.append(replace(f, location=loc, fix=fix))
+    return out
+
+
+def repo_prefix(root: Path) -> str:
+    """root relative to the top of its git checkout ("" if it is the top)."""
+    import subprocess
+
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    if not top:
+        return ""
+    try:
+        rel = root.resolve().relative_to(Path(top).resolve()).as_posix()
+    except ValueError:
+        return ""
+    return "" if rel == "." else rel
+
+
 class SourceReader:
     """Reads lines of checked-out files, as data, never outside ``root``."""
 
@@ -229,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
             workflow.log(f"::error::allocpolicy: scan failed: {workflow.escape_data(exc)}")
             return 2
         inputs = inputs_from_result(result)
+        prefix = repo_prefix(opt.path)
+        if prefix:
+            inputs.findings = rebase(inputs.findings, prefix)
+            opt.path = opt.path.resolve().parents[len(prefix.split("/")) - 1]  # the checkout root
     return run(inputs, opt)
 
 

@@ -1,0 +1,247 @@
+"""action.yml: schema-valid, injection-free, and its composite steps work as a runner runs them.
+
+The end-to-end test runs the real engine on a real temporary git repository (a
+Containerfile ``FROM rust:1-alpine`` + ``cargo build --release``, a Cargo.toml
+without mimalloc), through the action's own ``run:`` scripts, against the API
+double.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import parse_outputs
+from ghdouble import PrFile
+
+pytestmark = pytest.mark.github
+
+ROOT = Path(__file__).resolve().parents[3]
+ACTION = ROOT / "action.yml"
+EXPR = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
+
+
+def action() -> dict:
+    return yaml.safe_load(ACTION.read_text())
+
+
+def test_action_yml_passes_the_github_actions_schema():
+    exe = Path(sys.executable).with_name("check-jsonschema")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "check_jsonschema"]
+    proc = subprocess.run(cmd + ["--builtin-schema", "vendor.github-actions", str(ACTION)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_action_yml_conventions():
+    a = action()
+    assert a["runs"]["using"] == "composite"
+    assert a["branding"]["color"] in {"white", "black", "yellow", "blue", "green", "orange", "red", "purple", "gray-dark"}
+    expected = {"github-token", "path", "config", "filter-mode", "fail-on", "reporter", "max-comments", "api-url"}
+    assert expected <= set(a["inputs"])
+    assert a["inputs"]["github-token"]["default"] == "${{ github.token }}"
+    for name, spec in a["inputs"].items():
+        assert spec.get("description"), name
+        assert isinstance(spec.get("default", ""), str), name
+    run_step = next(s for s in a["runs"]["steps"] if s.get("id") == "run")
+    passed = {m.group(1) for v in run_step["env"].values() for m in EXPR.finditer(str(v))}
+    assert passed == {f"inputs.{n}" for n in a["inputs"]}  # every input reaches the tool, via env
+    for step in a["runs"]["steps"]:
+        assert "${{" not in step.get("run", ""), "expressions in run: scripts allow injection; use env:"
+        assert step.get("shell") == "bash"
+    for name, out in a["outputs"].items():
+        assert out["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
+    # every output is one the tool writes
+    from allocpolicy.frontdoors.github import command
+
+    src = Path(command.__file__).read_text()
+    for name in a["outputs"]:
+        assert f'"{name}":' in src, name
+    # pinned dependencies
+    req = (ROOT / "src/allocpolicy/frontdoors/github/action-requirements.txt").read_text()
+    for line in req.splitlines():
+        if line and not line.startswith("#"):
+            assert "==" in line, line
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def make_repo(tmp: Path) -> tuple[Path, str, str]:
+    repo = tmp / "workspace"
+    (repo / "src").mkdir(parents=True)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "config", "user.email", "t@example.invalid")
+    _git(repo, "config", "user.name", "t")
+    (repo / "Cargo.toml").write_text('[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nserde = "1"\n')
+    (repo / "src/main.rs").write_text('fn main() {\n    println!("hi");\n}\n')
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    base = _git(repo, "rev-parse", "HEAD").strip()
+    (repo / "Containerfile").write_text(
+        "FROM rust:1-alpine AS build\nWORKDIR /src\nCOPY . .\nRUN cargo build --release\n\n"
+        "FROM alpine:3.20\nCOPY --from=build /src/target/release/app /usr/local/bin/app\nCMD [\"app\"]\n"
+    )
+    with (repo / "Cargo.toml").open("a") as fh:
+        fh.write('tokio = "1"\n')
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "head")
+    head = _git(repo, "rev-parse", "HEAD").strip()
+    return repo, base, head
+
+
+def github_patches(repo: Path, base: str, head: str) -> list[PrFile]:
+    """What pulls/list-files would say: the diff body after the headers, per file."""
+    out = []
+    for line in _git(repo, "diff", "--name-status", base, head).splitlines():
+        status, name = line.split("\t", 1)
+        diff = _git(repo, "diff", base, head, "--", name)
+        body = diff[diff.index("\n@@") + 1 :].rstrip("\n")
+        out.append(PrFile(name, body, {"A": "added", "M": "modified", "D": "removed"}[status[0]]))
+    return out
+
+
+def test_scan_json_shape_on_the_fixture_repo(tmp_path):
+    repo, _, _ = make_repo(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "allocpolicy", "scan", "--format", "json", str(repo)],
+                          capture_output=True, text=True)
+    data = json.loads(proc.stdout)
+    assert {"findings", "inventory"} <= set(data)
+    ap001 = [f for f in data["findings"] if f["rule"] == "AP001"]
+    assert ap001 and ap001[0]["path"] == "Containerfile"
+    for key in ("rule", "name", "severity", "path", "line", "end_line", "message", "fingerprint", "fix"):
+        assert key in ap001[0]
+    assert data["inventory"][0]["libc"] == "musl"
+
+
+def run_composite(env: dict[str, str], inputs: dict[str, str], workdir: Path) -> tuple[int, str]:
+    """Run the action's steps as the runner does: expressions evaluated into env:, the
+    run: script handed to bash, outputs read back from GITHUB_OUTPUT."""
+    a = action()
+    values = {f"inputs.{k}": inputs.get(k, str(v.get("default", ""))) for k, v in a["inputs"].items()}
+    ctx = {"github.token": env["TEST_GITHUB_TOKEN"], "github.api_url": env["GITHUB_API_URL"]}
+
+    def ev(text: str) -> str:
+        def sub(m: re.Match[str]) -> str:
+            key = m.group(1)
+            if key in values:
+                return ev(values[key]) if "${{" in values[key] else values[key]
+            return ctx[key]
+
+        return EXPR.sub(sub, text)
+
+    log = []
+    rc = 0
+    for step in a["runs"]["steps"]:
+        step_env = dict(env)
+        step_env.update({k: ev(str(v)) for k, v in (step.get("env") or {}).items()})
+        proc = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step["run"]],
+                              env=step_env, cwd=workdir, capture_output=True, text=True, timeout=300)
+        log.append(proc.stdout + proc.stderr)
+        rc = proc.returncode
+        if rc != 0:
+            break
+    return rc, "\n".join(log)
+
+
+@pytest.fixture
+def runner_env(tmp_path, double):
+    temp = tmp_path / "runner_temp"
+    temp.mkdir()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    # Stand in for the runner's network: the venv the action would create already exists and
+    # sees this interpreter's packages (pip included), so the action's pinned
+    # `pip install -r` finds every pin satisfied with PIP_NO_INDEX set. CI could drop this.
+    venv = temp / "allocpolicy-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
+    site = subprocess.run([str(venv / "bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    Path(site, "runner-cache.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    os.symlink(getattr(sys, "_base_executable", None) or sys.executable, bindir / "python3")
+    out = tmp_path / "github_output"
+    summary = tmp_path / "step_summary"
+    out.write_text("")
+    summary.write_text("")
+    env = {
+        "PATH": f"{bindir}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_ACTION_PATH": str(ROOT),
+        "GITHUB_OUTPUT": str(out),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "RUNNER_TEMP": str(temp),
+        "GITHUB_API_URL": double.base_url,
+        "GITHUB_REPOSITORY": "octo/app",
+        "GITHUB_SERVER_URL": "https://github.invalid",
+        "GITHUB_RUN_ID": "99",
+        "TEST_GITHUB_TOKEN": "bot-token",
+        "PIP_NO_INDEX": "1",  # offline: everything must already be satisfied
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "ALLOCPOLICY_SECONDS_BETWEEN_WRITES": "0",
+    }
+    return env, out, summary
+
+
+def test_composite_steps_end_to_end_against_the_double(tmp_path, double, runner_env):
+    env, out, summary = runner_env
+    repo, base, head = make_repo(tmp_path)
+    double.add_pull(12, head, base, github_patches(repo, base, head))
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({
+        "number": 12,
+        "pull_request": {"number": 12, "head": {"sha": head, "repo": {"full_name": "octo/app"}},
+                         "base": {"sha": base, "repo": {"full_name": "octo/app"}}},
+        "repository": {"full_name": "octo/app"},
+    }))
+    env.update(GITHUB_EVENT_PATH=str(event), GITHUB_EVENT_NAME="pull_request", GITHUB_WORKSPACE=str(repo))
+    rc, log = run_composite(env, {}, repo)
+    assert rc == 1, log  # an error-level finding, fail-on defaults to error
+    outputs = parse_outputs(out.read_text())
+    assert outputs["errors"] >= "1" and outputs["reporter"] == "review" and outputs["failed"] == "true", log
+    [review] = double.calls("pulls/create-review")
+    assert review["status"] == 200 and review["body"]["commit_id"] == head and review["body"]["event"] == "COMMENT"
+    by_path = {c["path"]: c for c in review["body"]["comments"]}
+    ap001 = by_path["Containerfile"]
+    assert ap001["line"] == 1 and "AP001" in ap001["body"] and "allocpolicy explain AP001" in ap001["body"]
+    # the fix adds mimalloc to Cargo.toml and #[global_allocator] to the unchanged main.rs: a diff block
+    assert "```diff" in ap001["body"] and "+#[global_allocator]" in ap001["body"]
+    assert "```suggestion" not in ap001["body"]
+    text = summary.read_text()
+    assert "### Findings" in text and "### Image inventory" in text and "x86_64-unknown-linux-musl" in text
+    # a second run of the same action posts nothing new
+    n = len(double.writes())
+    rc2, log2 = run_composite(env, {}, repo)
+    assert rc2 == 1 and double.writes()[n:] == [], log2
+
+
+def test_composite_steps_fork_pr_annotations_and_sarif(tmp_path, double, runner_env):
+    env, out, summary = runner_env
+    repo, base, head = make_repo(tmp_path)
+    double.add_pull(13, head, base, github_patches(repo, base, head), head_repo="mallory/app")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({
+        "number": 13,
+        "pull_request": {"number": 13, "head": {"sha": head, "repo": {"full_name": "mallory/app"}},
+                         "base": {"sha": base, "repo": {"full_name": "octo/app"}}},
+        "repository": {"full_name": "octo/app"},
+    }))
+    env.update(GITHUB_EVENT_PATH=str(event), GITHUB_EVENT_NAME="pull_request", GITHUB_WORKSPACE=str(repo),
+               TEST_GITHUB_TOKEN="ro-token")
+    sarif = tmp_path / "out.sarif"
+    rc, log = run_composite(env, {"sarif-file": str(sarif), "fail-on": "none"}, repo)
+    assert rc == 0, log
+    assert double.writes() == []
+    assert "::error file=Containerfile,line=1" in log
+    outputs = parse_outputs(out.read_text())
+    assert outputs["reporter"] == "annotations" and outputs["sarif-file"] == str(sarif)
+    assert json.loads(sarif.read_text())["version"] == "2.1.0"
+    assert "fork mallory/app" in summary.read_text()
