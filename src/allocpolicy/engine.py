@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-import string
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,17 +32,19 @@ class ScanResult:
         return any(f.severity.at_least(fail_on) for f in self.findings)
 
 
-class _Formatter(string.Formatter):
-    def get_value(self, key: Any, args: Any, kwargs: Any) -> Any:
-        value = kwargs.get(key)
-        if value is None:
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def render_message(template: str, facts: dict[str, Any]) -> str:
+    """Fill `{fact}` placeholders; a missing fact reads "unknown", a list is comma-joined."""
+
+    def value(m: re.Match[str]) -> str:
+        v = facts.get(m.group(1))
+        if v is None:
             return "unknown"
-        if isinstance(value, (list, tuple)):
-            return ", ".join(str(v) for v in value)
-        return value
+        return ", ".join(str(x) for x in v) if isinstance(v, (list, tuple)) else str(v)
 
-
-_FMT = _Formatter()
+    return _PLACEHOLDER.sub(value, template)
 
 
 def scan(
@@ -85,7 +87,7 @@ def _evaluate(rule: Rule, subject: Any, repo: Any, config: Config) -> Finding | 
         if evaluate(override.when, subject.facts):
             severity = override.severity
     severity = config.severity.get(rule.id, severity)
-    message = _FMT.format(rule.message, **subject.facts)
+    message = render_message(rule.message, subject.facts)
     loc: Location = subject.location
     finding = Finding(rule.id, rule.name, severity, loc, message, snippet=_snippet(repo, loc))
     if rule.fix is not None:

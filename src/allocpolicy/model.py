@@ -6,7 +6,6 @@ insertion is an edit whose start equals its end.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -100,6 +99,8 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Stable across line moves: rule, path and the normalised snippet."""
+        import hashlib  # only reporters need fingerprints; keep it off the import path
+
         norm = _WS.sub(" ", self.snippet).strip()
         raw = f"{self.rule}\0{self.location.path}\0{norm}\0{self.message}"
         return hashlib.sha256(raw.encode()).hexdigest()[:16]

@@ -72,3 +72,9 @@ def test_duplicate_rule_id_from_user_policy(tmp_path):
                     "    summary: s\n    when: {fact: libc, eq: musl}\n    message: m\n")
     with pytest.raises(PolicyError, match="already defined"):
         load_rules([path])
+
+
+def test_compiled_default_is_in_step_with_the_yaml():
+    from allocpolicy.policy.loader import COMPILED_DEFAULT, compile_default
+
+    assert COMPILED_DEFAULT.read_text() == compile_default(), "run: python -m allocpolicy.policy.loader"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,10 @@ from allocpolicy.policy.conditions import facts_used
 from allocpolicy.policy.rule import FixSpec, Rule, SeverityOverride
 
 DEFAULT_POLICY = "default.yaml"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# default.yaml compiled to JSON: parsing YAML on every pre-commit run costs more than
+# the rest of a one-service scan. tests/policy keeps the two identical.
+COMPILED_DEFAULT = PACKAGE_DIR / "policies" / "default.compiled.json"
 
 
 class PolicyError(Exception):
@@ -25,19 +27,42 @@ class PolicyError(Exception):
 
 
 def default_policy_text() -> tuple[str, str]:
-    res = resources.files("allocpolicy").joinpath("policies", DEFAULT_POLICY)
-    return "<builtin>/policies/default.yaml", res.read_text(encoding="utf-8")
+    path = PACKAGE_DIR / "policies" / DEFAULT_POLICY
+    return "<builtin>/policies/default.yaml", path.read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
-    return json.loads(resources.files("allocpolicy.policy").joinpath("schema.json").read_text())
+    import json
+
+    return json.loads((Path(__file__).resolve().parent / "schema.json").read_text(encoding="utf-8"))
+
+
+def compile_default() -> str:
+    """The JSON form of default.yaml (run `python -m allocpolicy.policy.loader` after editing it)."""
+    import json
+
+    import yaml
+
+    name, text = default_policy_text()
+    parse_policy(name, text, validate=True)
+    return json.dumps(yaml.safe_load(text), indent=1, sort_keys=True) + "\n"
+
+
+def _builtin_rules() -> list[Rule]:
+    name, _ = default_policy_text()
+    try:
+        import json
+
+        data = json.loads(COMPILED_DEFAULT.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        # The shipped policy is validated by the test suite; skipping the schema keeps start-up fast.
+        return parse_policy(name, default_policy_text()[1], validate=False)
+    return [_rule(name, r) for r in data["rules"]]
 
 
 def load_rules(extra: list[Path] | None = None) -> dict[str, Rule]:
-    name, text = default_policy_text()
-    # The shipped policy is validated by the test suite; skipping the schema here keeps start-up fast.
-    rules = {r.id: r for r in parse_policy(name, text, validate=False)}
+    rules = {r.id: r for r in _builtin_rules()}
     for path in extra or []:
         try:
             text = path.read_text(encoding="utf-8")
@@ -144,3 +169,7 @@ def _line_at(node: Any, where: list[Any]) -> int:
         node = child
         line = node.start_mark.line + 1
     return line
+
+
+if __name__ == "__main__":
+    COMPILED_DEFAULT.write_text(compile_default(), encoding="utf-8")
