@@ -1,0 +1,102 @@
+"""Smoke test of benchmarks/run.py: N=10, one run, no warm-up; shape only, never timings."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "run.py"
+VENV_BIN = Path(sys.executable).parent
+
+
+def _table_ok(block: list[str]) -> None:
+    """A GitHub Markdown table: header, |---| separator, rows with as many cells as the header."""
+    assert len(block) >= 3, block
+    assert re.fullmatch(r"\|(---\|)+", block[1]), block[1]
+    width = block[1].count("---")
+    for line in block[:1] + block[2:]:
+        assert line.startswith("| ") and line.endswith(" |"), line
+        assert len(line[2:-2].split(" | ")) == width, line
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    if not (VENV_BIN / "allocpolicy").exists():
+        pytest.skip("allocpolicy is not installed beside this Python")
+    tmp = tmp_path_factory.mktemp("bench")
+    out, md = tmp / "results.json", tmp / "table.md"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--sizes", "10", "--runs", "1", "--warmup", "0",
+         "--fix-size", "5", "--out", str(out), "--markdown", str(md), "--workdir", str(tmp / "repos"),
+         "--quiet"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc, json.loads(out.read_text()), md.read_text()
+
+
+def test_markdown_tables_are_well_formed(bench):
+    proc, _, md = bench
+    assert proc.stdout == md
+    tables, cur = [], []
+    for line in md.splitlines():
+        if line.startswith("|"):
+            cur.append(line)
+        elif cur:
+            tables.append(cur)
+            cur = []
+    if cur:
+        tables.append(cur)
+    assert len(tables) == 2
+    for t in tables:
+        _table_ok(t)
+    assert "scan vs hadolint, 10 services" in md
+    assert "Machine:" in md
+
+
+def test_json_has_every_command_and_comparison(bench):
+    _, data, _ = bench
+    assert data["sizes"] == [10] and data["runs"] == 1
+    cmds = data["commands"]
+    for key in ("scan-10", "python-pass", "one-service-10", "precommit-dockerfile-10", "precommit-cargo-10",
+                "fix-diff-5", "scan-broken-5", "hadolint-10", "checkov-10"):
+        assert key in cmds, key
+    assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"]
+    for key in ("scan-10", "python-pass", "one-service-10", "fix-diff-5"):
+        c = cmds[key]
+        assert c["available"], c["note"]
+        assert len(c["times"]) == 1 and c["time_s"]["median"] > 0
+        assert c["peak_rss_mib"] > 0
+        assert c["exit_codes"][0] in (0, 1)
+    for c in cmds.values():  # unavailable rows say why instead of failing the run
+        assert c["available"] or c["note"]
+    whats = {row["what"] for row in data["comparisons"]}
+    assert "scan vs hadolint, 10 services" in whats
+    for row in data["comparisons"]:
+        assert row.get("ratio") or row.get("status") in ("not measured", "not available")
+    assert data["repos"]["mixed-10"]["dockerfiles"] == 10
+
+
+def test_generator_is_deterministic(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import synth
+    finally:
+        sys.path.pop(0)
+    a = synth.generate(tmp_path / "a", 12, "mixed")
+    b = synth.generate(tmp_path / "b", 12, "mixed")
+    files_a = sorted(p.relative_to(a.root) for p in a.root.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b.root) for p in b.root.rglob("*") if p.is_file())
+    assert files_a == files_b
+    for rel in files_a:
+        if rel.name != ".bench-stamp.json":
+            assert (a.root / rel).read_bytes() == (b.root / rel).read_bytes(), rel
+    main_rs = (a.root / "services/svc0000/src/main.rs").read_text()
+    assert 190 <= main_rs.count("\n") <= 230
+    assert len(set(a.variants)) == 10
