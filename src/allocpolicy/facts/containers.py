@@ -243,9 +243,11 @@ def _copy_from_stage(
 ) -> None:
     src_abs = _abs(src_stage.workdir if src_stage else "/", src)
     art = _artifact_at(src_stage, src_abs) if src_stage else None
-    if art is None and _TARGET_PATH.search(src_abs) and "*" not in posixpath.basename(src_abs):
+    if art is None and _TARGET_PATH.search(src_abs):
         build = _last_build(src_stage) if src_stage else None
-        art = Artifact(posixpath.basename(src_abs), triple_from_target_path(src_abs), build, ins.start_line)
+        name = posixpath.basename(src_abs)
+        # `target/release/*` ships every binary the build made: resolved per crate later.
+        art = Artifact("*" if "*" in name else name, triple_from_target_path(src_abs), build, ins.start_line)
     if art is not None:
         facts.artifacts[target] = replace(art, line=ins.start_line, triple=art.triple)
     if src_stage is not None:
