@@ -120,9 +120,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.files is not None:
         from allocpolicy.frontdoors.precommit import scan_changed
 
-        result = scan_changed(root, args.files, args.config)
+        result = scan_changed(root, args.files, args.config, with_fixes=args.format != "text")
     else:
-        result = scan(root, args.config)
+        result = scan(root, args.config, with_fixes=args.format != "text")
     out_text = _render(result, args)
     if args.output:
         args.output.write_text(out_text, encoding="utf-8")
@@ -166,7 +166,7 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     from allocpolicy.engine import scan
     from allocpolicy.reporters import inventory
 
-    result = scan(_root(args), args.config)
+    result = scan(_root(args), args.config, with_fixes=False)
     sys.stdout.write(inventory.render(result.inventory, args.format))
     return EXIT_OK
 

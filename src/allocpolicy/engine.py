@@ -24,6 +24,15 @@ class ScanResult:
     inventory: list[dict[str, Any]] = field(default_factory=list)  # one row per image and binary
     files_scanned: int = 0
     config: Config = field(default_factory=Config)
+    pending: list[tuple[Finding, Any, Any, Any]] = field(default_factory=list, repr=False)
+
+    def resolve_fixes(self) -> None:
+        """Compute the edits of every offered fix (tomlkit, tree-sitter): only outputs that show them pay."""
+        from allocpolicy.fixes.actions import build_fix
+
+        for finding, spec, subject, repo in self.pending:
+            finding.fix = build_fix(spec, subject, repo)
+        self.pending = []
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -53,6 +62,7 @@ def scan(
     *,
     config: Config | None = None,
     inventory: Inventory | None = None,
+    with_fixes: bool = True,
 ) -> ScanResult:
     from allocpolicy.facts.gather import gather
 
@@ -60,11 +70,12 @@ def scan(
     rules = load_rules(config.policies)
     repo, subjects, inventory, suppressions = gather(root, config, inventory)
     findings: list[Finding] = []
+    pending: list[tuple[Finding, Any, Any, Any]] = []
     for rule in rules.values():
         if not config.rule_enabled(rule.id) or rule.subject == "suppression":
             continue
         for subject in subjects.get(rule.subject, []):
-            finding = _evaluate(rule, subject, repo, config)
+            finding = _evaluate(rule, subject, repo, config, pending)
             if finding is None:
                 continue
             loc = finding.location
@@ -73,13 +84,18 @@ def scan(
             if any(rule.id in ids and fnmatch.fnmatch(loc.path, pat) for pat, ids in config.per_path_ignores.items()):
                 continue
             findings.append(finding)
-    findings += _unused_suppressions(rules, suppressions, repo, config)
+    findings += _unused_suppressions(rules, suppressions, repo, config, pending)
     findings = _dedupe(findings)
     findings.sort(key=Finding.sort_key)
-    return ScanResult(root, findings, rules, inventory, len(repo.texts), config)
+    kept = {id(f) for f in findings}
+    result = ScanResult(root, findings, rules, inventory, len(repo.texts), config,
+                        [p for p in pending if id(p[0]) in kept])
+    if with_fixes:
+        result.resolve_fixes()
+    return result
 
 
-def _evaluate(rule: Rule, subject: Any, repo: Any, config: Config) -> Finding | None:
+def _evaluate(rule: Rule, subject: Any, repo: Any, config: Config, pending: list[Any]) -> Finding | None:
     if not evaluate(rule.when, subject.facts):
         return None
     severity = rule.severity
@@ -91,9 +107,11 @@ def _evaluate(rule: Rule, subject: Any, repo: Any, config: Config) -> Finding | 
     loc: Location = subject.location
     finding = Finding(rule.id, rule.name, severity, loc, message, snippet=_snippet(repo, loc))
     if rule.fix is not None:
-        from allocpolicy.fixes.actions import build_fix
+        from allocpolicy.fixes.titles import TITLES
+        from allocpolicy.model import Safety
 
-        finding.fix = build_fix(rule.fix, subject, repo)
+        finding.offered = (TITLES.get(rule.fix.action, rule.fix.action), Safety(rule.fix.safety))
+        pending.append((finding, rule.fix, subject, repo))
     return finding
 
 
@@ -110,7 +128,9 @@ def _snippet(repo: Any, loc: Location) -> str:
     return lines[loc.line - 1] if 0 < loc.line <= len(lines) else ""
 
 
-def _unused_suppressions(rules: dict[str, Rule], suppressions: Any, repo: Any, config: Config) -> list[Finding]:
+def _unused_suppressions(
+    rules: dict[str, Rule], suppressions: Any, repo: Any, config: Config, pending: list[Any]
+) -> list[Finding]:
     rule = rules.get("AP902")
     if rule is None or not config.rule_enabled("AP902"):
         return []
@@ -120,7 +140,8 @@ def _unused_suppressions(rules: dict[str, Rule], suppressions: Any, repo: Any, c
     for s in suppressions.unused():
         ids = sorted(s.rules)
         facts = {"file": s.path, "rules": ids, "rules_text": ", ".join(ids) or "nothing", "location": None}
-        f = _evaluate(rule, Subject("suppression", facts, Location(s.path, s.line), {"suppression": s}), repo, config)
+        subject = Subject("suppression", facts, Location(s.path, s.line), {"suppression": s})
+        f = _evaluate(rule, subject, repo, config, pending)
         if f is not None:
             out.append(f)
     return out

@@ -17,6 +17,7 @@ from allocpolicy.facts.containers import Containerfile, analyze
 from allocpolicy.facts.workspace import (
     AllocatorStatic,
     Crate,
+    bin_sources,
     classify_static,
     library_modules,
     resolve_targets,
@@ -139,12 +140,13 @@ def _build_crates(repo: Repo) -> None:
         for member in workspace_members(root, repo.manifests):
             member_root[member] = root
     files = set(repo.inventory.rust_sources)
+    bins = bin_sources(repo.inventory.rust_sources)
     locks = {posixpath.dirname(p): p for p in repo.inventory.locks}
     for path, m in repo.manifests.items():
         if m.package is None:
             continue
         crate = Crate(manifest=m, name=m.package, dir=m.dir, root=member_root.get(path, m if path in roots else None))
-        resolve_targets(crate, files)
+        resolve_targets(crate, files, bins.get(m.dir, []))
         resolve_workspace_deps(crate)
         crate.locked = _lock_for(repo, crate, locks)
         repo.crates.append(crate)

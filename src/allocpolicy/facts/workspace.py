@@ -51,7 +51,17 @@ class Crate:
         return [d for d in self.deps if allocators.family(d.package)]
 
 
-def resolve_targets(crate: Crate, files: set[str]) -> None:
+def bin_sources(files: list[str]) -> dict[str, list[str]]:
+    """Files under any `src/bin/`, keyed by the crate directory above it (one pass, not per crate)."""
+    out: dict[str, list[str]] = {}
+    for f in files:
+        head, sep, _ = f.rpartition("src/bin/")
+        if sep and (not head or head.endswith("/")):
+            out.setdefault(head.rstrip("/"), []).append(f)
+    return out
+
+
+def resolve_targets(crate: Crate, files: set[str], bin_files: list[str] = ()) -> None:  # type: ignore[assignment]
     """Cargo's target auto-discovery, limited to what allocpolicy needs."""
     m = crate.manifest
     if m.lib is not None:
@@ -66,7 +76,7 @@ def resolve_targets(crate: Crate, files: set[str]) -> None:
     if main in files and crate.name not in crate.bins and main not in crate.bins.values():
         crate.bins[crate.name] = main
     prefix = crate.rel("src/bin/")
-    for f in files:
+    for f in bin_files:
         if not f.startswith(prefix):
             continue
         rest = f[len(prefix) :]

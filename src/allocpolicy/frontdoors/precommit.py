@@ -227,16 +227,20 @@ def _restrict(full: Inventory, scope: Scope) -> Inventory:
     return inv
 
 
-def scan_changed(root: Path, files: list[str], config_path: Path | None = None) -> ScanResult:
+def scan_changed(
+    root: Path, files: list[str], config_path: Path | None = None, with_fixes: bool = True
+) -> ScanResult:
     config = load_config(root, config_path)
     scope = narrow(root, config, files)
     if not scope.changed:
-        return scan(root, config=config, inventory=Inventory())
-    result = scan(root, config=config, inventory=scope.inventory)
+        return scan(root, config=config, inventory=Inventory(), with_fixes=with_fixes)
+    result = scan(root, config=config, inventory=scope.inventory, with_fixes=with_fixes)
     affected = {row["crate"] for row in result.inventory if row.get("crate")}
     crate_names = _crate_names(root, scope.crate_dirs)
     images = {row["file"] for row in result.inventory if row.get("crate") in crate_names}
     result.findings = [f for f in result.findings if _reports(f, scope, images, affected)]
+    kept = {id(f) for f in result.findings}
+    result.pending = [p for p in result.pending if id(p[0]) in kept]
     return result
 
 

@@ -16,9 +16,10 @@ def render(result: ScanResult, out: TextIO, colour: bool = False, excerpts: bool
         out.write(_line(f, colour) + "\n")
         if excerpts and f.snippet.strip():
             out.write(f"    {f.location.line:>4} | {f.snippet.rstrip()}\n")
-        if excerpts and f.fix is not None:
-            tag = "" if f.fix.safety.value == "safe" else " (unsafe: --unsafe-fixes)"
-            out.write(f"    fix: {f.fix.title}{tag}\n")
+        offer = (f.fix.title, f.fix.safety) if f.fix is not None else f.offered
+        if excerpts and offer is not None:
+            tag = "" if offer[1].value == "safe" else " (unsafe: --unsafe-fixes)"
+            out.write(f"    fix: {offer[0]}{tag}\n")
     out.write(summary(result) + "\n")
 
 
@@ -36,8 +37,8 @@ def summary(result: ScanResult) -> str:
     if not result.findings:
         return f"No findings ({result.files_scanned} files checked)."
     parts = [f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in counts.items() if n]
-    fixable = sum(1 for f in result.findings if f.fix is not None)
-    tail = f"; {fixable} fixable with `allocpolicy fix`" if fixable else ""
+    fixable = sum(1 for f in result.findings if f.fix is not None or f.offered is not None)
+    tail = f"; {fixable} with a fix offered by `allocpolicy fix`" if fixable else ""
     return f"Found {', '.join(parts)} in {result.files_scanned} files{tail}."
 
 
