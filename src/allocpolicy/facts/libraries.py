@@ -15,6 +15,7 @@ Debian multiarch directory of the architecture.
 from __future__ import annotations
 
 import posixpath
+from functools import lru_cache
 import re
 from dataclasses import dataclass
 
@@ -215,6 +216,11 @@ def _normalize_path(path: str, distro: str | None) -> str:
 
 def packages_providing(path: str, distro: str | None) -> list[str]:
     """Package names that install ``path`` on ``distro`` (any distro if None)."""
+    return list(_packages_providing(path, distro))
+
+
+@lru_cache(maxsize=512)  # monorepos preload the same few paths in every image
+def _packages_providing(path: str, distro: str | None) -> tuple[str, ...]:
     wanted = _normalize_path(path, distro)
     found: list[str] = []
     for row in LIBRARY_TABLE:
@@ -226,7 +232,7 @@ def packages_providing(path: str, distro: str | None) -> list[str]:
             if any(_expand(template, arch) == wanted for arch in _TRIPLETS):
                 found.append(row.package)
                 break
-    return found
+    return tuple(found)
 
 
 def allocator_of_library(path: str) -> str | None:

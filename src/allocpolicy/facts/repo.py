@@ -56,21 +56,30 @@ class Repo:
     problems: list[ParseProblem] = field(default_factory=list)
     texts: dict[str, SourceText] = field(default_factory=dict)  # every text file read, for suppressions
     rust_suppressions: dict[str, list[tuple[int, str, frozenset[str]]]] = field(default_factory=dict)
+    _by: dict[str, dict[str, list[Crate]]] | None = field(default=None, repr=False)
+    _by_size: int = field(default=-1, repr=False)
+
+    def _index(self) -> dict[str, dict[str, list[Crate]]]:
+        if self._by is None or self._by_size != len(self.crates):
+            by: dict[str, dict[str, list[Crate]]] = {"name": {}, "bin": {}, "dir": {}}
+            for c in self.crates:
+                by["name"].setdefault(c.name, []).append(c)
+                by["dir"].setdefault(c.dir, []).append(c)
+                for b in c.bins:
+                    by["bin"].setdefault(b, []).append(c)
+            self._by, self._by_size = by, len(self.crates)
+        return self._by
 
     def crate_by_name(self, name: str) -> Crate | None:
-        for c in self.crates:
-            if c.name == name:
-                return c
-        return None
+        found = self._index()["name"].get(name)
+        return found[0] if found else None
 
     def crates_with_bin(self, name: str) -> list[Crate]:
-        return [c for c in self.crates if name in c.bins]
+        return list(self._index()["bin"].get(name, []))
 
     def crate_at(self, directory: str) -> Crate | None:
-        for c in self.crates:
-            if c.dir == directory:
-                return c
-        return None
+        found = self._index()["dir"].get(directory)
+        return found[0] if found else None
 
     def cargo_config_for(self, directory: str) -> CargoConfig | None:
         """cargo reads .cargo/config.toml from the working directory upward; deeper wins."""

@@ -629,6 +629,36 @@ def scan_rust_source(data: bytes) -> RustSource:
     if _NEEDLE not in data:
         return RustSource([], None)
     data = _strip_bom(data)
+    prefix = _prefix(data)
+    if prefix is not None:
+        quick = _scan(prefix)
+        if _trustworthy(quick):
+            return quick
+    return _scan(data)
+
+
+def _prefix(data: bytes) -> bytes | None:
+    """The file up to the end of the line of the last static's `;`.
+
+    Parsing is the cost of a scan, and statics sit near the top, after the `use`
+    block; the rest of a main.rs is function bodies that cannot change the answer.
+    """
+    last = data.rfind(_NEEDLE)
+    semi = data.find(b";", last)
+    end = data.find(b"\n", semi) if semi >= 0 else -1
+    if end < 0 or end > len(data) * 0.7 or b"cfg_if" in data:
+        return None
+    return data[: end + 1]
+
+
+def _trustworthy(result: RustSource) -> bool:
+    """A prefix result stands unless something might lie beyond it (a `use` after the static)."""
+    if result.parse_error is not None or not result.allocators:
+        return False
+    return all("::" in a.type_text or a.resolved != a.type_text for a in result.allocators)
+
+
+def _scan(data: bytes) -> RustSource:
     try:
         root = _parse(data)
         scanner = _Scanner(data, root)
