@@ -7,7 +7,8 @@ A repository of N services looks like a real Rust monorepo:
     services/svc0000/Dockerfile     one image per service (Alpine/musl, Debian, distroless, scratch)
     services/svc0000/Cargo.toml     a binary crate, with or without an allocator dependency
     services/svc0000/src/main.rs    ~200 lines; some declare #[global_allocator]
-    target/ .git/ node_modules/     noise that discovery must never walk into
+    target/ node_modules/           noise that discovery must never walk into (gitignored)
+    .git/                           a real repository with one commit (pre-commit runs in one)
 
 Everything is derived from (N, kind) only, so two runs on two machines scan the
 same bytes.  ``kind="mixed"`` cycles through ten service shapes (clean and
@@ -17,14 +18,15 @@ broken ones, see VARIANTS); ``kind="broken"`` only uses shapes that
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 import random
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 # name -> (description, expected rule); the order is the cycle used for "mixed".
 VARIANTS = {
@@ -61,12 +63,13 @@ class SynthRepo:
     variants: dict[str, int] = field(default_factory=dict)
     files: int = 0
     bytes: int = 0
+    git: bool = False  # a real git repository (one commit); target/ and node_modules/ are ignored
 
     def as_json(self) -> dict:
         return {
             "path": str(self.root), "n": self.n, "kind": self.kind,
             "dockerfiles": len(self.dockerfiles), "files": self.files, "bytes": self.bytes,
-            "variants": self.variants,
+            "git": self.git, "variants": self.variants,
         }
 
 
@@ -496,25 +499,47 @@ def _noise(root: Path, n: int, rng: random.Random) -> int:
         (d / f"generated_{i}.rs").write_text(
             f"// generated\n#[global_allocator]\nstatic G{i}: std::alloc::System = std::alloc::System;\n")
         count += 1
-        g = root / ".git" / "objects" / f"{i % 256:02x}"
-        g.mkdir(parents=True, exist_ok=True)
-        (g / hashlib.sha1(f"{n}-{i}".encode()).hexdigest()[2:]).write_bytes(b"x" * 64)
-        count += 1
         m = root / "node_modules" / f"pkg{i % 50}"
         m.mkdir(parents=True, exist_ok=True)
         (m / f"f{i}.js").write_text("module.exports = {};\n")
         count += 1
     (root / "target" / "Dockerfile").write_text("FROM alpine\nCOPY app /app\n")
     (root / "node_modules" / "pkg0" / "Dockerfile").write_text("FROM alpine:3.20\n")
-    (root / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
-    return count + 3
+    return count + 2
 
 
-def _stamp(n: int, kind: str) -> str:
-    return json.dumps({"generator": GENERATOR_VERSION, "n": n, "kind": kind}, sort_keys=True)
+def _git_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update({
+        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+        "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+        "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+    })
+    return env
 
 
-def generate(root: Path, n: int, kind: str = "mixed", *, force: bool = False) -> SynthRepo:
+def _git_commit(root: Path) -> bool:
+    """Make the repo a real git repository (pre-commit always runs in one); False without git."""
+    git = shutil.which("git")
+    if git is None:
+        return False
+    env = _git_env()
+    try:
+        for argv in (["init", "-q", "-b", "main"], ["add", "-A"],
+                     ["commit", "-q", "--no-verify", "--no-gpg-sign", "-m", "synthetic monorepo"]):
+            subprocess.run([git, *argv], cwd=root, env=env, check=True, capture_output=True, timeout=600)
+    except (OSError, subprocess.SubprocessError):
+        shutil.rmtree(root / ".git", ignore_errors=True)
+        return False
+    return True
+
+
+def _stamp(n: int, kind: str, git: bool) -> str:
+    return json.dumps({"generator": GENERATOR_VERSION, "n": n, "kind": kind, "git": git}, sort_keys=True)
+
+
+def generate(root: Path, n: int, kind: str = "mixed", *, force: bool = False, git: bool = True) -> SynthRepo:
     """Create (or reuse, when the stamp matches) the synthetic repository at root."""
     if kind not in ("mixed", "broken"):
         raise ValueError(f"unknown kind {kind!r}")
@@ -529,8 +554,8 @@ def generate(root: Path, n: int, kind: str = "mixed", *, force: bool = False) ->
     if not force and stamp_file.exists():
         try:
             saved = json.loads(stamp_file.read_text())
-            if saved.get("stamp") == _stamp(n, kind):
-                repo.files, repo.bytes = saved["files"], saved["bytes"]
+            if saved.get("stamp") == _stamp(n, kind, git):
+                repo.files, repo.bytes, repo.git = saved["files"], saved["bytes"], saved["git"]
                 return repo
         except (OSError, ValueError, KeyError):
             pass
@@ -567,7 +592,7 @@ serde = {{ version = "1", features = ["derive"] }}
 lto = "thin"
 codegen-units = 1
 """)
-    write(".gitignore", "/target\n**/*.log\n/dist/\n.env\n")
+    write(".gitignore", "/target\n/node_modules\n**/*.log\n/dist/\n.env\n.bench-stamp.json\n")
     write("README.md", f"# synthetic monorepo ({n} services, {kind})\n")
     for i, name in enumerate(names):
         v = variant_for(kind, i)
@@ -576,9 +601,11 @@ codegen-units = 1
         write(f"{base}/Dockerfile", dockerfile(v, name, rng))
         write(f"{base}/Cargo.toml", cargo_toml(v, name, rng))
         write(f"{base}/src/main.rs", main_rs(v, name, rng))
-    files += _noise(root, n, random.Random(f"noise-{n}-{kind}"))
+    repo.git = _git_commit(root) if git else False
+    files += _noise(root, n, random.Random(f"noise-{n}-{kind}"))  # ignored by .gitignore
     repo.files, repo.bytes = files, size
-    stamp_file.write_text(json.dumps({"stamp": _stamp(n, kind), "files": files, "bytes": size}))
+    stamp_file.write_text(json.dumps({"stamp": _stamp(n, kind, git), "files": files, "bytes": size,
+                                      "git": repo.git}))
     return repo
 
 

@@ -81,6 +81,7 @@ def test_json_has_every_command_and_comparison(bench):
     for row in data["comparisons"]:
         assert row.get("ratio") or row.get("status") in ("not measured", "not available")
     assert data["repos"]["mixed-10"]["dockerfiles"] == 10
+    assert data["machine"]["python"]
 
 
 def test_generator_is_deterministic(tmp_path):
@@ -89,10 +90,12 @@ def test_generator_is_deterministic(tmp_path):
         import synth
     finally:
         sys.path.pop(0)
-    a = synth.generate(tmp_path / "a", 12, "mixed")
-    b = synth.generate(tmp_path / "b", 12, "mixed")
-    files_a = sorted(p.relative_to(a.root) for p in a.root.rglob("*") if p.is_file())
-    files_b = sorted(p.relative_to(b.root) for p in b.root.rglob("*") if p.is_file())
+    a = synth.generate(tmp_path / "a", 12, "mixed", git=False)
+    b = synth.generate(tmp_path / "b", 12, "mixed", git=False)
+    def files(root):
+        return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+
+    files_a, files_b = files(a.root), files(b.root)
     assert files_a == files_b
     for rel in files_a:
         if rel.name != ".bench-stamp.json":
