@@ -40,6 +40,33 @@ SCHEMA_VERSION = 1
 # -- commands ----------------------------------------------------------------
 
 
+def snapshot_source(repo: Path, dest: Path, log) -> tuple[dict[str, str] | None, str]:
+    """Freeze the committed allocpolicy source (git HEAD) so edits made during a long run do not leak in.
+
+    Returns the environment for the allocpolicy commands (PYTHONPATH ahead of the editable
+    install) and a description of what was measured.
+    """
+    if not (repo / "src" / "allocpolicy").is_dir():
+        return None, "installed allocpolicy (no source checkout beside benchmarks/)"
+    rev = _git_rev(repo, dirty=False)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    try:
+        archive = subprocess.run(["git", "archive", "--format=tar", "HEAD", "src/allocpolicy"], cwd=repo,
+                                 capture_output=True, check=True, timeout=120).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True, timeout=120)
+        what = f"git HEAD {rev} (committed source, snapshot)"
+    except (OSError, subprocess.SubprocessError):
+        shutil.copytree(repo / "src" / "allocpolicy", dest / "src" / "allocpolicy",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        what = f"working tree at {_git_rev(repo)} (snapshot)"
+    log(f"measuring allocpolicy from {what}")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(dest / "src") + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env, what
+
+
 @dataclass
 class Command:
     key: str  # stable id used in JSON and comparisons
@@ -47,6 +74,7 @@ class Command:
     argv: list[str]
     cwd: Path
     ok_codes: tuple[int, ...] = (0, 1)  # linters exit 1 on findings
+    env: dict[str, str] | None = None
     available: bool = True
     note: str = ""
     times: list[float] = field(default_factory=list)
@@ -64,7 +92,7 @@ def run_once(cmd: Command) -> tuple[float, int, int, str]:
     """Run cmd to completion: (seconds, exit code, peak RSS in KiB, stderr tail)."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd.argv, cwd=cmd.cwd, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(cmd.argv, cwd=cmd.cwd, env=cmd.env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - t0
@@ -161,10 +189,12 @@ def _version(argv: list[str]) -> str:
         return "unknown"
 
 
-def _git_rev(path: Path) -> str:
+def _git_rev(path: Path, dirty: bool = True) -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=path, capture_output=True,
                              text=True, timeout=30).stdout.strip()
+        if not dirty:
+            return rev or "unknown"
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=path, capture_output=True,
                                text=True, timeout=30).stdout.strip()
         return rev + ("+dirty(src)" if dirty else "") if rev else "unknown"
@@ -206,6 +236,8 @@ def build_plan(args: argparse.Namespace, work: Path, log) -> tuple[list[Command]
     hadolint = _tool("hadolint", args.hadolint)
     checkov = _tool("checkov", args.checkov)
     python = _interpreter(allocpolicy)
+    env, measured = (None, "installed allocpolicy") if args.no_snapshot else \
+        snapshot_source(HERE.parent, work / "snapshot", log)
     notes: list[str] = []
     repos: dict[str, synth.SynthRepo] = {}
     cmds: list[Command] = []
@@ -253,6 +285,9 @@ def build_plan(args: argparse.Namespace, work: Path, log) -> tuple[list[Command]
                             [allocpolicy, "scan", "."], broken.root))
 
     for c in cmds:
+        if c.argv and c.argv[0] in (allocpolicy, python):  # python -c pass gets the same PYTHONPATH
+            c.env = env
+    for c in cmds:
         if not c.available:
             continue
         probe(c)
@@ -262,7 +297,7 @@ def build_plan(args: argparse.Namespace, work: Path, log) -> tuple[list[Command]
         "repos": {k: r.as_json() for k, r in repos.items()},
         "tools": {
             "allocpolicy": {"path": allocpolicy, "version": _version([allocpolicy, "--version"]),
-                            "git": _git_rev(HERE.parent)},
+                            "git": _git_rev(HERE.parent), "measured": measured},
             "hadolint": {"path": hadolint, "version": _version([hadolint, "--version"]) if hadolint else None},
             "checkov": {"path": checkov, "version": _version([checkov, "--version"]) if checkov else None},
             "python": {"path": python, "version": _version([python, "--version"])},
@@ -382,7 +417,7 @@ def markdown(result: dict) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['memory_mib']} MiB, "
         f"{m['os']}, Python {m['python']}; load average {result['load_before']:.2f} before, "
         f"{result['load_after']:.2f} after. {result['runs']} runs after {result['warmup']} warm-up, "
-        f"interleaved (shuffled per round). allocpolicy {result['tools']['allocpolicy']['git']}, "
+        f"interleaved (shuffled per round). allocpolicy: {result['tools']['allocpolicy']['measured']}; "
         f"{result['tools']['hadolint']['version']}.",
     ]
     for note in result["notes"]:
@@ -419,6 +454,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--allocpolicy", help="allocpolicy executable (default: beside this Python, then PATH)")
     p.add_argument("--hadolint", help="hadolint executable")
     p.add_argument("--checkov", help="checkov executable (default: PATH; skipped when absent)")
+    p.add_argument("--no-snapshot", action="store_true",
+                   help="run the installed allocpolicy as is (default: a snapshot of git HEAD's src/, "
+                        "so commits landing during the run do not change what is measured)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = p.parse_args(argv)
     try:
