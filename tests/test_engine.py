@@ -306,3 +306,10 @@ def test_gitignored_and_target_dirs_are_skipped(scan_tree):
     files = {".gitignore": "vendor/\n", "vendor/x/Cargo.toml": "not toml [", "target/Cargo.toml": "[",
              "Cargo.toml": cargo("svc"), "src/main.rs": MAIN}
     assert rules_of(scan_tree(files)) == []
+
+
+def test_invalid_cfg_target_key_is_a_parse_error_with_line(scan_tree):
+    files = {"Cargo.toml": cargo("svc") + "\n[target.'cfg(all(unix'.dependencies]\n" + MIMALLOC_DEP + "\n",
+             "src/main.rs": MAIN}
+    [f] = scan_tree(files).findings
+    assert (f.rule, f.location.line) == ("AP900", 8) and "invalid cfg" in f.message

@@ -7,7 +7,7 @@ from typing import Any
 
 from allocpolicy.config import Config
 from allocpolicy.discovery import Inventory
-from allocpolicy.facts.repo import Repo, load_repo
+from allocpolicy.facts.repo import ParseProblem, Repo, load_repo
 from allocpolicy.facts.subjects import (
     Subject,
     binary_subjects,
@@ -30,8 +30,12 @@ def gather(
     inventory: list[dict[str, Any]] = []
     image_triples: dict[str, set[str]] = {}
     for cf in repo.containerfiles:
-        bins = shipped_binaries(repo, cf)
-        bsubs = binary_subjects(repo, cf, bins)
+        try:
+            bins = shipped_binaries(repo, cf)
+            bsubs = binary_subjects(repo, cf, bins)
+        except Exception as exc:  # one odd Containerfile must not end the scan of the rest
+            repo.problems.append(ParseProblem(cf.path, 1, f"internal error analysing this file: {type(exc).__name__}: {exc}"))
+            continue
         subjects["binary"] += bsubs
         subjects["ld_preload"] += preload_subjects(repo, cf, bsubs)
         for sb, subj in zip(bins, bsubs):
@@ -46,6 +50,7 @@ def gather(
         if final is not None and not bins:
             inventory.append(_empty_row(cf))
     subjects["dependency"] = dependency_subjects(repo)
+    # problems found while analysing images are parse errors too
     subjects["global_allocator"] = static_subjects(repo, image_triples)
     subjects["crate"] = crate_subjects(repo)
     subjects["parse_error"] = [

@@ -125,6 +125,20 @@ def _load_manifests(repo: Repo) -> None:
             repo.manifests[rel] = parse_manifest(rel, text.text)
         except ManifestError as exc:
             repo.problems.append(ParseProblem(rel, exc.line, exc.message, exc.column))
+            continue
+        _check_target_keys(repo, repo.manifests[rel])
+
+
+def _check_target_keys(repo: Repo, m: Manifest) -> None:
+    from allocpolicy.parsing.cfg import CfgError, parse_cfg
+
+    targets = m.data.get("target")
+    for key in targets if isinstance(targets, dict) else ():
+        if key.startswith("cfg("):
+            try:
+                parse_cfg(key)
+            except CfgError as exc:
+                repo.problems.append(ParseProblem(m.path, m.line_of("target", key), f"invalid cfg in [target.'{key}']: {exc.message}"))
 
 
 def _load_cargo_configs(repo: Repo) -> None:
@@ -231,7 +245,10 @@ def _load_containerfiles(repo: Repo) -> None:
         except DockerfileError as exc:
             repo.problems.append(ParseProblem(rel, exc.line, f"cannot parse Containerfile: {exc.message}"))
             continue
-        repo.containerfiles.append(analyze(rel, doc, _context(repo.root, rel, doc)))
+        try:
+            repo.containerfiles.append(analyze(rel, doc, _context(repo.root, rel, doc)))
+        except Exception as exc:  # a shape we did not foresee costs this file, not the scan
+            repo.problems.append(ParseProblem(rel, 1, f"internal error analysing this file: {type(exc).__name__}: {exc}"))
 
 
 def _context(root: Path, rel: str, doc) -> str:

@@ -19,7 +19,7 @@ from allocpolicy.facts.triples import cfg_facts, is_musl, links_statically
 from allocpolicy.facts.workspace import AllocatorStatic, Crate, enabled_features
 from allocpolicy.model import Location
 from allocpolicy.parsing.cargo import Dependency
-from allocpolicy.parsing.cfg import CfgExpr, parse_cfg, target_key_matches
+from allocpolicy.parsing.cfg import CfgError, CfgExpr, parse_cfg, target_key_matches
 
 BASELINE_TRIPLES = ("x86_64-unknown-linux-gnu", "x86_64-unknown-linux-musl")
 
@@ -193,8 +193,12 @@ def _rustflags(repo: Repo, cf: Containerfile, sb: ShippedBinary) -> str:
 
 
 def dep_active(dep: Dependency, triple: str, facts: dict[str, Any], feats: tuple[frozenset[str], frozenset[str]]) -> bool:
-    if dep.target is not None and not target_key_matches(dep.target, triple, facts, feats[0]):
-        return False
+    if dep.target is not None:
+        try:
+            if not target_key_matches(dep.target, triple, facts, feats[0]):
+                return False
+        except CfgError:  # reported as AP900 when the manifest was read
+            return False
     return not dep.optional or dep.key in feats[1]
 
 
