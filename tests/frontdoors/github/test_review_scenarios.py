@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import (
+from gh_helpers import (
     BASE,
     CARGO_PATCH,
     CONTAINERFILE_PATCH,

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import CARGO_PATCH, f_ap001, f_ap003
+from gh_helpers import CARGO_PATCH, f_ap001, f_ap003
 
 from allocpolicy.frontdoors.github import artifact, markers, workflow
 from allocpolicy.frontdoors.github.diffmap import parse_patch, split_git_diff

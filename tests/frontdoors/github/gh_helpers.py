@@ -1,0 +1,107 @@
+"""Shared test data and helpers for the GitHub front door tests (imported by name:
+the repository has several conftest.py files)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from ghdouble import PrFile  # noqa: E402
+
+from allocpolicy.frontdoors.github.plan import RuleInfo  # noqa: E402
+from allocpolicy.model import Edit, Finding, Fix, Location, Safety, Severity  # noqa: E402
+
+HEAD = "a" * 40
+BASE = "b" * 40
+HEAD2 = "c" * 40
+
+CONTAINERFILE_PATCH = "@@ -0,0 +1,4 @@\n+FROM rust:1-alpine\n+WORKDIR /src\n+COPY . .\n+RUN cargo build --release"
+CARGO_PATCH = (
+    "@@ -4,6 +4,8 @@ edition = \"2021\"\n"
+    " \n"
+    " [dependencies]\n"
+    " serde = \"1\"\n"
+    "+tokio = \"1\"\n"
+    "+axum = \"0.7\"\n"
+    " \n"
+    " [profile.release]\n"
+    " lto = true"
+)
+
+
+def rules() -> dict[str, RuleInfo]:
+    return {
+        "AP001": RuleInfo("AP001", "musl-default-allocator", "musl's malloc is slow under contention.", ""),
+        "AP003": RuleInfo("AP003", "missing-mimalloc-dependency", "The allocator crate must be a dependency.", ""),
+        "AP004": RuleInfo("AP004", "no-global-allocator", "Without #[global_allocator] the crate is unused.", ""),
+        "AP005": RuleInfo("AP005", "ld-preload-allocator", "LD_PRELOAD hides the allocator.", ""),
+    }
+
+
+def f_ap001(line: int = 1) -> Finding:
+    return Finding(
+        "AP001", "musl-default-allocator", Severity.ERROR, Location("Containerfile", line, 6, line, 19),
+        "Release binary built on musl uses the default allocator.",
+        Fix("Build on glibc", Safety.SAFE, (Edit("Containerfile", line, 6, line, 19, "rust:1-bookworm"),)),
+        snippet="FROM rust:1-alpine",
+    )
+
+
+def f_ap003(line: int = 7) -> Finding:
+    # inserts a dependency line after `tokio = "1"`
+    return Finding(
+        "AP003", "missing-mimalloc-dependency", Severity.WARNING, Location("Cargo.toml", line, 1),
+        "mimalloc is not a dependency.",
+        Fix("Add mimalloc", Safety.SAFE, (Edit("Cargo.toml", line + 1, 1, line + 1, 1, 'mimalloc = "0.1"\n'),)),
+        snippet='tokio = "1"',
+    )
+
+
+def f_ap004_outside() -> Finding:
+    return Finding(
+        "AP004", "no-global-allocator", Severity.WARNING, Location("Cargo.toml", 2, 1),
+        "The package declares no global allocator.", None, snippet='name = "app"',
+    )
+
+
+def f_ap004_main() -> Finding:
+    return Finding(
+        "AP004", "no-global-allocator", Severity.ERROR, Location("src/main.rs", 1, 1),
+        "main.rs has no #[global_allocator].",
+        Fix("Add the allocator static", Safety.SAFE,
+            (Edit("src/main.rs", 1, 1, 1, 1, "#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n"),)),
+        snippet="fn main() {",
+    )
+
+
+def base_files() -> list[PrFile]:
+    return [PrFile("Containerfile", CONTAINERFILE_PATCH, "added"), PrFile("Cargo.toml", CARGO_PATCH)]
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    outputs: dict[str, str]
+    summary: str
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if "<<" in ln:
+            name, delim = ln.split("<<", 1)
+            j = lines.index(delim, i + 1)
+            out[name] = "\n".join(lines[i + 1 : j])
+            i = j + 1
+        else:
+            i += 1
+    return out
+
+
