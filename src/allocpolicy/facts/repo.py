@@ -138,7 +138,8 @@ def _check_target_keys(repo: Repo, m: Manifest) -> None:
             try:
                 parse_cfg(key)
             except CfgError as exc:
-                repo.problems.append(ParseProblem(m.path, m.line_of("target", key), f"invalid cfg in [target.'{key}']: {exc.message}"))
+                line = m.line_of("target", key, "dependencies")
+                repo.problems.append(ParseProblem(m.path, line, f"invalid cfg in [target.'{key}']: {exc.message}"))
 
 
 def _load_cargo_configs(repo: Repo) -> None:
