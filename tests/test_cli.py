@@ -152,3 +152,8 @@ def test_dangling_symlink_is_reported_not_fatal(capsys, tmp_path):
     (tmp_path / "Dockerfile").symlink_to(tmp_path / "nowhere")
     code, out, _ = run(capsys, "scan", str(tmp_path), "--quiet")
     assert out.startswith("Dockerfile:1:1: AP900 [error] cannot read file")
+
+
+def test_github_review_options_reach_the_bot(capsys):
+    code, out, err = run(capsys, "github-review", "--help")
+    assert code == 0 and "--reporter" in out + err

@@ -68,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["github-review"]:  # its own argparse owns every option after the word
+        from allocpolicy.frontdoors.github import main as github_main
+
+        try:
+            return github_main(args_list[1:])
+        except SystemExit as exc:  # argparse's --help and usage errors
+            return EXIT_OK if exc.code in (0, None) else EXIT_ERROR
     parser = _parser()
     try:
         args = parser.parse_args(args_list)
