@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from allocpolicy.fixes.edits import insert_before, replace_lines
-from allocpolicy.fixes.toml_edit import edit_toml, inline_table, table_at
+from allocpolicy.fixes.edits import insert_before, line_diff, replace_lines
+from allocpolicy.fixes.toml_edit import edit_toml, inline_table, table_at, toml_after
 from allocpolicy.model import Edit, Fix, Safety
 from allocpolicy.policy.rule import FixSpec
 
@@ -27,7 +27,6 @@ ALLOCATOR_TYPES = {
 }
 TIKV_VERSION = "0.6"
 
-Action = Callable[[FixSpec, Any, Any], "list[Edit] | None"]
 
 
 def build_fix(spec: FixSpec, subject: Any, repo: Any) -> Fix | None:
@@ -40,8 +39,11 @@ def build_fix(spec: FixSpec, subject: Any, repo: Any) -> Fix | None:
         return None
     if not result:
         return None
-    title, edits = result
-    return Fix(title, Safety(spec.safety), tuple(edits))
+    title, edits, *rest = result
+    # An action may only make a fix less safe than the policy says (e.g. replacing
+    # a wired allocator changes runtime behaviour), never safer.
+    unsafe = Safety(spec.safety) == Safety.UNSAFE or bool(rest and rest[0] == Safety.UNSAFE)
+    return Fix(title, Safety.UNSAFE if unsafe else Safety.SAFE, tuple(edits))
 
 
 # ------------------------------------------------------------------ helpers
@@ -112,19 +114,22 @@ def _feature_enabling(crate: Any, key: str) -> str | None:
 
 # ------------------------------------------------------------------ add-mimalloc (AP001, AP003)
 
+TomlChange = Callable[[Any], bool]
+Changes = dict[str, list[TomlChange]]  # manifest path -> tomlkit changes, one edit per file
 
-def add_mimalloc(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
+
+def add_mimalloc(spec: FixSpec, subject: Any, repo: Any) -> tuple[Any, ...] | None:
     sb = subject.context["binary"]
     crate = sb.crate
     if crate is None or sb.name not in crate.bins:
         return None
     existing = next((d for d in crate.deps if d.package == "mimalloc"), None)
-    edits: list[Edit] = []
+    changes: Changes = {}
     if existing is None:
         musl_only = spec.params.get("placement") == "musl-only" or (
             spec.params.get("placement") == "auto" and _has_musl_table(crate)
         )
-        edits += _add_mimalloc_dep(repo, crate, musl_only)
+        changes = _mimalloc_dep_changes(crate, musl_only)
         rust_name, cfg = "mimalloc", ('target_env = "musl"' if musl_only else None)
     else:
         rust_name, cfg = existing.rust_name, _dep_cfg(existing, crate)
@@ -132,11 +137,12 @@ def add_mimalloc(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit
             return None
     wired = [s for s in crate.statics if s.bin_only in (None, sb.name)]
     if wired:
-        return _replace_allocator(repo, wired[0], rust_name, cfg, edits)
+        return _replace_allocator(repo, crate, wired[0], rust_name, cfg, changes)
     static = _insert_static(repo, crate.bins[sb.name], _static_lines(rust_name, "MiMalloc", cfg or None))
-    if static is None:
+    toml = _toml_edits(repo, changes)
+    if static is None or toml is None:
         return None
-    return "Link mimalloc as the #[global_allocator]", edits + [static]
+    return "Link mimalloc as the #[global_allocator]", toml + [static]
 
 
 def _has_musl_table(crate: Any) -> bool:
@@ -144,22 +150,40 @@ def _has_musl_table(crate: Any) -> bool:
     return any(k.replace(" ", "") == MUSL_TABLE.replace(" ", "") for k in targets)
 
 
-def _add_mimalloc_dep(repo: Any, crate: Any, musl_only: bool) -> list[Edit]:
-    spec = inline_table(version=MIMALLOC_VERSION, default_features=False)
-    root = crate.root
+def _mimalloc_dep_changes(crate: Any, musl_only: bool) -> Changes:
     table = ("target", MUSL_TABLE, "dependencies") if musl_only else ("dependencies",)
-    if root is not None and root.data.get("workspace", {}).get("dependencies") is not None:
-        edits = []
+    root = crate.root
+    ws = root.data.get("workspace", {}).get("dependencies") if root is not None else None
+    changes: Changes = {}
+
+    def full() -> Any:
+        return inline_table(version=MIMALLOC_VERSION, default_features=False)
+
+    def inherit() -> Any:
+        return inline_table(workspace=True)
+
+    member = full
+    if isinstance(ws, dict):  # the workspace centralises versions: follow its convention
         if "mimalloc" not in root.workspace_dependencies:
-            ws_edit = edit_toml(root.path, _text(repo, root.path) or "",
-                                lambda doc: _set(table_at(doc, ("workspace", "dependencies")), "mimalloc", spec))
-            edits += [ws_edit] if ws_edit else []
-        member = edit_toml(crate.manifest.path, _text(repo, crate.manifest.path) or "",
-                           lambda doc: _set(table_at(doc, table), "mimalloc", inline_table(workspace=True)))
-        return edits + ([member] if member else [])
-    edit = edit_toml(crate.manifest.path, _text(repo, crate.manifest.path) or "",
-                     lambda doc: _set(table_at(doc, table), "mimalloc", spec))
-    return [edit] if edit else []
+            ws_path = ("workspace", "dependencies")
+            changes[root.path] = [lambda doc: _set(table_at(doc, ws_path), "mimalloc", full())]
+        member = inherit
+    # Same path as the root when the root is also the package: one edit, not two clashing ones.
+    changes.setdefault(crate.manifest.path, []).append(
+        lambda doc: _set(table_at(doc, table), "mimalloc", member()))
+    return changes
+
+
+def _toml_edits(repo: Any, changes: Changes) -> list[Edit] | None:
+    """One whole-line edit per manifest; None when a manifest cannot be read."""
+    edits = []
+    for path, fns in changes.items():
+        text = _text(repo, path)
+        if text is None:
+            return None
+        edit = edit_toml(path, text, lambda doc, fns=fns: any([fn(doc) for fn in fns]))
+        edits += [edit] if edit else []
+    return edits
 
 
 def _set(table: Any, key: str, value: Any) -> bool:
@@ -169,8 +193,25 @@ def _set(table: Any, key: str, value: Any) -> bool:
     return True
 
 
-def _replace_allocator(repo: Any, static: Any, rust_name: str, cfg: Any, edits: list[Edit]) -> tuple[str, list[Edit]] | None:
-    if static.item.crate == rust_name:
+def _remove_key(dep: Any) -> TomlChange:
+    def change(doc: Any) -> bool:
+        table = table_at(doc, dep.table, create=False)
+        if table is None or dep.key not in table:
+            return False
+        del table[dep.key]
+        return True
+
+    return change
+
+
+_SYSTEM_CRATES = ("std", "alloc", "core")
+
+
+def _replace_allocator(repo: Any, crate: Any, static: Any, rust_name: str, cfg: Any,
+                       changes: Changes) -> tuple[Any, ...] | None:
+    """Swap the wired allocator for mimalloc; unsafe: the service's allocator changes."""
+    old = static.item.crate
+    if old == rust_name:
         return None  # already mimalloc: the finding is about something a fix cannot see
     text = _text(repo, static.file)
     if text is None:
@@ -180,7 +221,96 @@ def _replace_allocator(repo: Any, static: Any, rust_name: str, cfg: Any, edits: 
     indent = re.match(r"\s*", lines[first - 1]).group(0)
     keep = [ln for ln in lines[first - 1 : last] if ln.strip().startswith("#[cfg(")] if not cfg else []
     new = keep + _static_lines(rust_name, "MiMalloc", cfg or None, indent)
-    return "Replace the global allocator with mimalloc", edits + [replace_lines(static.file, first, last, new)]
+    uses = _use_lines(lines, old, first, last)
+    if uses is None:
+        return None
+    rows, names = uses
+    skip = {static.file: set(range(first, last + 1)) | set(rows)}
+    watch = names if old in _SYSTEM_CRATES else names | {old}
+    if _referenced(repo, crate, watch, skip):
+        return None  # the old crate is used for more than the static: a human decides
+    taken = set(range(first, last + 1)) | set(rows)
+    edits = [replace_lines(static.file, first, last, new)] + _delete_rows(static.file, lines, rows, taken)
+    dep = crate.dep_by_rust_name(old)
+    if dep is not None and not any(s is not static and s.item.crate == old for s in crate.statics):
+        # An unwired allocator dependency would make AP005 wire it right back.
+        changes.setdefault(crate.manifest.path, []).append(_remove_key(dep))
+    toml = _toml_edits(repo, changes)
+    if toml is None:
+        return None
+    return "Replace the global allocator with mimalloc", toml + edits, Safety.UNSAFE
+
+
+_USE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?use\s+(?:::)?(\w+)(.*?);\s*(?://.*)?$")
+_EXTERN = re.compile(r"^\s*extern\s+crate\s+(\w+)(?:\s+as\s+(\w+))?\s*;\s*(?://.*)?$")
+
+
+def _use_lines(lines: list[str], crate: str, first: int, last: int) -> tuple[list[int], set[str]] | None:
+    """Single-line `use crate::...;` / `extern crate crate;` rows and the names they bring in."""
+    rows, names = [], set()
+    for n, line in enumerate(lines, start=1):
+        if first <= n <= last:
+            continue
+        m = _USE.match(line)
+        if m and m.group(1) == crate:
+            bound = _bound_names(crate, m.group(2))
+            if bound is None:
+                return None  # a glob import: cannot tell what else relies on it
+            rows.append(n)
+            names |= bound
+            continue
+        m = _EXTERN.match(line)
+        if m and m.group(1) == crate:
+            rows.append(n)
+            names.add(m.group(2) or crate)
+    return rows, names
+
+
+def _bound_names(crate: str, rest: str) -> set[str] | None:
+    if "*" in rest:
+        return None
+    alias = re.search(r"\bas\s+(\w+)\s*$", rest)
+    if alias:
+        return {alias.group(1)}
+    if "{" in rest:
+        inner = rest[rest.index("{") + 1 : rest.rindex("}")] if "}" in rest else ""
+        return {re.split(r"\s+as\s+|::", p.strip())[-1] for p in inner.split(",") if p.strip()}
+    last = rest.rsplit("::", 1)[-1].strip()
+    return {last or crate}
+
+
+def _referenced(repo: Any, crate: Any, names: set[str], skip: dict[str, set[int]]) -> bool:
+    if not names:
+        return False
+    pattern = re.compile(r"(?<![\w])(?:" + "|".join(re.escape(n) for n in sorted(names)) + r")\b")
+    for rel in _crate_sources(repo, crate):
+        text = _text(repo, rel)
+        if text is None:
+            return True  # unreadable: assume the worst
+        for n, line in enumerate(text.splitlines(), start=1):
+            if n not in skip.get(rel, ()) and pattern.search(line.split("//", 1)[0]):
+                return True
+    return False
+
+
+def _delete_rows(path: str, lines: list[str], rows: list[int], taken: set[int]) -> list[Edit]:
+    """Delete rows; a blank line that would be left doubled (or at the top) goes too."""
+    edits = []
+    for n in rows:
+        last = n
+        top = n == 1 or not lines[n - 2].strip()
+        if top and n < len(lines) and not lines[n].strip() and n + 1 not in taken:
+            last = n + 1
+        edits.append(replace_lines(path, n, last, []))
+    return edits
+
+
+def _crate_sources(repo: Any, crate: Any) -> list[str]:
+    """The crate's own .rs files: under its dir, but not under a nested crate's dir."""
+    prefix = f"{crate.dir}/" if crate.dir else ""
+    nested = [f"{c.dir}/" for c in repo.crates if c is not crate and c.dir and (c.dir + "/").startswith(prefix)]
+    return [rel for rel in repo.inventory.rust_sources
+            if rel.startswith(prefix) and not any(rel.startswith(n) for n in nested)]
 
 
 # ------------------------------------------------------------------ AP005: add-global-allocator
@@ -220,14 +350,48 @@ def set_default_features_false(spec: FixSpec, subject: Any, repo: Any) -> tuple[
         if isinstance(value, str):
             table[dep.key] = inline_table(version=value, default_features=False)
             return True
-        if hasattr(value, "get") and value.get("default-features") is not False:
-            value["default-features"] = False
+        if _default_features_off(value):
+            return False
+        if isinstance(value, _inline_table_type()):
+            table[dep.key] = _inline_with_default_features_off(value)
+            return True
+        if hasattr(value, "get"):  # a [dependencies.mimalloc] table: one more line
             value.pop("default_features", None)
+            value["default-features"] = False
             return True
         return False
 
     edit = edit_toml(path, _text(repo, path) or "", change)
     return ("Set default-features = false on mimalloc", [edit]) if edit else None
+
+
+def _inline_table_type() -> type:
+    import tomlkit.items
+
+    return tomlkit.items.InlineTable
+
+
+def _default_features_off(value: Any) -> bool:
+    return hasattr(value, "get") and value.get("default-features") is False and "default_features" not in value
+
+
+def _inline_with_default_features_off(value: Any) -> Any:
+    """The same inline table, Cargo-docs spacing, `default-features = false` in place of any
+    `default_features` spelling (rejected by the 2024 edition), else appended."""
+    import tomlkit
+
+    parts, done = [], False
+    for key, item in value.value.body:
+        if key is None:
+            continue  # whitespace and commas: re-spelled below
+        if key.key in ("default-features", "default_features"):
+            parts += [] if done else ["default-features = false"]
+            done = True
+        else:
+            parts.append(f"{key.as_string().strip()} = {item.as_string().strip()}")
+    if not done:
+        parts.append("default-features = false")
+    return tomlkit.parse(f"x = {{ {', '.join(parts)} }}")["x"]
 
 
 # ------------------------------------------------------------------ AP006
@@ -266,52 +430,87 @@ _RENAMES = {"jemallocator": "tikv-jemallocator", "jemalloc-ctl": "tikv-jemalloc-
 def rename_jemallocator(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
     dep, crate = subject.context["dependency"], subject.context["crate"]
     new_pkg = _RENAMES.get(dep.package)
-    if new_pkg is None:
-        return None
     path = subject.facts["manifest"]
-    renamed_key = dep.key != dep.package
-
-    def change(doc: Any) -> bool:
-        table = table_at(doc, dep.table, create=False)
-        if table is None or dep.key not in table:
-            return False
-        value = table[dep.key]
-        if renamed_key:
-            value["package"] = new_pkg
-            if "version" in value:
-                value["version"] = TIKV_VERSION
-            return True
-        if isinstance(value, str):
-            new_value: Any = TIKV_VERSION
-        else:
-            new_value = value
-            if "version" in new_value:
-                new_value["version"] = TIKV_VERSION
-        _rename_key(table, dep.key, new_pkg, new_value)
-        return True
-
-    edits = [e for e in [edit_toml(path, _text(repo, path) or "", change)] if e]
+    text = _text(repo, path)
+    if new_pkg is None or text is None:
+        return None
+    renamed_key = dep.key != dep.package  # `jem = { package = "jemallocator" }`: code says `jem`
+    new_key = dep.key if renamed_key else new_pkg
+    # tomlkit cannot rename a key in place, so the key is renamed on its own line(s) first.
+    renamed = text if renamed_key else _rename_key_text(text, dep, new_pkg)
+    final = toml_after(renamed, lambda doc: _retarget(table_at(doc, dep.table, create=False), new_key, new_pkg, renamed_key)) if renamed else None
+    if final is None or not _only_renamed(text, final, dep, new_key):
+        return None
+    edits = [e for e in [line_diff(path, text.splitlines(), final.splitlines())] if e]
     if not renamed_key and crate is not None:
         edits += _rename_in_sources(repo, crate, dep.rust_name, new_pkg.replace("-", "_"))
     return (f"Use {new_pkg} instead of {dep.package}", edits) if edits else None
 
 
-def _rename_key(table: Any, old: str, new: str, value: Any) -> None:
-    """Rename a key in place, keeping its position among its siblings."""
-    items = list(table.items())
-    for k, _ in items:
-        del table[k]
-    for k, v in items:
-        table[new if k == old else k] = value if k == old else v
+def _retarget(table: Any, key: str, new_pkg: str, set_package: bool) -> bool:
+    if table is None or key not in table:
+        return False
+    value = table[key]
+    if isinstance(value, str):
+        table[key] = TIKV_VERSION
+        return True
+    if set_package:
+        value["package"] = new_pkg
+    if "version" in value:
+        value["version"] = TIKV_VERSION
+    return True
+
+
+def _rename_key_text(text: str, dep: Any, new: str) -> str | None:
+    """Rename the dependency's key where it is written: `key = ...`, `key.x = ...` or `[...key]`."""
+    lines = text.splitlines(keepends=True)
+    old = re.escape(dep.key)
+    header = re.compile(rf"^(\s*\[[^\[\]]*\.\s*)([\"']?){old}\2(\s*\])")
+    key = re.compile(rf"^(\s*)([\"']?){old}\2(?=\s*[=.])")
+    start = dep.line - 1
+    if not 0 <= start < len(lines):
+        return None
+    if header.match(lines[start]):
+        lines[start] = header.sub(lambda m: f"{m[1]}{m[2]}{new}{m[2]}{m[3]}", lines[start], count=1)
+        return "".join(lines)
+    for i in range(start, len(lines)):
+        if i > start and lines[i].lstrip().startswith("["):
+            break  # the next table: the key cannot be there
+        lines[i] = key.sub(lambda m: f"{m[1]}{m[2]}{new}{m[2]}", lines[i], count=1)
+    return "".join(lines)
+
+
+def _only_renamed(before: str, after: str, dep: Any, new_key: str) -> bool:
+    """The parsed documents differ only in this dependency's key, package and version."""
+    from allocpolicy.parsing.cargo import load_toml
+
+    try:
+        old_doc, new_doc = load_toml(before), load_toml(after)
+    except Exception:
+        return False
+    old_t, new_t = _dig(old_doc, dep.table), _dig(new_doc, dep.table)
+    if not isinstance(old_t, dict) or not isinstance(new_t, dict):
+        return False
+    old_v, new_v = old_t.pop(dep.key, None), new_t.pop(new_key, None)
+    if old_v is None or new_v is None or old_doc != new_doc:
+        return False
+    if isinstance(old_v, dict) and isinstance(new_v, dict):
+        ignore = ("version", "package")
+        return {k: v for k, v in old_v.items() if k not in ignore} == {k: v for k, v in new_v.items() if k not in ignore}
+    return isinstance(old_v, str) and isinstance(new_v, str)
+
+
+def _dig(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = doc
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
 
 
 def _rename_in_sources(repo: Any, crate: Any, old: str, new: str) -> list[Edit]:
     pattern = re.compile(rf"(?<![\w:]){re.escape(old)}\b")
     edits = []
-    prefix = f"{crate.dir}/" if crate.dir else ""
-    for rel in repo.inventory.rust_sources:
-        if not rel.startswith(prefix):
-            continue
+    for rel in _crate_sources(repo, crate):
         text = _text(repo, rel)
         if text is None or old not in text:
             continue
@@ -320,6 +519,18 @@ def _rename_in_sources(repo: Any, crate: Any, old: str, new: str) -> list[Edit]:
             if pattern.search(code):
                 edits.append(replace_lines(rel, n, n, [pattern.sub(new, code) + line[len(code):]]))
     return edits
+
+
+# ------------------------------------------------------------------ remove-dependency
+
+
+def remove_dependency(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
+    """For users' rules (the schema offers it): drop the dependency's entry from its manifest."""
+    dep = subject.context["dependency"]
+    path = subject.facts["manifest"]
+    text = _text(repo, path)
+    edit = edit_toml(path, text, _remove_key(dep)) if text is not None else None
+    return (f"Remove the {dep.key} dependency", [edit]) if edit else None
 
 
 # ------------------------------------------------------------------ Containerfile actions
@@ -361,4 +572,5 @@ ACTIONS: dict[str, Callable[[FixSpec, Any, Any], Any]] = {
     "remove-ld-preload": remove_ld_preload,
     "fix-ld-preload-path": fix_ld_preload_path,
     "remove-suppression": remove_suppression,
+    "remove-dependency": remove_dependency,
 }

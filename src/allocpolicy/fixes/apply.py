@@ -48,7 +48,7 @@ def plan(root: Path, edits: list[Edit]) -> Plan:
             result.skipped.append((path, exc.message))
             continue
         after = apply_edits(src.text, file_edits, src.newline)
-        problem = _verify(path, after)
+        problem = _verify(path, after) if _verify(path, src.text) is None else None
         if problem:
             result.skipped.append((path, f"the edited file would not parse ({problem}); left unchanged"))
             continue
@@ -65,7 +65,10 @@ def _verify(path: str, text: str) -> str | None:
 
             load_toml(text)
         elif name.endswith(".rs"):
-            return None
+            from allocpolicy.parsing.rust import _parse  # the scanner's own tree-sitter parser
+
+            if _parse(text.encode()).has_error:
+                return "Rust syntax error"
         else:
             from allocpolicy.parsing.dockerfile import parse_dockerfile
 
@@ -78,6 +81,8 @@ def _verify(path: str, text: str) -> str | None:
 def write(root: Path, change: FileChange) -> str | None:
     """Atomically replace the file; returns why it was not written, or None."""
     target = root / change.path
+    if target.is_symlink():
+        target = target.resolve()  # replace the file the link points to, not the link
     try:
         if target.read_bytes() != change.original_bytes:
             return "changed on disk since it was read; not overwritten"

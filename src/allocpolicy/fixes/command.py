@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from allocpolicy.engine import ScanResult, scan
-from allocpolicy.fixes.apply import FileChange, plan, write
+from allocpolicy.fixes.apply import FileChange, Plan, plan, write
 from allocpolicy.fixes.edits import merge
-from allocpolicy.model import Finding, Safety, Severity
+from allocpolicy.model import Finding, Fix, Safety, Severity
 
 MAX_ROUNDS = 4  # a fix can enable another (add mimalloc, then its cfg); bounded like ruff's loop
 
@@ -35,10 +35,7 @@ def run_fix(args: argparse.Namespace, root: Path) -> int:
     result = _scan(root, args)
     for _ in range(MAX_ROUNDS if not args.diff else 1):
         fixes = [f.fix for f in result.findings if _wanted(f, rules, args.unsafe_fixes) and f.fix]
-        merged = merge(fixes)
-        notes += [f"skipped fix '{fx.title}': {why}" for fx, why in merged.dropped]
-        p = plan(root, merged.edits)
-        notes += [f"{path}: {why}" for path, why in p.skipped]
+        p = _plan_round(root, fixes, notes)
         if not p.changes:
             break
         if args.diff:
@@ -53,7 +50,23 @@ def run_fix(args: argparse.Namespace, root: Path) -> int:
             else:
                 changed.setdefault(c.path, c)
         result = _scan(root, args)
-    return _report(args, result, changed, notes)
+    return _report(args, result, changed, list(dict.fromkeys(notes)))
+
+
+def _plan_round(root: Path, fixes: list[Fix], notes: list[str]) -> Plan:
+    """Merge and plan; a fix touching a file that cannot be edited is dropped whole,
+    so a multi-file fix (dependency + #[global_allocator]) never lands half-way."""
+    while True:
+        merged = merge(fixes)
+        notes += [f"skipped fix '{fx.title}': {why}" for fx, why in merged.dropped]
+        p = plan(root, merged.edits)
+        bad = {path for path, _ in p.skipped}
+        notes += [f"{path}: {why}" for path, why in p.skipped]
+        partial = [fx for fx in merged.accepted if any(e.path in bad for e in fx.edits)]
+        if not partial or not p.changes:
+            return p
+        notes += [f"skipped fix '{fx.title}': it also edits {', '.join(sorted(bad))}" for fx in partial]
+        fixes = [fx for fx in merged.accepted if fx not in partial]
 
 
 def _report(args: argparse.Namespace, result: ScanResult, changed: dict[str, FileChange], notes: list[str]) -> int:

@@ -11,7 +11,8 @@ from allocpolicy.facts.shell import commands, installed_packages
 from allocpolicy.fixes.edits import insert_before, replace_lines
 from allocpolicy.model import Edit
 
-_ASSIGN = re.compile(r"""(?:\benv\s+)?LD_PRELOAD=("[^"]*"|'[^']*'|\S+)\s*""")
+# `(?<![\w-])`: MY_LD_PRELOAD=... is another variable.
+_ASSIGN = re.compile(r"""(?:\benv\s+)?(?<![\w-])LD_PRELOAD=("[^"]*"|'[^']*'|\S+)\s*""")
 _INSTALL = {
     "apt": "RUN apt-get update && apt-get install -y --no-install-recommends {pkg} && rm -rf /var/lib/apt/lists/*",
     "apk": "RUN apk add --no-cache {pkg}",
@@ -53,7 +54,17 @@ def _remove_from_env(path: str, ins: Any, lines: list[str]) -> Edit | None:
         return replace_lines(path, n, n, [])
     if cut.strip().upper() == "ENV":
         return None
-    return replace_lines(path, n, n, [cut.rstrip()])
+    head = cut.rstrip()
+    if n == ins.start_line and head.endswith("\\") and head[:-1].strip().upper() == "ENV":
+        return _join_next(path, lines, n, head[:-1].rstrip())
+    return replace_lines(path, n, n, [head])
+
+
+def _join_next(path: str, lines: list[str], n: int, keyword: str) -> Edit | None:
+    """`ENV \\` + `    B=2`: pull the next line up rather than leave a bare continuation."""
+    if n >= len(lines) or lines[n].lstrip().startswith("#") or not lines[n].strip():
+        return None
+    return replace_lines(path, n, n + 1, [f"{keyword} {lines[n].lstrip()}"])
 
 
 def _remove_from_command(path: str, ins: Any, lines: list[str]) -> Edit | None:
@@ -71,7 +82,8 @@ def _remove_from_command(path: str, ins: Any, lines: list[str]) -> Edit | None:
         if argv and argv[0] in ("env", "/usr/bin/env") and not any("=" in a for a in argv[1:2]):
             argv = argv[1:]
     keyword = row[: len(row) - len(row.lstrip())] + row.lstrip().split(None, 1)[0]
-    return replace_lines(path, ins.start_line, ins.start_line, [f"{keyword} {json.dumps(argv)}"])
+    new = json.dumps(argv, ensure_ascii=False)  # keep non-ASCII arguments readable
+    return replace_lines(path, ins.start_line, ins.start_line, [f"{keyword} {new}"])
 
 
 def _installs_serving(cf: Any, lib_path: str) -> list[Edit]:
@@ -102,24 +114,25 @@ def correct_preload(subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
     facts = subject.facts
     cf, preload = subject.context["containerfile"], subject.context["preload"]
     expected, pkg = facts.get("expected_path"), facts.get("expected_package")
-    if not expected or not pkg:
-        return None
     ins = _instruction(cf, preload.line)
-    if ins is None:
+    if not expected or not pkg or ins is None:
         return None
-    edits: list[Edit] = []
     lines = cf.doc.lines
+    rows: dict[int, list[str]] = {}  # row -> its replacement lines
     if preload.path != expected:
-        for n in range(ins.start_line, ins.end_line + 1):
-            if preload.path in lines[n - 1]:
-                edits.append(replace_lines(cf.path, n, n, [lines[n - 1].replace(preload.path, expected)]))
-                break
+        path_re = re.compile(re.escape(preload.path) + r"(?![\w.+-])")  # not a prefix of a longer name
+        row = next((n for n in range(ins.start_line, ins.end_line + 1) if path_re.search(lines[n - 1])), None)
+        if row is None:
+            return None
+        rows[row] = [path_re.sub(expected, lines[row - 1])]
     if facts["library_status"] == "missing":
         manager = cf.final.image.package_manager if cf.final else None
         template = _INSTALL.get(manager or "")
         if template is None:
             return None
-        edits.append(insert_before(cf.path, ins.start_line, [template.format(pkg=pkg)]))
-    if not edits:
+        # The install goes right above the instruction; one edit if that line changes too.
+        rows[ins.start_line] = [template.format(pkg=pkg)] + rows.get(ins.start_line, [lines[ins.start_line - 1]])
+    if not rows:
         return None
+    edits = [replace_lines(cf.path, n, n, new) for n, new in sorted(rows.items())]
     return f"Install {pkg} and preload {expected}", edits

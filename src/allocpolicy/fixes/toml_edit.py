@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from allocpolicy.model import Edit
@@ -9,15 +10,22 @@ from allocpolicy.model import Edit
 from allocpolicy.fixes.edits import line_diff
 
 
-def edit_toml(path: str, text: str, change: Callable[[Any], bool]) -> Edit | None:
-    """Run `change` on the tomlkit document; return the edit it amounts to."""
+def toml_after(text: str, change: Callable[[Any], bool]) -> str | None:
+    """The text after `change` ran on its tomlkit document, or None when it changed nothing."""
     import tomlkit
 
-    doc = tomlkit.parse(text)
+    # A missing final newline makes tomlkit glue a new table onto the last line;
+    # apply_edits restores the file's own ending, and line_diff ignores this one.
+    doc = tomlkit.parse(text if text.endswith("\n") or not text else text + "\n")
     if not change(doc):
         return None
-    new = tomlkit.dumps(doc)
-    return line_diff(path, text.splitlines(), new.splitlines())
+    return tomlkit.dumps(doc)
+
+
+def edit_toml(path: str, text: str, change: Callable[[Any], bool]) -> Edit | None:
+    """Run `change` on the tomlkit document; return the edit it amounts to."""
+    new = toml_after(text, change)
+    return None if new is None else line_diff(path, text.splitlines(), new.splitlines())
 
 
 def inline_table(**items: Any) -> Any:
@@ -25,7 +33,9 @@ def inline_table(**items: Any) -> Any:
     import tomlkit
 
     body = ", ".join(f"{k.replace('_', '-')} = {tomlkit.item(v).as_string()}" for k, v in items.items())
-    return tomlkit.parse(f"x = {{ {body} }}")["x"]
+    # The trailing newline gives the item a line ending of its own; without it a new
+    # key swallows the blank line that separates its table from the next one.
+    return tomlkit.parse(f"x = {{ {body} }}\n")["x"]
 
 
 def table_at(doc: Any, path: tuple[str, ...], create: bool = True) -> Any:
@@ -38,6 +48,15 @@ def table_at(doc: Any, path: tuple[str, ...], create: bool = True) -> Any:
             if not create:
                 return None
             is_leaf = i == len(path) - 1
-            node[key] = tomlkit.table(is_super_table=not is_leaf)
+            node.append(_key(key), tomlkit.table(is_super_table=not is_leaf))
         node = node[key]
     return node
+
+
+def _key(name: str) -> Any:
+    """A key spelled as Cargo's docs do: bare when possible, else `'cfg(target_env = "musl")'`."""
+    from tomlkit.items import KeyType, SingleKey
+
+    if re.fullmatch(r"[A-Za-z0-9_-]+", name) or "'" in name:
+        return SingleKey(name)
+    return SingleKey(name, t=KeyType.Literal)

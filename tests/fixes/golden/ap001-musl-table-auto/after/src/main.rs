@@ -1,0 +1,9 @@
+use std::env;
+
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    println!("{:?}", env::args().count());
+}

@@ -1,0 +1,8 @@
+use std::env;
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn main() {
+    println!("{:?}", env::args().count());
+}

@@ -1,0 +1,9 @@
+use jemallocator::Jemalloc;
+
+#[global_allocator]
+static GLOBAL: Jemalloc = Jemalloc;
+
+fn main() {
+    // jemallocator stays in this comment
+    let _probe = jemallocator::Jemalloc;
+}
