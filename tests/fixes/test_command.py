@@ -104,3 +104,13 @@ def test_json_safe_fix(tmp_path: Path) -> None:
         "edits": [{"path": "Cargo.toml", "start_line": 7, "start_column": 1, "end_line": 8, "end_column": 1,
                    "replacement": 'mimalloc = { version = "0.1", default-features = false }\n'}],
     }
+
+
+def test_replacing_an_allocator_used_elsewhere_is_left_to_a_human(tmp_path: Path) -> None:
+    root = _golden("ap001-replace-jemalloc", tmp_path)
+    main = root / "src" / "main.rs"
+    main.write_text(main.read_text().replace("fn main() {}", "fn main() {\n    let _ = Jemalloc;\n}"))
+    before = snapshot(root)
+    cli("fix", root, "--unsafe-fixes")
+    assert snapshot(root) == before
+    assert rules(root) == ["AP001"]
