@@ -313,3 +313,15 @@ def test_invalid_cfg_target_key_is_a_parse_error_with_line(scan_tree):
              "src/main.rs": MAIN}
     [f] = [f for f in scan_tree(files).findings if f.rule == "AP900"]
     assert f.location.line == 9 and "invalid cfg" in f.message
+
+
+def test_ap006_static_whose_crate_is_no_dependency(scan_tree):
+    files = {"Cargo.toml": cargo("svc"), "src/main.rs": STATIC + MAIN}
+    [f] = scan_tree(files).findings
+    assert f.rule == "AP006" and "no dependency provides crate `mimalloc`" in f.message
+
+
+def test_dotted_key_dependency_is_reported_on_its_own_line(scan_tree):
+    files = {"Cargo.toml": cargo("svc", 'serde = "1"\nmimalloc.version = "0.1"'), "src/main.rs": STATIC + MAIN}
+    [f] = scan_tree(files).findings
+    assert (f.rule, f.location.line) == ("AP004", 8)

@@ -391,7 +391,7 @@ def static_subjects(repo: Repo, image_triples: dict[str, set[str]]) -> list[Subj
                 "cfg": str(s.item.cfg) if s.item.cfg else None,
                 "dependency_cfg": _dep_gate(dep), "cfg_mismatch": mismatch is not None,
                 "mismatch": mismatch, "cfg_text": f"#[cfg({s.item.cfg})]" if s.item.cfg else "no cfg",
-                "dependency_cfg_text": _dep_gate(dep) or "nothing (always present)",
+                "dependency_cfg_text": (_dep_gate(dep) or "nothing (always present)") if dep else "no dependency at all",
             }
             loc = Location(s.file, s.item.attr_line, end_line=s.item.end_line)
             out.append(Subject("global_allocator", facts, loc, {"static": s, "crate": crate, "dependency": dep}))
@@ -409,9 +409,15 @@ def _dep_gate(dep: Dependency | None) -> str | None:
     return " and ".join(parts) or None
 
 
+_LOCAL_ROOTS = ("crate", "self", "super", "std", "alloc", "core", "$crate")
+
+
 def _mismatch(crate: Crate, s: AllocatorStatic, dep: Dependency | None, image_triples: set[str]) -> str | None:
-    if dep is None or s.item.crate in ("crate", "self", "super", "std", "alloc", "core"):
+    if s.item.crate in _LOCAL_ROOTS:
         return None
+    if dep is None:
+        # the extreme mismatch: the static is always there, its crate never is
+        return f"no dependency provides crate `{s.item.crate}`, so every build fails to compile"
     feature_sets = [enabled_features(crate, (), True, False), enabled_features(crate, (), True, True)]
     for triple in sorted(set(BASELINE_TRIPLES) | image_triples):
         facts = cfg_facts(triple)

@@ -114,7 +114,9 @@ def index_toml(lines: list[str]) -> TomlIndex:
         if eq > 0:
             key = split_key(line[:eq])
             if key is not None:
-                idx.keys.setdefault(current + key, number)
+                # `foo.version = "1"` also places `foo` here, the line a finding about it points at
+                for n in range(1, len(key) + 1):
+                    idx.keys.setdefault(current + key[:n], number)
             value = line[eq + 1 :].strip()
             for q in ('"""', "'''"):
                 if value.startswith(q) and value.count(q) == 1:
