@@ -92,7 +92,7 @@ for key in ("cumulative", "tottime"):
 
 def importtime(python: str, root: Path, scan_args: list[str], top: int) -> str:
     proc = subprocess.run([python, "-X", "importtime", "-m", "allocpolicy", *scan_args], cwd=root,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=ENV)
     rows = []
     for line in proc.stderr.splitlines():
         m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
@@ -116,8 +116,11 @@ def importtime(python: str, root: Path, scan_args: list[str], top: int) -> str:
     return "\n".join(out)
 
 
+ENV: dict[str, str] | None = None  # set by --source
+
+
 def run_child(python: str, code: str, *argv: str) -> str:
-    proc = subprocess.run([python, "-c", code, *argv], capture_output=True, text=True)
+    proc = subprocess.run([python, "-c", code, *argv], capture_output=True, text=True, env=ENV)
     if proc.returncode != 0:
         return f"(failed: {proc.stderr.strip()[-500:]})"
     return proc.stdout
@@ -130,7 +133,12 @@ def main() -> int:
     p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "allocpolicy-bench")
     p.add_argument("--python", default=sys.executable, help="the Python allocpolicy is installed in")
     p.add_argument("--out", type=Path, help="also write the report here")
+    p.add_argument("--source", type=Path, help="a src/ directory to profile instead of the installed package "
+                   "(e.g. the snapshot run.py measured: $TMPDIR/allocpolicy-bench/snapshot/src)")
     args = p.parse_args()
+    global ENV
+    if args.source:
+        ENV = dict(os.environ, PYTHONPATH=str(args.source.resolve()))
     report: list[str] = []
 
     def say(text: str = "") -> None:
@@ -138,6 +146,8 @@ def main() -> int:
         report.append(text)
 
     sizes = [int(s) for s in args.sizes.split(",")]
+    where = run_child(args.python, "import allocpolicy, os; print(os.path.dirname(allocpolicy.__file__))")
+    say(f"profiling allocpolicy from {where.strip()}")
     for n in sizes:
         repo = synth.generate(args.workdir / f"mixed-{n}", n, "mixed")
         needle = sum(1 for s in repo.services

@@ -78,7 +78,8 @@ class Command:
     available: bool = True
     note: str = ""
     times: list[float] = field(default_factory=list)
-    rss_kib: list[int] = field(default_factory=list)
+    rss_kib: list[int] = field(default_factory=list)  # peak RSS samples used in the report
+    wait4_rss_kib: list[int] = field(default_factory=list)  # from the timed runs (floored, see run_once)
     codes: list[int] = field(default_factory=list)
     stderr_tail: str = ""
 
@@ -88,46 +89,82 @@ class Command:
         return " ".join(args) + more
 
 
-def run_once(cmd: Command) -> tuple[float, int, int, str]:
-    """Run cmd to completion: (seconds, exit code, peak RSS in KiB, stderr tail)."""
-    with tempfile.TemporaryFile() as err:
+GNU_TIME = "/usr/bin/time"
+
+
+def run_once(cmd: Command, rss_via_time: bool = False) -> tuple[float, int, int, str]:
+    """Run cmd to completion: (seconds, exit code, peak RSS in KiB, stderr tail).
+
+    ``os.wait4``'s ru_maxrss is exact for big processes but has a floor: Python's
+    subprocess forks with vfork, and Linux folds the parent's RSS high-water mark into the
+    child's at exec, so every child "peaks" at least at this harness's ~20 MiB. With
+    rss_via_time the command runs under GNU time (a small process that forks the command
+    itself) and its %M is used instead; those runs are not timed.
+    """
+    argv = cmd.argv
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
+        if rss_via_time:
+            argv = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *argv]
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd.argv, cwd=cmd.cwd, env=cmd.env, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(argv, cwd=cmd.cwd, env=cmd.env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen quiet
         err.seek(0)
         tail = err.read()[-2000:].decode("utf-8", "replace")
-    return elapsed, proc.returncode, int(usage.ru_maxrss), tail
+        rss = int(usage.ru_maxrss)
+        if rss_via_time:
+            lines = rss_file.read().strip().splitlines()
+            try:
+                rss = int(lines[-1])
+            except (IndexError, ValueError):
+                pass
+    return elapsed, proc.returncode, rss, tail
 
 
-def probe(cmd: Command) -> None:
+def have_gnu_time() -> bool:
+    try:
+        out = subprocess.run([GNU_TIME, "-f", "%M", "true"], capture_output=True, text=True, timeout=30)
+        return out.returncode == 0 and out.stderr.strip().splitlines()[-1].isdigit()
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return False
+
+
+def probe(cmd: Command, rss_via_time: bool) -> None:
     """Run once outside the measurement; mark the command unavailable when it cannot run."""
     try:
-        _, code, _, tail = run_once(cmd)
+        _, code, rss, tail = run_once(cmd, rss_via_time)
     except OSError as exc:
         cmd.available, cmd.note = False, f"cannot run: {exc}"
         return
+    if rss_via_time:
+        cmd.rss_kib.append(rss)
     if code not in cmd.ok_codes:
         cmd.available = False
         last = tail.strip().splitlines()[-1] if tail.strip() else ""
         cmd.note = f"not available (exit {code}: {last[:160]})"
 
 
-def measure(commands: list[Command], runs: int, warmup: int, seed: int, log) -> None:
+def measure(commands: list[Command], runs: int, warmup: int, seed: int, log, rss_via_time: bool) -> None:
+    """Warm-up rounds sample RSS (under GNU time when present); measured rounds only time."""
     live = [c for c in commands if c.available]
     for r in range(warmup + runs):
         order = live[:]
         random.Random(seed * 1000 + r).shuffle(order)
         for c in order:
-            dt, code, rss, tail = run_once(c)
+            warm = r < warmup
+            dt, code, rss, tail = run_once(c, rss_via_time and warm)
             if code not in c.ok_codes:
                 c.stderr_tail = tail
-            if r >= warmup:
-                c.times.append(dt)
+            if warm and rss_via_time:
                 c.rss_kib.append(rss)
+            if not warm:
+                c.times.append(dt)
+                c.wait4_rss_kib.append(rss)
                 c.codes.append(code)
+                if not rss_via_time:
+                    c.rss_kib.append(rss)
         phase = "warm-up" if r < warmup else f"run {r - warmup + 1}/{runs}"
         log(f"  round {r + 1}/{warmup + runs} ({phase}) done; load {os.getloadavg()[0]:.2f}")
 
@@ -287,10 +324,14 @@ def build_plan(args: argparse.Namespace, work: Path, log) -> tuple[list[Command]
     for c in cmds:
         if c.argv and c.argv[0] in (allocpolicy, python):  # python -c pass gets the same PYTHONPATH
             c.env = env
+    rss_via_time = have_gnu_time()
+    if not rss_via_time:
+        notes.append("GNU time not found: peak RSS is os.wait4's ru_maxrss, which never reads below this "
+                     "harness's own RSS (about 20 MiB) because of vfork")
     for c in cmds:
         if not c.available:
             continue
-        probe(c)
+        probe(c, rss_via_time)
         if not c.available:
             log(f"  {c.key}: {c.note}")
     meta = {
@@ -303,6 +344,7 @@ def build_plan(args: argparse.Namespace, work: Path, log) -> tuple[list[Command]
             "python": {"path": python, "version": _version([python, "--version"])},
         },
     }
+    meta["rss_method"] = "GNU time %M (probe and warm-up runs)" if rss_via_time else "os.wait4 ru_maxrss"
     return cmds, meta, notes
 
 
@@ -417,7 +459,8 @@ def markdown(result: dict) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['memory_mib']} MiB, "
         f"{m['os']}, Python {m['python']}; load average {result['load_before']:.2f} before, "
         f"{result['load_after']:.2f} after. {result['runs']} runs after {result['warmup']} warm-up, "
-        f"interleaved (shuffled per round). allocpolicy: {result['tools']['allocpolicy']['measured']}; "
+        f"interleaved (shuffled per round); peak RSS by {result['rss_method']}. "
+        f"allocpolicy: {result['tools']['allocpolicy']['measured']}; "
         f"{result['tools']['hadolint']['version']}.",
     ]
     for note in result["notes"]:
@@ -431,7 +474,7 @@ def command_json(c: Command) -> dict:
         "times": c.times, "time_s": summary(c.times), "rss_kib": c.rss_kib,
         "peak_rss_mib": round(statistics.median(c.rss_kib) / 1024, 1) if c.rss_kib else None,
         "max_rss_mib": round(max(c.rss_kib) / 1024, 1) if c.rss_kib else None,
-        "exit_codes": c.codes, "stderr_tail": c.stderr_tail,
+        "wait4_rss_kib": c.wait4_rss_kib, "exit_codes": c.codes, "stderr_tail": c.stderr_tail,
     }
 
 
@@ -483,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     cmds, meta, notes = build_plan(args, work, log)
     log(f"measuring {sum(c.available for c in cmds)} commands: {args.warmup} warm-up + {args.runs} rounds")
     t0 = time.perf_counter()
-    measure(cmds, args.runs, args.warmup, args.seed, log)
+    measure(cmds, args.runs, args.warmup, args.seed, log, meta["rss_method"].startswith("GNU"))
     by_key = {c.key: c for c in cmds}
     fix_n = next((int(k.rsplit("-", 1)[1]) for k in by_key if k.startswith("fix-diff-")), None)
     for c in cmds:
