@@ -353,7 +353,16 @@ IMAGE_TABLE: tuple[ImageRow, ...] = (
     ),
 )
 
-_COMPILED = tuple(re.compile(row.pattern) for row in IMAGE_TABLE)
+# Compiled on first use, row by row: most scans meet a handful of images that match
+# early rows, and compiling the whole table cost more than a one-service scan.
+_COMPILED: list[re.Pattern[str] | None] = [None] * len(IMAGE_TABLE)
+
+
+def _pattern(i: int) -> re.Pattern[str]:
+    p = _COMPILED[i]
+    if p is None:
+        p = _COMPILED[i] = re.compile(IMAGE_TABLE[i].pattern)
+    return p
 
 _DEBIAN_CODENAMES = ("buster", "bullseye", "bookworm", "trixie", "forky", "sid")
 # Tag word -> distro release.  Words not listed (ubuntu:latest, debian:rc-buggy,
@@ -459,8 +468,8 @@ def _classify(ref: str, platform: str | None) -> ImageInfo:
     if normalized is None:
         return _unknown(ref, f"{ref!r} names only a digest, not an image")
     arch = arch_from_platform(platform)
-    for row, pattern in zip(IMAGE_TABLE, _COMPILED):
-        m = pattern.fullmatch(normalized)
+    for i, row in enumerate(IMAGE_TABLE):
+        m = _pattern(i).fullmatch(normalized)
         if m is None:
             continue
         if row.delegate is not None:

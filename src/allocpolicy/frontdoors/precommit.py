@@ -36,17 +36,26 @@ class Scope:
     inventory: Inventory = field(default_factory=Inventory)
 
 
-def _tracked(root: Path, config: Config) -> Inventory:
-    """Every file of interest, from git's index when there is one (no tree walk)."""
+def _tracked(root: Path, config: Config) -> tuple[Inventory, dict[str, str]]:
+    """Files of interest from git's index (no tree walk), with each one's blob id.
+
+    `--others` would make git walk the working tree for untracked files, which costs
+    more than the rest of the check; a commit's files are in the index anyway.
+    """
     try:
         out = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            ["git", "ls-files", "-z", "--cached", "--stage"],
             cwd=root, capture_output=True, check=True, timeout=30,
         ).stdout.decode("utf-8", "surrogateescape")
     except (OSError, subprocess.SubprocessError):
-        return discover(root, config.exclude)
+        return discover(root, config.exclude), {}
     inv = Inventory()
-    for rel in sorted(set(out.split("\0")) - {""}):
+    blobs: dict[str, str] = {}
+    for entry in out.split("\0"):
+        meta, _, rel = entry.partition("\t")
+        if not rel or rel in blobs:
+            continue
+        blobs[rel] = meta.split(" ")[1] if meta.count(" ") >= 2 else ""
         parent, _, name = rel.rpartition("/")
         if not any(part in ("target", "node_modules") for part in parent.split("/")):
             inv.add(rel, name, parent)
@@ -56,7 +65,64 @@ def _tracked(root: Path, config: Config) -> Inventory:
         spec = pathspec.GitIgnoreSpec.from_lines(config.exclude)
         for kind in ("containerfiles", "manifests", "locks", "cargo_configs", "toolchains", "rust_sources"):
             setattr(inv, kind, [p for p in getattr(inv, kind) if not spec.match_file(p)])
-    return inv
+    return inv, blobs
+
+
+_TOKEN = re.compile(rb"[A-Za-z0-9_.+-]+")
+
+
+class MentionCache:
+    """Words each Containerfile mentions, by git blob id, kept between runs.
+
+    Finding the images that build a changed crate means asking every Containerfile
+    whether it names the crate; reading thousands of them on every commit is the
+    largest cost of the check, and their blobs rarely change.
+    """
+
+    def __init__(self, root: Path) -> None:
+        import hashlib
+        import os
+
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "allocpolicy"
+        key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
+        self.path = base / f"mentions-{key}.json"
+        self.data: dict[str, list[str]] = self._load()
+        self.dirty = False
+
+    def _load(self) -> dict[str, list[str]]:
+        import json
+
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def words(self, root: Path, rel: str, blob: str) -> set[str]:
+        if blob and blob in self.data:
+            return set(self.data[blob])
+        found = _words(root, rel)
+        if blob and found:
+            self.data[blob] = sorted(found)
+            self.dirty = True
+        return found
+
+    def save(self, live: set[str]) -> None:
+        if not self.dirty:
+            return
+        import json
+        import os
+        import tempfile
+
+        data = {k: v for k, v in self.data.items() if k in live}  # forget blobs no longer in the index
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, separators=(",", ":"))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a cache that cannot be written only costs speed
 
 
 def _crate_dir(rel: str, manifest_dirs: set[str]) -> str | None:
@@ -78,7 +144,7 @@ def _ancestors(d: str) -> list[str]:
 
 
 def narrow(root: Path, config: Config, files: list[str]) -> Scope:
-    full = _tracked(root, config)
+    full, blobs = _tracked(root, config)
     changed = {r for r in (_rel(root, f) for f in files) if _relevant(r)}
     scope = Scope(changed)
     manifest_dirs = {posixpath.dirname(m) for m in full.manifests}
@@ -91,7 +157,7 @@ def narrow(root: Path, config: Config, files: list[str]) -> Scope:
                 scope.crate_dirs.add(d)
     _expand_workspace_roots(root, scope, full)
     names = _crate_names(root, scope.crate_dirs)
-    scope.containerfiles |= _images_building(root, full, scope.crate_dirs, names)
+    scope.containerfiles |= _images_building(root, full, blobs, scope.crate_dirs, names)
     _add_crates_of_images(root, scope, full, manifest_dirs)
     scope.inventory = _restrict(full, scope)
     return scope
@@ -149,24 +215,35 @@ def _crate_names(root: Path, dirs: set[str]) -> set[str]:
     return {n for n in names if n}
 
 
-def _images_building(root: Path, full: Inventory, dirs: set[str], names: set[str]) -> set[str]:
+def _images_building(root: Path, full: Inventory, blobs: dict[str, str], dirs: set[str], names: set[str]) -> set[str]:
     if not dirs:
         return set()
     near = set(dirs) | {a for d in dirs for a in _ancestors(d)}
-    needles = [n.encode() for n in names]
+    cache = MentionCache(root) if blobs else None
     out = set()
     for cf in full.containerfiles:
         d = posixpath.dirname(cf)
         if d in near or any(d.startswith(x + "/") for x in dirs if x):
             out.add(cf)
             continue
-        try:
-            data = (root / cf).read_bytes()
-        except OSError:
-            continue
-        if any(n in data for n in needles):
+        words = cache.words(root, cf, blobs.get(cf, "")) if cache else _words(root, cf)
+        if _names_in(words, names):
             out.add(cf)
+    if cache is not None:
+        cache.save({blobs[c] for c in full.containerfiles if c in blobs})
     return out
+
+
+def _words(root: Path, rel: str) -> set[str]:
+    try:
+        return {w.decode("utf-8", "replace") for w in _TOKEN.findall((root / rel).read_bytes())}
+    except OSError:
+        return set()
+
+
+def _names_in(words: set[str], names: set[str]) -> bool:
+    """Words split at `/` too, so services/NAME and target/release/NAME both name NAME."""
+    return not names.isdisjoint(words)
 
 
 def _add_crates_of_images(root: Path, scope: Scope, full: Inventory, manifest_dirs: set[str]) -> None:
