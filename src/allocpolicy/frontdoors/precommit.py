@@ -44,7 +44,7 @@ def _tracked(root: Path, config: Config) -> tuple[Inventory, dict[str, str]]:
     """
     try:
         out = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--stage"],
+            ["git", "ls-files", "-z", "--cached", "--stage", "--", *_PATHSPECS],
             cwd=root, capture_output=True, check=True, timeout=30,
         ).stdout.decode("utf-8", "surrogateescape")
     except (OSError, subprocess.SubprocessError):
@@ -68,6 +68,13 @@ def _tracked(root: Path, config: Config) -> tuple[Inventory, dict[str, str]]:
     return inv, blobs
 
 
+# Everything the engine reads but Rust sources: those are read only under the crates in
+# scope, so listing the thousands of them in a monorepo would be wasted work.
+_PATHSPECS = (
+    ":(glob,icase)**/*dockerfile*", ":(glob,icase)**/*containerfile*", ":(glob)**/Cargo.toml",
+    ":(glob)**/Cargo.lock", ":(glob)**/.cargo/config", ":(glob)**/.cargo/config.toml",
+    ":(glob)**/rust-toolchain.toml",
+)
 _TOKEN = re.compile(rb"[A-Za-z0-9_.+-]+")
 
 
@@ -159,7 +166,7 @@ def narrow(root: Path, config: Config, files: list[str]) -> Scope:
     names = _crate_names(root, scope.crate_dirs)
     scope.containerfiles |= _images_building(root, full, blobs, scope.crate_dirs, names)
     _add_crates_of_images(root, scope, full, manifest_dirs)
-    scope.inventory = _restrict(full, scope)
+    scope.inventory = _restrict(root, full, scope)
     return scope
 
 
@@ -291,7 +298,23 @@ def _bin_names(data: bytes) -> set[str]:
     return set()  # [[bin]] names share the `name = "..."` pattern, which _NAME already finds
 
 
-def _restrict(full: Inventory, scope: Scope) -> Inventory:
+def _sources(root: Path, full: Inventory, dirs: set[str]) -> list[str]:
+    """Rust sources of the crates in scope: listed when git was asked for them, else their src/."""
+    if full.rust_sources:
+        return [r for r in full.rust_sources if _crate_dir(r, dirs) is not None]
+    import os
+
+    out = []
+    for d in sorted(dirs):
+        base = root / _join(d, "src")
+        for top, subdirs, files in os.walk(base):
+            subdirs[:] = [x for x in subdirs if x not in ("target", ".git", "node_modules")]
+            rel_top = Path(top).relative_to(root).as_posix()
+            out += [f"{rel_top}/{f}" for f in files if f.endswith(".rs")]
+    return sorted(out)
+
+
+def _restrict(root: Path, full: Inventory, scope: Scope) -> Inventory:
     dirs = scope.crate_dirs
     roots = {a for d in dirs for a in _ancestors(d)} | dirs
     inv = Inventory()
@@ -300,7 +323,7 @@ def _restrict(full: Inventory, scope: Scope) -> Inventory:
     inv.locks = [m for m in full.locks if posixpath.dirname(m) in roots]
     inv.cargo_configs = list(full.cargo_configs)
     inv.toolchains = [t for t in full.toolchains if posixpath.dirname(t) in roots]
-    inv.rust_sources = [r for r in full.rust_sources if _crate_dir(r, dirs) is not None]
+    inv.rust_sources = _sources(root, full, dirs)
     return inv
 
 
