@@ -124,3 +124,17 @@ def test_hooks_end_to_end_with_real_pre_commit(tmp_path):
     _git(repo, "add", "-A")
     again = _try_repo(repo, "allocpolicy-fix", "Dockerfile", "Cargo.toml", "src/main.rs", home=home)
     assert again.returncode == 0, again.stdout
+
+
+def test_word_cache_is_reused_and_follows_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = _monorepo(tmp_path / "repo")
+    (root / "services/alpha/src/main.rs").write_text("fn main() {}\n")
+    first = scan_changed(root, ["services/alpha/src/main.rs"])
+    [cache] = list((tmp_path / "cache" / "allocpolicy").glob("mentions-*.json"))
+    assert cache.stat().st_size > 0
+    # a Containerfile that starts naming alpha is found once its new blob is staged
+    (root / "docker/gamma.Dockerfile").write_text(ALPINE.format(name="alpha"))
+    _git(root, "add", "-A")
+    again = scan_changed(root, ["services/alpha/src/main.rs"])
+    assert len(again.findings) == len(first.findings) + 1

@@ -57,8 +57,9 @@ def _tracked(root: Path, config: Config) -> tuple[Inventory, dict[str, str]]:
             continue
         blobs[rel] = meta.split(" ")[1] if meta.count(" ") >= 2 else ""
         parent, _, name = rel.rpartition("/")
-        if not any(part in ("target", "node_modules") for part in parent.split("/")):
-            inv.add(rel, name, parent)
+        if ("target" in parent or "node_modules" in parent) and not _owned(parent):
+            continue
+        inv.add(rel, name, parent)
     if config.exclude:
         import pathspec
 
@@ -76,6 +77,11 @@ _PATHSPECS = (
     ":(glob)**/rust-toolchain.toml",
 )
 _TOKEN = re.compile(rb"[A-Za-z0-9_.+-]+")
+
+
+def _owned(parent: str) -> bool:
+    """False for build output and vendored packages, which the repository does not own."""
+    return not any(part in ("target", "node_modules") for part in parent.split("/"))
 
 
 class MentionCache:
