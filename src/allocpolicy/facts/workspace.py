@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from allocpolicy.facts import allocators
 from allocpolicy.parsing.cargo import Dependency, Manifest
@@ -113,20 +113,30 @@ def resolve_workspace_deps(crate: Crate) -> None:
 def workspace_members(root: Manifest, manifests: dict[str, Manifest]) -> list[str]:
     """Paths of member manifests of a workspace root, globs and excludes applied."""
     base = root.dir
-    members = root.workspace_members or []
+    members = _matcher(root.workspace_members or [])
+    excluded = _matcher(root.workspace_exclude)
     out = []
-    for path in manifests:
-        d = manifests[path].dir
+    for path, m in manifests.items():
         if path == root.path:
             continue
+        d = m.dir
         rel = d[len(base) + 1 :] if base and d.startswith(base + "/") else (d if not base else None)
-        if rel is None:
-            continue
-        if any(fnmatch.fnmatchcase(rel, pat.rstrip("/")) for pat in members) and not any(
-            fnmatch.fnmatchcase(rel, pat.rstrip("/")) for pat in root.workspace_exclude
-        ):
+        if rel is not None and members(rel) and not excluded(rel):
             out.append(path)
     return out
+
+
+def _matcher(patterns: list[str]) -> Callable[[str], bool]:
+    """One set lookup for literal members, one compiled regex for the globs.
+
+    A 3000-member workspace lists every member literally; testing each manifest
+    against each pattern with fnmatch was quadratic.
+    """
+    pats = [p.rstrip("/") for p in patterns]
+    literal = {p for p in pats if not any(c in p for c in "*?[")}
+    globs = [p for p in pats if p not in literal]
+    rx = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)) if globs else None
+    return lambda rel: rel in literal or (rx is not None and rx.match(rel) is not None)
 
 
 _MOD_DECL = re.compile(rb"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", re.M)
