@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from allocpolicy._record import field, record
 from allocpolicy.model import Severity
 from allocpolicy.parsing.cargo import ManifestError, load_toml
 from allocpolicy.parsing.text import ReadError, read_text
 from allocpolicy.parsing.toml_lines import index_toml
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
 
 CONFIG_NAMES = ("allocpolicy.toml", ".allocpolicy.toml")
 PROFILES = ("default", "simple", "long-running", "large-buffers")
@@ -21,7 +24,7 @@ class ConfigError(Exception):
         self.path, self.line, self.message = path, line, message
 
 
-@dataclass
+@record
 class Config:
     path: Path | None = None
     fail_on: Severity = Severity.ERROR

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+
+from allocpolicy._record import field, record
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Iterable
 
 SKIP_DIRS = frozenset({".git", "target", "node_modules", ".hg", ".svn", ".venv", "__pycache__"})
 
@@ -20,7 +24,7 @@ def is_containerfile(name: str) -> bool:
     return False
 
 
-@dataclass
+@record
 class Inventory:
     """Relative posix paths of every file of interest, by kind."""
 
@@ -47,7 +51,7 @@ class Inventory:
             self.containerfiles.append(rel)
 
 
-Ignore = Callable[[str, bool], bool]
+Ignore = "Callable[[str, bool], bool]"  # a string: typing is not imported at run time
 
 
 def discover(root: Path, excludes: Iterable[str] = ()) -> Inventory:

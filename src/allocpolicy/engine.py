@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from allocpolicy._record import field, record
 from allocpolicy.config import Config, load_config
 from allocpolicy.discovery import Inventory
 from allocpolicy.model import Finding, Location, Severity
@@ -15,8 +14,12 @@ from allocpolicy.policy.conditions import evaluate
 from allocpolicy.policy.loader import load_rules
 from allocpolicy.policy.rule import Rule
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass
+
+@record
 class ScanResult:
     root: Path
     findings: list[Finding]

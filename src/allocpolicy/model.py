@@ -7,9 +7,13 @@ insertion is an edit whose start equals its end.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+
+from allocpolicy._record import field, record
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Severity(str, Enum):
@@ -30,7 +34,7 @@ class Safety(str, Enum):
     UNSAFE = "unsafe"
 
 
-@dataclass(frozen=True, order=True)
+@record(frozen=True, order=True)
 class Location:
     path: str  # posix, relative to the scanned root
     line: int
@@ -48,7 +52,7 @@ class Location:
         }
 
 
-@dataclass(frozen=True, order=True)
+@record(frozen=True, order=True)
 class Edit:
     path: str
     start_line: int
@@ -68,7 +72,7 @@ class Edit:
         }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Fix:
     title: str
     safety: Safety
@@ -85,7 +89,7 @@ class Fix:
 _WS = re.compile(r"\s+")
 
 
-@dataclass
+@record
 class Finding:
     rule: str
     name: str

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+from allocpolicy._record import field, record
 
 _DIRECTIVE = re.compile(r"(?:#|//)\s*allocpolicy:\s*(ignore|ignore-file)\[([^\]]*)\]")
 
 
-@dataclass
+@record
 class Suppression:
     path: str
     line: int

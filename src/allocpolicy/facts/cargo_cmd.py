@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from allocpolicy._record import field, record
 from allocpolicy.facts.shell import Command
 
 _VALUE_FLAGS = {
@@ -15,7 +14,7 @@ _VALUE_FLAGS = {
 _BUILD_SUBCOMMANDS = {"build", "b", "zigbuild", "install", "rustc", "auditable"}
 
 
-@dataclass
+@record
 class CargoBuild:
     tool: str  # cargo | cross
     subcommand: str  # build | zigbuild | install | chef-cook | rustc

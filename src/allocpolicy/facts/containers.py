@@ -8,23 +8,26 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field, replace
-from typing import Callable
 
+from allocpolicy._record import field, record, replace
 from allocpolicy.facts.cargo_cmd import CargoBuild, parse_cargo
 from allocpolicy.facts.images import ImageInfo, classify_image
 from allocpolicy.facts.shell import commands, installed_packages
 from allocpolicy.facts.triples import normalize_triple, triple_from_target_path
 from allocpolicy.parsing.dockerfile import Dockerfile, Instruction, Stage
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Callable
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class Evidence:
     line: int
     text: str  # why, for the inventory
 
 
-@dataclass
+@record
 class Build:
     cargo: CargoBuild
     line: int
@@ -35,7 +38,7 @@ class Build:
     apk_rust: bool
 
 
-@dataclass
+@record
 class Artifact:
     name: str
     triple: str | None  # from the path, when it names one
@@ -43,7 +46,7 @@ class Artifact:
     line: int  # where it was produced (build) or copied
 
 
-@dataclass
+@record
 class Preload:
     path: str
     via: str
@@ -51,7 +54,7 @@ class Preload:
     end_line: int
 
 
-@dataclass
+@record
 class StageFacts:
     stage: Stage
     image: ImageInfo
@@ -77,7 +80,7 @@ class StageFacts:
         )
 
 
-@dataclass
+@record
 class Containerfile:
     path: str
     doc: Dockerfile

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from allocpolicy.config import Config
 from allocpolicy.discovery import Inventory
@@ -19,6 +18,10 @@ from allocpolicy.facts.subjects import (
 )
 from allocpolicy.model import Location
 from allocpolicy.suppressions import Suppression, Suppressions, scan_lines
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def gather(

@@ -30,9 +30,9 @@ the platform hint), ``alpine`` (``<arch>-alpine-linux-musl``), ``tag``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
+from allocpolicy._record import record
 from allocpolicy.facts.triples import arch_from_platform, triple_for
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
 GLIBC, MUSL, STATIC, UNKNOWN = "glibc", "musl", "static", "unknown"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageInfo:
     ref: str  # as given by the caller
     libc: str  # "glibc" | "musl" | "static" (no libc at all) | "unknown"
@@ -63,7 +63,7 @@ class ImageInfo:
     rustflags: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageRow:
     pattern: str
     libc: str

@@ -15,9 +15,10 @@ Debian multiarch directory of the architecture.
 from __future__ import annotations
 
 import posixpath
-from functools import lru_cache
 import re
-from dataclasses import dataclass
+from functools import lru_cache
+
+from allocpolicy._record import record
 
 __all__ = [
     "LIBRARY_TABLE",
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LibraryRow:
     distros: tuple[str, ...]
     package: str

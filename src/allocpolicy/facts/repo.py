@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from allocpolicy._record import field, record
 from allocpolicy.config import Config
 from allocpolicy.discovery import Inventory, discover
 from allocpolicy.facts.containers import Containerfile, analyze
@@ -33,10 +33,10 @@ from allocpolicy.parsing.cargo import (
     parse_manifest,
 )
 from allocpolicy.parsing.dockerfile import DockerfileError, parse_dockerfile
-from allocpolicy.parsing.text import ReadError, SourceText, read_bytes, decode
+from allocpolicy.parsing.text import ReadError, SourceText, decode, read_bytes
 
 
-@dataclass
+@record
 class ParseProblem:
     path: str
     line: int
@@ -44,7 +44,7 @@ class ParseProblem:
     column: int = 1
 
 
-@dataclass
+@record
 class Repo:
     root: Path
     config: Config

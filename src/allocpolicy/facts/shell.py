@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+
+from allocpolicy._record import field, record
 
 _SEPARATORS = frozenset({"&&", "||", ";", "|", "&", "(", ")", ";;", "\n"})
 
 
-@dataclass
+@record
 class Command:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)  # VAR=value prefixes and `env VAR=value`

@@ -7,13 +7,24 @@ about it is reported, and the objects a fix action needs.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
-from typing import Any
 
+from allocpolicy._record import field, record
 from allocpolicy.facts import allocators
 from allocpolicy.facts.catalog import PROFILE_ALLOCATORS
-from allocpolicy.facts.containers import Artifact, Build, Containerfile, StageFacts, build_target, preloads
-from allocpolicy.facts.libraries import allocator_of_library, expected_paths, package_allocator, packages_providing
+from allocpolicy.facts.containers import (
+    Artifact,
+    Build,
+    Containerfile,
+    StageFacts,
+    build_target,
+    preloads,
+)
+from allocpolicy.facts.libraries import (
+    allocator_of_library,
+    expected_paths,
+    package_allocator,
+    packages_providing,
+)
 from allocpolicy.facts.repo import Repo
 from allocpolicy.facts.triples import cfg_facts, is_musl, links_statically
 from allocpolicy.facts.workspace import AllocatorStatic, Crate, enabled_features
@@ -21,10 +32,14 @@ from allocpolicy.model import Location
 from allocpolicy.parsing.cargo import Dependency
 from allocpolicy.parsing.cfg import CfgError, CfgExpr, parse_cfg, target_key_matches
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
+
 BASELINE_TRIPLES = ("x86_64-unknown-linux-gnu", "x86_64-unknown-linux-musl")
 
 
-@dataclass
+@record
 class Subject:
     kind: str
     facts: dict[str, Any]
@@ -32,7 +47,7 @@ class Subject:
     context: dict[str, Any] = field(default_factory=dict)  # objects for fix actions
 
 
-@dataclass
+@record
 class ShippedBinary:
     containerfile: Containerfile
     name: str

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
 
+from allocpolicy._record import field, record
 from allocpolicy.facts import allocators
 from allocpolicy.parsing.cargo import Dependency, Manifest
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
+    from typing import Callable
+
     from allocpolicy.parsing.rust import GlobalAllocator
 
 
-@dataclass
+@record
 class AllocatorStatic:
     file: str  # repo-relative path
     item: GlobalAllocator
@@ -22,7 +24,7 @@ class AllocatorStatic:
     in_library: bool
 
 
-@dataclass
+@record
 class Crate:
     manifest: Manifest
     name: str

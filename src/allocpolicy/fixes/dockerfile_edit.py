@@ -8,7 +8,7 @@ from typing import Any
 
 from allocpolicy.facts.libraries import allocator_of_library, package_allocator
 from allocpolicy.facts.shell import commands, installed_packages
-from allocpolicy.fixes.edits import insert_before, replace_lines
+from allocpolicy.fixes.edits import replace_lines
 from allocpolicy.model import Edit
 
 # `(?<![\w-])`: MY_LD_PRELOAD=... is another variable.

@@ -7,8 +7,7 @@ Replacement text uses "\n"; applying converts it to the file's own line ending.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from allocpolicy._record import record
 from allocpolicy.model import Edit, Fix
 
 
@@ -49,7 +48,7 @@ def _overlaps(a: Edit, b: Edit) -> bool:
     return a0 < b1 and b0 < a1 or (a0 == a1 and b0 <= a0 < b1) or (b0 == b1 and a0 <= b0 < a1)
 
 
-@dataclass
+@record
 class MergeResult:
     accepted: list[Fix]
     dropped: list[tuple[Fix, str]]  # fix, why

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from allocpolicy.model import Edit
-
 from allocpolicy.fixes.edits import line_diff
+from allocpolicy.model import Edit
 
 
 def toml_after(text: str, change: Callable[[Any], bool]) -> str | None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import posixpath
 import re
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from allocpolicy._record import field, record
 from allocpolicy.config import Config, load_config
 from allocpolicy.discovery import Inventory, discover, is_containerfile
 from allocpolicy.engine import ScanResult, scan
@@ -28,7 +28,7 @@ _NAME = re.compile(rb'^\s*name\s*=\s*"([^"]+)"', re.M)
 _MENTION = re.compile(r"(?:-p|--package|--bin)[ =]+([\w.-]+)|/release/([\w.-]+)")
 
 
-@dataclass
+@record
 class Scope:
     changed: set[str]
     crate_dirs: set[str] = field(default_factory=set)

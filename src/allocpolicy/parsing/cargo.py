@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
-from typing import Any
 
+from allocpolicy._record import field, record
 from allocpolicy.parsing.toml_lines import TomlIndex, index_toml
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,7 +38,7 @@ def load_toml(text: str) -> dict[str, Any]:
         raise ManifestError(f"invalid TOML: {_TOML_POS.sub('', msg).strip()}", line, col) from None
 
 
-@dataclass
+@record
 class Dependency:
     key: str  # the name in the table; how Rust code refers to it (with - -> _)
     package: str  # the crate on crates.io (`package = ...` renames)
@@ -54,13 +57,13 @@ class Dependency:
         return self.key.replace("-", "_")
 
 
-@dataclass
+@record
 class BinTarget:
     name: str
     path: str  # relative to the crate directory
 
 
-@dataclass
+@record
 class Manifest:
     path: str  # relative posix path of Cargo.toml
     data: dict[str, Any]
@@ -188,7 +191,7 @@ def parse_lock(text: str) -> dict[str, list[str]]:
     return out
 
 
-@dataclass
+@record
 class CargoConfig:
     path: str
     target: str | None  # [build] target (the first, when it is a list)

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+
+from allocpolicy._record import record
 
 __all__ = [
     "CfgError",
@@ -47,7 +48,7 @@ class CfgError(ValueError):
         self.offset = offset
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CfgExpr:
     """One node of a predicate tree.
 
@@ -204,7 +205,7 @@ def _escape(value: str) -> str:
 # -- lexer -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Tok:
     kind: str  # "ident" | "str" | "(" | ")" | "," | "=" | "eof"
     text: str

@@ -26,7 +26,8 @@ import json
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from allocpolicy._record import field, record
 
 __all__ = [
     "Dockerfile",
@@ -48,7 +49,7 @@ class DockerfileError(Exception):
         self.message = message
 
 
-@dataclass
+@record
 class Heredoc:
     name: str
     body: str  # content as BuildKit passes it: every body line + "\n", tabs chomped for <<-
@@ -58,7 +59,7 @@ class Heredoc:
     quoted: bool = False  # <<"NAME" / <<'NAME': body is not variable-expanded
 
 
-@dataclass
+@record
 class Instruction:
     keyword: str
     value: str
@@ -88,7 +89,7 @@ class Instruction:
         return _split_words(self.args)
 
 
-@dataclass
+@record
 class Stage:
     index: int
     base: str
@@ -100,7 +101,7 @@ class Stage:
     parent: int | None = None
 
 
-@dataclass
+@record
 class Dockerfile:
     escape: str
     global_args: dict[str, str]  # global ARGs that have a value (default or build arg)

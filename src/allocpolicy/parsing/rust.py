@@ -18,10 +18,13 @@ import bisect
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
+from allocpolicy._record import field, record
 from allocpolicy.parsing.cfg import CfgError, CfgExpr, conj, disj, negate, parse_cfg
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:  # only for annotations; importing tree_sitter is not free
     from tree_sitter import Node, Parser
@@ -49,7 +52,7 @@ _TYPE_ITEMS = frozenset({"struct_item", "enum_item", "union_item", "type_item"})
 _PATH_ROOTS = frozenset({"crate", "self", "super", "$crate"})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GlobalAllocator:
     static_name: str
     type_text: str  # as written, e.g. "MiMalloc"
@@ -64,7 +67,7 @@ class GlobalAllocator:
     suppression_lines: tuple[int, ...] = ()
 
 
-@dataclass
+@record
 class RustSource:
     allocators: list[GlobalAllocator] = field(default_factory=list)
     parse_error: tuple[int, str] | None = None
@@ -144,14 +147,14 @@ def _column(data: bytes, byte: int) -> int:
 # -- suppression comments ------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Directive:
     line: int  # 1-based line of the directive text itself
     kind: str  # "ignore" | "ignore-file"
     ids: frozenset[str]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Comment:
     first: int  # 1-based first and last line
     last: int
@@ -222,7 +225,7 @@ def _segments(text: str) -> tuple[str, ...]:
     return tuple(s for s in compact.split("::") if s)
 
 
-@dataclass
+@record
 class _Scope:
     is_module: bool
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -338,7 +341,7 @@ def _resolve(type_text: str, scopes: tuple[_Scope, ...]) -> tuple[str, ...]:
 # -- attributes -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Meta:
     conds: tuple[CfgExpr, ...]  # enclosing cfg_attr predicates
     name: str
@@ -421,7 +424,7 @@ def _cfg_gates(
 # -- the walk ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Ctx:
     gates: tuple[CfgExpr, ...]
     scopes: tuple[_Scope, ...]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from allocpolicy._record import record
 
 MAX_BYTES = 2 * 1024 * 1024  # manifests and Dockerfiles are small; a 2 MiB one is not ours
 
@@ -15,7 +16,7 @@ class ReadError(Exception):
         self.line = line
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SourceText:
     text: str  # BOM stripped, line endings kept
     bom: bool

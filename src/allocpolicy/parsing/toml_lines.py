@@ -10,7 +10,8 @@ arrays well enough to keep line numbers right in real manifests.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+from allocpolicy._record import field, record
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -64,7 +65,7 @@ def _key_end(line: str) -> int:
     return -1
 
 
-@dataclass
+@record
 class TomlIndex:
     """Line numbers (1-based) of tables and keys, by dotted path."""
 

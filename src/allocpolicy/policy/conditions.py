@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Callable, Mapping
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping
 
 OPERATORS = (
     "eq", "ne", "in", "not_in", "in_fact", "is", "exists", "contains", "matches",

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from allocpolicy.facts.catalog import SUBJECTS
 from allocpolicy.model import Severity
 from allocpolicy.policy.conditions import facts_used
 from allocpolicy.policy.rule import FixSpec, Rule, SeverityOverride
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_POLICY = "default.yaml"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
+from allocpolicy._record import field, record
 from allocpolicy.model import Severity
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class SeverityOverride:
     when: Any  # a condition, same language as Rule.when
     severity: Severity
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FixSpec:
     action: str
     safety: str = "safe"
     params: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rule:
     id: str
     name: str

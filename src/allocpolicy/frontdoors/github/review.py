@@ -27,6 +27,7 @@ from allocpolicy.model import Finding, Severity
 
 from . import markers, render
 from .client import (
+    ApiError,
     GitHubClient,
     IssueComment,
     PermissionDenied,
@@ -34,7 +35,6 @@ from .client import (
     Review,
     ReviewComment,
     Unprocessable,
-    ApiError,
 )
 from .diffmap import DiffMap
 from .plan import OVERFLOW, SUMMARY, Plan, PlannedComment, RuleInfo
