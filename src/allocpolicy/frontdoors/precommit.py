@@ -55,7 +55,7 @@ def _tracked(root: Path, config: Config) -> tuple[Inventory, dict[str, str]]:
         meta, _, rel = entry.partition("\t")
         if not rel or rel in blobs:
             continue
-        blobs[rel] = meta.split(" ")[1] if meta.count(" ") >= 2 else ""
+        blobs[rel] = meta[7:47]  # "<mode> <sha> <stage>"
         parent, _, name = rel.rpartition("/")
         if ("target" in parent or "node_modules" in parent) and not _owned(parent):
             continue
@@ -71,10 +71,9 @@ def _tracked(root: Path, config: Config) -> tuple[Inventory, dict[str, str]]:
 
 # Everything the engine reads but Rust sources: those are read only under the crates in
 # scope, so listing the thousands of them in a monorepo would be wasted work.
-_PATHSPECS = (
-    ":(glob,icase)**/*dockerfile*", ":(glob,icase)**/*containerfile*", ":(glob)**/Cargo.toml",
-    ":(glob)**/Cargo.lock", ":(glob)**/.cargo/config", ":(glob)**/.cargo/config.toml",
-    ":(glob)**/rust-toolchain.toml",
+_PATHSPECS = (  # plain wildcards (`*` crosses `/`): git matches them much faster than `:(glob)`
+    "*ockerfile*", "*ontainerfile*", "*Cargo.toml", "*Cargo.lock", "*.cargo/config", "*.cargo/config.toml",
+    "*rust-toolchain.toml",
 )
 _TOKEN = re.compile(rb"[A-Za-z0-9_.+-]+")
 
@@ -98,11 +97,11 @@ class MentionCache:
 
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "allocpolicy"
         key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
-        self.path = base / f"mentions-{key}.json"
-        self.data: dict[str, list[str]] = self._load()
+        self.path = base / f"mentions-v2-{key}.json"
+        self.data: dict[str, str] = self._load()
         self.dirty = False
 
-    def _load(self) -> dict[str, list[str]]:
+    def _load(self) -> dict[str, str]:
         import json
 
         try:
@@ -111,12 +110,13 @@ class MentionCache:
         except (OSError, ValueError):
             return {}
 
-    def words(self, root: Path, rel: str, blob: str) -> set[str]:
+    def words(self, root: Path, rel: str, blob: str) -> str:
+        """The file's words as one space-separated string (cheap to load, cheap to search)."""
         if blob and blob in self.data:
-            return set(self.data[blob])
+            return self.data[blob]
         found = _words(root, rel)
-        if blob and found:
-            self.data[blob] = sorted(found)
+        if blob and found.strip():
+            self.data[blob] = found
             self.dirty = True
         return found
 
@@ -247,16 +247,17 @@ def _images_building(root: Path, full: Inventory, blobs: dict[str, str], dirs: s
     return out
 
 
-def _words(root: Path, rel: str) -> set[str]:
+def _words(root: Path, rel: str) -> str:
     try:
-        return {w.decode("utf-8", "replace") for w in _TOKEN.findall((root / rel).read_bytes())}
+        found = {w.decode("utf-8", "replace") for w in _TOKEN.findall((root / rel).read_bytes())}
     except OSError:
-        return set()
+        return " "
+    return " " + " ".join(sorted(found)) + " "
 
 
-def _names_in(words: set[str], names: set[str]) -> bool:
-    """Words split at `/` too, so services/NAME and target/release/NAME both name NAME."""
-    return not names.isdisjoint(words)
+def _names_in(words: str, names: set[str]) -> bool:
+    """Words are split at `/` too, so services/NAME and target/release/NAME both name NAME."""
+    return any(f" {n} " in words for n in names)
 
 
 def _add_crates_of_images(root: Path, scope: Scope, full: Inventory, manifest_dirs: set[str]) -> None:
