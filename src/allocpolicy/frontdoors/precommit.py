@@ -92,11 +92,12 @@ class MentionCache:
     """
 
     def __init__(self, root: Path) -> None:
-        import hashlib
         import os
+        import zlib  # a checksum names the cache file; hashlib costs more to import than it saves
 
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "allocpolicy"
-        key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
+        where = str(root.resolve())
+        key = f"{zlib.crc32(where.encode()):08x}-{Path(where).name}"
         self.path = base / f"mentions-v2-{key}.json"
         self.data: dict[str, str] = self._load()
         self.dirty = False
