@@ -62,6 +62,10 @@ def snapshot_source(repo: Path, dest: Path, log) -> tuple[dict[str, str] | None,
                         ignore=shutil.ignore_patterns("__pycache__"))
         what = f"working tree at {_git_rev(repo)} (snapshot)"
     log(f"measuring allocpolicy from {what}")
+    # Users run from installed bytecode; a fresh snapshot has none, and with
+    # PYTHONDONTWRITEBYTECODE set (as in some CI images) every run would recompile.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(dest / "src")], check=False,
+                   capture_output=True, timeout=300)
     env = dict(os.environ)
     env["PYTHONPATH"] = str(dest / "src") + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env, what
