@@ -30,7 +30,7 @@ _ATTR = re.compile(r"#\[\s*(?P<body>[^\[\]]*)\]")
 _STATIC = re.compile(
     rf"(?:pub(?:\([a-z ]+\))?\s+)?static\s+(?P<name>{_IDENT})\s*:\s*(?P<type>{_PATH})\s*=\s*{_PATH}\s*;\s*(?://[^\n]*)?"
 )
-_UNSAFE = ("/*", "*/", '"""', "r#", "#![", "cfg_if", "allocpolicy", "macro_rules", "'")
+_UNSAFE = ("/*", "*/", '"""', "r#", "#![", "cfg_if", "allocpolicy:", "macro_rules", "'")
 
 
 def quick_scan(data: bytes) -> RustSource | None:
