@@ -31,6 +31,7 @@ class CargoBuild:
     profile: str = "debug"
     config_target: str | None = None  # --config build.target="..."
     target_dir: str | None = None
+    install_root: str | None = None  # cargo install --root
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -111,5 +112,7 @@ def _value(build: CargoBuild, name: str, value: str) -> None:
         build.install_path = value
     elif name == "--target-dir":
         build.target_dir = value
+    elif name == "--root":
+        build.install_root = value
     elif name == "--config" and value.replace(" ", "").startswith("build.target="):
         build.config_target = value.split("=", 1)[1].strip().strip("\"'")

@@ -69,6 +69,7 @@ class StageFacts:
     apk_rust: bool = False
     entrypoint: Instruction | None = None
     cmd: Instruction | None = None
+    global_args: dict[str, str] = field(default_factory=dict, repr=False)
 
     def inherit(self, stage: Stage) -> StageFacts:
         return StageFacts(
@@ -76,7 +77,7 @@ class StageFacts:
             workdir=self.workdir, builds=list(self.builds), packages=dict(self.packages),
             files=dict(self.files), artifacts=dict(self.artifacts),
             context_map=dict(self.context_map), apk_rust=self.apk_rust,
-            entrypoint=self.entrypoint, cmd=self.cmd,
+            entrypoint=self.entrypoint, cmd=self.cmd, global_args=self.global_args,
         )
 
 
@@ -102,7 +103,7 @@ def analyze(path: str, doc: Dockerfile, context: str) -> Containerfile:
             facts = out[stage.parent].inherit(stage)
         else:
             image = classify_image(stage.base_resolved, platform=stage.platform)
-            facts = StageFacts(stage=stage, image=image)
+            facts = StageFacts(stage=stage, image=image, global_args=dict(doc.global_args))
             _seed_image_env(facts)
         for ins in stage.instructions:
             _apply(facts, ins, out, context)
@@ -135,8 +136,10 @@ def _env(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
 
 def _arg(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
     for w in ins.words():
-        if "=" in w:
-            key, value = w.split("=", 1)
+        key, eq, value = w.partition("=")
+        if not eq and key in facts.global_args:  # `ARG NAME` brings a global ARG into the stage
+            value, eq = facts.global_args[key], "="
+        if eq:
             facts.env.setdefault(key, _subst(value, facts.env))
             facts.env_lines.setdefault(key, ins.start_line)
 
@@ -154,12 +157,14 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
     if exec_form is not None:
         script = " ".join(exec_form[2:] if exec_form[:2] in (["sh", "-c"], ["/bin/sh", "-c"]) else exec_form)
     local_env = dict(facts.env)
+    workdir = facts.workdir
     for cmd in commands(script):
         _run_command(facts, ins, cmd, local_env)
+    facts.workdir = workdir  # a `cd` lasts only for its own RUN
 
 
 def _run_command(facts: StageFacts, ins: Instruction, cmd, local_env: dict[str, str]) -> None:
-    argv = cmd.argv
+    cmd.argv = argv = [_subst(a, local_env) for a in cmd.argv]
     if argv[:1] == ["export"]:
         for w in argv[1:]:
             if "=" in w:
@@ -185,7 +190,7 @@ def _run_command(facts: StageFacts, ins: Instruction, cmd, local_env: dict[str, 
 
 
 def _record_install(facts: StageFacts, b: Build) -> None:
-    root = b.env.get("CARGO_HOME", "/usr/local/cargo")
+    root = b.cargo.install_root or b.env.get("CARGO_INSTALL_ROOT") or b.env.get("CARGO_HOME", "/usr/local/cargo")
     names = b.cargo.bins or ([b.cargo.install_crate] if b.cargo.install_crate else [])
     for name in names or ["*"]:
         path = posixpath.join(root, "bin", name)
@@ -194,6 +199,9 @@ def _record_install(facts: StageFacts, b: Build) -> None:
 
 def _record_copy_command(facts: StageFacts, ins: Instruction, argv: list[str]) -> None:
     """`cp target/x/release/app /usr/local/bin/` moves an artifact we should keep following."""
+    if argv and argv[0] == "ln" and len(argv) >= 3:
+        facts.files[_abs(facts.workdir, argv[-1])] = ins.start_line  # ln -s LIB LINK
+        return
     if not argv or argv[0] not in ("cp", "mv", "install"):
         return
     paths = [a for a in argv[1:] if not a.startswith("-")]
@@ -360,7 +368,15 @@ def _preload_in_command(ins: Instruction, env: dict[str, str]) -> list[str]:
 
 
 def build_target(b: Build, config_target: str | None) -> tuple[str | None, str]:
-    """The triple a build compiles for, and why (cargo's precedence)."""
+    """The triple a build compiles for, and why; None when it is an unresolved variable."""
+    triple, why = _build_target(b, config_target)
+    if triple is not None and "$" in triple:
+        return None, f"the target is `{triple}`, a variable with no value here ({why})"
+    return triple, why
+
+
+def _build_target(b: Build, config_target: str | None) -> tuple[str | None, str]:
+    """Cargo's precedence: --target, --config, CARGO_BUILD_TARGET, .cargo/config, the host."""
     if b.cargo.targets:
         return normalize_triple(b.cargo.targets[0]), f"`--target {b.cargo.targets[0]}` on line {b.line}"
     if b.cargo.config_target:

@@ -216,7 +216,7 @@ def _load_sources(repo: Repo) -> None:
             continue
         if b"allocpolicy:" in data:
             repo.rust_suppressions[rel] = file_suppressions(data)
-        if b"global_allocator" not in data:
+        if b"global_allocator" not in data or _not_shipped(crate, rel):
             continue
         info = scan_rust_source(data)
         if info.parse_error:
@@ -225,6 +225,15 @@ def _load_sources(repo: Repo) -> None:
         for item in info.allocators:
             bin_only, in_lib = classify_static(crate, rel, lib_mods)
             crate.statics.append(AllocatorStatic(rel, item, bin_only, in_lib))
+
+
+_DEV_TARGET_DIRS = ("benches/", "examples/", "tests/")
+
+
+def _not_shipped(crate: Crate, rel: str) -> bool:
+    """Benches, examples and integration tests build their own binaries, never the image's."""
+    inner = rel[len(crate.dir) + 1 :] if crate.dir else rel
+    return inner.startswith(_DEV_TARGET_DIRS) and rel not in crate.bins.values()
 
 
 def _lib_modules(repo: Repo, crate: Crate) -> frozenset[str]:

@@ -153,7 +153,7 @@ def _crate_for(repo: Repo, candidates: list[Crate], name: str) -> Crate | None:
 def _shipped(repo: Repo, cf: Containerfile, art: Artifact, name: str, crate: Crate | None) -> ShippedBinary:
     b = art.build
     reasons: list[str] = []
-    if art.triple:
+    if art.triple and "$" not in art.triple:
         triple, evidence = art.triple, (art.line, f"the copied path names {art.triple} (line {art.line})")
     elif b is not None:
         config = repo.cargo_config_for(_repo_dir(cf.stages[b.stage], b.workdir) or "")
@@ -204,7 +204,8 @@ def _rustflags(repo: Repo, cf: Containerfile, sb: ShippedBinary) -> str:
         flags += " " + env.get(f"CARGO_TARGET_{sb.triple.upper().replace('-', '_')}_RUSTFLAGS", "")
     config = repo.cargo_config_for(_repo_dir(cf.stages[sb.build.stage], sb.build.workdir) or "")
     image_flags = getattr(sb.build.image, "rustflags", "") or ""
-    return " ".join(x for x in (flags, config.rustflags if config else "", image_flags) if x).strip()
+    config_flags = config.rustflags_for(sb.triple) if config and sb.triple else ""
+    return " ".join(x for x in (flags, config_flags, image_flags) if x).strip()
 
 
 def dep_active(dep: Dependency, triple: str, facts: dict[str, Any], feats: tuple[frozenset[str], frozenset[str]]) -> bool:
@@ -228,7 +229,7 @@ def static_family(crate: Crate, s: AllocatorStatic) -> str:
     return (allocators.family(dep.package) if dep else None) or "other"
 
 
-def linked_allocator(sb: ShippedBinary) -> tuple[str, str]:
+def linked_allocator(sb: ShippedBinary, repo: Repo | None = None) -> tuple[str, str]:
     crate = sb.crate
     if crate is None or sb.triple is None:
         return "unknown", "unknown"
@@ -236,6 +237,8 @@ def linked_allocator(sb: ShippedBinary) -> tuple[str, str]:
     for s in crate.statics:
         if s.bin_only in (None, sb.name) and static_active(s, facts, sb.features[0]):
             return static_family(crate, s), "global_allocator"
+    for lib, s in _library_statics(repo, crate, sb.triple, facts, sb.features, {crate.name}):
+        return static_family(lib, s), f"global_allocator in crate {lib.name}"
     for dep in crate.deps:
         if allocators.activates_itself(dep.package, dep.features) and dep_active(dep, sb.triple, facts, sb.features):
             return allocators.family(dep.package) or "other", "dependency-feature"
@@ -245,15 +248,38 @@ def linked_allocator(sb: ShippedBinary) -> tuple[str, str]:
     return "system", "none"
 
 
+def _library_statics(
+    repo: Repo | None, crate: Crate, triple: str, facts: dict[str, Any],
+    feats: tuple[frozenset[str], frozenset[str]], seen: set[str],
+) -> list[tuple[Crate, AllocatorStatic]]:
+    """Active statics of the repository's own library crates this crate links, transitively.
+
+    A workspace's shared `common` crate often declares the allocator for every service.
+    """
+    if repo is None:
+        return []
+    out: list[tuple[Crate, AllocatorStatic]] = []
+    for dep in crate.deps:
+        lib = repo.crate_by_name(dep.package)
+        if lib is None or lib.name in seen or not dep_active(dep, triple, facts, feats):
+            continue
+        seen.add(lib.name)
+        lib_feats = enabled_features(lib, tuple(dep.features), dep.default_features is not False, False)
+        out += [(lib, s) for s in lib.statics if s.bin_only is None and static_active(s, facts, lib_feats[0])]
+        out += _library_statics(repo, lib, triple, facts, lib_feats, seen)
+    return out
+
+
 def binary_subjects(repo: Repo, cf: Containerfile, bins: list[ShippedBinary]) -> list[Subject]:
     final = cf.final
-    assert final is not None
+    if final is None:
+        return []
     pre = [allocator_of_library(p.path) for p in preloads(final)]
     pre_alloc = next((a for a in pre if a), None)
     out = []
     for sb in bins:
         linkage = "unknown" if sb.triple is None else ("static" if links_statically(sb.triple, _rustflags(repo, cf, sb)) else "dynamic")
-        linked, source = linked_allocator(sb)
+        linked, source = linked_allocator(sb, repo)
         allocator = linked
         if linked == "system" and pre_alloc and linkage == "dynamic":
             allocator, source = pre_alloc, "ld_preload"

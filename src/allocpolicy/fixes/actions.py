@@ -74,9 +74,11 @@ def _static_lines(rust_name: str, type_name: str, cfg: str | None, indent: str =
 def _insert_static(repo: Any, path: str, lines: list[str]) -> Edit | None:
     from allocpolicy.parsing.rust import insertion_line
 
+    from allocpolicy.parsing.rust import scan_rust_source
+
     text = _text(repo, path)
-    if text is None:
-        return None
+    if text is None or scan_rust_source(text.encode()).allocators:
+        return None  # a second #[global_allocator] never compiles; a human must choose
     at = insertion_line(text.encode())
     src = text.splitlines()
     block = list(lines)
@@ -123,6 +125,8 @@ def add_mimalloc(spec: FixSpec, subject: Any, repo: Any) -> tuple[Any, ...] | No
     crate = sb.crate
     if crate is None or sb.name not in crate.bins:
         return None
+    if "mimalloc" not in (subject.facts.get("recommended") or ["mimalloc"]):
+        return None  # the crate's profile asks for another allocator: not ours to swap
     existing = next((d for d in crate.deps if d.package == "mimalloc"), None)
     changes: Changes = {}
     if existing is None:
@@ -232,6 +236,8 @@ def _replace_allocator(repo: Any, crate: Any, static: Any, rust_name: str, cfg: 
     taken = set(range(first, last + 1)) | set(rows)
     edits = [replace_lines(static.file, first, last, new)] + _delete_rows(static.file, lines, rows, taken)
     dep = crate.dep_by_rust_name(old)
+    if dep is not None and _in_features(crate, dep.key):
+        return None  # [features] name the old crate: removing it would break the manifest
     if dep is not None and not any(s is not static and s.item.crate == old for s in crate.statics):
         # An unwired allocator dependency would make AP005 wire it right back.
         changes.setdefault(crate.manifest.path, []).append(_remove_key(dep))
@@ -239,6 +245,12 @@ def _replace_allocator(repo: Any, crate: Any, static: Any, rust_name: str, cfg: 
     if toml is None:
         return None
     return "Replace the global allocator with mimalloc", toml + edits, Safety.UNSAFE
+
+
+def _in_features(crate: Any, key: str) -> bool:
+    refs = (f"dep:{key}", key, f"{key}/", f"{key}?/")
+    return any(v == r or v.startswith(r) for vals in crate.manifest.features.values() for v in vals
+               for r in refs if r.endswith("/") or v == r)
 
 
 _USE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?use\s+(?:::)?(\w+)(.*?);\s*(?://.*)?$")
@@ -318,8 +330,8 @@ def _crate_sources(repo: Any, crate: Any) -> list[str]:
 
 def add_global_allocator(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
     dep, crate = subject.context["dependency"], subject.context["crate"]
-    if crate is None or not crate.bins:
-        return None
+    if crate is None or not crate.bins or crate.statics:
+        return None  # another allocator is wired: adding this one would make two
     type_name = ALLOCATOR_TYPES.get(dep.package.replace("-", "_"))
     if type_name is None:
         return None

@@ -33,15 +33,21 @@ def run_fix(args: argparse.Namespace, root: Path) -> int:
     changed: dict[str, FileChange] = {}
     notes: list[str] = []
     result = _scan(root, args)
+    applied: set[str] = set()  # fingerprints of findings whose fix was written
     for _ in range(MAX_ROUNDS if not args.diff else 1):
-        fixes = [f.fix for f in result.findings if _wanted(f, rules, args.unsafe_fixes) and f.fix]
-        p = _plan_round(root, fixes, notes)
+        todo = [f for f in result.findings if _wanted(f, rules, args.unsafe_fixes) and f.fix]
+        if any(f.fingerprint in applied for f in todo):
+            # a finding came back after its fix was written: stop rather than stack edits
+            notes.append("a fixed finding was reported again; stopped so edits do not pile up")
+            break
+        p = _plan_round(root, [f.fix for f in todo if f.fix], notes)
         if not p.changes:
             break
         if args.diff:
             for c in p.changes:
                 sys.stdout.write(c.diff())
             changed.update({c.path: c for c in p.changes})
+            _say_fixed(todo, p, "Would fix")
             break
         for c in p.changes:
             problem = write(root, c)
@@ -49,8 +55,19 @@ def run_fix(args: argparse.Namespace, root: Path) -> int:
                 notes.append(f"{c.path}: {problem}")
             else:
                 changed.setdefault(c.path, c)
+        _say_fixed(todo, p, "Fixed")
+        applied |= {f.fingerprint for f in todo if f.fix and all(e.path in changed for e in f.fix.edits)}
         result = _scan(root, args)
     return _report(args, result, changed, list(dict.fromkeys(notes)))
+
+
+def _say_fixed(findings: list[Finding], p: Plan, verb: str) -> None:
+    """One line per finding whose fix is in the plan: what changed, where."""
+    paths = {c.path for c in p.changes}
+    for f in findings:
+        if f.fix and f.fix.edits and all(e.path in paths for e in f.fix.edits):
+            loc = f.location
+            print(f"{verb} {f.rule} at {loc.path}:{loc.line}: {f.fix.title}", file=sys.stderr)
 
 
 def _plan_round(root: Path, fixes: list[Fix], notes: list[str]) -> Plan:

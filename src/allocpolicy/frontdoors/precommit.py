@@ -307,19 +307,18 @@ def _bin_names(data: bytes) -> set[str]:
 
 
 def _sources(root: Path, full: Inventory, dirs: set[str]) -> list[str]:
-    """Rust sources of the crates in scope: listed when git was asked for them, else their src/."""
+    """Rust sources of the crates in scope, wherever their targets live (`[[bin]] path`...)."""
     if full.rust_sources:
         return [r for r in full.rust_sources if _crate_dir(r, dirs) is not None]
-    import os
-
-    out = []
-    for d in sorted(dirs):
-        base = root / _join(d, "src")
-        for top, subdirs, files in os.walk(base):
-            subdirs[:] = [x for x in subdirs if x not in ("target", ".git", "node_modules")]
-            rel_top = Path(top).relative_to(root).as_posix()
-            out += [f"{rel_top}/{f}" for f in files if f.endswith(".rs")]
-    return sorted(out)
+    specs = [f"{d}/*.rs" if d else "*.rs" for d in sorted(dirs)]
+    if not specs:
+        return []
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--", *specs], cwd=root,
+                             capture_output=True, check=True, timeout=30).stdout.decode("utf-8", "surrogateescape")
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted(r for r in set(out.split("\0")) if r and _owned(r.rpartition("/")[0]))
 
 
 def _restrict(root: Path, full: Inventory, scope: Scope) -> Inventory:

@@ -196,7 +196,22 @@ class CargoConfig:
     path: str
     target: str | None  # [build] target (the first, when it is a list)
     target_line: int | None
-    rustflags: str  # [build] rustflags and [target.<triple>] rustflags joined, for crt-static
+    rustflags: str  # [build] rustflags
+    target_rustflags: dict[str, str] = field(default_factory=dict)  # [target.<triple|cfg>] rustflags
+
+    def rustflags_for(self, triple: str) -> str:
+        """The flags cargo applies to this triple: [build] plus the matching [target.*] tables."""
+        from allocpolicy.facts.triples import cfg_facts
+        from allocpolicy.parsing.cfg import CfgError, target_key_matches
+
+        flags = [self.rustflags]
+        for key, value in self.target_rustflags.items():
+            try:
+                if target_key_matches(key, triple, cfg_facts(triple)):
+                    flags.append(value)
+            except CfgError:
+                continue
+        return " ".join(f for f in flags if f)
 
 
 def parse_cargo_config(path: str, text: str) -> CargoConfig:
@@ -205,12 +220,13 @@ def parse_cargo_config(path: str, text: str) -> CargoConfig:
     target = build.get("target")
     if isinstance(target, list):
         target = target[0] if target else None
-    flags = _flags(build.get("rustflags"))
-    for table in (data.get("target") or {}).values() if isinstance(data.get("target"), dict) else []:
-        if isinstance(table, dict):
-            flags += " " + _flags(table.get("rustflags"))
+    per_target = {}
+    for key, table in (data.get("target") or {}).items() if isinstance(data.get("target"), dict) else []:
+        if isinstance(table, dict) and table.get("rustflags"):
+            per_target[key] = _flags(table.get("rustflags"))
     line = index_toml(text.splitlines()).line_of(("build", "target")) if target else None
-    return CargoConfig(path, target if isinstance(target, str) else None, line, flags.strip())
+    return CargoConfig(path, target if isinstance(target, str) else None, line,
+                       _flags(build.get("rustflags")), per_target)
 
 
 def _flags(value: Any) -> str:

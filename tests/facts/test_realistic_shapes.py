@@ -1,0 +1,108 @@
+"""Shapes from real repositories that once produced false alarms or missed findings."""
+
+from __future__ import annotations
+
+import subprocess
+
+from helpers import MIMALLOC_DEP, STATIC, cargo, rules_of, write_tree
+
+from allocpolicy.frontdoors.precommit import scan_changed
+
+MAIN = "fn main() {}\n"
+ALPINE = ("FROM rust:1.82-alpine AS b\nWORKDIR /w\nCOPY . .\nRUN cargo build --release --bin {bin}\n"
+          "FROM scratch\nCOPY --from=b /w/target/release/{bin} /{bin}\n")
+
+
+def test_bin_with_custom_path_outside_src_in_full_scan_and_precommit(tmp_path, scan_tree):
+    files = {
+        "Cargo.toml": cargo("gateway", MIMALLOC_DEP) + '\n[[bin]]\nname = "gw"\npath = "cmd/gateway.rs"\n',
+        "cmd/gateway.rs": STATIC + MAIN,
+        "Dockerfile": ALPINE.format(bin="gw"),
+    }
+    assert rules_of(scan_tree(files)) == []
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    for changed in ("Dockerfile", "Cargo.toml", "cmd/gateway.rs"):
+        assert scan_changed(tmp_path, [changed]).findings == [], changed
+
+
+def test_allocator_declared_in_a_shared_workspace_library(scan_tree):
+    files = {
+        "Cargo.toml": '[workspace]\nmembers = ["crates/*", "services/*"]\n\n[workspace.dependencies]\n'
+                      + MIMALLOC_DEP + '\ncommon = { path = "crates/common" }\n',
+        "crates/common/Cargo.toml": cargo("common", "mimalloc = { workspace = true }"),
+        "crates/common/src/lib.rs": STATIC,
+        "services/api/Cargo.toml": cargo("api", "common = { workspace = true }"),
+        "services/api/src/main.rs": "use common as _;\n" + MAIN,
+        "Dockerfile": ALPINE.format(bin="api").replace("--bin api", "-p api"),
+    }
+    result = scan_tree(files)
+    assert rules_of(result) == ["AP009"]  # the library's static is noted, the image is fine
+    [row] = [r for r in result.inventory if r["binary"] == "api"]
+    assert row["allocator"] == "mimalloc"
+
+
+def test_windows_only_crt_static_does_not_make_linux_builds_static(scan_tree):
+    files = {
+        "Cargo.toml": cargo("svc", extra='[package.metadata.allocpolicy]\nprofile = "simple"\n'),
+        "src/main.rs": MAIN,
+        ".cargo/config.toml": '[target.x86_64-pc-windows-msvc]\nrustflags = ["-C", "target-feature=+crt-static"]\n',
+        "Dockerfile": "FROM rust:1.82-bookworm AS b\nWORKDIR /w\nCOPY . .\nRUN cargo build --release\n"
+                      "FROM gcr.io/distroless/cc-debian12\nCOPY --from=b /w/target/release/svc /svc\n",
+    }
+    result = scan_tree(files)
+    assert rules_of(result) == [] and result.inventory[0]["linkage"] == "dynamic"
+
+
+def test_build_args_reach_run_commands(scan_tree):
+    gated = cargo("svc", 'mimalloc = { version = "0.1", default-features = false, optional = true }')
+    files = {
+        "Cargo.toml": gated, "src/main.rs": '#[cfg(feature = "mimalloc")]\n' + STATIC + MAIN,
+        "Dockerfile": "ARG FEATURES=mimalloc\nFROM rust:1.82-alpine AS b\nARG FEATURES\nWORKDIR /w\nCOPY . .\n"
+                      "RUN cargo build --release --features ${FEATURES}\n"
+                      "FROM scratch\nCOPY --from=b /w/target/release/svc /svc\n",
+    }
+    assert rules_of(scan_tree(files)) == []
+    missed = ("FROM rust:1.82-bookworm AS b\nARG TARGET=x86_64-unknown-linux-musl\nWORKDIR /w\nCOPY . .\n"
+              "RUN cargo build --release --target $TARGET && cp target/$TARGET/release/svc /svc\n"
+              "FROM scratch\nCOPY --from=b /svc /svc\n")
+    files = {"Cargo.toml": cargo("svc"), "src/main.rs": MAIN, "Dockerfile": missed}
+    assert rules_of(scan_tree(files)) == ["AP001"]
+
+
+def test_bench_and_example_statics_are_not_the_shipped_allocator(scan_tree):
+    files = {
+        "Cargo.toml": cargo("svc", 'tikv-jemallocator = "0.6"') + '\n[dev-dependencies]\n' + MIMALLOC_DEP + "\n",
+        "src/main.rs": "#[global_allocator]\nstatic G: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;\n" + MAIN,
+        "benches/alloc.rs": STATIC, "examples/demo.rs": STATIC + MAIN,
+        "Dockerfile": ALPINE.format(bin="svc").replace("FROM rust:1.82-alpine", "FROM rust:1.82-bookworm"),
+    }
+    result = scan_tree(files)
+    assert result.inventory[0]["allocator"] == "jemalloc"
+    assert "AP006" not in rules_of(result)
+
+
+def test_empty_and_comment_only_containerfiles(scan_tree):
+    result = scan_tree({"Dockerfile": "", "Containerfile": "# nothing yet\n"})
+    assert all("internal error" not in f.message for f in result.findings)
+
+
+def test_cargo_install_root_and_cd_in_run(scan_tree):
+    files = {
+        "Cargo.toml": cargo("svc"), "src/main.rs": MAIN,
+        "Dockerfile": "FROM rust:1.82-alpine AS b\nWORKDIR /w\nCOPY . .\nRUN cd /tmp && echo hi\n"
+                      "RUN cargo install --path . --root /out\nFROM scratch\nCOPY --from=b /out/bin/svc /svc\n",
+    }
+    result = scan_tree(files)
+    assert rules_of(result) == ["AP001"] and result.inventory[0]["crate"] == "svc"
+
+
+def test_symlinked_preload_library_counts_as_provided(scan_tree):
+    files = {
+        "Cargo.toml": cargo("svc"), "src/main.rs": MAIN,
+        "Dockerfile": "FROM rust:1.82-bookworm AS b\nWORKDIR /w\nCOPY . .\nRUN cargo build --release\n"
+                      "FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y libjemalloc2 && "
+                      "ln -s /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/libjemalloc.so\n"
+                      "COPY --from=b /w/target/release/svc /svc\nENV LD_PRELOAD=/usr/lib/libjemalloc.so\n",
+    }
+    assert "AP007" not in rules_of(scan_tree(files))
