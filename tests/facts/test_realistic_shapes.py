@@ -106,3 +106,43 @@ def test_symlinked_preload_library_counts_as_provided(scan_tree):
                       "COPY --from=b /w/target/release/svc /svc\nENV LD_PRELOAD=/usr/lib/libjemalloc.so\n",
     }
     assert "AP007" not in rules_of(scan_tree(files))
+
+
+RUNTIME = ("FROM rust:1.82-bookworm AS b\nWORKDIR /w\nCOPY . .\nRUN cargo build --release\n"
+           "FROM {base}\n{extra}COPY --from=b /w/target/release/svc /svc\n{tail}")
+
+
+def test_preload_path_computed_by_the_shell(scan_tree):
+    tail = 'ENTRYPOINT ["/bin/sh", "-c", "LD_PRELOAD=/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2 exec /svc"]\n'
+    files = {"Cargo.toml": cargo("svc"), "src/main.rs": MAIN,
+             "Dockerfile": RUNTIME.format(base="debian:bookworm-slim",
+                                          extra="RUN apt-get update && apt-get install -y libjemalloc2\n", tail=tail)}
+    result = scan_tree(files)
+    assert "AP007" not in rules_of(result) and "AP003" not in rules_of(result)
+    assert result.inventory[0]["allocator"] == "jemalloc"
+
+
+def test_distroless_missing_preload_says_copy_not_install(scan_tree):
+    tail = "ENV RUST_LOG=info LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 TZ=UTC\n"
+    files = {"Cargo.toml": cargo("svc"), "src/main.rs": MAIN,
+             "Dockerfile": RUNTIME.format(base="gcr.io/distroless/cc-debian12", extra="", tail=tail)}
+    result = scan_tree(files)
+    [ap007] = [f for f in result.findings if f.rule == "AP007"]
+    assert "no package manager: copy" in ap007.message
+    assert "AP011" not in rules_of(result)  # it does not "work here": the library is missing
+
+
+def test_dynamic_musl_with_a_working_preload_is_not_ap001(scan_tree):
+    files = {"Cargo.toml": cargo("svc"), "src/main.rs": MAIN,
+             "Dockerfile": "FROM alpine:3.20 AS b\nRUN apk add --no-cache rust cargo\nWORKDIR /w\nCOPY . .\n"
+                           "RUN cargo build --release\nFROM alpine:3.20\nRUN apk add --no-cache libgcc mimalloc2\n"
+                           "COPY --from=b /w/target/release/svc /svc\nENV LD_PRELOAD=/usr/lib/libmimalloc.so.2\n"}
+    assert rules_of(scan_tree(files)) == ["AP011"]
+
+
+def test_workspace_dependency_uses_the_workspace_lock(scan_tree):
+    files = {"Cargo.toml": '[workspace]\nmembers = ["svc"]\n\n[workspace.dependencies]\nmimalloc = "0.1"\n',
+             "Cargo.lock": 'version = 3\n[[package]]\nname = "mimalloc"\nversion = "0.1.43"\n',
+             "svc/Cargo.toml": cargo("svc", "mimalloc = { workspace = true }"), "svc/src/main.rs": STATIC + MAIN}
+    [f] = scan_tree(files).findings
+    assert (f.rule, f.location.path, f.severity.value) == ("AP004", "Cargo.toml", "info")

@@ -20,8 +20,12 @@ _PLAIN = re.compile(r"[^'\"\\$`]*")
 _SPLIT = re.compile(r"(&&|\|\||;;|[;&|()])|\s+")
 
 
+_SUBSHELL = re.compile(r"\$\([^()]*\)|`[^`]*`")
+
+
 def _tokens(script: str) -> list[str]:
-    script = script.replace("\n", " ; ")
+    # $(uname -m) is a value computed at run time: keep it one opaque word, not a command
+    script = _SUBSHELL.sub("${SUBSHELL}", script).replace("\n", " ; ")
     if _PLAIN.fullmatch(script):  # no quoting: a regex split is exact and far cheaper than shlex
         return [t for t in _SPLIT.split(script) if t]
     return _shlex_tokens(script)

@@ -274,6 +274,8 @@ def binary_subjects(repo: Repo, cf: Containerfile, bins: list[ShippedBinary]) ->
     final = cf.final
     if final is None:
         return []
+    # The issue's contract: LD_PRELOAD of an allocator counts as having one; a missing
+    # library is AP007's finding, not a reason to also ask for mimalloc.
     pre = [allocator_of_library(p.path) for p in preloads(final)]
     pre_alloc = next((a for a in pre if a), None)
     out = []
@@ -319,7 +321,7 @@ def preload_subjects(repo: Repo, cf: Containerfile, bins: list[Subject]) -> list
             "binary_linkage": linkage, "library_status": status, "expected_path": expected,
             "expected_package": pkg, "distro": final.image.distro,
             "reason": _preload_reason(final, bins, linkage),
-            "status_text": _status_text(status, final.image.distro, expected, pkg),
+            "status_text": _status_text(status, final.image.distro, expected, pkg, final.image.package_manager),
         }
         out.append(Subject("ld_preload", facts, Location(cf.path, p.line, end_line=p.end_line), {"preload": p, "containerfile": cf}))
     return out
@@ -329,6 +331,8 @@ def _library_status(final: StageFacts, path: str, alloc: str | None) -> tuple[st
     distro = final.image.distro
     expected = expected_paths(distro, alloc) if alloc and distro else []
     exp_pkg, exp_path = (expected[0] if expected else (None, None))
+    if "$" in path:  # computed when the container starts, e.g. /usr/lib/$(uname -m)-linux-gnu/...
+        return "unknown", exp_path, exp_pkg
     if path in final.files or any(path.startswith(f.rstrip("/") + "/") for f in final.files if f.endswith("/lib")):
         return "provided", exp_path, exp_pkg
     if set(packages_providing(path, distro)) & set(final.packages):
@@ -341,11 +345,14 @@ def _library_status(final: StageFacts, path: str, alloc: str | None) -> tuple[st
     return "missing", exp_path, exp_pkg
 
 
-def _status_text(status: str, distro: str | None, expected: str | None, pkg: str | None) -> str:
+def _status_text(status: str, distro: str | None, expected: str | None, pkg: str | None,
+                 manager: str | None = "apt") -> str:
     if status == "wrong-path":
         return f"is not where `{pkg}` installs it on {distro}: use {expected}" if expected else "is not where the installed package puts it"
     if status == "missing":
         hint = f"; on {distro} install `{pkg}` and use {expected}" if expected and pkg else ""
+        if hint and manager is None:
+            hint = f"; this image has no package manager: copy {expected} from a stage that installs `{pkg}`"
         return f"is neither installed nor copied into the final stage{hint}"
     return status
 
@@ -367,9 +374,10 @@ def dependency_subjects(repo: Repo) -> list[Subject]:
             if _interesting(dep):
                 out.append(_dep_subject(crate.manifest.path, dep, crate, crate.has_binary, crate.locked))
     for m in repo.manifests.values():
+        lock = next((c.locked for c in repo.crates if c.root is m and c.locked), {})
         for dep in m.workspace_dependencies.values():
             if _interesting(dep):
-                out.append(_dep_subject(m.path, dep, None, False, {}))
+                out.append(_dep_subject(m.path, dep, None, False, lock))
     return out
 
 
@@ -466,10 +474,15 @@ def _mismatch(crate: Crate, s: AllocatorStatic, dep: Dependency | None, image_tr
             st, dp = static_active(s, facts, feats[0]), dep_active(dep, triple, facts, feats)
             label = "all features" if feats is feature_sets[1] else "default features"
             if st and not dp:
-                return f"a {triple} build with {label} has the static but not the crate, so it fails to compile"
+                return f"{_article(triple)} {triple} build with {label} has the static but not the crate, so it fails to compile"
             if dp and not st and triple in image_triples:
-                return f"a {triple} build with {label} has the crate but not the static, so it silently keeps the system allocator"
+                return (f"{_article(triple)} {triple} build with {label} has the crate but not the static, "
+                        "so it silently keeps the system allocator")
     return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeioux" else "a"  # "an x86_64-...", "an aarch64-..."
 
 
 def cfg_of(text: str) -> CfgExpr:
