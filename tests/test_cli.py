@@ -26,7 +26,7 @@ def test_scan_text_on_bundled_example(capsys):
     code, out, _ = run(capsys, "scan", str(EXAMPLES / "alpine-no-mimalloc"), "--color", "never")
     assert code == 1
     assert out.startswith("Dockerfile:2:1: AP001 [error] ")
-    assert "    fix: link mimalloc as the #[global_allocator]" in out
+    assert "    fix: Link mimalloc as the #[global_allocator]" in out
 
 
 def test_clean_example_exits_zero(capsys):

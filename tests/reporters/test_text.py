@@ -13,7 +13,8 @@ def _result() -> ScanResult:
                 snippet="FROM rust:1-alpine", offered=("link mimalloc", Safety.SAFE))
     g = Finding("AP002", "ld-preload-requires-glibc", Severity.WARNING, Location("x/Dockerfile", 9), "m2",
                 offered=("remove it", Safety.UNSAFE))
-    return ScanResult(Path("."), [f, g], {}, files_scanned=4)
+    # pending: fixes offered by the rules but not computed (a large text scan)
+    return ScanResult(Path("."), [f, g], {}, files_scanned=4, pending=[(f, None, None, None), (g, None, None, None)])
 
 
 def test_plain_text_lines_excerpts_and_fixes():
@@ -24,7 +25,20 @@ def test_plain_text_lines_excerpts_and_fixes():
     assert lines[1] == "       3 | FROM rust:1-alpine"
     assert lines[2] == "    fix: link mimalloc"
     assert lines[4] == "    fix: remove it (unsafe: --unsafe-fixes)"
-    assert lines[-1] == "Found 1 error, 1 warning in 4 files; 2 with a fix offered by `allocpolicy fix`."
+    assert lines[-1] == "Found 1 error, 1 warning (4 files checked); 2 with a fix offered (`allocpolicy fix --diff` shows it)."
+
+
+def test_computed_fixes_replace_offers():
+    from allocpolicy.model import Fix
+
+    result = _result()
+    result.pending = []
+    result.findings[0].fix = Fix("Link mimalloc as the #[global_allocator]", Safety.SAFE, ())
+    buf = io.StringIO()
+    text.render(result, buf)
+    out = buf.getvalue()
+    assert "    fix: Link mimalloc as the #[global_allocator]" in out and "remove it" not in out
+    assert out.splitlines()[-1].endswith("; 1 fixable with `allocpolicy fix`.")
 
 
 def test_colour_only_when_asked():
