@@ -94,10 +94,13 @@ def _report(args: argparse.Namespace, result: ScanResult, changed: dict[str, Fil
     for note in notes:
         print(f"note: {note}", file=err)
     remaining = result.findings
+    if args.diff:  # nothing was written, so nothing was re-scanned: drop what the diff fixes
+        remaining = [f for f in remaining if not (f.fix and f.fix.edits and all(e.path in changed for e in f.fix.edits)
+                                                  and _wanted(f, [r.upper() for r in args.rule], args.unsafe_fixes))]
     fail_on = Severity(args.fail_on) if args.fail_on else result.config.fail_on
     unsafe_left = sum(1 for f in remaining if f.fix and f.fix.safety == Safety.UNSAFE and not args.unsafe_fixes)
     print(f"{len(changed)} file(s) {'would change' if args.diff else 'changed'}; "
-          f"{len(remaining)} finding(s) remain"
+          f"{len(remaining)} finding(s) {'would remain' if args.diff else 'remain'}"
           + (f" ({unsafe_left} with unsafe fixes: --unsafe-fixes)" if unsafe_left else "") + ".", file=err)
     if not args.diff:
         from allocpolicy.reporters.text import one_line
