@@ -430,7 +430,19 @@ def align_allocator_cfg(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, li
         return "Gate the #[global_allocator] like its dependency", [replace_lines(static.file, row, row, new_attr)]
     if not cfg:
         return None
-    return "Gate the #[global_allocator] like its dependency", [insert_before(static.file, attr, new_attr)]
+    edits = [insert_before(static.file, attr, new_attr)] + _gate_uses(static.file, lines, dep.rust_name, cfg, first)
+    return "Gate the #[global_allocator] like its dependency", edits
+
+
+def _gate_uses(path: str, lines: list[str], crate: str, cfg: str, before: int) -> list[Edit]:
+    """`use mimalloc::MiMalloc;` must carry the same cfg, or the ungated build still fails (E0432)."""
+    pattern = re.compile(rf"^(\s*)(?:pub(?:\([^)]*\))?\s+)?use\s+(?:::)?{re.escape(crate)}\b.*;\s*(?://.*)?$")
+    edits = []
+    for n, line in enumerate(lines[: before - 1], start=1):
+        m = pattern.match(line)
+        if m and not (n > 1 and lines[n - 2].strip().startswith("#[cfg(")):
+            edits.append(insert_before(path, n, [f"{m.group(1)}#[cfg({cfg})]"]))
+    return edits
 
 
 # ------------------------------------------------------------------ AP008

@@ -132,7 +132,27 @@ def correct_preload(subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
             return None
         # The install goes right above the instruction; one edit if that line changes too.
         rows[ins.start_line] = [template.format(pkg=pkg)] + rows.get(ins.start_line, [lines[ins.start_line - 1]])
+    if facts["library_status"] == "wrong-path":
+        _swap_package(cf, pkg, facts.get("library_allocator"), rows)
     if not rows:
         return None
     edits = [replace_lines(cf.path, n, n, new) for n, new in sorted(rows.items())]
     return f"Install {pkg} and preload {expected}", edits
+
+
+def _swap_package(cf: Any, pkg: str, alloc: str | None, rows: dict[int, list[str]]) -> None:
+    """The release's package for that allocator: `libmimalloc2.0` does not exist on trixie."""
+    final = cf.final
+    if final is None or alloc is None:
+        return
+    for installed, line in final.packages.items():
+        if installed == pkg or package_allocator(installed) != alloc:
+            continue
+        ins = next((i for i in final.stage.instructions if i.start_line == line and i.keyword == "RUN"), None)
+        if ins is None:
+            continue
+        word = re.compile(rf"(?<![\w.+-]){re.escape(installed)}(?![\w.+-])")
+        for n in range(ins.start_line, ins.end_line + 1):
+            current = rows.get(n, [cf.doc.lines[n - 1]])
+            if len(current) == 1 and word.search(current[0]):
+                rows[n] = [word.sub(pkg, current[0])]
