@@ -146,3 +146,15 @@ def test_workspace_dependency_uses_the_workspace_lock(scan_tree):
              "svc/Cargo.toml": cargo("svc", "mimalloc = { workspace = true }"), "svc/src/main.rs": STATIC + MAIN}
     [f] = scan_tree(files).findings
     assert (f.rule, f.location.path, f.severity.value) == ("AP004", "Cargo.toml", "info")
+
+
+def test_custom_target_dir(scan_tree):
+    files = {"Cargo.toml": cargo("svc"), "src/main.rs": MAIN,
+             "Dockerfile": "FROM rust:1.82-alpine AS b\nENV CARGO_TARGET_DIR=/cache/t\nWORKDIR /w\nCOPY . .\n"
+                           "RUN cargo build --release\nFROM scratch\nCOPY --from=b /cache/t/release/svc /svc\n",
+             "other.Dockerfile": "FROM rust:1.82 AS b\nWORKDIR /w\nCOPY . .\n"
+                                 "RUN cargo build --release --target x86_64-unknown-linux-musl --target-dir /out\n"
+                                 "FROM scratch\nCOPY --from=b /out/x86_64-unknown-linux-musl/release/svc /svc\n"}
+    result = scan_tree(files)
+    assert sorted((f.rule, f.location.path) for f in result.findings) == [
+        ("AP001", "Dockerfile"), ("AP001", "other.Dockerfile")]

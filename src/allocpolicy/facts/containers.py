@@ -274,6 +274,9 @@ def _packages_for_file(stage: StageFacts, path: str) -> list[str]:
 def _artifact_at(stage: StageFacts, path: str) -> Artifact | None:
     if path in stage.artifacts:
         return stage.artifacts[path]
+    moved = _in_custom_target_dir(stage, path)
+    if moved is not None:
+        return moved
     m = _TARGET_PATH.search(path)
     if m and "*" not in path:
         build = _last_build(stage)
@@ -282,6 +285,22 @@ def _artifact_at(stage: StageFacts, path: str) -> Artifact | None:
     for known, art in stage.artifacts.items():
         if known.endswith("/*") and posixpath.dirname(path) == known[:-2]:
             return replace(art, name=posixpath.basename(path))
+    return None
+
+
+def _in_custom_target_dir(stage: StageFacts, path: str) -> Artifact | None:
+    """`--target-dir /out` or CARGO_TARGET_DIR=/out put binaries at /out/[<triple>/]<profile>/<name>."""
+    for b in reversed(stage.builds):
+        where = b.cargo.target_dir or b.env.get("CARGO_TARGET_DIR")
+        if not where or not b.cargo.produces_binaries:
+            continue
+        base = _abs(b.workdir, where)
+        if not path.startswith(base.rstrip("/") + "/"):
+            continue
+        parts = path[len(base.rstrip("/")) + 1 :].split("/")
+        if len(parts) in (2, 3) and "*" not in parts[-1]:
+            triple = parts[0] if len(parts) == 3 else None
+            return Artifact(parts[-1], triple, b, b.line)
     return None
 
 
