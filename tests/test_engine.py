@@ -325,3 +325,9 @@ def test_dotted_key_dependency_is_reported_on_its_own_line(scan_tree):
     files = {"Cargo.toml": cargo("svc", 'serde = "1"\nmimalloc.version = "0.1"'), "src/main.rs": STATIC + MAIN}
     [f] = scan_tree(files).findings
     assert (f.rule, f.location.line) == ("AP004", 8)
+
+
+def test_image_level_suppression_above_the_final_from(scan_tree):
+    dockerfile = ("FROM rust:1.82 AS b\nWORKDIR /w\nCOPY . .\nRUN cargo build --release --target x86_64-unknown-linux-musl\n"
+                  "# allocpolicy: ignore[AP001]\nFROM scratch\nCOPY --from=b /w/target/x86_64-unknown-linux-musl/release/svc /svc\n")
+    assert rules_of(scan_tree({"Cargo.toml": cargo("svc"), "src/main.rs": MAIN, "Dockerfile": dockerfile})) == []

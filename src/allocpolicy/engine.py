@@ -82,7 +82,8 @@ def scan(
             if finding is None:
                 continue
             loc = finding.location
-            if suppressions.match(rule.id, loc.path, loc.line, loc.end_line or loc.line):
+            anchors = [(loc.line, loc.end_line or loc.line)] + [(n, n) for n in subject.context.get("also_anchored", ())]
+            if any(suppressions.match(rule.id, loc.path, a, b) for a, b in anchors):
                 continue
             if any(rule.id in ids and fnmatch.fnmatch(loc.path, pat) for pat, ids in config.per_path_ignores.items()):
                 continue

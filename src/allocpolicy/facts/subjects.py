@@ -297,7 +297,10 @@ def binary_subjects(repo: Repo, cf: Containerfile, bins: list[ShippedBinary]) ->
             "recommended_text": _fmt_list(recommended), "features": sorted(sb.features[0]),
         }
         line = sb.evidence[0]
-        out.append(Subject("binary", facts, Location(cf.path, line), {"binary": sb, "repo": repo}))
+        # An image-level suppression may sit above the final FROM or the builder's FROM.
+        anchors = [final.stage.from_line] + ([cf.stages[sb.build.stage].stage.from_line] if sb.build else [])
+        out.append(Subject("binary", facts, Location(cf.path, line),
+                           {"binary": sb, "repo": repo, "also_anchored": anchors}))
         sb.reasons.append(f"allocator {allocator} ({source}); linkage {linkage}; runtime libc {final.image.libc} ({final.image.reason})")
     return out
 
