@@ -13,9 +13,6 @@ if TYPE_CHECKING:
     from typing import Callable, Sequence, TextIO
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-# Above this many findings a text scan names the fix each rule offers without computing
-# its edits (tomlkit, tree-sitter): a monorepo's first scan must stay fast.
-TEXT_FIX_LIMIT = 50
 
 
 class UsageError(Exception):
@@ -136,8 +133,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
         result = scan_changed(root, args.files, args.config, with_fixes=args.format != "text")
     else:
         result = scan(root, args.config, with_fixes=args.format != "text")
-    if result.pending and len(result.findings) <= TEXT_FIX_LIMIT:
-        result.resolve_fixes()  # show the real fix (or none) where it is cheap to know
     out_text = _render(result, args)
     if args.output:
         args.output.write_text(out_text, encoding="utf-8")

@@ -111,10 +111,12 @@ def _evaluate(rule: Rule, subject: Any, repo: Any, config: Config, pending: list
     loc: Location = subject.location
     finding = Finding(rule.id, rule.name, severity, loc, message, snippet=_snippet(repo, loc))
     if rule.fix is not None:
-        from allocpolicy.fixes.titles import TITLES
+        from allocpolicy.fixes.titles import offer
         from allocpolicy.model import Safety
 
-        finding.offered = (TITLES.get(rule.fix.action, rule.fix.action), Safety(rule.fix.safety))
+        title = offer(rule.fix.action, subject)
+        if title is not None:
+            finding.offered = (title, Safety(rule.fix.safety))
         pending.append((finding, rule.fix, subject, repo))
     return finding
 

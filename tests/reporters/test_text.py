@@ -25,7 +25,7 @@ def test_plain_text_lines_excerpts_and_fixes():
     assert lines[1] == "       3 | FROM rust:1-alpine"
     assert lines[2] == "    fix: link mimalloc"
     assert lines[4] == "    fix: remove it (unsafe: --unsafe-fixes)"
-    assert lines[-1] == "Found 1 error, 1 warning (4 files checked); 2 with a fix offered (`allocpolicy fix --diff` shows it)."
+    assert lines[-1] == "Found 1 error, 1 warning (4 files checked); 2 fixable (`allocpolicy fix --diff` shows the edits)."
 
 
 def test_computed_fixes_replace_offers():

@@ -42,7 +42,7 @@ def summary(result: ScanResult) -> str:
     parts = [f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in counts.items() if n]
     if result.pending:
         fixable = sum(1 for f in result.findings if f.offered is not None)
-        tail = f"; {fixable} with a fix offered (`allocpolicy fix --diff` shows it)" if fixable else ""
+        tail = f"; {fixable} fixable (`allocpolicy fix --diff` shows the edits)" if fixable else ""
     else:
         fixable = sum(1 for f in result.findings if f.fix is not None)
         tail = f"; {fixable} fixable with `allocpolicy fix`" if fixable else ""
