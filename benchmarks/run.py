@@ -39,6 +39,9 @@ SCHEMA_VERSION = 1
 
 # -- commands ----------------------------------------------------------------
 
+# The `allocpolicy` hook's entry in .pre-commit-hooks.yaml, minus the program name.
+HOOK_ARGS = ("scan", "--quiet", "--color", "never", "--files")
+
 
 def snapshot_source(repo: Path, dest: Path, log) -> tuple[dict[str, str] | None, str]:
     """Freeze the committed allocpolicy source (git HEAD) so edits made during a long run do not leak in.
@@ -310,10 +313,11 @@ def build_plan(args: argparse.Namespace, work: Path, log) -> tuple[list[Command]
     cmds.append(Command("python-pass", "python -c pass", [python, "-c", "pass"], big_repo.root, ok_codes=(0,)))
     cmds.append(Command(f"one-service-{big}", f"allocpolicy scan {svc} (in {big})",
                         [allocpolicy, "scan", svc], big_repo.root))
+    hook = [allocpolicy, *HOOK_ARGS]  # exactly what .pre-commit-hooks.yaml runs
     cmds.append(Command(f"precommit-dockerfile-{big}", f"pre-commit: 1 Dockerfile (in {big})",
-                        [allocpolicy, "scan", "--files", f"{svc}/Dockerfile"], big_repo.root))
+                        [*hook, f"{svc}/Dockerfile"], big_repo.root))
     cmds.append(Command(f"precommit-cargo-{big}", f"pre-commit: 1 Cargo.toml (in {big})",
-                        [allocpolicy, "scan", "--files", f"{big_repo.services[2]}/Cargo.toml"], big_repo.root))
+                        [*hook, f"{big_repo.services[2]}/Cargo.toml"], big_repo.root))
 
     if not args.no_fix:
         fn = args.fix_size or (300 if 300 in sizes else min(sizes))

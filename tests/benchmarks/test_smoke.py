@@ -103,3 +103,14 @@ def test_generator_is_deterministic(tmp_path):
     main_rs = (a.root / "services/svc0000/src/main.rs").read_text()
     assert 190 <= main_rs.count("\n") <= 230
     assert len(set(a.variants)) == 10
+
+
+def test_precommit_rows_run_the_hooks_entry():
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run as bench
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    [check] = [h for h in hooks if h["id"] == "allocpolicy"]
+    assert check["entry"].split()[1:] == list(bench.HOOK_ARGS)
