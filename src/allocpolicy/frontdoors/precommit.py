@@ -139,20 +139,25 @@ class MentionCache:
             pass  # a cache that cannot be written only costs speed
 
 
+def _parent(path: str) -> str:
+    """posixpath.dirname for the repository's relative paths, at a third of the cost."""
+    return path.rpartition("/")[0]
+
+
 def _crate_dir(rel: str, manifest_dirs: set[str]) -> str | None:
-    d = posixpath.dirname(rel)
+    d = _parent(rel)
     while True:
         if d in manifest_dirs:
             return d
         if not d:
             return None
-        d = posixpath.dirname(d)
+        d = _parent(d)
 
 
 def _ancestors(d: str) -> list[str]:
     out = []
     while d:
-        d = posixpath.dirname(d)
+        d = _parent(d)
         out.append(d)
     return out
 
@@ -161,12 +166,12 @@ def narrow(root: Path, config: Config, files: list[str]) -> Scope:
     full, blobs = _tracked(root, config)
     changed = {r for r in (_rel(root, f) for f in files) if _relevant(r)}
     scope = Scope(changed)
-    manifest_dirs = {posixpath.dirname(m) for m in full.manifests}
+    manifest_dirs = {_parent(m) for m in full.manifests}
     for rel in changed:
         if is_containerfile(posixpath.basename(rel)):
             scope.containerfiles.add(rel)
         else:
-            d = _crate_dir(rel, manifest_dirs) if not rel.endswith("Cargo.toml") else posixpath.dirname(rel)
+            d = _crate_dir(rel, manifest_dirs) if not rel.endswith("Cargo.toml") else _parent(rel)
             if d is not None:
                 scope.crate_dirs.add(d)
     _expand_workspace_roots(root, scope, full)
@@ -205,12 +210,12 @@ def _expand_workspace_roots(root: Path, scope: Scope, full: Inventory) -> None:
             continue
         if is_root and any(c in scope.changed for c in (_join(d, "Cargo.toml"), _join(d, "Cargo.lock"))):
             prefix = d + "/" if d else ""
-            scope.crate_dirs |= {posixpath.dirname(m) for m in full.manifests if m.startswith(prefix)}
+            scope.crate_dirs |= {_parent(m) for m in full.manifests if m.startswith(prefix)}
     for rel in scope.changed:
         if rel.endswith((".cargo/config.toml", ".cargo/config", "rust-toolchain.toml")):
-            base = posixpath.dirname(posixpath.dirname(rel)) if "/.cargo/" in "/" + rel else posixpath.dirname(rel)
+            base = _parent(_parent(rel)) if "/.cargo/" in "/" + rel else _parent(rel)
             prefix = base + "/" if base else ""
-            scope.crate_dirs |= {posixpath.dirname(m) for m in full.manifests if m.startswith(prefix)}
+            scope.crate_dirs |= {_parent(m) for m in full.manifests if m.startswith(prefix)}
 
 
 def _join(d: str, name: str) -> str:
@@ -235,9 +240,10 @@ def _images_building(root: Path, full: Inventory, blobs: dict[str, str], dirs: s
     near = set(dirs) | {a for d in dirs for a in _ancestors(d)}
     cache = MentionCache(root) if blobs else None
     out = set()
+    inside = tuple(x + "/" for x in dirs if x)
     for cf in full.containerfiles:
-        d = posixpath.dirname(cf)
-        if d in near or any(d.startswith(x + "/") for x in dirs if x):
+        d = _parent(cf)
+        if d in near or (inside and cf.startswith(inside)):
             out.add(cf)
             continue
         words = cache.words(root, cf, blobs.get(cf, "")) if cache else _words(root, cf)
@@ -265,7 +271,7 @@ def _add_crates_of_images(root: Path, scope: Scope, full: Inventory, manifest_di
     """The crates a Containerfile builds: its own directory's, and those it names."""
     wanted: set[str] = set()
     for cf in scope.containerfiles:
-        d = posixpath.dirname(cf)
+        d = _parent(cf)
         own = _crate_dir(_join(d, "x"), manifest_dirs)
         if own is not None:
             scope.crate_dirs.add(own)
@@ -285,7 +291,7 @@ def _dirs_named(root: Path, full: Inventory, names: set[str]) -> set[str]:
     remaining = set(names)
     by_base = {}
     for m in full.manifests:
-        by_base.setdefault(posixpath.basename(posixpath.dirname(m)), []).append(m)
+        by_base.setdefault(posixpath.basename(_parent(m)), []).append(m)
     for manifests in (lambda n: by_base.get(n, []), lambda n: full.manifests):
         for name in sorted(remaining):
             for m in manifests(name):
@@ -294,7 +300,7 @@ def _dirs_named(root: Path, full: Inventory, names: set[str]) -> set[str]:
                 except OSError:
                     continue
                 if name.encode() in data and name in {x.decode() for x in _NAME.findall(data)} | _bin_names(data):
-                    found.add(posixpath.dirname(m))
+                    found.add(_parent(m))
                     remaining.discard(name)
                     break
         if not remaining:
@@ -326,10 +332,10 @@ def _restrict(root: Path, full: Inventory, scope: Scope) -> Inventory:
     roots = {a for d in dirs for a in _ancestors(d)} | dirs
     inv = Inventory()
     inv.containerfiles = sorted(scope.containerfiles | {c for c in scope.changed if c in full.containerfiles})
-    inv.manifests = [m for m in full.manifests if posixpath.dirname(m) in roots]
-    inv.locks = [m for m in full.locks if posixpath.dirname(m) in roots]
+    inv.manifests = [m for m in full.manifests if _parent(m) in roots]
+    inv.locks = [m for m in full.locks if _parent(m) in roots]
     inv.cargo_configs = list(full.cargo_configs)
-    inv.toolchains = [t for t in full.toolchains if posixpath.dirname(t) in roots]
+    inv.toolchains = [t for t in full.toolchains if _parent(t) in roots]
     inv.rust_sources = _sources(root, full, dirs)
     return inv
 

@@ -28,7 +28,18 @@ class ManifestError(Exception):
         self.column = column
 
 
+# A monorepo's workspace root (3000 members) or Cargo.lock takes tomllib tens of ms on
+# every pre-commit run; the same content read back as JSON takes a few.
+BIG_TOML = 32 * 1024
+
+
 def load_toml(text: str) -> dict[str, Any]:
+    if len(text) >= BIG_TOML:
+        return _cached_toml(text)
+    return _parse_toml(text)
+
+
+def _parse_toml(text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -36,6 +47,37 @@ def load_toml(text: str) -> dict[str, Any]:
         m = _TOML_POS.search(msg)
         line, col = (int(m.group(1)), int(m.group(2))) if m else (1, 1)
         raise ManifestError(f"invalid TOML: {_TOML_POS.sub('', msg).strip()}", line, col) from None
+
+
+def _cached_toml(text: str) -> dict[str, Any]:
+    """tomllib's result for a large file, kept as JSON in the user cache, keyed by content."""
+    import json
+    import os
+    import zlib
+    from pathlib import Path
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "allocpolicy" / "toml"
+    raw = text.encode("utf-8", "surrogatepass")
+    path = base / f"{zlib.crc32(raw):08x}-{len(raw)}.json"
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(cached, dict):
+            return cached
+    except (OSError, ValueError):
+        pass
+    data = _parse_toml(text)  # raises ManifestError for a broken file, which is never cached
+    try:
+        encoded = json.dumps(data)  # TOML dates do not survive JSON: such files are not cached
+    except (TypeError, ValueError):
+        return data
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(encoded, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # an unwritable cache only costs speed
+    return data
 
 
 @record
