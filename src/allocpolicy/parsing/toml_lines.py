@@ -99,7 +99,8 @@ def index_toml(lines: list[str]) -> TomlIndex:
         if not line or line.startswith("#"):
             continue
         if depth > 0:
-            depth += _bracket_delta(line)
+            if any(c in line for c in "[]{}"):  # most lines of a long members array have none
+                depth += _bracket_delta(line)
             last_content = number
             continue
         if line.startswith("["):
