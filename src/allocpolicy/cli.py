@@ -19,22 +19,14 @@ class UsageError(Exception):
     pass
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="allocpolicy",
-        description="Keep Rust container images on the right memory allocator.",
-    )
-    p.add_argument("--version", action="version", version=f"allocpolicy {__version__}")
-    p.add_argument("--debug", action="store_true", help="show tracebacks on internal errors")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+def _common(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("path", nargs="?", default=".", help="repository to check (default: .)")
+    sp.add_argument("--config", type=Path, help="config file (default: allocpolicy.toml at PATH)")
+    sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
 
-    def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("path", nargs="?", default=".", help="repository to check (default: .)")
-        sp.add_argument("--config", type=Path, help="config file (default: allocpolicy.toml at PATH)")
-        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
 
-    s = sub.add_parser("scan", help="report findings")
-    common(s)
+def _scan_args(s: argparse.ArgumentParser) -> None:
+    _common(s)
     s.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     s.add_argument("--output", "-o", type=Path, help="write the report to a file")
     s.add_argument("--fail-on", choices=("error", "warning", "info"), help="exit 1 at or above (default: error)")
@@ -43,8 +35,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="only report what these changed files cause or carry (pre-commit)")
     s.add_argument("--quiet", "-q", action="store_true", help="one line per finding, no excerpts")
 
-    f = sub.add_parser("fix", help="apply fixes")
-    common(f)
+
+def _fix_args(f: argparse.ArgumentParser) -> None:
+    _common(f)
     f.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes marked unsafe")
     f.add_argument("--diff", action="store_true", help="print a unified diff; write nothing")
     f.add_argument("--rule", action="append", default=[], metavar="ID", help="only fix these rules")
@@ -52,18 +45,44 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--exit-non-zero-on-fix", action="store_true", help="exit 1 when files changed")
     f.add_argument("--files", nargs="*", default=None, metavar="FILE")
 
-    i = sub.add_parser("inventory", help="show what each image ships, and why")
-    common(i)
+
+def _inventory_args(i: argparse.ArgumentParser) -> None:
+    _common(i)
     i.add_argument("--format", choices=("text", "json"), default="text")
 
-    r = sub.add_parser("rules", help="list the rules")
+
+def _rules_args(r: argparse.ArgumentParser) -> None:
     r.add_argument("--config", type=Path)
     r.add_argument("path", nargs="?", default=".")
-    e = sub.add_parser("explain", help="show a rule's documentation")
-    e.add_argument("rule")
-    e.add_argument("--config", type=Path)
-    e.add_argument("path", nargs="?", default=".")
 
+
+def _explain_args(e: argparse.ArgumentParser) -> None:
+    e.add_argument("rule")
+    _rules_args(e)
+
+
+_SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "scan": ("report findings", _scan_args),
+    "fix": ("apply fixes", _fix_args),
+    "inventory": ("show what each image ships, and why", _inventory_args),
+    "rules": ("list the rules", _rules_args),
+    "explain": ("show a rule's documentation", _explain_args),
+}
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that subcommand's options (each costs start-up time)."""
+    p = argparse.ArgumentParser(
+        prog="allocpolicy",
+        description="Keep Rust container images on the right memory allocator.",
+    )
+    p.add_argument("--version", action="version", version=f"allocpolicy {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on internal errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_text, add) in _SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_text)
+        if only in (None, name):
+            add(sp)
     g = sub.add_parser("github-review", help="post findings to a GitHub pull request (Action)", add_help=False)
     g.add_argument("rest", nargs=argparse.REMAINDER)
     return p
@@ -78,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return github_main(args_list[1:])
         except SystemExit as exc:  # argparse's --help and usage errors
             return EXIT_OK if exc.code in (0, None) else EXIT_ERROR
-    parser = _parser()
+    first = next((a for a in args_list if not a.startswith("-")), None)
+    parser = _parser(first if first in _SUBCOMMANDS else None)
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:
@@ -211,7 +231,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_github(args: argparse.Namespace) -> int:
     from allocpolicy.frontdoors.github import main as github_main
 
-    return github_main(list(args.rest))
+    return github_main(list(getattr(args, "rest", [])))
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

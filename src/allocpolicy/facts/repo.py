@@ -202,8 +202,6 @@ def _owner(crates_by_dir: dict[str, Crate], rel: str) -> Crate | None:
 
 
 def _load_sources(repo: Repo) -> None:
-    from allocpolicy.parsing.rust import file_suppressions, scan_rust_source
-
     by_dir = {c.dir: c for c in repo.crates}
     for rel in repo.inventory.rust_sources:
         crate = _owner(by_dir, rel)
@@ -215,9 +213,13 @@ def _load_sources(repo: Repo) -> None:
             repo.problems.append(ParseProblem(rel, exc.line, exc.message))
             continue
         if b"allocpolicy:" in data:
+            from allocpolicy.parsing.rust import file_suppressions
+
             repo.rust_suppressions[rel] = file_suppressions(data)
         if b"global_allocator" not in data or _not_shipped(crate, rel):
             continue
+        from allocpolicy.parsing.rust import scan_rust_source  # only files that may declare one
+
         info = scan_rust_source(data)
         if info.parse_error:
             repo.problems.append(ParseProblem(rel, info.parse_error[0], info.parse_error[1]))
