@@ -313,14 +313,31 @@ def _bin_names(data: bytes) -> set[str]:
 
 
 def _sources(root: Path, full: Inventory, dirs: set[str]) -> list[str]:
-    """Rust sources of the crates in scope, wherever their targets live (`[[bin]] path`...)."""
+    """Rust sources of the crates in scope, wherever their targets live (`[[bin]] path`...).
+
+    A crate directory is small: walking it costs less than another git process. The
+    repository root, when it is a crate, would mean the whole tree: git lists it instead.
+    """
     if full.rust_sources:
         return [r for r in full.rust_sources if _crate_dir(r, dirs) is not None]
-    specs = [f"{d}/*.rs" if d else "*.rs" for d in sorted(dirs)]
-    if not specs:
-        return []
+    import os
+
+    from allocpolicy.discovery import SKIP_DIRS
+
+    out: list[str] = []
+    for d in sorted(dirs):
+        if not d:
+            return _git_sources(root)
+        for top, subdirs, files in os.walk(root / d):
+            subdirs[:] = [x for x in subdirs if x not in SKIP_DIRS]
+            rel_top = Path(top).relative_to(root).as_posix()
+            out += [f"{rel_top}/{f}" for f in files if f.endswith(".rs")]
+    return sorted(out)
+
+
+def _git_sources(root: Path) -> list[str]:
     try:
-        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--", *specs], cwd=root,
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--", "*.rs"], cwd=root,
                              capture_output=True, check=True, timeout=30).stdout.decode("utf-8", "surrogateescape")
     except (OSError, subprocess.SubprocessError):
         return []
