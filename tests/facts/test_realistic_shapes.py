@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from helpers import MIMALLOC_DEP, STATIC, cargo, rules_of, write_tree
+from helpers import MIMALLOC_DEP, STATIC, cargo, rules_of
 
 from allocpolicy.frontdoors.precommit import scan_changed
 

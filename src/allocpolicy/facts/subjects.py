@@ -30,7 +30,7 @@ from allocpolicy.facts.triples import cfg_facts, is_musl, links_statically
 from allocpolicy.facts.workspace import AllocatorStatic, Crate, enabled_features
 from allocpolicy.model import Location
 from allocpolicy.parsing.cargo import Dependency
-from allocpolicy.parsing.cfg import CfgError, CfgExpr, parse_cfg, target_key_matches
+from allocpolicy.parsing.cfg import CfgError, target_key_matches
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -487,6 +487,3 @@ def _mismatch(crate: Crate, s: AllocatorStatic, dep: Dependency | None, image_tr
 def _article(word: str) -> str:
     return "an" if word[:1] in "aeioux" else "a"  # "an x86_64-...", "an aarch64-..."
 
-
-def cfg_of(text: str) -> CfgExpr:
-    return parse_cfg(text)

@@ -299,17 +299,14 @@ def _dirs_named(root: Path, full: Inventory, names: set[str]) -> set[str]:
                     data = (root / m).read_bytes()
                 except OSError:
                     continue
-                if name.encode() in data and name in {x.decode() for x in _NAME.findall(data)} | _bin_names(data):
+                # [[bin]] names share the `name = "..."` pattern, so one search finds both
+                if name.encode() in data and name in {x.decode() for x in _NAME.findall(data)}:
                     found.add(_parent(m))
                     remaining.discard(name)
                     break
         if not remaining:
             break
     return found
-
-
-def _bin_names(data: bytes) -> set[str]:
-    return set()  # [[bin]] names share the `name = "..."` pattern, which _NAME already finds
 
 
 def _sources(root: Path, full: Inventory, dirs: set[str]) -> list[str]:

@@ -23,7 +23,7 @@ from allocpolicy.parsing.rust import GlobalAllocator, RustSource
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _PATH = rf"(?:::)?{_IDENT}(?:::{_IDENT})*"
-_USE = re.compile(rf"(?:pub(?:\([a-z ]+\))?\s+)?use\s+(?P<body>[\w:{{}}, \t]+?)\s*;")
+_USE = re.compile(r"(?:pub(?:\([a-z ]+\))?\s+)?use\s+(?P<body>[\w:{}, \t]+?)\s*;")
 _EXTERN = re.compile(rf"extern\s+crate\s+(?P<name>{_IDENT})(?:\s+as\s+(?P<alias>{_IDENT}))?\s*;")
 _MOD = re.compile(rf"(?:pub(?:\([a-z ]+\))?\s+)?mod\s+(?P<name>{_IDENT})\s*;")
 _ATTR = re.compile(r"#\[\s*(?P<body>[^\[\]]*)\]")
