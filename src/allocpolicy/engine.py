@@ -92,7 +92,7 @@ def scan(
     findings = _dedupe(findings)
     findings.sort(key=Finding.sort_key)
     kept = {id(f) for f in findings}
-    result = ScanResult(root, findings, rules, inventory, len(repo.texts), config,
+    result = ScanResult(root, findings, rules, inventory, len(set(repo.texts) | set(repo.inventory.rust_sources)), config,
                         [p for p in pending if id(p[0]) in kept])
     if with_fixes:
         result.resolve_fixes()

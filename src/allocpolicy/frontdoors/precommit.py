@@ -273,7 +273,7 @@ def _add_crates_of_images(root: Path, scope: Scope, full: Inventory, manifest_di
     for cf in scope.containerfiles:
         d = _parent(cf)
         own = _crate_dir(_join(d, "x"), manifest_dirs)
-        if own is not None:
+        if own is not None and _is_package(root, own):  # a virtual workspace root is no crate
             scope.crate_dirs.add(own)
         try:
             text = (root / cf).read_text(encoding="utf-8", errors="replace")
@@ -283,6 +283,13 @@ def _add_crates_of_images(root: Path, scope: Scope, full: Inventory, manifest_di
     wanted -= _crate_names(root, scope.crate_dirs)
     if wanted:
         scope.crate_dirs |= _dirs_named(root, full, wanted)
+
+
+def _is_package(root: Path, d: str) -> bool:
+    try:
+        return b"[package]" in (root / _join(d, "Cargo.toml")).read_bytes()
+    except OSError:
+        return False
 
 
 def _dirs_named(root: Path, full: Inventory, names: set[str]) -> set[str]:
