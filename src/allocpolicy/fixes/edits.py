@@ -21,16 +21,22 @@ def insert_before(path: str, line: int, new_lines: list[str]) -> Edit:
     return Edit(path, line, 1, line, 1, "".join(x + "\n" for x in new_lines))
 
 
-def line_diff(path: str, old: list[str], new: list[str]) -> Edit | None:
-    """The smallest whole-line edit turning old into new, or None when equal."""
-    if old == new:
-        return None
+def common_affixes(old: list[str], new: list[str]) -> tuple[int, int]:
+    """How many leading and trailing lines two versions share (not overlapping)."""
     p = 0
     while p < min(len(old), len(new)) and old[p] == new[p]:
         p += 1
     s = 0
     while s < min(len(old), len(new)) - p and old[-1 - s] == new[-1 - s]:
         s += 1
+    return p, s
+
+
+def line_diff(path: str, old: list[str], new: list[str]) -> Edit | None:
+    """The smallest whole-line edit turning old into new, or None when equal."""
+    if old == new:
+        return None
+    p, s = common_affixes(old, new)
     first, last = p + 1, len(old) - s
     replacement = new[p : len(new) - s]
     if last < first:

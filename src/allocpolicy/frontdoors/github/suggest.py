@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from allocpolicy.fixes.edits import common_affixes
 from allocpolicy.model import Edit
 
 _BACKTICKS = re.compile(r"`+")
@@ -165,12 +166,7 @@ def diff_block(
 
 def _unified(path: str, first: int, old: list[str], new: list[str]) -> str:
     # trim the common head and tail to keep one tight hunk with a line of context
-    head = 0
-    while head < min(len(old), len(new)) and old[head] == new[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
-        tail += 1
+    head, tail = common_affixes(old, new)
     keep_head = max(0, head - 1)
     keep_tail = max(0, tail - 1)
     o = old[keep_head : len(old) - keep_tail]
