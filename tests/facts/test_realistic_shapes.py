@@ -158,3 +158,15 @@ def test_custom_target_dir(scan_tree):
     result = scan_tree(files)
     assert sorted((f.rule, f.location.path) for f in result.findings) == [
         ("AP001", "Dockerfile"), ("AP001", "other.Dockerfile")]
+
+
+def test_preload_path_of_another_architecture(scan_tree):
+    tail = "ENV LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2\n"
+    files = {"Cargo.toml": cargo("svc"), "src/main.rs": MAIN,
+             "Dockerfile": RUNTIME.format(base="debian:bookworm-slim",
+                                          extra="RUN apt-get update && apt-get install -y libjemalloc2\n", tail=tail)
+             .replace("FROM debian:bookworm-slim", "FROM --platform=linux/arm64 debian:bookworm-slim")}
+    [f] = [f for f in scan_tree(files).findings if f.rule == "AP007"]
+    assert "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2" in f.message
+    files["Dockerfile"] = files["Dockerfile"].replace("--platform=linux/arm64 ", "")
+    assert "AP007" not in rules_of(scan_tree(files))

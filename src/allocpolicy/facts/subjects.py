@@ -21,12 +21,13 @@ from allocpolicy.facts.containers import (
 )
 from allocpolicy.facts.libraries import (
     allocator_of_library,
+    debian_triplet,
     expected_paths,
     package_allocator,
     packages_providing,
 )
 from allocpolicy.facts.repo import Repo
-from allocpolicy.facts.triples import cfg_facts, is_musl, links_statically
+from allocpolicy.facts.triples import arch_from_platform, cfg_facts, is_musl, links_statically
 from allocpolicy.facts.workspace import AllocatorStatic, Crate, enabled_features
 from allocpolicy.model import Location
 from allocpolicy.parsing.cargo import Dependency
@@ -332,10 +333,13 @@ def preload_subjects(repo: Repo, cf: Containerfile, bins: list[Subject]) -> list
 
 def _library_status(final: StageFacts, path: str, alloc: str | None) -> tuple[str, str | None, str | None]:
     distro = final.image.distro
-    expected = expected_paths(distro, alloc) if alloc and distro else []
+    arch = arch_from_platform(final.stage.platform)
+    expected = expected_paths(distro, alloc, arch) if alloc and distro else []
     exp_pkg, exp_path = (expected[0] if expected else (None, None))
     if "$" in path:  # computed when the container starts, e.g. /usr/lib/$(uname -m)-linux-gnu/...
         return "unknown", exp_path, exp_pkg
+    if _other_arch(path, arch):  # /usr/lib/x86_64-linux-gnu/... in a --platform=linux/arm64 stage
+        return ("wrong-path" if exp_path else "missing"), exp_path, exp_pkg
     if path in final.files or any(path.startswith(f.rstrip("/") + "/") for f in final.files if f.endswith("/lib")):
         return "provided", exp_path, exp_pkg
     if set(packages_providing(path, distro)) & set(final.packages):
@@ -346,6 +350,14 @@ def _library_status(final: StageFacts, path: str, alloc: str | None) -> tuple[st
     if distro is None and final.image.libc != "static":
         return "unknown", None, None
     return "missing", exp_path, exp_pkg
+
+
+def _other_arch(path: str, arch: str) -> bool:
+    own = debian_triplet(arch)
+    return any(f"/{t}/" in path for t in _DEBIAN_TRIPLETS if t != own)
+
+
+_DEBIAN_TRIPLETS = tuple(debian_triplet(a) for a in ("x86_64", "aarch64", "armv7", "i686", "powerpc64le", "s390x", "riscv64"))
 
 
 def _status_text(status: str, distro: str | None, expected: str | None, pkg: str | None,
