@@ -170,3 +170,26 @@ def test_preload_path_of_another_architecture(scan_tree):
     assert "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2" in f.message
     files["Dockerfile"] = files["Dockerfile"].replace("--platform=linux/arm64 ", "")
     assert "AP007" not in rules_of(scan_tree(files))
+
+
+def test_allocator_type_reexported_by_a_local_crate(scan_tree):
+    files = {
+        "Cargo.toml": '[workspace]\nmembers = ["common", "svc"]\n',
+        "common/Cargo.toml": cargo("common", MIMALLOC_DEP), "common/src/lib.rs": "pub use mimalloc::MiMalloc;\n",
+        "svc/Cargo.toml": cargo("svc", 'common = { path = "../common" }'),
+        "svc/src/main.rs": "use common::MiMalloc;\n#[global_allocator]\nstatic GLOBAL: MiMalloc = MiMalloc;\n" + MAIN,
+        "Dockerfile": "FROM rust:1-alpine AS b\nWORKDIR /w\nCOPY . .\nRUN cargo build --release -p svc\n"
+                      "FROM alpine:3.20\nCOPY --from=b /w/target/release/svc /svc\n",
+    }
+    result = scan_tree(files)
+    assert rules_of(result) == [] and result.inventory[0]["allocator"] == "mimalloc"
+
+
+def test_bin_using_its_own_packages_lib_reexport(scan_tree):
+    files = {
+        "Cargo.toml": cargo("app", MIMALLOC_DEP), "src/lib.rs": "pub use mimalloc::MiMalloc;\n",
+        "src/main.rs": "use app::MiMalloc;\n#[global_allocator]\nstatic GLOBAL: MiMalloc = MiMalloc;\n" + MAIN,
+        "Dockerfile": "FROM rust:1-alpine AS b\nWORKDIR /w\nCOPY . .\nRUN cargo build --release\n"
+                      "FROM alpine:3.20\nCOPY --from=b /w/target/release/app /app\n",
+    }
+    assert rules_of(scan_tree(files)) == []

@@ -223,23 +223,47 @@ def static_active(s: AllocatorStatic, facts: dict[str, Any], features: frozenset
     return s.item.cfg is None or s.item.cfg.evaluate(facts, features)
 
 
-def static_family(crate: Crate, s: AllocatorStatic) -> str:
+def static_family(crate: Crate, s: AllocatorStatic, repo: Repo | None = None) -> str:
     if s.item.resolved in allocators.SYSTEM_PATHS or s.item.crate in ("std", "alloc"):
         return "system"
     dep = crate.dep_by_rust_name(s.item.crate)
-    return (allocators.family(dep.package) if dep else None) or "other"
+    family = allocators.family(dep.package) if dep else None
+    if family:
+        return family
+    local = local_crate(repo, crate, s.item.crate)
+    if local is not None:
+        return _reexported_family(local)
+    return "other"
+
+
+def local_crate(repo: Repo | None, crate: Crate, rust_name: str) -> Crate | None:
+    """The repository crate a path names: the package's own lib, or a path/workspace dependency."""
+    if rust_name == crate.name.replace("-", "_"):
+        return crate
+    dep = crate.dep_by_rust_name(rust_name)
+    return repo.crate_by_name(dep.package) if repo is not None and dep is not None else None
+
+
+def _reexported_family(local: Crate) -> str:
+    """`pub use mimalloc::MiMalloc;` in a local crate: the allocator is that crate's allocator
+    dependency when it has exactly one; otherwise we do not guess."""
+    families = {allocators.family(d.package) for d in local.deps} - {None}
+    return families.pop() if len(families) == 1 else "unknown"  # type: ignore[return-value]
 
 
 def linked_allocator(sb: ShippedBinary, repo: Repo | None = None) -> tuple[str, str]:
     crate = sb.crate
-    if crate is None or sb.triple is None:
+    if crate is None:
         return "unknown", "unknown"
+    if sb.triple is None:  # only a static that no cfg gates is known without the target
+        plain = [s for s in crate.statics if s.bin_only in (None, sb.name) and s.item.cfg is None]
+        return (static_family(crate, plain[0], repo), "global_allocator") if plain else ("unknown", "unknown")
     facts = cfg_facts(sb.triple)
     for s in crate.statics:
         if s.bin_only in (None, sb.name) and static_active(s, facts, sb.features[0]):
-            return static_family(crate, s), "global_allocator"
+            return static_family(crate, s, repo), "global_allocator"
     for lib, s in _library_statics(repo, crate, sb.triple, facts, sb.features, {crate.name}):
-        return static_family(lib, s), f"global_allocator in crate {lib.name}"
+        return static_family(lib, s, repo), f"global_allocator in crate {lib.name}"
     for dep in crate.deps:
         if allocators.activates_itself(dep.package, dep.features) and dep_active(dep, sb.triple, facts, sb.features):
             return allocators.family(dep.package) or "other", "dependency-feature"
@@ -403,7 +427,11 @@ def _interesting(dep: Dependency) -> bool:
 def _dep_subject(path: str, dep: Dependency, crate: Crate | None, binary: bool, locked: dict[str, list[str]]) -> Subject:
     versions = locked.get(dep.package, [])
     lv = max(versions, key=_vkey) if versions else None
-    wired = crate is not None and any(s.item.crate == dep.rust_name for s in crate.statics)
+    wired = crate is not None and any(
+        s.item.crate == dep.rust_name or (s.item.crate == crate.name.replace("-", "_")
+                                          and _reexported_family(crate) == allocators.family(dep.package))
+        for s in crate.statics
+    )
     facts = {
         "manifest": path, "crate": dep.package, "key": dep.key,
         "allocator": allocators.family(dep.package), "version": dep.version, "locked_version": lv,
@@ -429,7 +457,7 @@ def crate_subjects(repo: Repo) -> list[Subject]:
     for crate in repo.crates:
         m = crate.manifest
         profile = m.profile or repo.config.default_profile
-        fams = [static_family(crate, s) for s in crate.statics if not s.in_library]
+        fams = [static_family(crate, s, repo) for s in crate.statics if not s.in_library]
         selfinst = [allocators.family(d.package) for d in crate.deps if allocators.activates_itself(d.package, d.features)]
         allocator = (fams or selfinst or ["system"])[0]
         rec = list(PROFILE_ALLOCATORS.get(profile, ("mimalloc",)))
@@ -451,7 +479,7 @@ def static_subjects(repo: Repo, image_triples: dict[str, set[str]]) -> list[Subj
             mismatch = _mismatch(crate, s, dep, image_triples.get(crate.name, set()))
             facts = {
                 "file": s.file, "crate": crate.name, "allocator_crate": s.item.crate,
-                "allocator": static_family(crate, s), "in_library": s.in_library or not crate.has_binary,
+                "allocator": static_family(crate, s, repo), "in_library": s.in_library or not crate.has_binary,
                 "cfg": str(s.item.cfg) if s.item.cfg else None,
                 "dependency_cfg": _dep_gate(dep), "cfg_mismatch": mismatch is not None,
                 "mismatch": mismatch, "cfg_text": f"#[cfg({s.item.cfg})]" if s.item.cfg else "no cfg",
@@ -477,8 +505,8 @@ _LOCAL_ROOTS = ("crate", "self", "super", "std", "alloc", "core", "$crate")
 
 
 def _mismatch(crate: Crate, s: AllocatorStatic, dep: Dependency | None, image_triples: set[str]) -> str | None:
-    if s.item.crate in _LOCAL_ROOTS:
-        return None
+    if s.item.crate in _LOCAL_ROOTS or s.item.crate == crate.name.replace("-", "_"):
+        return None  # a bin may always use its own package's lib
     if dep is None:
         # the extreme mismatch: the static is always there, its crate never is
         return f"no dependency provides crate `{s.item.crate}`, so every build fails to compile"
