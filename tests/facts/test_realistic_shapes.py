@@ -193,3 +193,16 @@ def test_bin_using_its_own_packages_lib_reexport(scan_tree):
                       "FROM alpine:3.20\nCOPY --from=b /w/target/release/app /app\n",
     }
     assert rules_of(scan_tree(files)) == []
+
+
+def test_plain_build_at_a_workspace_root_builds_default_members(scan_tree):
+    files = {
+        "Cargo.toml": '[workspace]\nmembers = ["crates/*"]\ndefault-members = ["crates/api"]\n',
+        "crates/api/Cargo.toml": cargo("api", MIMALLOC_DEP), "crates/api/src/main.rs": STATIC + MAIN,
+        "crates/cli/Cargo.toml": cargo("cli"), "crates/cli/src/main.rs": MAIN,
+        "Dockerfile": "FROM rust:1-alpine AS b\nWORKDIR /w\nCOPY . .\nRUN cargo build --release\n"
+                      "FROM alpine:3.20\nCOPY --from=b /w/target/release/api /api\nCOPY --from=b /w/target/release/cli /cli\n",
+    }
+    result = scan_tree(files)
+    assert rules_of(result) == []  # cli is not built by this command; api is on mimalloc
+    assert {r["crate"] for r in result.inventory} == {"api", None}

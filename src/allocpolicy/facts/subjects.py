@@ -6,6 +6,7 @@ about it is reported, and the objects a fix action needs.
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 
 from allocpolicy._record import field, record
@@ -127,7 +128,15 @@ def _build_crates(repo: Repo, cf: Containerfile, b: Build) -> list[Crate]:
     crate = repo.crate_at(d)
     if crate is not None:
         return [crate]
-    return [c for c in repo.crates if c.root is not None and c.root.dir == d]
+    members = [c for c in repo.crates if c.root is not None and c.root.dir == d]
+    defaults = members[0].root.workspace_default_members if members else []
+    if defaults and not b.cargo.workspace:  # a plain `cargo build` at a root builds default-members
+        return [c for c in members if any(fnmatch.fnmatchcase(_rel_to(d, c.dir), pat) for pat in defaults)]
+    return members
+
+
+def _rel_to(base: str, path: str) -> str:
+    return path[len(base) + 1 :] if base else path
 
 
 def _resolve_artifact(repo: Repo, cf: Containerfile, art: Artifact) -> list[ShippedBinary]:
@@ -147,6 +156,8 @@ def _crate_for(repo: Repo, candidates: list[Crate], name: str) -> Crate | None:
     for c in candidates:
         if name in c.bins:
             return c
+    if candidates:
+        return None  # the build's crates do not make this binary: the image would not build it
     everywhere = repo.crates_with_bin(name)
     return everywhere[0] if len(everywhere) == 1 else None
 

@@ -115,6 +115,7 @@ class Manifest:
     dependencies: list[Dependency] = field(default_factory=list)
     workspace_members: list[str] | None = None
     workspace_exclude: list[str] = field(default_factory=list)
+    workspace_default_members: list[str] = field(default_factory=list)
     workspace_dependencies: dict[str, Dependency] = field(default_factory=dict)
     features: dict[str, list[str]] = field(default_factory=dict)
     bins: list[BinTarget] = field(default_factory=list)
@@ -174,6 +175,8 @@ def _read_workspace(m: Manifest, ws: Any) -> None:
     m.workspace_members = [str(x) for x in members] if isinstance(members, list) else []
     exclude = ws.get("exclude", [])
     m.workspace_exclude = [str(x) for x in exclude] if isinstance(exclude, list) else []
+    default = ws.get("default-members", [])
+    m.workspace_default_members = [str(x).rstrip("/") for x in default] if isinstance(default, list) else []
     deps = _read_deps(m, ws.get("dependencies"), ("workspace", "dependencies"), None)
     m.workspace_dependencies = {d.key: d for d in deps}
 
