@@ -14,7 +14,7 @@ from allocpolicy.facts.cargo_cmd import CargoBuild, parse_cargo
 from allocpolicy.facts.images import ImageInfo, classify_image
 from allocpolicy.facts.shell import commands, installed_packages
 from allocpolicy.facts.triples import normalize_triple, triple_from_target_path
-from allocpolicy.parsing.dockerfile import Dockerfile, Instruction, Stage
+from allocpolicy.parsing.dockerfile import Dockerfile, Instruction, Stage, substitute
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def _env(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
     else:
         pairs = [tuple(w.split("=", 1)) for w in words if "=" in w]  # type: ignore[misc]
     for key, value in pairs:
-        facts.env[key] = _subst(value, facts.env)
+        facts.env[key] = substitute(value, facts.env)
         facts.env_lines[key] = ins.start_line
 
 
@@ -140,12 +140,12 @@ def _arg(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
         if not eq and key in facts.global_args:  # `ARG NAME` brings a global ARG into the stage
             value, eq = facts.global_args[key], "="
         if eq:
-            facts.env.setdefault(key, _subst(value, facts.env))
+            facts.env.setdefault(key, substitute(value, facts.env))
             facts.env_lines.setdefault(key, ins.start_line)
 
 
 def _workdir(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
-    target = _subst(ins.args.strip(), facts.env)
+    target = substitute(ins.args.strip(), facts.env)
     facts.workdir = posixpath.normpath(posixpath.join(facts.workdir, target))
 
 
@@ -164,12 +164,12 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
 
 
 def _run_command(facts: StageFacts, ins: Instruction, cmd, local_env: dict[str, str]) -> None:
-    cmd.argv = argv = [_subst(a, local_env) for a in cmd.argv]
+    cmd.argv = argv = [substitute(a, local_env) for a in cmd.argv]
     if argv[:1] == ["export"]:
         for w in argv[1:]:
             if "=" in w:
                 k, v = w.split("=", 1)
-                local_env[k] = _subst(v, local_env)
+                local_env[k] = substitute(v, local_env)
         return
     if argv[:1] == ["cd"] and len(argv) > 1:
         facts.workdir = posixpath.normpath(posixpath.join(facts.workdir, argv[1]))
@@ -180,7 +180,7 @@ def _run_command(facts: StageFacts, ins: Instruction, cmd, local_env: dict[str, 
             facts.apk_rust = True
     build = parse_cargo(cmd)
     if build is not None:
-        env = {**local_env, **{k: _subst(v, local_env) for k, v in cmd.env.items()}}
+        env = {**local_env, **{k: substitute(v, local_env) for k, v in cmd.env.items()}}
         b = Build(build, ins.start_line, facts.stage.index, facts.workdir, env, facts.image, facts.apk_rust)
         facts.builds.append(b)
         if build.subcommand == "install":
@@ -221,7 +221,7 @@ def _copy(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context
     args = ins.exec_form() or ins.words()
     if ins.heredocs or len(args) < 2:
         return
-    *sources, dest = [_subst(a, facts.env) for a in args]
+    *sources, dest = [substitute(a, facts.env) for a in args]
     dest_abs = _abs(facts.workdir, dest)
     into_dir = dest.endswith("/") or len(sources) > 1
     origin = ins.flags.get("from")
@@ -330,19 +330,6 @@ def _abs(workdir: str, path: str) -> str:
     return posixpath.normpath(posixpath.join(workdir or "/", path))
 
 
-_VAR = re.compile(r"\$(?:\{(\w+)(?::?-([^}]*))?\}|(\w+))")
-
-
-def _subst(text: str, env: dict[str, str]) -> str:
-    def repl(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(3)
-        if name in env:
-            return env[name]
-        return m.group(2) if m.group(2) is not None else m.group(0)
-
-    return _VAR.sub(repl, text)
-
-
 _HANDLERS: dict[str, Callable[[StageFacts, Instruction, list[StageFacts], str], None]] = {
     "ENV": _env,
     "ARG": _arg,
@@ -382,7 +369,7 @@ def _preload_in_command(ins: Instruction, env: dict[str, str]) -> list[str]:
     found = []
     for cmd in commands(script):
         if "LD_PRELOAD" in cmd.env:
-            found += _split_preload(_subst(cmd.env["LD_PRELOAD"], env))
+            found += _split_preload(substitute(cmd.env["LD_PRELOAD"], env))
     return found
 
 
