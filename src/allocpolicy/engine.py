@@ -122,14 +122,9 @@ def _evaluate(rule: Rule, subject: Any, repo: Any, config: Config, pending: list
 
 
 def _snippet(repo: Any, loc: Location) -> str:
-    text = repo.texts.get(loc.path)
+    text = repo.text(loc.path)
     if text is None:
-        try:
-            from allocpolicy.parsing.text import read_text
-
-            text = repo.texts[loc.path] = read_text(repo.root / loc.path)
-        except Exception:
-            return ""
+        return ""
     lines = text.lines
     return lines[loc.line - 1] if 0 < loc.line <= len(lines) else ""
 

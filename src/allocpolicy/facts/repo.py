@@ -59,6 +59,15 @@ class Repo:
     _by: dict[str, dict[str, list[Crate]]] | None = field(default=None, repr=False)
     _by_size: int = field(default=-1, repr=False)
 
+    def text(self, path: str) -> SourceText | None:
+        """A file's text, read once: Rust sources are read as bytes, so later readers come here."""
+        if path not in self.texts:
+            try:
+                self.texts[path] = decode(read_bytes(self.root / path))
+            except ReadError:
+                return None
+        return self.texts[path]
+
     def _index(self) -> dict[str, dict[str, list[Crate]]]:
         if self._by is None or self._by_size != len(self.crates):
             by: dict[str, dict[str, list[Crate]]] = {"name": {}, "bin": {}, "dir": {}}

@@ -50,17 +50,8 @@ def build_fix(spec: FixSpec, subject: Any, repo: Any) -> Fix | None:
 
 
 def _text(repo: Any, path: str) -> str | None:
-    src = repo.texts.get(path)
-    if src is not None:
-        return src.text
-    try:
-        from allocpolicy.parsing.text import read_text
-
-        src = read_text(repo.root / path)
-    except Exception:
-        return None
-    repo.texts[path] = src
-    return src.text
+    src = repo.text(path)
+    return src.text if src is not None else None
 
 
 def _static_lines(rust_name: str, type_name: str, cfg: str | None, indent: str = "") -> list[str]:
