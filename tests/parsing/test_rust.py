@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import allocpolicy.parsing.rust as rust_mod
 from allocpolicy.parsing.cfg import parse_cfg
 from allocpolicy.parsing.rust import (
     GlobalAllocator,
@@ -44,6 +45,8 @@ def test_import_and_fast_path_do_not_load_tree_sitter() -> None:
         "assert 'tree_sitter' not in sys.modules\n"
         "assert r.scan_rust_source(b'fn main() {}').allocators == []\n"
         "assert r.file_suppressions(b'fn main() {}') == []\n"
+        "assert 'tree_sitter' not in sys.modules\n"
+        "r.scan_rust_source(b'// add a #[global_allocator] here\\n  //! global_allocator\\nfn main() {}')\n"
         "assert 'tree_sitter' not in sys.modules\n"
         "r.scan_rust_source(b'#[global_allocator] static A: B = B;')\n"
         "assert 'tree_sitter' in sys.modules\n"
@@ -158,6 +161,23 @@ def test_needle_in_comments_and_strings_is_ignored() -> None:
         """
     )
     assert result == RustSource([], None)
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "// add a #[global_allocator] here\nfn main() {}\n",
+        "    /// #[global_allocator]\n#[global_allocator]\nstatic A: X = X;\n",
+        "/* x\n// #[global_allocator]\n*/ #[global_allocator] static A: X = X;\n",
+        'fn f() { let s = "a\n// #[global_allocator]\n"; }\n',
+        "x(); // #[global_allocator]\n",
+        "fn broken( {\n   // global_allocator\n",
+    ],
+)
+def test_comment_line_shortcut_agrees_with_tree_sitter(src: str) -> None:
+    """Needles only on `//` lines skip the parser; the answer must be the parser's."""
+    data = src.encode()
+    assert scan_rust_source(data).allocators == rust_mod._scan(data).allocators
 
 
 def test_static_without_the_attribute_is_ignored() -> None:

@@ -19,6 +19,7 @@ HEADER = st.sampled_from([
 ATTRS = st.lists(st.sampled_from([
     "#[global_allocator]", '#[cfg(target_env = "musl")]', '#[cfg(all(unix, not(feature = "sys")))]',
     "#[allow(dead_code)]", "// allocpolicy: ignore[AP009]", "#[cfg(", "  #[global_allocator]",
+    "// add a #[global_allocator] here", "    //#[global_allocator]",
 ]), min_size=1, max_size=3)
 TYPES = st.sampled_from([
     "mimalloc::MiMalloc", "MiMalloc", "Fast", "mi::MiMalloc", "M", "Jemalloc", "tikv_jemallocator::Jemalloc",
@@ -39,6 +40,7 @@ def test_fast_path_agrees_with_tree_sitter(header, attrs, typ, vis, tail):
     fast = quick_scan(data)
     if fast is not None:
         assert fast == _scan(data)
+    assert scan_rust_source(data).allocators == _scan(data).allocators  # every shortcut, end to end
 
 
 def test_fast_path_takes_the_canonical_shapes():

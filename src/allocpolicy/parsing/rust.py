@@ -629,7 +629,7 @@ def _describe(node: Node) -> tuple[int, str]:
 
 def scan_rust_source(data: bytes) -> RustSource:
     """All `#[global_allocator]` statics in one Rust file; never raises."""
-    if _NEEDLE not in data:
+    if _NEEDLE not in data or _only_in_line_comments(data):
         return RustSource([], None)
     data = _strip_bom(data)
     from allocpolicy.parsing.rust_quick import quick_scan
@@ -643,6 +643,23 @@ def scan_rust_source(data: bytes) -> RustSource:
         if _trustworthy(quick):
             return quick
     return _scan(data)
+
+
+def _only_in_line_comments(data: bytes) -> bool:
+    """True when every needle sits on a line that starts with `//`.
+
+    Templates often say "add a #[global_allocator] here" in a comment; such a file
+    declares nothing, and loading tree-sitter to learn that costs more than the
+    rest of a pre-commit check. A line starting with `//` is a comment, or the
+    inside of a string or block comment: never an attribute either way.
+    """
+    at = data.find(_NEEDLE)
+    while at >= 0:
+        start = data.rfind(b"\n", 0, at) + 1
+        if not data[start:at].lstrip().startswith(b"//"):
+            return False
+        at = data.find(_NEEDLE, at + len(_NEEDLE))
+    return True
 
 
 def _prefix(data: bytes) -> bytes | None:
