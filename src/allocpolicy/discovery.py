@@ -37,18 +37,26 @@ class Inventory:
     unreadable_dirs: list[str] = field(default_factory=list)
 
     def add(self, rel: str, name: str, parent: str) -> None:
-        if name == "Cargo.toml":
-            self.manifests.append(rel)
-        elif name == "Cargo.lock":
-            self.locks.append(rel)
-        elif name.endswith(".rs"):
-            self.rust_sources.append(rel)
-        elif name in ("config.toml", "config") and parent.endswith(".cargo"):
-            self.cargo_configs.append(rel)
-        elif name == "rust-toolchain.toml":
-            self.toolchains.append(rel)
-        elif is_containerfile(name):
-            self.containerfiles.append(rel)
+        kind = kind_of(name, parent)
+        if kind is not None:
+            getattr(self, kind).append(rel)
+
+
+def kind_of(name: str, parent: str) -> str | None:
+    """Which Inventory list a file named `name` in directory `parent` belongs to, if any."""
+    if name == "Cargo.toml":
+        return "manifests"
+    if name == "Cargo.lock":
+        return "locks"
+    if name.endswith(".rs"):
+        return "rust_sources"
+    if name in ("config.toml", "config") and parent.endswith(".cargo"):
+        return "cargo_configs"
+    if name == "rust-toolchain.toml":
+        return "toolchains"
+    if is_containerfile(name):
+        return "containerfiles"
+    return None
 
 
 Ignore = "Callable[[str, bool], bool]"  # a string: typing is not imported at run time

@@ -131,7 +131,7 @@ def test_word_cache_is_reused_and_follows_content(tmp_path, monkeypatch):
     root = _monorepo(tmp_path / "repo")
     (root / "services/alpha/src/main.rs").write_text("fn main() {}\n")
     first = scan_changed(root, ["services/alpha/src/main.rs"])
-    [cache] = list((tmp_path / "cache" / "allocpolicy").glob("mentions-*.json"))
+    [cache] = list((tmp_path / "cache" / "allocpolicy").glob("mentions-*.marshal"))
     assert cache.stat().st_size > 0
     # a Containerfile that starts naming alpha is found once its new blob is staged
     (root / "docker/gamma.Dockerfile").write_text(ALPINE.format(name="alpha"))

@@ -135,7 +135,7 @@ def _matcher(patterns: list[str]) -> Callable[[str], bool]:
     against each pattern with fnmatch was quadratic.
     """
     pats = [p.rstrip("/") for p in patterns]
-    literal = {p for p in pats if not any(c in p for c in "*?[")}
+    literal = {p for p in pats if "*" not in p and "?" not in p and "[" not in p}
     globs = [p for p in pats if p not in literal]
     rx = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)) if globs else None
     return lambda rel: rel in literal or (rx is not None and rx.match(rel) is not None)

@@ -10,6 +10,7 @@ about as much as scanning that service.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import subprocess
@@ -17,9 +18,13 @@ from pathlib import Path
 
 from allocpolicy._record import field, record
 from allocpolicy.config import Config, load_config
-from allocpolicy.discovery import Inventory, discover, is_containerfile
+from allocpolicy.discovery import Inventory, discover, is_containerfile, kind_of
 from allocpolicy.engine import ScanResult, scan
 from allocpolicy.model import Finding
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
 
 # Rules whose finding sits in one file but is caused by another of the same crate
 # (a static deleted from main.rs makes the Cargo.toml dependency unwired).
@@ -36,50 +41,102 @@ class Scope:
     inventory: Inventory = field(default_factory=Inventory)
 
 
-def _tracked(root: Path, config: Config) -> tuple[Inventory, dict[str, str]]:
-    """Files of interest from git's index (no tree walk), with each one's blob id.
+class Files:
+    """The repository's files, as the scope asks about them.
 
-    `--others` would make git walk the working tree for untracked files, which costs
-    more than the rest of the check; a commit's files are in the index anyway.
+    Questions about a file's neighbourhood (is there a Cargo.toml in this directory?)
+    are a stat each. Only questions about the whole repository (which Containerfiles
+    name this crate?) list files, from git's index: `--others` would make git walk
+    the working tree, and a commit's files are in the index anyway. Without git, the
+    tree is walked once.
     """
+
+    def __init__(self, root: Path, config: Config) -> None:
+        self.root = root
+        self.config = config
+        self._spec = _exclude_spec(config)
+        self._present: dict[str, bool] = {}
+        self._lists: dict[str, tuple[list[str], dict[str, str]]] = {}
+        self._walked: Inventory | None = None
+
+    def has(self, rel: str) -> bool:
+        """A file the engine would read: present, owned by the repository, not excluded."""
+        found = self._present.get(rel)
+        if found is None:
+            found = self._present[rel] = (
+                os.path.isfile(self.root / rel) and _owned(_parent(rel)) and not self._excluded(rel)
+            )
+        return found
+
+    def containerfiles(self) -> tuple[list[str], dict[str, str]]:
+        """Every Containerfile with its blob id (no blob ids when git did not list them)."""
+        return self._listed("containerfiles", _CONTAINERFILE_SPECS)
+
+    def manifests(self) -> list[str]:
+        return self._listed("manifests", ("*Cargo.toml",))[0]
+
+    def _listed(self, kind: str, pathspecs: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+        if kind not in self._lists:
+            listed = _git_stage(self.root, pathspecs)
+            if listed is None:
+                paths, blobs = getattr(self._walk(), kind), {}
+            else:
+                blobs = {r: b for r, b in listed.items() if _kind_of(r) == kind and _owned(_parent(r))}
+                if self._spec is not None:
+                    blobs = {r: b for r, b in blobs.items() if not self._spec.match_file(r)}
+                paths = sorted(blobs)
+            self._lists[kind] = (paths, blobs)
+        return self._lists[kind]
+
+    def _walk(self) -> Inventory:
+        if self._walked is None:
+            self._walked = discover(self.root, self.config.exclude)
+        return self._walked
+
+    def _excluded(self, rel: str) -> bool:
+        return self._spec is not None and self._spec.match_file(rel)
+
+
+def _exclude_spec(config: Config) -> Any:
+    if not config.exclude:
+        return None
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(config.exclude)
+
+
+def _git_stage(root: Path, pathspecs: tuple[str, ...]) -> dict[str, str] | None:
+    """Paths in git's index matching `pathspecs`, with their blob ids; None without git."""
     try:
         out = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--stage", "--", *_PATHSPECS],
+            ["git", "ls-files", "-z", "--cached", "--stage", "--", *pathspecs],
             cwd=root, capture_output=True, check=True, timeout=30,
         ).stdout.decode("utf-8", "surrogateescape")
     except (OSError, subprocess.SubprocessError):
-        return discover(root, config.exclude), {}
-    inv = Inventory()
-    blobs: dict[str, str] = {}
+        return None
+    found: dict[str, str] = {}
     for entry in out.split("\0"):
         meta, _, rel = entry.partition("\t")
-        if not rel or rel in blobs:
-            continue
-        blobs[rel] = meta[7:47]  # "<mode> <sha> <stage>"
-        parent, _, name = rel.rpartition("/")
-        if ("target" in parent or "node_modules" in parent) and not _owned(parent):
-            continue
-        inv.add(rel, name, parent)
-    if config.exclude:
-        import pathspec
-
-        spec = pathspec.GitIgnoreSpec.from_lines(config.exclude)
-        for kind in ("containerfiles", "manifests", "locks", "cargo_configs", "toolchains", "rust_sources"):
-            setattr(inv, kind, [p for p in getattr(inv, kind) if not spec.match_file(p)])
-    return inv, blobs
+        if rel and rel not in found:  # a conflicted path has one entry per stage
+            found[rel] = meta[7:47]  # "<mode> <sha> <stage>"
+    return found
 
 
-# Everything the engine reads but Rust sources: those are read only under the crates in
-# scope, so listing the thousands of them in a monorepo would be wasted work.
-_PATHSPECS = (  # plain wildcards (`*` crosses `/`): git matches them much faster than `:(glob)`
-    "*ockerfile*", "*ontainerfile*", "*Cargo.toml", "*Cargo.lock", "*.cargo/config", "*.cargo/config.toml",
-    "*rust-toolchain.toml",
-)
+def _kind_of(rel: str) -> str | None:
+    """Which of the engine's inputs `rel` is, if any."""
+    parent, _, name = rel.rpartition("/")
+    return kind_of(name, parent)
+
+
+# plain wildcards (`*` crosses `/`): git matches them much faster than `:(glob)`
+_CONTAINERFILE_SPECS = ("*ockerfile*", "*ontainerfile*")
 _TOKEN = re.compile(rb"[A-Za-z0-9_.+-]+")
 
 
 def _owned(parent: str) -> bool:
     """False for build output and vendored packages, which the repository does not own."""
+    if "target" not in parent and "node_modules" not in parent:
+        return True
     return not any(part in ("target", "node_modules") for part in parent.split("/"))
 
 
@@ -88,28 +145,33 @@ class MentionCache:
 
     Finding the images that build a changed crate means asking every Containerfile
     whether it names the crate; reading thousands of them on every commit is the
-    largest cost of the check, and their blobs rarely change.
+    largest cost of the check, and their blobs rarely change. Stored with `marshal`
+    (a fifth of JSON's load time); the name carries the Python version, whose
+    marshal format it is.
     """
 
     def __init__(self, root: Path) -> None:
-        import os
+        import sys
         import zlib  # a checksum names the cache file; hashlib costs more to import than it saves
 
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "allocpolicy"
         where = str(root.resolve())
         key = f"{zlib.crc32(where.encode()):08x}-{Path(where).name}"
-        self.path = base / f"mentions-v2-{key}.json"
+        version = "".join(map(str, sys.version_info[:2]))
+        self.path = base / f"mentions-v3-py{version}-{key}.marshal"
         self.data: dict[str, str] = self._load()
         self.dirty = False
 
     def _load(self) -> dict[str, str]:
-        import json
+        import marshal
 
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
+            data = marshal.loads(self.path.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
             return {}
+        if not isinstance(data, dict) or not all(type(v) is str for v in data.values()):
+            return {}  # not ours: start again
+        return data
 
     def words(self, root: Path, rel: str, blob: str) -> str:
         """The file's words as one space-separated string (cheap to load, cheap to search)."""
@@ -124,16 +186,15 @@ class MentionCache:
     def save(self, live: set[str]) -> None:
         if not self.dirty:
             return
-        import json
-        import os
+        import marshal
         import tempfile
 
         data = {k: v for k, v in self.data.items() if k in live}  # forget blobs no longer in the index
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, separators=(",", ":"))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(marshal.dumps(data))
             os.replace(tmp, self.path)
         except OSError:
             pass  # a cache that cannot be written only costs speed
@@ -144,10 +205,11 @@ def _parent(path: str) -> str:
     return path.rpartition("/")[0]
 
 
-def _crate_dir(rel: str, manifest_dirs: set[str]) -> str | None:
+def _crate_dir(rel: str, files: Files) -> str | None:
+    """The nearest directory above `rel` with a Cargo.toml."""
     d = _parent(rel)
     while True:
-        if d in manifest_dirs:
+        if files.has(_join(d, "Cargo.toml")):
             return d
         if not d:
             return None
@@ -163,31 +225,22 @@ def _ancestors(d: str) -> list[str]:
 
 
 def narrow(root: Path, config: Config, files: list[str]) -> Scope:
-    full, blobs = _tracked(root, config)
-    changed = {r for r in (_rel(root, f) for f in files) if _relevant(r)}
+    tree = Files(root, config)
+    changed = {r for r in (_rel(root, f) for f in files) if _kind_of(r) is not None}
     scope = Scope(changed)
-    manifest_dirs = {_parent(m) for m in full.manifests}
     for rel in changed:
         if is_containerfile(posixpath.basename(rel)):
             scope.containerfiles.add(rel)
         else:
-            d = _crate_dir(rel, manifest_dirs) if not rel.endswith("Cargo.toml") else _parent(rel)
+            d = _crate_dir(rel, tree) if not rel.endswith("Cargo.toml") else _parent(rel)
             if d is not None:
                 scope.crate_dirs.add(d)
-    _expand_workspace_roots(root, scope, full)
+    _expand_workspace_roots(root, scope, tree)
     names = _crate_names(root, scope.crate_dirs)
-    scope.containerfiles |= _images_building(root, full, blobs, scope.crate_dirs, names)
-    _add_crates_of_images(root, scope, full, manifest_dirs)
-    scope.inventory = _restrict(root, full, scope)
+    scope.containerfiles |= _images_building(root, tree, scope.crate_dirs, names)
+    _add_crates_of_images(root, scope, tree)
+    scope.inventory = _restrict(root, tree, scope)
     return scope
-
-
-def _relevant(rel: str) -> bool:
-    """Only files the engine reads can change a finding."""
-    probe = Inventory()
-    parent, _, name = rel.rpartition("/")
-    probe.add(rel, name, parent)
-    return any(getattr(probe, k) for k in ("containerfiles", "manifests", "locks", "cargo_configs", "toolchains", "rust_sources"))
 
 
 def _rel(root: Path, f: str) -> str:
@@ -200,7 +253,7 @@ def _rel(root: Path, f: str) -> str:
     return p.as_posix().removeprefix("./")
 
 
-def _expand_workspace_roots(root: Path, scope: Scope, full: Inventory) -> None:
+def _expand_workspace_roots(root: Path, scope: Scope, tree: Files) -> None:
     """A changed workspace root (or lock, or cargo config) affects every member below it."""
     for d in list(scope.crate_dirs):
         manifest = root / d / "Cargo.toml" if d else root / "Cargo.toml"
@@ -209,13 +262,16 @@ def _expand_workspace_roots(root: Path, scope: Scope, full: Inventory) -> None:
         except OSError:
             continue
         if is_root and any(c in scope.changed for c in (_join(d, "Cargo.toml"), _join(d, "Cargo.lock"))):
-            prefix = d + "/" if d else ""
-            scope.crate_dirs |= {_parent(m) for m in full.manifests if m.startswith(prefix)}
+            scope.crate_dirs |= _manifest_dirs_below(tree, d)
     for rel in scope.changed:
         if rel.endswith((".cargo/config.toml", ".cargo/config", "rust-toolchain.toml")):
             base = _parent(_parent(rel)) if "/.cargo/" in "/" + rel else _parent(rel)
-            prefix = base + "/" if base else ""
-            scope.crate_dirs |= {_parent(m) for m in full.manifests if m.startswith(prefix)}
+            scope.crate_dirs |= _manifest_dirs_below(tree, base)
+
+
+def _manifest_dirs_below(tree: Files, base: str) -> set[str]:
+    prefix = base + "/" if base else ""
+    return {_parent(m) for m in tree.manifests() if m.startswith(prefix)}
 
 
 def _join(d: str, name: str) -> str:
@@ -234,23 +290,26 @@ def _crate_names(root: Path, dirs: set[str]) -> set[str]:
     return {n for n in names if n}
 
 
-def _images_building(root: Path, full: Inventory, blobs: dict[str, str], dirs: set[str], names: set[str]) -> set[str]:
+def _images_building(root: Path, tree: Files, dirs: set[str], names: set[str]) -> set[str]:
     if not dirs:
         return set()
+    containerfiles, blobs = tree.containerfiles()
     near = set(dirs) | {a for d in dirs for a in _ancestors(d)}
     cache = MentionCache(root) if blobs else None
     out = set()
-    inside = tuple(x + "/" for x in dirs if x)
-    for cf in full.containerfiles:
-        d = _parent(cf)
-        if d in near or (inside and cf.startswith(inside)):
+    inside = tuple(x + "/" for x in dirs if x) or ("\0",)
+    needles = [f" {n} " for n in names]  # words are split at `/` too: services/NAME, release/NAME
+    for cf in containerfiles:
+        if cf.rpartition("/")[0] in near or cf.startswith(inside):
             out.add(cf)
             continue
         words = cache.words(root, cf, blobs.get(cf, "")) if cache else _words(root, cf)
-        if _names_in(words, names):
-            out.add(cf)
+        for needle in needles:
+            if needle in words:
+                out.add(cf)
+                break
     if cache is not None:
-        cache.save({blobs[c] for c in full.containerfiles if c in blobs})
+        cache.save({blobs[c] for c in containerfiles if c in blobs})
     return out
 
 
@@ -262,17 +321,11 @@ def _words(root: Path, rel: str) -> str:
     return " " + " ".join(sorted(found)) + " "
 
 
-def _names_in(words: str, names: set[str]) -> bool:
-    """Words are split at `/` too, so services/NAME and target/release/NAME both name NAME."""
-    return any(f" {n} " in words for n in names)
-
-
-def _add_crates_of_images(root: Path, scope: Scope, full: Inventory, manifest_dirs: set[str]) -> None:
+def _add_crates_of_images(root: Path, scope: Scope, tree: Files) -> None:
     """The crates a Containerfile builds: its own directory's, and those it names."""
     wanted: set[str] = set()
     for cf in scope.containerfiles:
-        d = _parent(cf)
-        own = _crate_dir(_join(d, "x"), manifest_dirs)
+        own = _crate_dir(cf, tree)
         if own is not None and _is_package(root, own):  # a virtual workspace root is no crate
             scope.crate_dirs.add(own)
         try:
@@ -282,7 +335,7 @@ def _add_crates_of_images(root: Path, scope: Scope, full: Inventory, manifest_di
         wanted |= {a or b for a, b in _MENTION.findall(text)}
     wanted -= _crate_names(root, scope.crate_dirs)
     if wanted:
-        scope.crate_dirs |= _dirs_named(root, full, wanted)
+        scope.crate_dirs |= _dirs_named(root, tree.manifests(), wanted)
 
 
 def _is_package(root: Path, d: str) -> bool:
@@ -292,16 +345,16 @@ def _is_package(root: Path, d: str) -> bool:
         return False
 
 
-def _dirs_named(root: Path, full: Inventory, names: set[str]) -> set[str]:
+def _dirs_named(root: Path, manifests: list[str], names: set[str]) -> set[str]:
     """Find crates by name: first where the directory says so, then by reading manifests."""
     found: set[str] = set()
     remaining = set(names)
-    by_base = {}
-    for m in full.manifests:
+    by_base: dict[str, list[str]] = {}
+    for m in manifests:
         by_base.setdefault(posixpath.basename(_parent(m)), []).append(m)
-    for manifests in (lambda n: by_base.get(n, []), lambda n: full.manifests):
+    for candidates in (lambda n: by_base.get(n, []), lambda n: manifests):
         for name in sorted(remaining):
-            for m in manifests(name):
+            for m in candidates(name):
                 try:
                     data = (root / m).read_bytes()
                 except OSError:
@@ -316,16 +369,12 @@ def _dirs_named(root: Path, full: Inventory, names: set[str]) -> set[str]:
     return found
 
 
-def _sources(root: Path, full: Inventory, dirs: set[str]) -> list[str]:
+def _sources(root: Path, dirs: set[str]) -> list[str]:
     """Rust sources of the crates in scope, wherever their targets live (`[[bin]] path`...).
 
     A crate directory is small: walking it costs less than another git process. The
     repository root, when it is a crate, would mean the whole tree: git lists it instead.
     """
-    if full.rust_sources:
-        return [r for r in full.rust_sources if _crate_dir(r, dirs) is not None]
-    import os
-
     from allocpolicy.discovery import SKIP_DIRS
 
     out: list[str] = []
@@ -340,24 +389,29 @@ def _sources(root: Path, full: Inventory, dirs: set[str]) -> list[str]:
 
 
 def _git_sources(root: Path) -> list[str]:
-    try:
-        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--", "*.rs"], cwd=root,
-                             capture_output=True, check=True, timeout=30).stdout.decode("utf-8", "surrogateescape")
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return sorted(r for r in set(out.split("\0")) if r and _owned(r.rpartition("/")[0]))
+    listed = _git_stage(root, ("*.rs",))
+    if listed is None:
+        return discover(root).rust_sources
+    return sorted(r for r in listed if _owned(_parent(r)))
 
 
-def _restrict(root: Path, full: Inventory, scope: Scope) -> Inventory:
+def _restrict(root: Path, tree: Files, scope: Scope) -> Inventory:
+    """The scope as an inventory: its Containerfiles, and the Cargo files its crates see.
+
+    Cargo reads manifests, locks, toolchains and `.cargo/config` from a crate's
+    directory upward, so those are looked up there, not listed.
+    """
     dirs = scope.crate_dirs
     roots = {a for d in dirs for a in _ancestors(d)} | dirs
+    builds = {a for c in scope.containerfiles for a in [_parent(c), *_ancestors(_parent(c))]}
     inv = Inventory()
-    inv.containerfiles = sorted(scope.containerfiles | {c for c in scope.changed if c in full.containerfiles})
-    inv.manifests = [m for m in full.manifests if _parent(m) in roots]
-    inv.locks = [m for m in full.locks if _parent(m) in roots]
-    inv.cargo_configs = list(full.cargo_configs)
-    inv.toolchains = [t for t in full.toolchains if _parent(t) in roots]
-    inv.rust_sources = _sources(root, full, dirs)
+    inv.containerfiles = sorted(c for c in scope.containerfiles if tree.has(c))
+    inv.manifests = [m for m in (_join(r, "Cargo.toml") for r in sorted(roots)) if tree.has(m)]
+    inv.locks = [m for m in (_join(r, "Cargo.lock") for r in sorted(roots)) if tree.has(m)]
+    inv.toolchains = [t for t in (_join(r, "rust-toolchain.toml") for r in sorted(roots)) if tree.has(t)]
+    configs = (_join(r, f".cargo/{n}") for r in sorted(roots | builds) for n in ("config", "config.toml"))
+    inv.cargo_configs = [c for c in configs if tree.has(c)]
+    inv.rust_sources = _sources(root, dirs)
     return inv
 
 
@@ -384,4 +438,8 @@ def _reports(f: Finding, scope: Scope, images: set[str], affected: set[str]) -> 
         return True
     if path in images:
         return True
-    return f.rule in CROSS_FILE_RULES and _crate_dir(path, scope.crate_dirs) is not None
+    return f.rule in CROSS_FILE_RULES and _in_crates(path, scope.crate_dirs)
+
+
+def _in_crates(path: str, dirs: set[str]) -> bool:
+    return any(d in dirs for d in _ancestors(path))

@@ -109,7 +109,6 @@ class BinTarget:
 class Manifest:
     path: str  # relative posix path of Cargo.toml
     data: dict[str, Any]
-    index: TomlIndex
     lines: list[str]
     package: str | None = None
     dependencies: list[Dependency] = field(default_factory=list)
@@ -123,6 +122,15 @@ class Manifest:
     autobins: bool = True
     profile: str | None = None
     profile_line: int | None = None
+    # Built on first use: most manifests never need a line number, and indexing a
+    # 3000-member workspace root cost more than the rest of a pre-commit check.
+    line_index: TomlIndex | None = None
+
+    @property
+    def index(self) -> TomlIndex:
+        if self.line_index is None:
+            self.line_index = index_toml(self.lines)
+        return self.line_index
 
     @property
     def dir(self) -> str:
@@ -138,7 +146,7 @@ _DEP_TABLES = ("dependencies", "build-dependencies", "dev-dependencies")
 def parse_manifest(path: str, text: str) -> Manifest:
     data = load_toml(text)
     lines = text.splitlines()
-    m = Manifest(path=path, data=data, index=index_toml(lines), lines=lines)
+    m = Manifest(path=path, data=data, lines=lines)
     pkg = data.get("package")
     if isinstance(pkg, dict) and isinstance(pkg.get("name"), str):
         m.package = pkg["name"]
