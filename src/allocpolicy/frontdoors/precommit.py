@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import subprocess
 from pathlib import Path
 
 from allocpolicy._record import field, record
@@ -107,13 +106,12 @@ def _exclude_spec(config: Config) -> Any:
 
 def _git_stage(root: Path, pathspecs: tuple[str, ...]) -> dict[str, str] | None:
     """Paths in git's index matching `pathspecs`, with their blob ids; None without git."""
-    try:
-        out = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--stage", "--", *pathspecs],
-            cwd=root, capture_output=True, check=True, timeout=30,
-        ).stdout.decode("utf-8", "surrogateescape")
-    except (OSError, subprocess.SubprocessError):
+    from allocpolicy._proc import capture
+
+    raw = capture(["git", "-C", str(root), "ls-files", "-z", "--cached", "--stage", "--", *pathspecs])
+    if raw is None:
         return None
+    out = raw.decode("utf-8", "surrogateescape")
     found: dict[str, str] = {}
     for entry in out.split("\0"):
         meta, _, rel = entry.partition("\t")

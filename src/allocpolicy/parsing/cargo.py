@@ -1,21 +1,16 @@
-"""Cargo.toml, Cargo.lock and .cargo/config.toml, read with tomllib."""
+"""Cargo.toml, Cargo.lock and .cargo/config.toml, read with tomllib (or its common-shape fast path)."""
 
 from __future__ import annotations
 
 import re
-import sys
 
 from allocpolicy._record import field, record
 from allocpolicy.parsing.toml_lines import TomlIndex, index_toml
+from allocpolicy.parsing.toml_quick import quick_loads
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from typing import Any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -40,6 +35,15 @@ def load_toml(text: str) -> dict[str, Any]:
 
 
 def _parse_toml(text: str) -> dict[str, Any]:
+    quick = quick_loads(text)
+    if quick is not None:
+        return quick
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -99,7 +99,7 @@ def index_toml(lines: list[str]) -> TomlIndex:
         if not line or line.startswith("#"):
             continue
         if depth > 0:
-            if any(c in line for c in "[]{}"):  # most lines of a long members array have none
+            if "[" in line or "]" in line or "{" in line or "}" in line:  # most lines of a long array have none
                 depth += _bracket_delta(line)
             last_content = number
             continue
