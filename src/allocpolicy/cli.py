@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -10,7 +9,8 @@ from allocpolicy import __version__
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
-    from typing import Callable, Sequence, TextIO
+    import argparse
+    from typing import Any, Callable, Sequence, TextIO
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -19,59 +19,47 @@ class UsageError(Exception):
     pass
 
 
-def _common(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("path", nargs="?", default=".", help="repository to check (default: .)")
-    sp.add_argument("--config", type=Path, help="config file (default: allocpolicy.toml at PATH)")
-    sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
-
-
-def _scan_args(s: argparse.ArgumentParser) -> None:
-    _common(s)
-    s.add_argument("--format", choices=("text", "json", "sarif"), default="text")
-    s.add_argument("--output", "-o", type=Path, help="write the report to a file")
-    s.add_argument("--fail-on", choices=("error", "warning", "info"), help="exit 1 at or above (default: error)")
-    s.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    s.add_argument("--files", nargs="*", default=None, metavar="FILE",
-                   help="only report what these changed files cause or carry (pre-commit)")
-    s.add_argument("--quiet", "-q", action="store_true", help="one line per finding, no excerpts")
-
-
-def _fix_args(f: argparse.ArgumentParser) -> None:
-    _common(f)
-    f.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes marked unsafe")
-    f.add_argument("--diff", action="store_true", help="print a unified diff; write nothing")
-    f.add_argument("--rule", action="append", default=[], metavar="ID", help="only fix these rules")
-    f.add_argument("--fail-on", choices=("error", "warning", "info"))
-    f.add_argument("--exit-non-zero-on-fix", action="store_true", help="exit 1 when files changed")
-    f.add_argument("--files", nargs="*", default=None, metavar="FILE")
-
-
-def _inventory_args(i: argparse.ArgumentParser) -> None:
-    _common(i)
-    i.add_argument("--format", choices=("text", "json"), default="text")
-
-
-def _rules_args(r: argparse.ArgumentParser) -> None:
-    r.add_argument("--config", type=Path)
-    r.add_argument("path", nargs="?", default=".")
-
-
-def _explain_args(e: argparse.ArgumentParser) -> None:
-    e.add_argument("rule")
-    _rules_args(e)
-
-
-_SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
-    "scan": ("report findings", _scan_args),
-    "fix": ("apply fixes", _fix_args),
-    "inventory": ("show what each image ships, and why", _inventory_args),
-    "rules": ("list the rules", _rules_args),
-    "explain": ("show a rule's documentation", _explain_args),
+# Every subcommand option, as (flags, add_argument keywords): argparse is built from
+# this table, and so is the fast reader of the common command lines below.
+SUPPRESS = "==SUPPRESS=="  # argparse.SUPPRESS, without importing argparse to name it
+_PATH = (("path",), {"nargs": "?", "default": ".", "help": "repository to check (default: .)"})
+_CONFIG = (("--config",), {"type": Path, "help": "config file (default: allocpolicy.toml at PATH)"})
+_DEBUG = (("--debug",), {"action": "store_true", "default": SUPPRESS})
+_FAIL_ON = (("--fail-on",), {"choices": ("error", "warning", "info"), "help": "exit 1 at or above (default: error)"})
+_OPTIONS: dict[str, tuple[str, list[tuple[tuple[str, ...], dict[str, Any]]]]] = {
+    "scan": ("report findings", [
+        _PATH, _CONFIG, _DEBUG,
+        (("--format",), {"choices": ("text", "json", "sarif"), "default": "text"}),
+        (("--output", "-o"), {"type": Path, "help": "write the report to a file"}),
+        _FAIL_ON,
+        (("--color",), {"choices": ("auto", "always", "never"), "default": "auto"}),
+        (("--files",), {"nargs": "*", "default": None, "metavar": "FILE",
+                        "help": "only report what these changed files cause or carry (pre-commit)"}),
+        (("--quiet", "-q"), {"action": "store_true", "help": "one line per finding, no excerpts"}),
+    ]),
+    "fix": ("apply fixes", [
+        _PATH, _CONFIG, _DEBUG,
+        (("--unsafe-fixes",), {"action": "store_true", "help": "also apply fixes marked unsafe"}),
+        (("--diff",), {"action": "store_true", "help": "print a unified diff; write nothing"}),
+        (("--rule",), {"action": "append", "default": [], "metavar": "ID", "help": "only fix these rules"}),
+        (("--fail-on",), {"choices": ("error", "warning", "info")}),
+        (("--exit-non-zero-on-fix",), {"action": "store_true", "help": "exit 1 when files changed"}),
+        (("--files",), {"nargs": "*", "default": None, "metavar": "FILE"}),
+    ]),
+    "inventory": ("show what each image ships, and why", [
+        _PATH, _CONFIG, _DEBUG, (("--format",), {"choices": ("text", "json"), "default": "text"}),
+    ]),
+    "rules": ("list the rules", [(("--config",), {"type": Path}), (("path",), {"nargs": "?", "default": "."})]),
+    "explain": ("show a rule's documentation", [
+        (("rule",), {}), (("--config",), {"type": Path}), (("path",), {"nargs": "?", "default": "."}),
+    ]),
 }
 
 
 def _parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `only`, just that subcommand's options (each costs start-up time)."""
+    import argparse
+
     p = argparse.ArgumentParser(
         prog="allocpolicy",
         description="Keep Rust container images on the right memory allocator.",
@@ -79,13 +67,72 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"allocpolicy {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks on internal errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (help_text, add) in _SUBCOMMANDS.items():
+    for name, (help_text, options) in _OPTIONS.items():
         sp = sub.add_parser(name, help=help_text)
-        if only in (None, name):
-            add(sp)
+        for flags, kw in options if only in (None, name) else ():
+            # argparse tests its sentinel by identity
+            sp.add_argument(*flags, **({**kw, "default": argparse.SUPPRESS} if kw.get("default") == SUPPRESS else kw))
     g = sub.add_parser("github-review", help="post findings to a GitHub pull request (Action)", add_help=False)
     g.add_argument("rest", nargs=argparse.REMAINDER)
     return p
+
+
+def fast_parse(argv: list[str]) -> Any | None:
+    """The namespace argparse would give for a plain `scan`/`fix`/`inventory` line, else None.
+
+    Importing argparse and building its parser cost a tenth of a one-file
+    pre-commit check. Plain lines (long and short options, `--opt=value`, a path,
+    `--files ...`) are read here; anything else (help, abbreviations, `--`,
+    mistakes) goes to argparse, which also words every error. tests/test_cli.py
+    checks that both agree on every line this accepts.
+    """
+    i, debug = 0, False
+    while argv[i : i + 1] == ["--debug"]:
+        debug, i = True, i + 1
+    if i >= len(argv) or argv[i] not in ("scan", "fix", "inventory"):
+        return None
+    values: dict[str, Any] = {"debug": debug, "command": argv[i]}
+    flags: dict[str, tuple[str, dict[str, Any]]] = {}
+    for names, kw in _OPTIONS[argv[i]][1]:
+        dest = names[0].lstrip("-").replace("-", "_")
+        default = kw.get("default", False if kw.get("action") == "store_true" else None)
+        if default != SUPPRESS:
+            values[dest] = list(default) if isinstance(default, list) else default
+        flags.update({n: (dest, kw) for n in names if n.startswith("-")})
+    return _read_options(argv[i + 1 :], values, flags)
+
+
+def _read_options(argv: list[str], values: dict[str, Any], flags: dict[str, tuple[str, dict[str, Any]]]) -> Any:
+    import types
+
+    rest, seen, into = argv[::-1], set(), None
+    while rest:
+        token = rest.pop()
+        if not token.startswith("-") and token:
+            if into is not None:
+                values[into].append(token)
+            elif "path" in seen:
+                return None
+            else:
+                values["path"] = token
+                seen.add("path")
+            continue
+        name, eq, inline = token.partition("=") if token.startswith("--") else (token, "", "")
+        if name not in flags or (dest := flags[name][0]) in seen and flags[name][1].get("action") != "append":
+            return None  # help, unknown or abbreviated options, repeats, "", "-", "--": argparse's business
+        kw, into = flags[name][1], None
+        seen.add(dest)
+        if kw.get("action") == "store_true" or kw.get("nargs") == "*":
+            if eq:
+                return None
+            values[dest], into = (True, None) if kw.get("action") else ([], dest)
+            continue
+        value = inline if eq else (rest.pop() if rest else None)
+        if value is None or (not eq and value.startswith("-")) or value not in kw.get("choices", (value,)):
+            return None
+        value = kw["type"](value) if "type" in kw else value
+        values[dest] = values[dest] + [value] if kw.get("action") == "append" else value
+    return types.SimpleNamespace(**values)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,15 +144,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return github_main(args_list[1:])
         except SystemExit as exc:  # argparse's --help and usage errors
             return EXIT_OK if exc.code in (0, None) else EXIT_ERROR
-    first = next((a for a in args_list if not a.startswith("-")), None)
-    parser = _parser(first if first in _SUBCOMMANDS else None)
-    try:
-        args = parser.parse_args(args_list)
-    except SystemExit as exc:
-        return EXIT_ERROR if exc.code not in (0, None) else EXIT_OK
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return EXIT_ERROR
+    args = fast_parse(args_list)
+    if args is None:
+        first = next((a for a in args_list if not a.startswith("-")), None)
+        parser = _parser(first if first in _OPTIONS else None)
+        try:
+            args = parser.parse_args(args_list)
+        except SystemExit as exc:
+            return EXIT_ERROR if exc.code not in (0, None) else EXIT_OK
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_ERROR
     try:
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt:
