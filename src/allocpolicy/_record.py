@@ -90,6 +90,21 @@ def _init_source(cls: type, names: list[str], specs: dict[str, Field], frozen: b
     return src, env
 
 
+def _deferred_init(cls: type, src: str, env: dict[str, Any]) -> Callable[..., None]:
+    """Compile the real `__init__` when the first instance is made.
+
+    Compiling is most of what a record class costs, and a short run (a pre-commit
+    check) loads many classes it never instantiates.
+    """
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        exec(src, env)  # noqa: S102 - our own generated __init__, as dataclasses does
+        cls.__init__ = env["__init__"]  # type: ignore[misc]
+        env["__init__"](self, *args, **kwargs)
+
+    return __init__
+
+
 def record(cls: type | None = None, /, *, frozen: bool = False, order: bool = False) -> Any:
     def wrap(cls: type) -> type:
         names = list(cls.__dict__.get("__annotations__", {}))
@@ -102,9 +117,7 @@ def record(cls: type | None = None, /, *, frozen: bool = False, order: bool = Fa
                     delattr(cls, n)
                 else:
                     setattr(cls, n, v.default)
-        src, env = _init_source(cls, names, specs, frozen)
-        exec(src, env)  # noqa: S102 - our own generated __init__, as dataclasses does
-        cls.__init__ = env["__init__"]  # type: ignore[misc]
+        cls.__init__ = _deferred_init(cls, *_init_source(cls, names, specs, frozen))  # type: ignore[misc]
         cls.__record_fields__ = tuple(names)  # type: ignore[attr-defined]
         cls.__record_repr__ = tuple(n for n in names if specs[n].repr)  # type: ignore[attr-defined]
         cls.__match_args__ = tuple(names)  # type: ignore[attr-defined]

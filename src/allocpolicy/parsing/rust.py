@@ -15,8 +15,8 @@ broken code all produce a (possibly empty) result.
 from __future__ import annotations
 
 import bisect
+import _thread
 import re
-import threading
 from collections.abc import Iterable, Iterator
 
 from allocpolicy._record import field, record
@@ -80,11 +80,13 @@ def might_declare_allocator(data: bytes) -> bool:
 
 # -- tree-sitter plumbing ----------------------------------------------------
 
-_LANG_LOCK = threading.Lock()
+# `_thread` is what `threading` builds on; importing threading itself costs start-up
+# time that a scan without tree-sitter work would pay for nothing.
+_LANG_LOCK = _thread.allocate_lock()
 _LANGUAGE: Any = None
 _COMMENT_QUERY: Any = None
 # tree-sitter Parsers are not safe to share between threads; one per thread.
-_LOCAL = threading.local()
+_LOCAL: Any = None
 
 
 def _language() -> Any:
@@ -102,6 +104,12 @@ def _language() -> Any:
 
 
 def _parser() -> Parser:
+    global _LOCAL
+    if _LOCAL is None:
+        import threading
+
+        with _LANG_LOCK:
+            _LOCAL = _LOCAL or threading.local()
     parser = getattr(_LOCAL, "parser", None)
     if parser is None:
         import tree_sitter
