@@ -51,3 +51,28 @@ def test_replace():
     assert replace(Point(3), column=9) == Point(3, 9)
     with pytest.raises(TypeError):
         replace(Point(3), nope=1)
+
+
+def test_field_order_is_checked_when_the_class_is_made():
+    with pytest.raises(TypeError, match="without a default follows"):
+
+        @record
+        class Bad:
+            a: int = 1
+            b: int
+
+
+def test_first_instance_through_a_subclass_builds_the_parents_init():
+    @record
+    class Base:
+        x: int
+        y: int = 2
+
+    class Child(Base):
+        def __init__(self, x: int) -> None:
+            super().__init__(x, y=5)
+
+    assert (Child(1).x, Child(1).y) == (1, 5)
+    assert Base(3) == Base(3, 2) and Base(3) != Base(3, 4)
+    with pytest.raises(TypeError):
+        Base()  # type: ignore[call-arg]
