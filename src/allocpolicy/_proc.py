@@ -2,7 +2,8 @@
 
 `import subprocess` brings threading, selectors and signal with it: about as much
 start-up time as the rest of a pre-commit check. This is the small part of it a
-check needs: spawn, read stdout to the end within a deadline, reap.
+check needs: spawn, read stdout to the end within a deadline, reap. A program is
+started first and read later, so it can run while the check imports the engine.
 """
 
 from __future__ import annotations
@@ -12,31 +13,45 @@ import select
 import time
 
 
-def capture(argv: list[str], timeout: float = 30.0) -> bytes | None:
-    """The program's stdout if it exits 0 within `timeout` seconds, else None; stderr is discarded."""
-    read_end, write_end = os.pipe()
-    try:
+class Running:
+    """A started program; `output()` waits for it."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.pid: int | None = None
+        self.fd: int | None = None
+        read_end, write_end = os.pipe()
         devnull = os.open(os.devnull, os.O_RDWR)
         try:
-            pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
+            self.pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
                 (os.POSIX_SPAWN_DUP2, devnull, 0),
                 (os.POSIX_SPAWN_DUP2, write_end, 1),
                 (os.POSIX_SPAWN_DUP2, devnull, 2),
                 (os.POSIX_SPAWN_CLOSE, read_end),
             ])
+            self.fd = read_end
+        except OSError:  # not installed, not executable
+            os.close(read_end)
         finally:
             os.close(devnull)
-    except OSError:  # not installed, not executable
-        os.close(read_end)
-        os.close(write_end)
-        return None
-    os.close(write_end)
-    out = _read_all(read_end, time.monotonic() + timeout)
-    os.close(read_end)
-    if out is None:
-        os.kill(pid, 9)  # SIGKILL, without importing signal
-    _, status = os.waitpid(pid, 0)
-    return out if out is not None and os.waitstatus_to_exitcode(status) == 0 else None
+            os.close(write_end)
+
+    def output(self, timeout: float = 30.0) -> bytes | None:
+        """stdout if the program exits 0 within `timeout` seconds, else None; reaps it either way."""
+        if self.pid is None or self.fd is None:
+            return None
+        out = _read_all(self.fd, time.monotonic() + timeout)
+        os.close(self.fd)
+        self.fd = None
+        if out is None:
+            os.kill(self.pid, 9)  # SIGKILL, without importing signal
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        return out if out is not None and os.waitstatus_to_exitcode(status) == 0 else None
+
+
+def capture(argv: list[str], timeout: float = 30.0) -> bytes | None:
+    """The program's stdout if it exits 0 within `timeout` seconds, else None; stderr is discarded."""
+    return Running(argv).output(timeout)
 
 
 def _read_all(fd: int, deadline: float) -> bytes | None:

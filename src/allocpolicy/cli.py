@@ -193,14 +193,14 @@ def _fail_on(args: argparse.Namespace, config_fail_on):  # type: ignore[no-untyp
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from allocpolicy.engine import scan
-
     root = _root(args)
     if args.files is not None:
         from allocpolicy.frontdoors.precommit import scan_changed
 
         result = scan_changed(root, args.files, args.config, with_fixes=args.format != "text")
     else:
+        from allocpolicy.engine import scan
+
         result = scan(root, args.config, with_fixes=args.format != "text")
     out_text = _render(result, args)
     if args.output:

@@ -51,7 +51,7 @@ LINES = st.sampled_from([
     "members = [ ]", "members = [,]", "m = [[1, 2], ['x'], {a = 1}]", 'path = "C:\\\\x"', 'esc = "a\\"b"',
     's = """multi"""', "s = '''lit'''", "dup = 1", "dup = 2", "# comment", "   # indented comment", "",
     "key = \"tab\there\"", "bad = \"ctl\x01\"", "# ctl \x7f in comment", "k = 1 k2 = 2", "= 1", "k =", "k = \"open",
-    "x = {a = 1\n}", "k = \"ünïcödé ✓\"", "ü = 1", "a = {b = 1}", "[a.b]\nc = 1", "1234 = 5",
+    "x = {a = 1\n}", "k = \"ünïcödé ✓\"", "k = 'lone \udcff surrogate'", "# lone \udcff", "ü = 1", "a = {b = 1}", "[a.b]\nc = 1", "1234 = 5",
 ])
 
 

@@ -18,12 +18,14 @@ from pathlib import Path
 from allocpolicy._record import field, record
 from allocpolicy.config import Config, load_config
 from allocpolicy.discovery import Inventory, discover, is_containerfile, kind_of
-from allocpolicy.engine import ScanResult, scan
-from allocpolicy.model import Finding
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from typing import Any
+
+    from allocpolicy._proc import Running
+    from allocpolicy.engine import ScanResult
+    from allocpolicy.model import Finding
 
 # Rules whose finding sits in one file but is caused by another of the same crate
 # (a static deleted from main.rs makes the Cargo.toml dependency unwired).
@@ -50,13 +52,14 @@ class Files:
     tree is walked once.
     """
 
-    def __init__(self, root: Path, config: Config) -> None:
+    def __init__(self, root: Path, config: Config, started: dict[str, Running] | None = None) -> None:
         self.root = root
         self.config = config
         self._spec = _exclude_spec(config)
         self._present: dict[str, bool] = {}
         self._lists: dict[str, tuple[list[str], dict[str, str]]] = {}
         self._walked: Inventory | None = None
+        self._started = started or {}  # listings begun before this object existed, by kind
 
     def has(self, rel: str) -> bool:
         """A file the engine would read: present, owned by the repository, not excluded."""
@@ -76,16 +79,23 @@ class Files:
 
     def _listed(self, kind: str, pathspecs: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
         if kind not in self._lists:
-            listed = _git_stage(self.root, pathspecs)
+            running = self._started.pop(kind, None) or _start_listing(self.root, pathspecs)
+            listed = _staged(running.output())
             if listed is None:
                 paths, blobs = getattr(self._walk(), kind), {}
             else:
-                blobs = {r: b for r, b in listed.items() if _kind_of(r) == kind and _owned(_parent(r))}
+                blobs = {r: b for r, b in listed.items() if _is_kind(r, kind) and _owned(_parent(r))}
                 if self._spec is not None:
                     blobs = {r: b for r, b in blobs.items() if not self._spec.match_file(r)}
                 paths = sorted(blobs)
             self._lists[kind] = (paths, blobs)
         return self._lists[kind]
+
+    def close(self) -> None:
+        """Reap listings started for questions the scope never asked."""
+        for running in self._started.values():
+            running.output()
+        self._started.clear()
 
     def _walk(self) -> Inventory:
         if self._walked is None:
@@ -104,20 +114,28 @@ def _exclude_spec(config: Config) -> Any:
     return pathspec.GitIgnoreSpec.from_lines(config.exclude)
 
 
-def _git_stage(root: Path, pathspecs: tuple[str, ...]) -> dict[str, str] | None:
-    """Paths in git's index matching `pathspecs`, with their blob ids; None without git."""
-    from allocpolicy._proc import capture
+def _start_listing(root: Path, pathspecs: tuple[str, ...]) -> Running:
+    from allocpolicy._proc import Running
 
-    raw = capture(["git", "-C", str(root), "ls-files", "-z", "--cached", "--stage", "--", *pathspecs])
+    return Running(["git", "-C", str(root), "ls-files", "-z", "--cached", "--stage", "--", *pathspecs])
+
+
+def _staged(raw: bytes | None) -> dict[str, str] | None:
+    """`git ls-files --stage -z` output as path -> blob id; None without git."""
     if raw is None:
         return None
-    out = raw.decode("utf-8", "surrogateescape")
     found: dict[str, str] = {}
-    for entry in out.split("\0"):
-        meta, _, rel = entry.partition("\t")
-        if rel and rel not in found:  # a conflicted path has one entry per stage
-            found[rel] = meta[7:47]  # "<mode> <sha> <stage>"
+    for entry in raw.decode("utf-8", "surrogateescape").split("\0"):
+        tab = entry.find("\t")  # "<mode> <sha> <stage>\t<path>"
+        if tab > 0:
+            found.setdefault(entry[tab + 1 :], entry[7:47])  # a conflicted path has one entry per stage
     return found
+
+
+def _is_kind(rel: str, kind: str) -> bool:
+    if kind == "containerfiles":  # thousands of them: skip kind_of's other tests
+        return rel.endswith("/Dockerfile") or is_containerfile(rel.rpartition("/")[2])
+    return _kind_of(rel) == kind
 
 
 def _kind_of(rel: str) -> str | None:
@@ -222,9 +240,19 @@ def _ancestors(d: str) -> list[str]:
     return out
 
 
-def narrow(root: Path, config: Config, files: list[str]) -> Scope:
-    tree = Files(root, config)
-    changed = {r for r in (_rel(root, f) for f in files) if _kind_of(r) is not None}
+def narrow(root: Path, config: Config, files: list[str], started: dict[str, Running] | None = None) -> Scope:
+    tree = Files(root, config, started)
+    try:
+        return _narrow(root, tree, _changed(root, files))
+    finally:
+        tree.close()
+
+
+def _changed(root: Path, files: list[str]) -> set[str]:
+    return {r for r in (_rel(root, f) for f in files) if _kind_of(r) is not None}
+
+
+def _narrow(root: Path, tree: Files, changed: set[str]) -> Scope:
     scope = Scope(changed)
     for rel in changed:
         if is_containerfile(posixpath.basename(rel)):
@@ -387,7 +415,7 @@ def _sources(root: Path, dirs: set[str]) -> list[str]:
 
 
 def _git_sources(root: Path) -> list[str]:
-    listed = _git_stage(root, ("*.rs",))
+    listed = _staged(_start_listing(root, ("*.rs",)).output())
     if listed is None:
         return discover(root).rust_sources
     return sorted(r for r in listed if _owned(_parent(r)))
@@ -416,8 +444,21 @@ def _restrict(root: Path, tree: Files, scope: Scope) -> Inventory:
 def scan_changed(
     root: Path, files: list[str], config_path: Path | None = None, with_fixes: bool = True
 ) -> ScanResult:
-    config = load_config(root, config_path)
-    scope = narrow(root, config, files)
+    started: dict[str, Running] = {}
+    if any(not is_containerfile(posixpath.basename(r)) for r in _changed(root, files)):
+        # A changed crate means asking every Containerfile whether it names the crate:
+        # git lists them while the engine is imported.
+        started["containerfiles"] = _start_listing(root, _CONTAINERFILE_SPECS)
+    try:
+        from allocpolicy.engine import scan
+        from allocpolicy.facts import gather  # noqa: F401 - the scan's analysers, imported while git runs
+
+        config = load_config(root, config_path)
+    except BaseException:
+        for running in started.values():
+            running.output()
+        raise
+    scope = narrow(root, config, files, started)
     if not scope.changed:
         return scan(root, config=config, inventory=Inventory(), with_fixes=with_fixes)
     result = scan(root, config=config, inventory=scope.inventory, with_fixes=with_fixes)

@@ -27,7 +27,7 @@ __all__ = ["quick_loads"]
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _INTEGER = re.compile(r"[+-]?([0-9]+)")
 _SPACES = re.compile(r"[ \t]*")
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")  # not allowed in strings or comments
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # not allowed in strings or comments
 _VALUE_END = frozenset(" \t\r\n,]}#")
 
 
@@ -40,6 +40,15 @@ def quick_loads(text: str) -> dict[str, Any] | None:
         return _Reader(text).document()
     except (_Decline, RecursionError):
         return None
+
+
+def _encodable(text: str) -> bool:
+    """False for lone surrogates (undecodable bytes); a regex for them costs a ms to compile."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Reader:
@@ -203,7 +212,7 @@ class _Reader:
         body = self.s[self.i + 1 : end]
         if "\\" in body and quote == '"':
             raise _Decline  # escapes
-        if _CONTROL.search(body):
+        if _CONTROL.search(body) or not (body.isascii() or _encodable(body)):
             raise _Decline
         self.i = end + 1
         return body
