@@ -140,13 +140,22 @@ def test_unreadable_file_is_reported(capsys, tmp_path):
     assert "AP900" in out and "permission denied" in out
 
 
-def test_module_entry_point_and_no_github_import():
-    code = ("import sys, runpy; sys.argv=['allocpolicy','scan','" + str(EXAMPLES / "clean") + "'];"
-            "\ntry:\n    runpy.run_module('allocpolicy', run_name='__main__')\nexcept SystemExit as e:\n    code=e.code\n"
+def test_module_entry_point_exits_with_main_s_code_and_flushed_output():
+    clean = subprocess.run([sys.executable, "-m", "allocpolicy", "scan", str(EXAMPLES / "clean")],
+                           capture_output=True, text=True, check=False)
+    assert clean.returncode == 0, clean.stderr
+    assert "No findings" in clean.stdout
+    broken = subprocess.run([sys.executable, "-m", "allocpolicy", "scan", "--quiet", str(EXAMPLES / "alpine-no-mimalloc")],
+                            capture_output=True, text=True, check=False)
+    assert broken.returncode == 1 and broken.stdout.rstrip().endswith("fixable (`allocpolicy fix --diff` shows the edits).")
+
+
+def test_a_local_scan_does_not_import_pygithub():
+    code = ("import sys\nfrom allocpolicy.cli import main\n"
+            f"code = main(['scan', {str(EXAMPLES / 'clean')!r}])\n"
             "assert 'github' not in sys.modules, 'PyGithub imported by a local scan'\nsys.exit(code)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert "No findings" in proc.stdout
 
 
 def test_dangling_symlink_is_reported_not_fatal(capsys, tmp_path):

@@ -1,3 +1,3 @@
-from allocpolicy.cli import main
+from allocpolicy.cli import run
 
-raise SystemExit(main())
+run()

@@ -163,6 +163,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report_error(exc, getattr(args, "debug", False))
 
 
+def run() -> None:
+    """The `allocpolicy` executable: `main`, then exit without tearing the interpreter down.
+
+    Freeing every object of a run at exit costs ~5% of a pre-commit check. Our
+    output is flushed here, our files are closed by then (caches are written with
+    os.replace), and nothing of ours relies on atexit.
+    """
+    import os
+
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # a reader that went away (`| head`)
+        code = code or EXIT_ERROR
+    os._exit(code)
+
+
 def _report_error(exc: Exception, debug: bool) -> int:
     from allocpolicy.config import ConfigError
     from allocpolicy.policy.loader import PolicyError
