@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 
 DEFAULT_POLICY = "default.yaml"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
-# default.yaml compiled to JSON: parsing YAML on every pre-commit run costs more than
-# the rest of a one-service scan. tests/policy keeps the two identical.
-COMPILED_DEFAULT = PACKAGE_DIR / "policies" / "default.compiled.json"
+# default.yaml compiled to a Python literal, which loads from bytecode: parsing YAML on
+# every pre-commit run cost more than the rest of a one-service scan, and even JSON
+# costs the json import. tests/policy keeps the two identical.
+COMPILED_DEFAULT = Path(__file__).resolve().parent / "compiled_default.py"
 
 
 class PolicyError(Exception):
@@ -42,26 +43,28 @@ def _schema() -> dict[str, Any]:
 
 
 def compile_default() -> str:
-    """The JSON form of default.yaml (run `python -m allocpolicy.policy.loader` after editing it)."""
-    import json
+    """default.yaml as a Python module (run `python -m allocpolicy.policy.loader` after editing it)."""
+    import pprint
 
     import yaml
 
     name, text = default_policy_text()
     parse_policy(name, text, validate=True)
-    return json.dumps(yaml.safe_load(text), indent=1, sort_keys=True) + "\n"
+    body = pprint.pformat(yaml.safe_load(text), indent=1, width=100, sort_dicts=True)
+    return (
+        '"""Generated from policies/default.yaml by `python -m allocpolicy.policy.loader`; do not edit."""\n\n'
+        f"POLICY = {body}\n"
+    )
 
 
 def _builtin_rules() -> list[Rule]:
-    name, _ = default_policy_text()
+    name = "<builtin>/policies/default.yaml"
     try:
-        import json
-
-        data = json.loads(COMPILED_DEFAULT.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        from allocpolicy.policy.compiled_default import POLICY
+    except ImportError:
         # The shipped policy is validated by the test suite; skipping the schema keeps start-up fast.
         return parse_policy(name, default_policy_text()[1], validate=False)
-    return [_rule(name, r) for r in data["rules"]]
+    return [_rule(name, r) for r in POLICY["rules"]]
 
 
 def load_rules(extra: list[Path] | None = None) -> dict[str, Rule]:

@@ -1,0 +1,402 @@
+"""Generated from policies/default.yaml by `python -m allocpolicy.policy.loader`; do not edit."""
+
+POLICY = {'rules': [{'documentation': '## What it does\n'
+                             'Finds images that ship a Rust binary built for a musl target '
+                             "(Alpine's\n"
+                             'rust images, `--target *-musl`, musl builder images such as\n'
+                             'clux/muslrust) or linked statically, whose allocator is not '
+                             'mimalloc.\n'
+                             '\n'
+                             '## Why is this bad?\n'
+                             "musl's malloc serialises threads on a lock; multi-threaded Rust "
+                             'services\n'
+                             'spend their time waiting for it. LD_PRELOAD cannot replace the '
+                             'allocator\n'
+                             'of a static binary, so the allocator must be linked in.\n'
+                             '\n'
+                             '## Example\n'
+                             '```dockerfile\n'
+                             'FROM rust:1-alpine AS build\n'
+                             'RUN cargo build --release\n'
+                             'FROM scratch\n'
+                             'COPY --from=build /app/target/release/app /app\n'
+                             '```\n'
+                             'with no `#[global_allocator]` in the crate.\n'
+                             '\n'
+                             '## Fix\n'
+                             '```toml\n'
+                             '[target.\'cfg(target_env = "musl")\'.dependencies]\n'
+                             'mimalloc = { version = "0.1", default-features = false }\n'
+                             '```\n'
+                             '```rust\n'
+                             '#[global_allocator]\n'
+                             'static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n'
+                             '```\n'
+                             "Images whose builder already patches musl's malloc with mimalloc, "
+                             'crates\n'
+                             "using mimalloc's `override` feature, and (per the checked facts) a\n"
+                             'dynamically linked musl binary with mimalloc preloaded from a '
+                             'library the\n'
+                             'image really has, count as mimalloc.\n',
+            'fix': {'action': 'add-mimalloc', 'params': {'placement': 'auto'}, 'safety': 'safe'},
+            'id': 'AP001',
+            'message': '{image} ships `{binary}` built for {target} ({libc}, {linkage}) with the '
+                       '{allocator} allocator; musl and static builds must link mimalloc as '
+                       '#[global_allocator]',
+            'name': 'musl-requires-mimalloc',
+            'rationale': 'The guidance: "musl malloc is 7-10x slower in multi-threaded workloads" '
+                         'and "LD_PRELOAD doesn\'t work (no dynamic linker in static images)", so '
+                         'for musl there is "only one viable option: Cargo + mimalloc". (The '
+                         'checked facts put the slowdown anywhere from a few percent to 50x '
+                         'depending on the workload; the direction holds.)',
+            'severity': 'error',
+            'subject': 'binary',
+            'summary': 'A musl or static Rust binary must link mimalloc as its global allocator.',
+            'when': {'all': [{'any': [{'eq': 'musl', 'fact': 'libc'},
+                                      {'eq': 'static', 'fact': 'linkage'}]},
+                             {'fact': 'allocator', 'not_in': ['mimalloc', 'unknown']}]}},
+           {'documentation': '## What it does\n'
+                             'Finds `LD_PRELOAD` (in `ENV`, or `env '
+                             'LD_PRELOAD=...`/`LD_PRELOAD=... cmd`\n'
+                             'in ENTRYPOINT/CMD) in an image whose Rust binaries are statically '
+                             'linked\n'
+                             'or whose base image has no libc (scratch, distroless/static).\n'
+                             '\n'
+                             '## Why is this bad?\n'
+                             'The setting is silently ignored: the service runs on its built-in\n'
+                             'allocator while everyone believes it runs on the preloaded one.\n'
+                             '\n'
+                             '## Example\n'
+                             '```dockerfile\n'
+                             'FROM scratch\n'
+                             'COPY --from=build /app/target/x86_64-unknown-linux-musl/release/app '
+                             '/app\n'
+                             'ENV LD_PRELOAD=/usr/lib/libmimalloc.so.2\n'
+                             '```\n'
+                             '\n'
+                             '## Fix\n'
+                             "Remove the setting and link the allocator instead (AP001's fix).\n",
+            'fix': {'action': 'remove-ld-preload', 'safety': 'unsafe'},
+            'id': 'AP002',
+            'message': 'LD_PRELOAD={path} has no effect here: {reason}; link the allocator with '
+                       '#[global_allocator] instead (LD_PRELOAD needs a dynamically linked binary, '
+                       'glibc or musl)',
+            'name': 'ld-preload-requires-glibc',
+            'rationale': 'The guidance says LD_PRELOAD "only works with glibc (not musl)". The '
+                         'checked facts refine it: LD_PRELOAD is honoured by the dynamic loader, '
+                         "glibc's or musl's, so it works for any dynamically linked binary and for "
+                         'no static one; scratch and distroless/static images have no loader at '
+                         'all.',
+            'severity': 'error',
+            'subject': 'ld_preload',
+            'summary': 'LD_PRELOAD has no effect on a static binary or in an image without a '
+                       'dynamic loader.',
+            'when': {'any': [{'eq': 'static', 'fact': 'binary_linkage'},
+                             {'eq': 'static', 'fact': 'runtime_libc'}]}},
+           {'documentation': '## What it does\n'
+                             'Finds images that ship a glibc Rust binary that keeps the system\n'
+                             "allocator, neither linking one nor preloading one, when the crate's\n"
+                             'profile (`[package.metadata.allocpolicy] profile`) is not `simple`.\n'
+                             '\n'
+                             '## Why is this bad?\n'
+                             'glibc malloc fragments under multi-threaded load, often doubling '
+                             'RSS.\n'
+                             '\n'
+                             '## Example\n'
+                             'A `rust:1` build copied into `gcr.io/distroless/cc-debian12` with '
+                             'no\n'
+                             'allocator crate.\n'
+                             '\n'
+                             '## Fix\n'
+                             'Add mimalloc (option a of the guidance), or declare\n'
+                             '`profile = "simple"` for a low-traffic app.\n',
+            'fix': {'action': 'add-mimalloc',
+                    'params': {'placement': 'dependencies'},
+                    'safety': 'safe'},
+            'id': 'AP003',
+            'message': '{image} ships `{binary}` ({target}) on the system allocator; the guidance '
+                       'recommends {recommended_text} for profile `{profile}` (declare profile = '
+                       '"simple" if it is a low-traffic app)',
+            'name': 'mimalloc-default',
+            'rationale': 'The guidance: mimalloc is "the right choice" for "90% of containerized '
+                         'Rust applications"; glibc malloc has "poor fragmentation, 2x+ memory '
+                         'usage under load" and is meant for "simple, low-traffic applications".',
+            'severity': 'warning',
+            'subject': 'binary',
+            'summary': 'A glibc Rust binary should use mimalloc unless its profile is `simple`.',
+            'when': {'all': [{'eq': 'glibc', 'fact': 'libc'},
+                             {'eq': 'system', 'fact': 'allocator'},
+                             {'fact': 'profile', 'ne': 'simple'}]}},
+           {'documentation': '## What it does\n'
+                             'Finds a mimalloc dependency that leaves default features on.\n'
+                             '\n'
+                             '## Why is this bad?\n'
+                             'On mimalloc <= 0.1.37 it builds the hardened `secure` mode, about '
+                             '10%\n'
+                             'slower. On 0.1.38 and later it is a no-op; the rule then reports at\n'
+                             '`info` severity when Cargo.lock proves the version.\n'
+                             '\n'
+                             '## Example\n'
+                             '```toml\n'
+                             'mimalloc = "0.1"\n'
+                             '```\n'
+                             '\n'
+                             '## Fix\n'
+                             '```toml\n'
+                             'mimalloc = { version = "0.1", default-features = false }\n'
+                             '```\n',
+            'fix': {'action': 'set-default-features-false', 'safety': 'safe'},
+            'id': 'AP004',
+            'message': "`{key}` keeps mimalloc's default features; add default-features = false "
+                       '(it disables `secure` mode on mimalloc <= 0.1.37 and is a no-op from '
+                       '0.1.38{locked_text})',
+            'name': 'mimalloc-default-features',
+            'rationale': 'The guidance writes `mimalloc = { version = "0.1", default-features = '
+                         'false }`. The checked facts: mimalloc 0.1.1-0.1.37 had `secure` (about '
+                         '10% slower) as a default feature; from 0.1.38 `default-features = false` '
+                         'changes nothing, so with a Cargo.lock at 0.1.38 or later this is '
+                         'informational.',
+            'severity': 'warning',
+            'severity_overrides': [{'severity': 'info',
+                                    'when': {'fact': 'locked_version', 'version_ge': '0.1.38'}}],
+            'subject': 'dependency',
+            'summary': 'Declare mimalloc with `default-features = false`.',
+            'when': {'all': [{'eq': 'mimalloc', 'fact': 'crate'},
+                             {'fact': 'default_features', 'is': True},
+                             {'fact': 'workspace', 'is': False}]}},
+           {'documentation': '## What it does\n'
+                             'Finds an allocator crate (mimalloc, tikv-jemallocator, tcmalloc, '
+                             '...)\n'
+                             'declared by a crate with a binary target when no '
+                             '`#[global_allocator]`\n'
+                             'static in that crate uses it.\n'
+                             '\n'
+                             '## Why is this bad?\n'
+                             'The binary keeps the system allocator; the build just got slower.\n'
+                             "Crates that install themselves (mimalloc's `override` feature,\n"
+                             '`tikv-jemallocator-global`) are not reported.\n'
+                             '\n'
+                             '## Fix\n'
+                             'Add `#[global_allocator] static GLOBAL: mimalloc::MiMalloc = '
+                             'mimalloc::MiMalloc;`\n'
+                             "to the binary's root source file.\n",
+            'fix': {'action': 'add-global-allocator', 'safety': 'safe'},
+            'id': 'AP005',
+            'message': '`{key}` ({crate}) is a dependency of a binary crate but no '
+                       '#[global_allocator] uses it',
+            'name': 'allocator-not-wired',
+            'rationale': "The guidance's integration is two steps: the Cargo.toml dependency and "
+                         '`#[global_allocator] static GLOBAL: mimalloc::MiMalloc = '
+                         'mimalloc::MiMalloc;`. A dependency alone compiles the allocator and uses '
+                         'none of it.',
+            'severity': 'error',
+            'subject': 'dependency',
+            'summary': "An allocator crate in a binary crate's dependencies must be used by a "
+                       '`#[global_allocator]`.',
+            'when': {'all': [{'fact': 'allocator',
+                              'in': ['mimalloc', 'jemalloc', 'tcmalloc', 'other']},
+                             {'fact': 'binary_crate', 'is': True},
+                             {'fact': 'wired', 'is': False},
+                             {'fact': 'activates_itself', 'is': False}]}},
+           {'documentation': '## What it does\n'
+                             'Compares the cfg of each `#[global_allocator]` static with the '
+                             'target\n'
+                             'table (and optional feature) of the dependency it uses, for the '
+                             'targets\n'
+                             "the repository's images build plus x86_64 gnu and musl.\n"
+                             '\n'
+                             '## Example\n'
+                             '```toml\n'
+                             '[target.\'cfg(target_env = "musl")\'.dependencies]\n'
+                             'mimalloc = { version = "0.1", default-features = false }\n'
+                             '```\n'
+                             '```rust\n'
+                             '#[global_allocator]   // no #[cfg]: a glibc build fails with E0433\n'
+                             'static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n'
+                             '```\n'
+                             '\n'
+                             '## Fix\n'
+                             "Give the static the dependency's cfg: `#[cfg(target_env = "
+                             '"musl")]`.\n',
+            'fix': {'action': 'align-allocator-cfg', 'safety': 'safe'},
+            'id': 'AP006',
+            'message': '#[global_allocator] {allocator_crate} is gated by {cfg_text} but its '
+                       'dependency by {dependency_cfg_text}: {mismatch}',
+            'name': 'allocator-cfg-mismatch',
+            'rationale': "The guidance's musl template puts mimalloc under "
+                         '`[target.\'cfg(target_env = "musl")\'.dependencies]`; the static must '
+                         'carry the same `#[cfg]`, or a glibc build fails to compile (static '
+                         "without crate) or a musl build silently keeps musl's malloc (crate "
+                         'without static).',
+            'severity': 'error',
+            'subject': 'global_allocator',
+            'summary': 'The `#[global_allocator]` static and its dependency must be gated by the '
+                       'same cfg.',
+            'when': {'fact': 'cfg_mismatch', 'is': True}},
+           {'documentation': '## What it does\n'
+                             'Checks that the final stage installs (apt/apk/dnf) or copies the '
+                             'file\n'
+                             'named by LD_PRELOAD, and that the path is the one that distro uses.\n'
+                             '\n'
+                             '## Example\n'
+                             '```dockerfile\n'
+                             'FROM debian:bookworm-slim\n'
+                             'ENV LD_PRELOAD=/usr/lib/libmimalloc.so\n'
+                             '```\n'
+                             '\n'
+                             '## Fix\n'
+                             'Install the package and use its path:\n'
+                             '`RUN apt-get update && apt-get install -y --no-install-recommends '
+                             'libmimalloc2.0`\n'
+                             'and `ENV LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2`.\n',
+            'fix': {'action': 'fix-ld-preload-path', 'safety': 'unsafe'},
+            'id': 'AP007',
+            'message': 'LD_PRELOAD={path} {status_text}',
+            'name': 'ld-preload-library-missing',
+            'rationale': "The guidance's option (b) is two lines: install the allocator package "
+                         'and point LD_PRELOAD at it. The checked facts: the paths differ per '
+                         'distro (Debian `/usr/lib/<triplet>/libmimalloc.so.2` on bookworm, '
+                         '`.so.3` on trixie; Alpine `/usr/lib/libmimalloc.so.2`), and a preload of '
+                         'a missing file only prints a warning while the service runs on the '
+                         'system allocator.',
+            'severity': 'warning',
+            'subject': 'ld_preload',
+            'summary': 'The library LD_PRELOAD names must be installed or copied into the stage, '
+                       "at that distro's path.",
+            'when': {'all': [{'fact': 'library_status', 'in': ['missing', 'wrong-path']},
+                             {'fact': 'runtime_libc', 'ne': 'static'}]}},
+           {'documentation': '## What it does\n'
+                             'Finds dependencies on `jemallocator` (and `jemalloc-ctl`, '
+                             '`jemalloc-sys`).\n'
+                             '\n'
+                             '## Fix\n'
+                             '```toml\n'
+                             'tikv-jemallocator = "0.6"\n'
+                             '```\n'
+                             'and `tikv_jemallocator::Jemalloc` in the sources.\n',
+            'fix': {'action': 'rename-jemallocator', 'safety': 'safe'},
+            'id': 'AP008',
+            'message': '`{crate}` is unmaintained (frozen at 0.5.4); use `tikv-{crate}`',
+            'name': 'deprecated-allocator-crate',
+            'rationale': 'The guidance suggests `jemallocator = "0.5"`; the checked facts: '
+                         '`jemallocator` is frozen at 0.5.4 (2023) and published "for historical '
+                         'reasons", while `tikv-jemallocator` is the maintained crate.',
+            'severity': 'warning',
+            'subject': 'dependency',
+            'summary': 'Use `tikv-jemallocator`, not the frozen `jemallocator` name.',
+            'when': {'fact': 'crate', 'in': ['jemallocator', 'jemalloc-ctl', 'jemalloc-sys']}},
+           {'documentation': '## What it does\n'
+                             'Finds `#[global_allocator]` statics compiled into a library target.\n'
+                             '\n'
+                             '## Fix\n'
+                             "Move the static to the binary's `main.rs`; if the library needs the\n"
+                             'option, gate it behind a cargo feature that only binaries turn on.\n',
+            'fix': None,
+            'id': 'AP009',
+            'message': 'library crate {crate} declares #[global_allocator] ({allocator_crate}); '
+                       'declare it in the binary instead',
+            'name': 'global-allocator-in-library',
+            'rationale': 'The guidance places `#[global_allocator]` in `src/main.rs`: the '
+                         "allocator is the application's choice. A library that declares one "
+                         'forces it on every binary that links it, and two declarations fail to '
+                         'link.',
+            'severity': 'warning',
+            'subject': 'global_allocator',
+            'summary': 'Only binaries should choose the global allocator.',
+            'when': {'fact': 'in_library', 'is': True}},
+           {'documentation': '## What it does\n'
+                             'Compares the allocator a binary crate wires with the allocators the\n'
+                             'decision tree recommends for its declared\n'
+                             '`[package.metadata.allocpolicy] profile`.\n'
+                             '\n'
+                             '## Fix\n'
+                             'Wire the recommended allocator, or correct the profile.\n',
+            'fix': None,
+            'id': 'AP010',
+            'message': 'crate {crate} declares profile `{profile}` (recommended: '
+                       '{recommended_text}) but uses {allocator}',
+            'name': 'allocator-mismatches-profile',
+            'rationale': "The guidance's decision tree: simple apps keep glibc malloc; frequent "
+                         'large buffers (>32KB) suggest jemalloc or tcmalloc; long-running '
+                         'services (>7 days) suggest jemalloc; everything else mimalloc.',
+            'severity': 'info',
+            'subject': 'crate',
+            'summary': "The allocator disagrees with the crate's declared profile.",
+            'when': {'all': [{'fact': 'binary_crate', 'is': True},
+                             {'fact': 'profile_declared', 'is': True},
+                             {'fact': 'profile', 'ne': 'simple'},
+                             {'not': {'fact': 'allocator', 'in_fact': 'recommended'}}]}},
+           {'documentation': '## What it does\n'
+                             'Notes LD_PRELOAD of an allocator in an image whose binaries are\n'
+                             'dynamically linked: it works, but option (a) is simpler to keep '
+                             'right.\n'
+                             '\n'
+                             '## Fix\n'
+                             'Link mimalloc with `#[global_allocator]` and drop the preload.\n',
+            'fix': None,
+            'id': 'AP011',
+            'message': 'LD_PRELOAD={path} works here, but linking mimalloc (option a) is preferred',
+            'name': 'prefer-linked-allocator',
+            'rationale': 'The guidance\'s option (a), Cargo + mimalloc, is "RECOMMENDED": "best '
+                         'performance (statically linked)", "no runtime configuration"; option '
+                         '(b), LD_PRELOAD, "adds runtime dependency".',
+            'severity': 'info',
+            'subject': 'ld_preload',
+            'summary': 'LD_PRELOAD works in this image, but linking mimalloc is preferred.',
+            'when': {'all': [{'eq': 'dynamic', 'fact': 'binary_linkage'},
+                             {'fact': 'runtime_libc', 'in': ['glibc', 'musl']},
+                             {'exists': True, 'fact': 'library_allocator'},
+                             {'fact': 'library_status', 'in': ['provided', 'unknown']}]}},
+           {'documentation': '## What it does\n'
+                             'Reports files that are unreadable, binary, too large or malformed\n'
+                             '(broken TOML, an unterminated heredoc, ...).\n'
+                             '\n'
+                             '## Fix\n'
+                             'Fix the syntax at the reported line, or exclude the path in\n'
+                             'allocpolicy.toml.\n',
+            'fix': None,
+            'id': 'AP900',
+            'message': '{message}',
+            'name': 'parse-error',
+            'rationale': 'A file allocpolicy cannot read is a file it cannot check; the scan goes '
+                         'on with the rest and says which file and line stopped it.',
+            'severity': 'error',
+            'subject': 'parse_error',
+            'summary': 'A file could not be read or parsed.',
+            'when': {'exists': True, 'fact': 'message'}},
+           {'documentation': '## What it does\n'
+                             "Notes a final stage whose base image is not in allocpolicy's image "
+                             'table\n'
+                             '(a private image, an unresolved ARG, a digest-only reference).\n'
+                             '\n'
+                             '## Fix\n'
+                             'Set the ARG in allocpolicy.toml `[build-args]`, or ignore the '
+                             'note.\n',
+            'fix': None,
+            'id': 'AP901',
+            'message': "base image `{base}` is not in allocpolicy's image table; its libc is "
+                       'unknown',
+            'name': 'unknown-base-image',
+            'rationale': 'allocpolicy does not guess: an image it does not know produces no '
+                         'findings about its libc, only this note.',
+            'severity': 'info',
+            'subject': 'unknown_image',
+            'summary': 'The libc of a base image that ships a Rust binary is not known.',
+            'when': {'exists': True, 'fact': 'base'}},
+           {'documentation': '## What it does\n'
+                             'Reports `allocpolicy: ignore[...]` comments that matched no '
+                             'finding.\n'
+                             '\n'
+                             '## Fix\n'
+                             'Delete the comment.\n',
+            'fix': {'action': 'remove-suppression', 'safety': 'safe'},
+            'id': 'AP902',
+            'message': 'suppression of {rules_text} suppresses nothing',
+            'name': 'unused-suppression',
+            'rationale': 'A stale `allocpolicy: ignore[...]` hides nothing today and will hide a '
+                         'real finding tomorrow.',
+            'severity': 'info',
+            'subject': 'suppression',
+            'summary': 'A suppression comment that suppresses nothing.',
+            'when': {'exists': True, 'fact': 'rules'}}],
+ 'version': 1}
