@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -26,3 +27,26 @@ def test_a_hanging_program_is_killed_at_the_deadline() -> None:
     start = time.monotonic()
     assert capture([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5) is None
     assert time.monotonic() - start < 10
+
+
+def test_a_started_program_finishes_its_output_before_it_is_read() -> None:
+    from allocpolicy._proc import Running
+
+    running = Running([sys.executable, "-c", "import sys; sys.stdout.write('y' * 500000)"])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # exits by itself: nothing is reading the pipe yet
+        pid, _ = os.waitpid(running.pid, os.WNOHANG)
+        if pid:
+            break
+        time.sleep(0.02)
+    assert pid, "the program blocked on a full pipe"
+    running.pid = None  # reaped above
+    assert _drain(running) == b"y" * 500000
+
+
+def _drain(running) -> bytes:
+    chunks = []
+    while chunk := os.read(running.fd, 1 << 16):
+        chunks.append(chunk)
+    os.close(running.fd)
+    return b"".join(chunks)

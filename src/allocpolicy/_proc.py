@@ -20,6 +20,7 @@ class Running:
         self.pid: int | None = None
         self.fd: int | None = None
         read_end, write_end = os.pipe()
+        _widen(write_end)
         devnull = os.open(os.devnull, os.O_RDWR)
         try:
             self.pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
@@ -47,6 +48,21 @@ class Running:
         _, status = os.waitpid(self.pid, 0)
         self.pid = None
         return out if out is not None and os.waitstatus_to_exitcode(status) == 0 else None
+
+
+def _widen(fd: int) -> None:
+    """Let a started program write all of its output before anyone reads it.
+
+    A pipe holds 64 KiB; a listing of thousands of files would stall the program
+    until we read, which is exactly the waiting that starting it early avoids.
+    Linux lets a pipe grow to 1 MiB (the unprivileged default limit).
+    """
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (ImportError, AttributeError, OSError):
+        pass  # other systems, or a lower limit: the program waits for the reader
 
 
 def capture(argv: list[str], timeout: float = 30.0) -> bytes | None:

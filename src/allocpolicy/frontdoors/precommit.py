@@ -125,10 +125,8 @@ def _staged(raw: bytes | None) -> dict[str, str] | None:
     if raw is None:
         return None
     found: dict[str, str] = {}
-    for entry in raw.decode("utf-8", "surrogateescape").split("\0"):
-        tab = entry.find("\t")  # "<mode> <sha> <stage>\t<path>"
-        if tab > 0:
-            found.setdefault(entry[tab + 1 :], entry[7:47])  # a conflicted path has one entry per stage
+    for blob, rel in _STAGE_ENTRY.findall(raw.decode("utf-8", "surrogateescape")):
+        found.setdefault(rel, blob)  # a conflicted path has one entry per stage
     return found
 
 
@@ -147,6 +145,7 @@ def _kind_of(rel: str) -> str | None:
 # plain wildcards (`*` crosses `/`): git matches them much faster than `:(glob)`
 _CONTAINERFILE_SPECS = ("*ockerfile*", "*ontainerfile*")
 _TOKEN = re.compile(rb"[A-Za-z0-9_.+-]+")
+_STAGE_ENTRY = re.compile(r"[0-7]+ ([0-9a-f]+) [0-3]\t([^\0]*)\0")  # "<mode> <blob> <stage>\t<path>\0"
 
 
 def _owned(parent: str) -> bool:
@@ -185,7 +184,7 @@ class MentionCache:
             data = marshal.loads(self.path.read_bytes())
         except (OSError, ValueError, EOFError, TypeError):
             return {}
-        if not isinstance(data, dict) or not all(type(v) is str for v in data.values()):
+        if not isinstance(data, dict) or not set(map(type, data.values())) <= {str}:
             return {}  # not ours: start again
         return data
 
@@ -325,11 +324,14 @@ def _images_building(root: Path, tree: Files, dirs: set[str], names: set[str]) -
     out = set()
     inside = tuple(x + "/" for x in dirs if x) or ("\0",)
     needles = [f" {n} " for n in names]  # words are split at `/` too: services/NAME, release/NAME
-    for cf in containerfiles:
+    known = cache.data if cache else {}
+    for cf in containerfiles:  # thousands in a monorepo: the cached words are read inline
         if cf.rpartition("/")[0] in near or cf.startswith(inside):
             out.add(cf)
             continue
-        words = cache.words(root, cf, blobs.get(cf, "")) if cache else _words(root, cf)
+        words = known.get(blobs.get(cf, ""))
+        if words is None:
+            words = cache.words(root, cf, blobs.get(cf, "")) if cache else _words(root, cf)
         for needle in needles:
             if needle in words:
                 out.add(cf)
