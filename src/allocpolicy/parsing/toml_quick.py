@@ -29,6 +29,9 @@ _INTEGER = re.compile(r"[+-]?([0-9]+)")
 _SPACES = re.compile(r"[ \t]*")
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # not allowed in strings or comments
 _VALUE_END = frozenset(" \t\r\n,]}#")
+_PLAIN_PAIR = re.compile(
+    r'([A-Za-z0-9_-]+)[ \t]*=[ \t]*(?:"([^"\\\x00-\x08\x0a-\x1f\x7f]*)"|(true|false))[ \t]*(?=[\r\n#]|\Z)'
+)
 
 
 class _Decline(Exception):
@@ -72,10 +75,22 @@ class _Reader:
             c = self._peek()
             if c == "[":
                 table = self._header()
-            elif c not in ("#", "\n", "\r", ""):
+            elif c not in ("#", "\n", "\r", "") and not self._plain_pair(table):
                 self._keyval(table, self.dotted)
             self._line_end()
         return self.root
+
+    def _plain_pair(self, table: dict[str, Any]) -> bool:
+        """`key = "text"` or `key = true`, most lines of a manifest, in one match."""
+        m = _PLAIN_PAIR.match(self.s, self.i)
+        if m is None:
+            return False
+        key, text, word = m.groups()
+        if key in table or (text is not None and not (text.isascii() or _encodable(text))):
+            raise _Decline
+        table[key] = text if text is not None else word == "true"
+        self.i = m.end()
+        return True
 
     def _line_end(self) -> None:
         self._spaces()
@@ -284,7 +299,8 @@ class _Reader:
         return self.s[self.i] if self.i < len(self.s) else ""
 
     def _spaces(self) -> None:
-        self.i = _SPACES.match(self.s, self.i).end()  # type: ignore[union-attr]
+        if self.s[self.i : self.i + 1] in (" ", "\t"):  # usually not: skip the regex call
+            self.i = _SPACES.match(self.s, self.i).end()  # type: ignore[union-attr]
 
     def _expect(self, token: str) -> None:
         self._spaces()
