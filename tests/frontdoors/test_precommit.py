@@ -150,3 +150,32 @@ def test_a_damaged_word_cache_is_rebuilt_not_trusted(tmp_path, monkeypatch, garb
     cache.write_bytes(garbage)
     again = sorted((f.rule, f.location.path) for f in scan_changed(root, ["services/alpha/src/main.rs"]).findings)
     assert again == expected and ("AP001", "docker/alpha.Dockerfile") in again
+
+
+def test_word_cache_matches_whole_words_only(tmp_path, monkeypatch):
+    from allocpolicy.frontdoors.precommit import MentionCache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "a").write_text("RUN cargo build -p api-gateway\n")
+    (tmp_path / "b").write_text("COPY --from=build /app/target/release/api /api\n")
+    (tmp_path / "c").write_text("FROM scratch\n")
+    cache = MentionCache(tmp_path)
+    for rel, blob in (("a", "aaa1"), ("b", "bbb2"), ("c", "ccc3")):
+        cache.words(tmp_path, rel, blob)
+    cache.save({"aaa1", "bbb2", "ccc3"})
+    again = MentionCache(tmp_path)
+    assert again.known == {"aaa1", "bbb2", "ccc3"}
+    assert again.mentioning({"api"}) == {"bbb2"}
+    assert again.mentioning({"api-gateway", "scratch"}) == {"aaa1", "ccc3"}
+    assert again.mentioning({"aaa1", "app"}) == {"bbb2"}  # blob ids are not words
+    again.save({"bbb2"})  # a blob that left the index is forgotten
+    assert MentionCache(tmp_path).known == {"bbb2"}
+
+
+def test_staged_listing_keeps_the_first_stage_of_a_conflicted_path():
+    from allocpolicy.frontdoors.precommit import _staged
+
+    raw = (b"100644 aaaa 1\tsvc/Dockerfile\x00100644 bbbb 2\tsvc/Dockerfile\x00"
+           b"100644 cccc 0\tother dir/Containerfile\x00")
+    assert _staged(raw) == {"svc/Dockerfile": "aaaa", "other dir/Containerfile": "cccc"}
+    assert _staged(None) is None

@@ -84,7 +84,7 @@ class Files:
             if listed is None:
                 paths, blobs = getattr(self._walk(), kind), {}
             else:
-                blobs = {r: b for r, b in listed.items() if _is_kind(r, kind) and _owned(_parent(r))}
+                blobs = {r: b for r, b in listed.items() if _is_kind(r, kind) and (_plainly_owned(r) or _owned(_parent(r)))}
                 if self._spec is not None:
                     blobs = {r: b for r, b in blobs.items() if not self._spec.match_file(r)}
                 paths = sorted(blobs)
@@ -124,10 +124,8 @@ def _staged(raw: bytes | None) -> dict[str, str] | None:
     """`git ls-files --stage -z` output as path -> blob id; None without git."""
     if raw is None:
         return None
-    found: dict[str, str] = {}
-    for blob, rel in _STAGE_ENTRY.findall(raw.decode("utf-8", "surrogateescape")):
-        found.setdefault(rel, blob)  # a conflicted path has one entry per stage
-    return found
+    # (path, blob) pairs; reversed, so that a conflicted path's first stage wins
+    return dict(reversed(_STAGE_ENTRY.findall(raw.decode("utf-8", "surrogateescape"))))
 
 
 def _is_kind(rel: str, kind: str) -> bool:
@@ -145,7 +143,11 @@ def _kind_of(rel: str) -> str | None:
 # plain wildcards (`*` crosses `/`): git matches them much faster than `:(glob)`
 _CONTAINERFILE_SPECS = ("*ockerfile*", "*ontainerfile*")
 _TOKEN = re.compile(rb"[A-Za-z0-9_.+-]+")
-_STAGE_ENTRY = re.compile(r"[0-7]+ ([0-9a-f]+) [0-3]\t([^\0]*)\0")  # "<mode> <blob> <stage>\t<path>\0"
+_STAGE_ENTRY = re.compile(r"[0-7]+ (?=[0-9a-f]+ [0-3]\t([^\0]*)\0)([0-9a-f]+)")  # "<mode> <blob> <stage>\t<path>\0"
+
+
+def _plainly_owned(rel: str) -> bool:
+    return "target" not in rel and "node_modules" not in rel
 
 
 def _owned(parent: str) -> bool:
@@ -160,9 +162,10 @@ class MentionCache:
 
     Finding the images that build a changed crate means asking every Containerfile
     whether it names the crate; reading thousands of them on every commit is the
-    largest cost of the check, and their blobs rarely change. Stored with `marshal`
-    (a fifth of JSON's load time); the name carries the Python version, whose
-    marshal format it is.
+    largest cost of the check, and their blobs rarely change. The cache is one text,
+    a line per blob (`<blob> word word ... \\n`), so loading it is one allocation and
+    asking it is a `str.find` per name. Stored with `marshal`; the file name carries
+    the Python version, whose marshal format it is.
     """
 
     def __init__(self, root: Path) -> None:
@@ -173,43 +176,55 @@ class MentionCache:
         where = str(root.resolve())
         key = f"{zlib.crc32(where.encode()):08x}-{Path(where).name}"
         version = "".join(map(str, sys.version_info[:2]))
-        self.path = base / f"mentions-v3-py{version}-{key}.marshal"
-        self.data: dict[str, str] = self._load()
-        self.dirty = False
+        self.path = base / f"mentions-v4-py{version}-{key}.marshal"
+        self.text, blobs = self._load()
+        self.known = set(blobs)
+        self.fresh: dict[str, str] = {}  # blob -> words, read during this run
 
-    def _load(self) -> dict[str, str]:
+    def _load(self) -> tuple[str, tuple[str, ...]]:
         import marshal
 
         try:
-            data = marshal.loads(self.path.read_bytes())
+            text, blobs = marshal.loads(self.path.read_bytes())
         except (OSError, ValueError, EOFError, TypeError):
-            return {}
-        if not isinstance(data, dict) or not set(map(type, data.values())) <= {str}:
-            return {}  # not ours: start again
-        return data
+            return "", ()
+        if type(text) is not str or type(blobs) is not tuple or not set(map(type, blobs)) <= {str}:
+            return "", ()  # not ours: start again
+        return text, blobs
+
+    def mentioning(self, names: set[str]) -> set[str]:
+        """Cached blobs whose words include one of `names`."""
+        found: set[str] = set()
+        for needle in (f" {n} " for n in names):  # words are split at `/` too: services/NAME
+            at = self.text.find(needle)
+            while at >= 0:
+                start = self.text.rfind("\n", 0, at) + 1
+                found.add(self.text[start : self.text.find(" ", start)])
+                at = self.text.find(needle, self.text.find("\n", at))
+        return found
 
     def words(self, root: Path, rel: str, blob: str) -> str:
-        """The file's words as one space-separated string (cheap to load, cheap to search)."""
-        if blob and blob in self.data:
-            return self.data[blob]
+        """The words of a file the cache does not know (read now, kept for next time)."""
         found = _words(root, rel)
         if blob and found.strip():
-            self.data[blob] = found
-            self.dirty = True
+            self.fresh[blob] = found
         return found
 
     def save(self, live: set[str]) -> None:
-        if not self.dirty:
+        """Keep the live blobs' words (forgetting blobs no longer in the index)."""
+        if not self.fresh and self.known <= live:
             return
         import marshal
         import tempfile
 
-        data = {k: v for k, v in self.data.items() if k in live}  # forget blobs no longer in the index
+        lines = [line for line in self.text.split("\n") if line and line[: line.find(" ")] in live]
+        lines += [f"{blob}{words}" for blob, words in self.fresh.items() if blob in live]
+        blobs = tuple(line[: line.find(" ")] for line in lines)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(marshal.dumps(data))
+                fh.write(marshal.dumps(("\n".join(lines) + "\n", blobs)))
             os.replace(tmp, self.path)
         except OSError:
             pass  # a cache that cannot be written only costs speed
@@ -320,22 +335,20 @@ def _images_building(root: Path, tree: Files, dirs: set[str], names: set[str]) -
         return set()
     containerfiles, blobs = tree.containerfiles()
     near = set(dirs) | {a for d in dirs for a in _ancestors(d)}
-    cache = MentionCache(root) if blobs else None
-    out = set()
     inside = tuple(x + "/" for x in dirs if x) or ("\0",)
-    needles = [f" {n} " for n in names]  # words are split at `/` too: services/NAME, release/NAME
-    known = cache.data if cache else {}
-    for cf in containerfiles:  # thousands in a monorepo: the cached words are read inline
-        if cf.rpartition("/")[0] in near or cf.startswith(inside):
+    cache = MentionCache(root) if blobs else None
+    hits = cache.mentioning(names) if cache else set()
+    known = cache.known if cache else set()
+    needles = [f" {n} " for n in names]
+    out = set()
+    for cf in containerfiles:  # thousands in a monorepo: set lookups only, for cached ones
+        blob = blobs.get(cf, "")
+        if blob in hits or cf.rpartition("/")[0] in near or cf.startswith(inside):
             out.add(cf)
-            continue
-        words = known.get(blobs.get(cf, ""))
-        if words is None:
-            words = cache.words(root, cf, blobs.get(cf, "")) if cache else _words(root, cf)
-        for needle in needles:
-            if needle in words:
+        elif blob not in known:
+            words = cache.words(root, cf, blob) if cache else _words(root, cf)
+            if any(needle in words for needle in needles):
                 out.add(cf)
-                break
     if cache is not None:
         cache.save({blobs[c] for c in containerfiles if c in blobs})
     return out

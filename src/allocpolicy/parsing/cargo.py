@@ -54,11 +54,29 @@ def _parse_toml(text: str) -> dict[str, Any]:
 
 
 def _cached_toml(text: str) -> dict[str, Any]:
-    """The parsed value of a large file, kept with marshal in the user cache, keyed by content.
+    """The parsed value of a large file, kept in the user cache, keyed by content."""
+    path = _cache_path(text, "value")
+    cached = _cache_read(path)
+    if isinstance(cached, dict):
+        return cached
+    data = _parse_toml(text)  # raises ManifestError for a broken file, which is never cached
+    _cache_write(path, data)
+    return data
 
-    marshal's format belongs to the Python version, which the file name carries.
-    """
-    import marshal
+
+def _cached_index(lines: list[str]) -> TomlIndex:
+    """The line index of a large file (a 3000-member workspace root), cached like its value."""
+    path = _cache_path("\n".join(lines), "lines")
+    cached = _cache_read(path)
+    if isinstance(cached, tuple) and len(cached) == 3 and all(isinstance(d, dict) for d in cached):
+        return TomlIndex(*cached)
+    index = index_toml(lines)
+    _cache_write(path, (index.tables, index.keys, index.table_ends))
+    return index
+
+
+def _cache_path(text: str, what: str) -> Any:
+    """Where a large TOML file's `what` is kept: by content, and by Python version (marshal's format)."""
     import os
     import sys
     import zlib
@@ -67,26 +85,33 @@ def _cached_toml(text: str) -> dict[str, Any]:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "allocpolicy" / "toml"
     raw = text.encode("utf-8", "surrogatepass")
     version = "".join(map(str, sys.version_info[:2]))
-    path = base / f"{zlib.crc32(raw):08x}-{zlib.adler32(raw):08x}-{len(raw)}-py{version}.marshal"
+    return base / f"{zlib.crc32(raw):08x}-{zlib.adler32(raw):08x}-{len(raw)}-{what}-py{version}.marshal"
+
+
+def _cache_read(path: Any) -> Any:
+    import marshal
+
     try:
-        cached = marshal.loads(path.read_bytes())
-        if isinstance(cached, dict):
-            return cached
+        return marshal.loads(path.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
-        pass
-    data = _parse_toml(text)  # raises ManifestError for a broken file, which is never cached
+        return None
+
+
+def _cache_write(path: Any, value: Any) -> None:
+    import marshal
+    import os
+
     try:
-        encoded = marshal.dumps(data)  # TOML dates are not marshallable: such files are not cached
+        encoded = marshal.dumps(value)  # TOML dates are not marshallable: such files are not cached
     except ValueError:
-        return data
+        return
     try:
-        base.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(encoded)
         os.replace(tmp, path)
     except OSError:
         pass  # an unwritable cache only costs speed
-    return data
 
 
 @record
@@ -138,7 +163,8 @@ class Manifest:
     @property
     def index(self) -> TomlIndex:
         if self.line_index is None:
-            self.line_index = index_toml(self.lines)
+            big = sum(map(len, self.lines)) >= BIG_TOML
+            self.line_index = _cached_index(self.lines) if big else index_toml(self.lines)
         return self.line_index
 
     @property
