@@ -179,3 +179,38 @@ def test_staged_listing_keeps_the_first_stage_of_a_conflicted_path():
            b"100644 cccc 0\tother dir/Containerfile\x00")
     assert _staged(raw) == {"svc/Dockerfile": "aaaa", "other dir/Containerfile": "cccc"}
     assert _staged(None) is None
+
+
+@pytest.mark.parametrize("with_git", [True, False])
+def test_images_of_a_changed_crate_by_place_and_by_name(tmp_path, monkeypatch, with_git):
+    """Beside or above the crate, inside it, or naming it anywhere; never build output or excluded files."""
+    from allocpolicy.config import load_config
+    from allocpolicy.frontdoors.precommit import narrow
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "repo"
+    files: dict[str, str | bytes] = {"Cargo.toml": '[workspace]\nmembers = ["services/*"]\n'}
+    for name in ("alpha", "beta"):
+        files[f"services/{name}/Cargo.toml"] = cargo(name)
+        files[f"services/{name}/src/main.rs"] = "fn main() {}\n"
+    files.update({
+        "Dockerfile": "FROM scratch\n",  # above the crate
+        "services/Containerfile": "FROM scratch\n",  # above the crate
+        "services/alpha/deploy/prod.Dockerfile": "FROM scratch\n",  # inside it
+        "ops/images/api.Dockerfile": ALPINE.format(name="alpha"),  # names it
+        "ops/images/other.Dockerfile": ALPINE.format(name="beta"),
+        "services/beta/Dockerfile": "FROM scratch\n",  # a sibling's
+        "services/alpha/target/Dockerfile": ALPINE.format(name="alpha"),  # build output
+        "vendor/Dockerfile": ALPINE.format(name="alpha"),  # excluded below
+        "allocpolicy.toml": 'exclude = ["vendor/"]\n',
+    })
+    write_tree(root, files)
+    if with_git:
+        _git(root, "init", "-q")
+        _git(root, "add", "-A")
+    config = load_config(root, None)
+    for _ in range(2):  # the second run answers from the word cache
+        scope = narrow(root, config, ["services/alpha/src/main.rs"])
+        assert scope.containerfiles == {
+            "Dockerfile", "services/Containerfile", "services/alpha/deploy/prod.Dockerfile", "ops/images/api.Dockerfile",
+        }

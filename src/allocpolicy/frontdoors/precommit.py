@@ -60,6 +60,7 @@ class Files:
         self._lists: dict[str, tuple[list[str], dict[str, str]]] = {}
         self._walked: Inventory | None = None
         self._started = started or {}  # listings begun before this object existed, by kind
+        self._raw: dict[str, str | None] = {}
 
     def has(self, rel: str) -> bool:
         """A file the engine would read: present, owned by the repository, not excluded."""
@@ -70,9 +71,20 @@ class Files:
             )
         return found
 
-    def containerfiles(self) -> tuple[list[str], dict[str, str]]:
-        """Every Containerfile with its blob id (no blob ids when git did not list them)."""
-        return self._listed("containerfiles", _CONTAINERFILE_SPECS)
+    def containerfile_listing(self) -> str | None:
+        """git's stage listing of the Containerfiles, as text; None without git."""
+        if "containerfiles" not in self._raw:
+            running = self._started.pop("containerfiles", None) or _start_listing(self.root, _CONTAINERFILE_SPECS)
+            out = running.output()
+            self._raw["containerfiles"] = None if out is None else out.decode("utf-8", "surrogateescape")
+        return self._raw["containerfiles"]
+
+    def accepts(self, rel: str, kind: str) -> bool:
+        """A listed path the engine reads as `kind`, owned by the repository, not excluded."""
+        return _is_kind(rel, kind) and (_plainly_owned(rel) or _owned(_parent(rel))) and not self._excluded(rel)
+
+    def walked_containerfiles(self) -> list[str]:
+        return self._walk().containerfiles
 
     def manifests(self) -> list[str]:
         return self._listed("manifests", ("*Cargo.toml",))[0]
@@ -176,21 +188,33 @@ class MentionCache:
         where = str(root.resolve())
         key = f"{zlib.crc32(where.encode()):08x}-{Path(where).name}"
         version = "".join(map(str, sys.version_info[:2]))
-        self.path = base / f"mentions-v4-py{version}-{key}.marshal"
-        self.text, blobs = self._load()
+        self.path = base / f"mentions-v5-py{version}-{key}.marshal"
+        self.text, blobs, self.covered = self._load()
         self.known = set(blobs)
         self.fresh: dict[str, str] = {}  # blob -> words, read during this run
 
-    def _load(self) -> tuple[str, tuple[str, ...]]:
+    def _load(self) -> tuple[str, tuple[str, ...], str]:
         import marshal
 
         try:
-            text, blobs = marshal.loads(self.path.read_bytes())
+            text, blobs, covered = marshal.loads(self.path.read_bytes())
         except (OSError, ValueError, EOFError, TypeError):
-            return "", ()
+            return "", (), ""
         if type(text) is not str or type(blobs) is not tuple or not set(map(type, blobs)) <= {str}:
-            return "", ()  # not ours: start again
-        return text, blobs
+            return "", (), ""  # not ours: start again
+        return text, blobs, str(covered)
+
+    def covers(self, listing: str) -> bool:
+        """Whether every blob of this exact listing was read on an earlier run."""
+        return self.covered == _fingerprint(listing)
+
+    def learn(self, root: Path, listing: str, tree: Files) -> None:
+        """Read the words of every listed Containerfile the cache does not know."""
+        for rel, blob in _staged(listing.encode("utf-8", "surrogateescape")).items():  # type: ignore[union-attr]
+            if blob not in self.known and blob not in self.fresh and tree.accepts(rel, "containerfiles"):
+                self.words(root, rel, blob)
+        self.covered = _fingerprint(listing)
+        self.save(set(_staged(listing.encode("utf-8", "surrogateescape")).values()), force=True)  # type: ignore[union-attr]
 
     def mentioning(self, names: set[str]) -> set[str]:
         """Cached blobs whose words include one of `names`."""
@@ -201,6 +225,7 @@ class MentionCache:
                 start = self.text.rfind("\n", 0, at) + 1
                 found.add(self.text[start : self.text.find(" ", start)])
                 at = self.text.find(needle, self.text.find("\n", at))
+            found |= {blob for blob, words in self.fresh.items() if needle in words}
         return found
 
     def words(self, root: Path, rel: str, blob: str) -> str:
@@ -210,9 +235,9 @@ class MentionCache:
             self.fresh[blob] = found
         return found
 
-    def save(self, live: set[str]) -> None:
+    def save(self, live: set[str], force: bool = False) -> None:
         """Keep the live blobs' words (forgetting blobs no longer in the index)."""
-        if not self.fresh and self.known <= live:
+        if not self.fresh and self.known <= live and not force:
             return
         import marshal
         import tempfile
@@ -224,7 +249,7 @@ class MentionCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(marshal.dumps(("\n".join(lines) + "\n", blobs)))
+                fh.write(marshal.dumps(("\n".join(lines) + "\n", blobs, self.covered)))
             os.replace(tmp, self.path)
         except OSError:
             pass  # a cache that cannot be written only costs speed
@@ -331,26 +356,61 @@ def _crate_names(root: Path, dirs: set[str]) -> set[str]:
 
 
 def _images_building(root: Path, tree: Files, dirs: set[str], names: set[str]) -> set[str]:
+    """Containerfiles beside or above the crates, inside them, or naming them anywhere."""
     if not dirs:
         return set()
-    containerfiles, blobs = tree.containerfiles()
     near = set(dirs) | {a for d in dirs for a in _ancestors(d)}
-    inside = tuple(x + "/" for x in dirs if x) or ("\0",)
-    cache = MentionCache(root) if blobs else None
-    hits = cache.mentioning(names) if cache else set()
-    known = cache.known if cache else set()
-    needles = [f" {n} " for n in names]
-    out = set()
-    for cf in containerfiles:  # thousands in a monorepo: set lookups only, for cached ones
-        blob = blobs.get(cf, "")
-        if blob in hits or cf.rpartition("/")[0] in near or cf.startswith(inside):
-            out.add(cf)
-        elif blob not in known:
-            words = cache.words(root, cf, blob) if cache else _words(root, cf)
-            if any(needle in words for needle in needles):
-                out.add(cf)
-    if cache is not None:
-        cache.save({blobs[c] for c in containerfiles if c in blobs})
+    listing = tree.containerfile_listing()
+    if listing is None:  # no git: read every Containerfile of the tree
+        needles = [f" {n} " for n in names]
+        return {cf for cf in tree.walked_containerfiles() if _parent(cf) in near or _inside(cf, dirs)
+                or any(needle in _words(root, cf) for needle in needles)}
+    cache = MentionCache(root)
+    if not cache.covers(listing):  # a Containerfile changed or appeared since the last run
+        cache.learn(root, listing, tree)
+    # In a monorepo the listing has thousands of entries: it is searched as text, not parsed.
+    found = {p for blob in cache.mentioning(names) for p in _paths_with_blob(listing, blob)}
+    found |= {p for d in near for p in _children(listing, d)}
+    found |= {p for d in dirs if d for p in _paths_below(listing, d)}  # a root crate is not "inside" every file
+    return {p for p in found if tree.accepts(p, "containerfiles")}
+
+
+def _inside(path: str, dirs: set[str]) -> bool:
+    return any(d in dirs for d in _ancestors(path) if d)  # a root crate is not "inside" every file
+
+
+def _fingerprint(listing: str) -> str:
+    import zlib
+
+    raw = listing.encode("utf-8", "surrogateescape")
+    return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}{len(raw)}"
+
+
+def _paths_with_blob(listing: str, blob: str) -> list[str]:
+    """Paths of `<mode> <blob> <stage>\t<path>\0` entries carrying `blob`."""
+    out, at = [], listing.find(f" {blob} ")
+    while at >= 0:
+        tab = listing.find("\t", at)
+        end = listing.find("\0", tab)
+        out.append(listing[tab + 1 : end])
+        at = listing.find(f" {blob} ", end)
+    return out
+
+
+def _children(listing: str, d: str) -> list[str]:
+    """Listed paths directly in directory `d`."""
+    prefix = re.escape(f"{d}/" if d else "")
+    return re.findall(f"\t({prefix}[^/\0]*)\0", listing)
+
+
+def _paths_below(listing: str, d: str) -> list[str]:
+    """Listed paths under directory `d`, at any depth."""
+    out, needle = [], f"\t{d}/"
+    at = listing.find(needle)
+    while at >= 0:
+        end = listing.find("\0", at)
+        out.append(listing[at + 1 : end])
+        at = listing.find(needle, end)
     return out
 
 
