@@ -30,3 +30,21 @@ def test_discovery_skips_vendored_and_ignored_trees(tmp_path):
     assert inv.cargo_configs == [".cargo/config", ".cargo/config.toml"]
     assert inv.toolchains == ["rust-toolchain.toml"]
     assert inv.containerfiles == []
+
+
+def test_a_common_gitignore_is_honoured_without_importing_pathspec(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / ".gitignore").write_text("/target\n**/*.log\nbuild/\n")
+    for rel in ("target/Dockerfile", "svc/build/Dockerfile", "svc/Dockerfile", "x.log/Dockerfile"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("FROM scratch\n")
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom allocpolicy.discovery import discover\n"
+        f"print(discover(Path({str(tmp_path)!r})).containerfiles)\n"
+        "assert 'pathspec' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['svc/Dockerfile']"

@@ -98,11 +98,11 @@ def _ignore_matcher(root: Path, excludes: list[str]) -> Ignore:
         pass
     if not lines:
         return lambda rel, is_dir: False
-    import pathspec  # only paid for when there is something to match
+    from allocpolicy.ignore import ignore_matcher
 
-    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    matches = ignore_matcher(lines)
 
     def ignore(rel: str, is_dir: bool) -> bool:
-        return spec.match_file(rel + "/" if is_dir else rel)
+        return matches(rel + "/" if is_dir else rel)
 
     return ignore

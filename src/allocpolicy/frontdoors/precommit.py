@@ -98,7 +98,7 @@ class Files:
             else:
                 blobs = {r: b for r, b in listed.items() if _is_kind(r, kind) and (_plainly_owned(r) or _owned(_parent(r)))}
                 if self._spec is not None:
-                    blobs = {r: b for r, b in blobs.items() if not self._spec.match_file(r)}
+                    blobs = {r: b for r, b in blobs.items() if not self._spec(r)}
                 paths = sorted(blobs)
             self._lists[kind] = (paths, blobs)
         return self._lists[kind]
@@ -115,15 +115,15 @@ class Files:
         return self._walked
 
     def _excluded(self, rel: str) -> bool:
-        return self._spec is not None and self._spec.match_file(rel)
+        return self._spec is not None and self._spec(rel)
 
 
 def _exclude_spec(config: Config) -> Any:
     if not config.exclude:
         return None
-    import pathspec
+    from allocpolicy.ignore import ignore_matcher
 
-    return pathspec.GitIgnoreSpec.from_lines(config.exclude)
+    return ignore_matcher(config.exclude)
 
 
 def _start_listing(root: Path, pathspecs: tuple[str, ...]) -> Running:
