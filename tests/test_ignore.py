@@ -58,10 +58,10 @@ def test_common_ignore_files_take_the_fast_path(lines: list[str]) -> None:
         assert quick(path) == spec.match_file(path), path
 
 
-@pytest.mark.parametrize("lines", [["[Bb]uild/"], ["\\#notes"], ["a**b"], ["!keep"], [" leading"], ["**"]])
+@pytest.mark.parametrize("lines", [["[Bb]uild/"], ["\\#notes"], ["a**b"], ["!keep"], [" leading"], ["**"], ["foo//"]])
 def test_the_rest_goes_to_pathspec(lines: list[str]) -> None:
     assert compile_ignore(lines) is None
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
     matcher = ignore_matcher(lines)
-    for path in ["build/", "Build/x", "#notes", "axxb", "leading", " leading", "a/b"]:
+    for path in ["build/", "Build/x", "#notes", "axxb", "leading", " leading", "a/b", "foo/", "foo/x"]:
         assert matcher(path) == spec.match_file(path)

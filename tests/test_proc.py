@@ -50,3 +50,10 @@ def _drain(running) -> bytes:
         chunks.append(chunk)
     os.close(running.fd)
     return b"".join(chunks)
+
+
+def test_without_posix_spawn_it_falls_back_to_subprocess(monkeypatch) -> None:
+    monkeypatch.delattr(os, "posix_spawnp")
+    assert capture([sys.executable, "-c", "print('hi')"]) == b"hi\n"
+    assert capture([sys.executable, "-c", "import sys; sys.exit(1)"]) is None
+    assert capture(["allocpolicy-no-such-program-here"]) is None

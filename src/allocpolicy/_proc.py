@@ -19,6 +19,10 @@ class Running:
     def __init__(self, argv: list[str]) -> None:
         self.pid: int | None = None
         self.fd: int | None = None
+        self.done: bytes | None = None  # the output, where posix_spawn is missing (Windows)
+        if not hasattr(os, "posix_spawnp"):
+            self.done = _run_with_subprocess(argv)
+            return
         read_end, write_end = os.pipe()
         _widen(write_end)
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -39,7 +43,8 @@ class Running:
     def output(self, timeout: float = 30.0) -> bytes | None:
         """stdout if the program exits 0 within `timeout` seconds, else None; reaps it either way."""
         if self.pid is None or self.fd is None:
-            return None
+            out, self.done = self.done, None
+            return out
         out = _read_all(self.fd, time.monotonic() + timeout)
         os.close(self.fd)
         self.fd = None
@@ -68,6 +73,16 @@ def _widen(fd: int) -> None:
 def capture(argv: list[str], timeout: float = 30.0) -> bytes | None:
     """The program's stdout if it exits 0 within `timeout` seconds, else None; stderr is discarded."""
     return Running(argv).output(timeout)
+
+
+def _run_with_subprocess(argv: list[str], timeout: float = 30.0) -> bytes | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
 
 
 def _read_all(fd: int, deadline: float) -> bytes | None:

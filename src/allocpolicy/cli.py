@@ -170,8 +170,13 @@ def run() -> None:
     output is flushed here, our files are closed by then (caches are written with
     os.replace), and nothing of ours relies on atexit.
     """
+    import gc
     import os
 
+    # A scan keeps tens of thousands of objects alive and makes little cyclic garbage;
+    # the collector's repeated passes over them were a third of a 3000-service scan
+    # (peak memory unchanged without them). Collect far less often, as mypy does.
+    gc.set_threshold(200_000, 50, 100)
     code = main()
     try:
         sys.stdout.flush()

@@ -58,9 +58,9 @@ def compile_ignore(lines: list[str]) -> Callable[[str], bool] | None:
 def _translate(pattern: str) -> str | None:
     """The regular expression for one pattern; None outside the subset read here."""
     directory = pattern.endswith("/")
-    body = pattern.rstrip("/") if directory else pattern
+    body = pattern[:-1] if directory else pattern
     if not body or body.endswith("/") or "//" in body:
-        return None
+        return None  # `foo//` and the like match nothing in git: pathspec knows
     anchored = "/" in body
     segments = body.lstrip("/").split("/") if body.startswith("/") else body.split("/")
     if not all(s == "**" or (_SEGMENT.fullmatch(s) and "**" not in s) for s in segments):

@@ -214,3 +214,51 @@ def test_images_of_a_changed_crate_by_place_and_by_name(tmp_path, monkeypatch, w
         assert scope.containerfiles == {
             "Dockerfile", "services/Containerfile", "services/alpha/deploy/prod.Dockerfile", "ops/images/api.Dockerfile",
         }
+
+
+def test_scope_reads_what_a_full_scan_reads(tmp_path, monkeypatch):
+    """Rust files named dockerfile.rs stay Rust; ignored local Cargo files stay out, as in a full scan."""
+    from allocpolicy.config import load_config
+    from allocpolicy.frontdoors.precommit import narrow
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "repo"
+    write_tree(root, {
+        ".gitignore": ".cargo/\nCargo.lock\n",
+        "svc/Cargo.toml": cargo("svc"),
+        "svc/src/main.rs": "mod dockerfile;\nfn main() {}\n",
+        "svc/src/dockerfile.rs": "pub fn render() {}\n",
+        "docker/Dockerfile": ALPINE.format(name="svc"),
+    })
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    write_tree(root, {".cargo/config.toml": '[build]\ntarget = "x86_64-unknown-linux-musl"\n', "svc/Cargo.lock": ""})
+    scope = narrow(root, load_config(root, None), ["svc/src/main.rs"])
+    assert scope.containerfiles == {"docker/Dockerfile"}
+    assert scope.inventory.containerfiles == ["docker/Dockerfile"]
+    assert "svc/src/dockerfile.rs" in scope.inventory.rust_sources
+    assert scope.inventory.cargo_configs == [] and scope.inventory.locks == []
+
+
+def test_word_cache_is_asked_again_when_settings_change_or_a_file_was_unreadable(tmp_path, monkeypatch):
+    from allocpolicy.config import load_config
+    from allocpolicy.frontdoors.precommit import narrow
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = _monorepo(tmp_path / "repo")
+    (root / "legacy").mkdir()
+    (root / "legacy/Dockerfile").write_text(ALPINE.format(name="alpha"))
+    _git(root, "add", "-A")
+    changed = ["services/alpha/src/main.rs"]
+    (root / "allocpolicy.toml").write_text('exclude = ["legacy/"]\n')
+    assert "legacy/Dockerfile" not in narrow(root, load_config(root, None), changed).containerfiles
+    (root / "allocpolicy.toml").unlink()
+    assert "legacy/Dockerfile" in narrow(root, load_config(root, None), changed).containerfiles
+    # unreadable while the cache learns the listing: read again on the next run
+    (root / "docker/beta.Dockerfile").write_text(ALPINE.format(name="beta") + "# alpha\n")
+    _git(root, "add", "-A")
+    hidden = root / "docker/beta.Dockerfile"
+    hidden.rename(root / "beta.away")
+    assert "docker/beta.Dockerfile" not in narrow(root, load_config(root, None), changed).containerfiles
+    (root / "beta.away").rename(hidden)
+    assert "docker/beta.Dockerfile" in narrow(root, load_config(root, None), changed).containerfiles

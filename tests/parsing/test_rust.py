@@ -172,6 +172,8 @@ def test_needle_in_comments_and_strings_is_ignored() -> None:
         'fn f() { let s = "a\n// #[global_allocator]\n"; }\n',
         "x(); // #[global_allocator]\n",
         "fn broken( {\n   // global_allocator\n",
+        "/*\n// */ #[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n",
+        'const S: &str = "\n// ";\n// "; #[global_allocator] static A: X = X;\n',
     ],
 )
 def test_comment_line_shortcut_agrees_with_tree_sitter(src: str) -> None:

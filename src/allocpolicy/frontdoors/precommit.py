@@ -17,7 +17,7 @@ from pathlib import Path
 
 from allocpolicy._record import field, record
 from allocpolicy.config import Config, load_config
-from allocpolicy.discovery import Inventory, discover, is_containerfile, kind_of
+from allocpolicy.discovery import SKIP_DIRS, Inventory, _ignore_matcher, discover, is_containerfile, kind_of
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class Files:
     def __init__(self, root: Path, config: Config, started: dict[str, Running] | None = None) -> None:
         self.root = root
         self.config = config
-        self._spec = _exclude_spec(config)
+        self._ignore: Any = None  # what a full scan's walk skips (.gitignore, exclude), built on first use
         self._present: dict[str, bool] = {}
         self._lists: dict[str, tuple[list[str], dict[str, str]]] = {}
         self._walked: Inventory | None = None
@@ -63,13 +63,28 @@ class Files:
         self._raw: dict[str, str | None] = {}
 
     def has(self, rel: str) -> bool:
-        """A file the engine would read: present, owned by the repository, not excluded."""
+        """A file a full scan would read: present, not in a skipped directory, not ignored or excluded."""
         found = self._present.get(rel)
         if found is None:
-            found = self._present[rel] = (
-                os.path.isfile(self.root / rel) and _owned(_parent(rel)) and not self._excluded(rel)
-            )
+            found = self._present[rel] = os.path.isfile(self.root / rel) and self.walked(rel)
         return found
+
+    def walked(self, rel: str) -> bool:
+        """Whether a full scan's walk would list this path: not in a skipped directory, not ignored or excluded."""
+        if any(part in SKIP_DIRS for part in rel.split("/")[:-1]):
+            return False
+        if self._ignore is None:
+            self._ignore = _ignore_matcher(self.root, self.config.exclude)
+        return not self._ignore(rel, False)
+
+    @property
+    def settings(self) -> list[str]:
+        """What decides which listed files count: the exclude setting and the root .gitignore."""
+        try:
+            ignore = (self.root / ".gitignore").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            ignore = ""
+        return [*self.config.exclude, ignore]
 
     def containerfile_listing(self) -> str | None:
         """git's stage listing of the Containerfiles, as text; None without git."""
@@ -81,7 +96,7 @@ class Files:
 
     def accepts(self, rel: str, kind: str) -> bool:
         """A listed path the engine reads as `kind`, owned by the repository, not excluded."""
-        return _is_kind(rel, kind) and (_plainly_owned(rel) or _owned(_parent(rel))) and not self._excluded(rel)
+        return _is_kind(rel, kind) and self.walked(rel)
 
     def walked_containerfiles(self) -> list[str]:
         return self._walk().containerfiles
@@ -96,9 +111,7 @@ class Files:
             if listed is None:
                 paths, blobs = getattr(self._walk(), kind), {}
             else:
-                blobs = {r: b for r, b in listed.items() if _is_kind(r, kind) and (_plainly_owned(r) or _owned(_parent(r)))}
-                if self._spec is not None:
-                    blobs = {r: b for r, b in blobs.items() if not self._spec(r)}
+                blobs = {r: b for r, b in listed.items() if self.accepts(r, kind)}
                 paths = sorted(blobs)
             self._lists[kind] = (paths, blobs)
         return self._lists[kind]
@@ -114,16 +127,6 @@ class Files:
             self._walked = discover(self.root, self.config.exclude)
         return self._walked
 
-    def _excluded(self, rel: str) -> bool:
-        return self._spec is not None and self._spec(rel)
-
-
-def _exclude_spec(config: Config) -> Any:
-    if not config.exclude:
-        return None
-    from allocpolicy.ignore import ignore_matcher
-
-    return ignore_matcher(config.exclude)
 
 
 def _start_listing(root: Path, pathspecs: tuple[str, ...]) -> Running:
@@ -141,9 +144,9 @@ def _staged(raw: bytes | None) -> dict[str, str] | None:
 
 
 def _is_kind(rel: str, kind: str) -> bool:
-    if kind == "containerfiles":  # thousands of them: skip kind_of's other tests
-        return rel.endswith("/Dockerfile") or is_containerfile(rel.rpartition("/")[2])
-    return _kind_of(rel) == kind
+    if kind == "containerfiles" and (rel.endswith("/Dockerfile") or rel == "Dockerfile"):
+        return True  # thousands of them: skip kind_of's other tests
+    return _kind_of(rel) == kind  # (its order matters: src/dockerfile.rs is Rust)
 
 
 def _kind_of(rel: str) -> str | None:
@@ -156,10 +159,6 @@ def _kind_of(rel: str) -> str | None:
 _CONTAINERFILE_SPECS = ("*ockerfile*", "*ontainerfile*")
 _TOKEN = re.compile(rb"[A-Za-z0-9_.+-]+")
 _STAGE_ENTRY = re.compile(r"[0-7]+ (?=[0-9a-f]+ [0-3]\t([^\0]*)\0)([0-9a-f]+)")  # "<mode> <blob> <stage>\t<path>\0"
-
-
-def _plainly_owned(rel: str) -> bool:
-    return "target" not in rel and "node_modules" not in rel
 
 
 def _owned(parent: str) -> bool:
@@ -204,17 +203,20 @@ class MentionCache:
             return "", (), ""  # not ours: start again
         return text, blobs, str(covered)
 
-    def covers(self, listing: str) -> bool:
-        """Whether every blob of this exact listing was read on an earlier run."""
-        return self.covered == _fingerprint(listing)
+    def covers(self, listing: str, settings: list[str]) -> bool:
+        """Whether every blob of this exact listing was read, under these exclude settings, before."""
+        return self.covered == _fingerprint(listing, settings)
 
     def learn(self, root: Path, listing: str, tree: Files) -> None:
         """Read the words of every listed Containerfile the cache does not know."""
-        for rel, blob in _staged(listing.encode("utf-8", "surrogateescape")).items():  # type: ignore[union-attr]
+        entries = _staged(listing.encode("utf-8", "surrogateescape")) or {}
+        complete = True
+        for rel, blob in entries.items():
             if blob not in self.known and blob not in self.fresh and tree.accepts(rel, "containerfiles"):
-                self.words(root, rel, blob)
-        self.covered = _fingerprint(listing)
-        self.save(set(_staged(listing.encode("utf-8", "surrogateescape")).values()), force=True)  # type: ignore[union-attr]
+                complete = self.words(root, rel, blob) is not None and complete
+        if complete:  # a file that could not be read is tried again next time
+            self.covered = _fingerprint(listing, tree.settings)
+        self.save(set(entries.values()), force=True)
 
     def mentioning(self, names: set[str]) -> set[str]:
         """Cached blobs whose words include one of `names`."""
@@ -228,10 +230,10 @@ class MentionCache:
             found |= {blob for blob, words in self.fresh.items() if needle in words}
         return found
 
-    def words(self, root: Path, rel: str, blob: str) -> str:
-        """The words of a file the cache does not know (read now, kept for next time)."""
+    def words(self, root: Path, rel: str, blob: str) -> str | None:
+        """The words of a file the cache does not know (read now, kept for next time); None if unreadable."""
         found = _words(root, rel)
-        if blob and found.strip():
+        if blob and found is not None:
             self.fresh[blob] = found
         return found
 
@@ -364,9 +366,9 @@ def _images_building(root: Path, tree: Files, dirs: set[str], names: set[str]) -
     if listing is None:  # no git: read every Containerfile of the tree
         needles = [f" {n} " for n in names]
         return {cf for cf in tree.walked_containerfiles() if _parent(cf) in near or _inside(cf, dirs)
-                or any(needle in _words(root, cf) for needle in needles)}
+                or any(needle in (_words(root, cf) or "") for needle in needles)}
     cache = MentionCache(root)
-    if not cache.covers(listing):  # a Containerfile changed or appeared since the last run
+    if not cache.covers(listing, tree.settings):  # a Containerfile changed or appeared since the last run
         cache.learn(root, listing, tree)
     # In a monorepo the listing has thousands of entries: it is searched as text, not parsed.
     found = {p for blob in cache.mentioning(names) for p in _paths_with_blob(listing, blob)}
@@ -379,10 +381,10 @@ def _inside(path: str, dirs: set[str]) -> bool:
     return any(d in dirs for d in _ancestors(path) if d)  # a root crate is not "inside" every file
 
 
-def _fingerprint(listing: str) -> str:
+def _fingerprint(listing: str, settings: list[str]) -> str:
     import zlib
 
-    raw = listing.encode("utf-8", "surrogateescape")
+    raw = (listing + "\0".join(["", *settings])).encode("utf-8", "surrogateescape")
     return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}{len(raw)}"
 
 
@@ -414,11 +416,11 @@ def _paths_below(listing: str, d: str) -> list[str]:
     return out
 
 
-def _words(root: Path, rel: str) -> str:
+def _words(root: Path, rel: str) -> str | None:
     try:
         found = {w.decode("utf-8", "replace") for w in _TOKEN.findall((root / rel).read_bytes())}
     except OSError:
-        return " "
+        return None
     return " " + " ".join(sorted(found)) + " "
 
 
@@ -470,14 +472,12 @@ def _dirs_named(root: Path, manifests: list[str], names: set[str]) -> set[str]:
     return found
 
 
-def _sources(root: Path, dirs: set[str]) -> list[str]:
+def _sources(root: Path, tree: Files, dirs: set[str]) -> list[str]:
     """Rust sources of the crates in scope, wherever their targets live (`[[bin]] path`...).
 
     A crate directory is small: walking it costs less than another git process. The
     repository root, when it is a crate, would mean the whole tree: git lists it instead.
     """
-    from allocpolicy.discovery import SKIP_DIRS
-
     out: list[str] = []
     for d in sorted(dirs):
         if not d:
@@ -485,7 +485,7 @@ def _sources(root: Path, dirs: set[str]) -> list[str]:
         for top, subdirs, files in os.walk(root / d):
             subdirs[:] = [x for x in subdirs if x not in SKIP_DIRS]
             rel_top = Path(top).relative_to(root).as_posix()
-            out += [f"{rel_top}/{f}" for f in files if f.endswith(".rs")]
+            out += [f"{rel_top}/{f}" for f in files if f.endswith(".rs") and tree.walked(f"{rel_top}/{f}")]
     return sorted(out)
 
 
@@ -507,12 +507,13 @@ def _restrict(root: Path, tree: Files, scope: Scope) -> Inventory:
     builds = {a for c in scope.containerfiles for a in [_parent(c), *_ancestors(_parent(c))]}
     inv = Inventory()
     inv.containerfiles = sorted(c for c in scope.containerfiles if tree.has(c))
-    inv.manifests = [m for m in (_join(r, "Cargo.toml") for r in sorted(roots)) if tree.has(m)]
-    inv.locks = [m for m in (_join(r, "Cargo.lock") for r in sorted(roots)) if tree.has(m)]
-    inv.toolchains = [t for t in (_join(r, "rust-toolchain.toml") for r in sorted(roots)) if tree.has(t)]
-    configs = (_join(r, f".cargo/{n}") for r in sorted(roots | builds) for n in ("config", "config.toml"))
-    inv.cargo_configs = [c for c in configs if tree.has(c)]
-    inv.rust_sources = _sources(root, dirs)
+    # in path order, as a full scan lists them (it decides which of two same-named crates wins)
+    inv.manifests = sorted(m for m in (_join(r, "Cargo.toml") for r in roots) if tree.has(m))
+    inv.locks = sorted(m for m in (_join(r, "Cargo.lock") for r in roots) if tree.has(m))
+    inv.toolchains = sorted(t for t in (_join(r, "rust-toolchain.toml") for r in roots) if tree.has(t))
+    configs = (_join(r, f".cargo/{n}") for r in roots | builds for n in ("config", "config.toml"))
+    inv.cargo_configs = sorted(c for c in configs if tree.has(c))
+    inv.rust_sources = _sources(root, tree, dirs)
     return inv
 
 

@@ -659,12 +659,15 @@ def _only_in_line_comments(data: bytes) -> bool:
     Templates often say "add a #[global_allocator] here" in a comment; such a file
     declares nothing, and loading tree-sitter to learn that costs more than the
     rest of a pre-commit check. A line starting with `//` is a comment, or the
-    inside of a string or block comment: never an attribute either way.
+    inside of a string or block comment: never an attribute, as long as no `*/`
+    or `"` on it could end that comment or string before the needle.
     """
     at = data.find(_NEEDLE)
     while at >= 0:
         start = data.rfind(b"\n", 0, at) + 1
-        if not data[start:at].lstrip().startswith(b"//"):
+        before = data[start:at]
+        # ...unless a block comment or string that the line is part of ends before the needle
+        if not before.lstrip().startswith(b"//") or b"*/" in before or b'"' in before:
             return False
         at = data.find(_NEEDLE, at + len(_NEEDLE))
     return True
