@@ -131,7 +131,7 @@ def test_word_cache_is_reused_and_follows_content(tmp_path, monkeypatch):
     root = _monorepo(tmp_path / "repo")
     (root / "services/alpha/src/main.rs").write_text("fn main() {}\n")
     first = scan_changed(root, ["services/alpha/src/main.rs"])
-    [cache] = list((tmp_path / "cache" / "allocpolicy").glob("mentions-*.marshal"))
+    [cache] = list((tmp_path / "cache" / "allocpolicy").glob("mentions-*.txt"))
     assert cache.stat().st_size > 0
     # a Containerfile that starts naming alpha is found once its new blob is staged
     (root / "docker/gamma.Dockerfile").write_text(ALPINE.format(name="alpha"))
@@ -140,13 +140,15 @@ def test_word_cache_is_reused_and_follows_content(tmp_path, monkeypatch):
     assert len(again.findings) == len(first.findings) + 1
 
 
-@pytest.mark.parametrize("garbage", [b"\x00not marshal", b"", __import__("marshal").dumps({"abc": 1})])
+@pytest.mark.parametrize(
+    "garbage", [b"\x00not ours", b"", b"allocpolicy-mentions-1 no newline", b"allocpolicy-mentions-1 x\nalpha"]
+)
 def test_a_damaged_word_cache_is_rebuilt_not_trusted(tmp_path, monkeypatch, garbage):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     root = _monorepo(tmp_path / "repo")
     (root / "services/alpha/src/main.rs").write_text("fn main() {}\n")
     expected = sorted((f.rule, f.location.path) for f in scan_changed(root, ["services/alpha/src/main.rs"]).findings)
-    [cache] = list((tmp_path / "cache" / "allocpolicy").glob("mentions-*.marshal"))
+    [cache] = list((tmp_path / "cache" / "allocpolicy").glob("mentions-*.txt"))
     cache.write_bytes(garbage)
     again = sorted((f.rule, f.location.path) for f in scan_changed(root, ["services/alpha/src/main.rs"]).findings)
     assert again == expected and ("AP001", "docker/alpha.Dockerfile") in again

@@ -173,35 +173,44 @@ class MentionCache:
 
     Finding the images that build a changed crate means asking every Containerfile
     whether it names the crate; reading thousands of them on every commit is the
-    largest cost of the check, and their blobs rarely change. The cache is one text,
-    a line per blob (`<blob> word word ... \\n`), so loading it is one allocation and
-    asking it is a `str.find` per name. Stored with `marshal`; the file name carries
-    the Python version, whose marshal format it is.
+    largest cost of the check, and their blobs rarely change. The cache is a plain
+    ASCII file: a header line, then a line per blob (`<blob> word word ... \\n`). It
+    is memory-mapped and searched in place, a `find` per crate name, so a check
+    neither reads nor decodes the whole of it.
     """
 
+    MAGIC = b"allocpolicy-mentions-1 "
+
     def __init__(self, root: Path) -> None:
-        import sys
         import zlib  # a checksum names the cache file; hashlib costs more to import than it saves
 
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "allocpolicy"
-        where = str(root.resolve())
-        key = f"{zlib.crc32(where.encode()):08x}-{Path(where).name}"
-        version = "".join(map(str, sys.version_info[:2]))
-        self.path = base / f"mentions-v5-py{version}-{key}.marshal"
-        self.text, blobs, self.covered = self._load()
-        self.known = set(blobs)
+        where = os.path.abspath(root)
+        self.path = base / f"mentions-{zlib.crc32(where.encode()):08x}-{os.path.basename(where)}.txt"
+        self.data, self.covered = self._load()
         self.fresh: dict[str, str] = {}  # blob -> words, read during this run
+        self._known: set[str] | None = None
 
-    def _load(self) -> tuple[str, tuple[str, ...], str]:
-        import marshal
+    def _load(self) -> tuple[Any, str]:
+        import mmap
 
         try:
-            text, blobs, covered = marshal.loads(self.path.read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            return "", (), ""
-        if type(text) is not str or type(blobs) is not tuple or not set(map(type, blobs)) <= {str}:
-            return "", (), ""  # not ours: start again
-        return text, blobs, str(covered)
+            with open(self.path, "rb") as fh:
+                data: Any = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # missing, unreadable or empty
+            return b"", ""
+        end = data.find(b"\n")
+        if data[: len(self.MAGIC)] != self.MAGIC or end < 0:
+            return b"", ""  # not ours: start again
+        return data, data[len(self.MAGIC) : end].decode("ascii", "replace")
+
+    @property
+    def known(self) -> set[str]:
+        """Blobs the cache has words for (only needed when a listing is new to it)."""
+        if self._known is None:
+            lines = bytes(self.data).decode("ascii", "replace").split("\n")[1:]
+            self._known = {line[: line.find(" ")] for line in lines if line}
+        return self._known
 
     def covers(self, listing: str, settings: list[str]) -> bool:
         """Whether every blob of this exact listing was read, under these exclude settings, before."""
@@ -216,17 +225,20 @@ class MentionCache:
                 complete = self.words(root, rel, blob) is not None and complete
         if complete:  # a file that could not be read is tried again next time
             self.covered = _fingerprint(listing, tree.settings)
-        self.save(set(entries.values()), force=True)
+        self.save(set(entries.values()))
 
     def mentioning(self, names: set[str]) -> set[str]:
         """Cached blobs whose words include one of `names`."""
         found: set[str] = set()
-        for needle in (f" {n} " for n in names):  # words are split at `/` too: services/NAME
-            at = self.text.find(needle)
+        data = self.data
+        for name in names:
+            needle = f" {name} "  # words are split at `/` too: services/NAME, release/NAME
+            raw = needle.encode("utf-8", "surrogateescape")
+            at = data.find(raw)
             while at >= 0:
-                start = self.text.rfind("\n", 0, at) + 1
-                found.add(self.text[start : self.text.find(" ", start)])
-                at = self.text.find(needle, self.text.find("\n", at))
+                start = data.rfind(b"\n", 0, at) + 1
+                found.add(data[start : data.find(b" ", start)].decode("ascii", "replace"))
+                at = data.find(raw, data.find(b"\n", at))
             found |= {blob for blob, words in self.fresh.items() if needle in words}
         return found
 
@@ -237,21 +249,19 @@ class MentionCache:
             self.fresh[blob] = found
         return found
 
-    def save(self, live: set[str], force: bool = False) -> None:
+    def save(self, live: set[str]) -> None:
         """Keep the live blobs' words (forgetting blobs no longer in the index)."""
-        if not self.fresh and self.known <= live and not force:
-            return
-        import marshal
         import tempfile
 
-        lines = [line for line in self.text.split("\n") if line and line[: line.find(" ")] in live]
+        old = bytes(self.data).decode("ascii", "replace").split("\n")[1:]
+        lines = [line for line in old if line and line[: line.find(" ")] in live]
         lines += [f"{blob}{words}" for blob, words in self.fresh.items() if blob in live]
-        blobs = tuple(line[: line.find(" ")] for line in lines)
+        text = self.MAGIC.decode() + self.covered + "\n" + "".join(f"{line}\n" for line in lines)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(marshal.dumps(("\n".join(lines) + "\n", blobs, self.covered)))
+                fh.write(text.encode("ascii", "replace"))
             os.replace(tmp, self.path)
         except OSError:
             pass  # a cache that cannot be written only costs speed
@@ -372,7 +382,7 @@ def _images_building(root: Path, tree: Files, dirs: set[str], names: set[str]) -
         cache.learn(root, listing, tree)
     # In a monorepo the listing has thousands of entries: it is searched as text, not parsed.
     found = {p for blob in cache.mentioning(names) for p in _paths_with_blob(listing, blob)}
-    found |= {p for d in near for p in _children(listing, d)}
+    found |= set(_children(listing, near))
     found |= {p for d in dirs if d for p in _paths_below(listing, d)}  # a root crate is not "inside" every file
     return {p for p in found if tree.accepts(p, "containerfiles")}
 
@@ -399,10 +409,10 @@ def _paths_with_blob(listing: str, blob: str) -> list[str]:
     return out
 
 
-def _children(listing: str, d: str) -> list[str]:
-    """Listed paths directly in directory `d`."""
-    prefix = re.escape(f"{d}/" if d else "")
-    return re.findall(f"\t({prefix}[^/\0]*)\0", listing)
+def _children(listing: str, dirs: set[str]) -> list[str]:
+    """Listed paths directly in one of `dirs` (one pass over the listing)."""
+    prefixes = "|".join(re.escape(f"{d}/" if d else "") for d in sorted(dirs, key=len, reverse=True))
+    return re.findall(f"\t((?:{prefixes})[^/\0]*)\0", listing)
 
 
 def _paths_below(listing: str, d: str) -> list[str]:
