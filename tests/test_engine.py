@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import MIMALLOC_DEP, STATIC, cargo, rules_of
+from helpers import MIMALLOC_DEP, STATIC, cargo, rules_of, write_tree
 
 ALPINE_BUILD = """
 FROM rust:1.82-alpine AS build
@@ -331,3 +331,23 @@ def test_image_level_suppression_above_the_final_from(scan_tree):
     dockerfile = ("FROM rust:1.82 AS b\nWORKDIR /w\nCOPY . .\nRUN cargo build --release --target x86_64-unknown-linux-musl\n"
                   "# allocpolicy: ignore[AP001]\nFROM scratch\nCOPY --from=b /w/target/x86_64-unknown-linux-musl/release/svc /svc\n")
     assert rules_of(scan_tree({"Cargo.toml": cargo("svc"), "src/main.rs": MAIN, "Dockerfile": dockerfile})) == []
+
+
+def test_a_comment_mentioning_the_attribute_does_not_load_the_rust_scanner(tmp_path):
+    import subprocess
+    import sys
+
+    write_tree(tmp_path, {
+        "Cargo.toml": cargo("svc"),
+        "src/main.rs": "// add a #[global_allocator] here later\nfn main() {}\n",
+        "Dockerfile": "FROM rust:1.82-alpine\nCOPY . .\nRUN cargo build --release\n",
+    })
+    code = (
+        "import sys\nfrom allocpolicy.engine import scan\n"
+        f"result = scan(__import__('pathlib').Path({str(tmp_path)!r}), with_fixes=False)\n"
+        "print(sorted(f.rule for f in result.findings))\n"
+        "assert 'allocpolicy.parsing.rust' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "AP001" in proc.stdout

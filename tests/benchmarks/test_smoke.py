@@ -38,11 +38,11 @@ def bench(tmp_path_factory):
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    return proc, json.loads(out.read_text()), md.read_text()
+    return proc, json.loads(out.read_text()), md.read_text(), tmp / "repos"
 
 
 def test_markdown_tables_are_well_formed(bench):
-    proc, _, md = bench
+    proc, _, md, _ = bench
     assert proc.stdout == md
     tables, cur = [], []
     for line in md.splitlines():
@@ -61,7 +61,7 @@ def test_markdown_tables_are_well_formed(bench):
 
 
 def test_json_has_every_command_and_comparison(bench):
-    _, data, _ = bench
+    _, data, _, _ = bench
     assert data["sizes"] == [10] and data["runs"] == 1
     cmds = data["commands"]
     for key in ("scan-10", "python-pass", "one-service-10", "precommit-dockerfile-10", "precommit-cargo-10",
@@ -114,3 +114,19 @@ def test_precommit_rows_run_the_hooks_entry():
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     [check] = [h for h in hooks if h["id"] == "allocpolicy"]
     assert check["entry"].split()[1:] == list(bench.HOOK_ARGS)
+
+
+def test_precommit_rows_edit_their_file_and_leave_it_as_it_was(bench):
+    *_, repos = bench
+    [repo] = [p for p in repos.iterdir() if p.name == "mixed-10"]
+    edited = [repo / "services/svc0001/Dockerfile", repo / "services/svc0002/Cargo.toml"]
+    assert all(p.exists() and "allocpolicy-bench edit" not in p.read_text() for p in edited)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run as run_module
+
+    touch = run_module.TouchFile(edited[1])
+    touch()
+    touch()
+    assert edited[1].read_text().endswith("# allocpolicy-bench edit 2\n")
+    touch.restore()
+    assert "allocpolicy-bench edit" not in edited[1].read_text()

@@ -53,3 +53,35 @@ def test_large_manifest_line_numbers_come_from_the_cache_unchanged(tmp_path, mon
     assert parse_manifest("Cargo.toml", text).workspace_dependencies["mimalloc"].line == first
     moved = "# a new first line\n" + text
     assert parse_manifest("Cargo.toml", moved).workspace_dependencies["mimalloc"].line == first + 1
+
+
+def test_a_manifest_read_before_is_not_parsed_again(tmp_path, monkeypatch):
+    """The second read of an unchanged manifest comes from the cache: tomllib is not even imported."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    text = '[package]\nname = "svc"\nversion = "0.1.0"\n\n[dependencies]\nmimalloc = { version = "0.1", default-features = false }\n'
+    code = (
+        "import sys\nfrom allocpolicy.parsing.cargo import parse_manifest\n"
+        f"m = parse_manifest('Cargo.toml', {text!r})\n"
+        "print(m.package, [d.key for d in m.dependencies], 'tomllib' in sys.modules)\n"
+    )
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]
+    assert runs == ["svc ['mimalloc'] True\n", "svc ['mimalloc'] False\n"]
+    edited = text.replace('"0.1.0"', '"0.2.0"')
+    assert load_toml(edited, cache=True)["package"]["version"] == "0.2.0"
+
+
+def test_a_cache_entry_for_other_content_is_never_used(tmp_path, monkeypatch):
+    import marshal
+
+    from allocpolicy.parsing import cargo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    text = '[package]\nname = "real"\n'
+    path = cargo._cache_path(text, "value")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(marshal.dumps(("[package]\nname = 'other'\n", {"package": {"name": "other"}})))
+    assert load_toml(text, cache=True) == {"package": {"name": "real"}}

@@ -33,6 +33,7 @@ from allocpolicy.parsing.cargo import (
     parse_manifest,
 )
 from allocpolicy.parsing.dockerfile import DockerfileError, parse_dockerfile
+from allocpolicy.parsing.rust_needle import might_declare_allocator
 from allocpolicy.parsing.text import ReadError, SourceText, decode, read_bytes
 
 
@@ -225,7 +226,7 @@ def _load_sources(repo: Repo) -> None:
             from allocpolicy.parsing.rust import file_suppressions
 
             repo.rust_suppressions[rel] = file_suppressions(data)
-        if b"global_allocator" not in data or _not_shipped(crate, rel):
+        if not might_declare_allocator(data) or _not_shipped(crate, rel):
             continue
         from allocpolicy.parsing.rust import scan_rust_source  # only files that may declare one
 

@@ -1,4 +1,4 @@
-"""Cargo.toml, Cargo.lock and .cargo/config.toml, read with tomllib (or its common-shape fast path)."""
+"""Cargo.toml, Cargo.lock and .cargo/config.toml, read with tomllib."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import re
 
 from allocpolicy._record import field, record
 from allocpolicy.parsing.toml_lines import TomlIndex, index_toml
-from allocpolicy.parsing.toml_quick import quick_loads
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -28,16 +27,20 @@ class ManifestError(Exception):
 BIG_TOML = 32 * 1024
 
 
-def load_toml(text: str) -> dict[str, Any]:
-    if len(text) >= BIG_TOML:
+def load_toml(text: str, cache: bool = False) -> dict[str, Any]:
+    """tomllib's value for `text`; with `cache`, kept by content in the user cache.
+
+    The repository's own Cargo files are cached (`cache=True`): tomllib's import
+    (typing, datetime) costs more than the rest of a one-service scan, and a
+    check mostly reads manifests that did not change since the last one. Large
+    files are always cached. A changed file is parsed by tomllib, as ever.
+    """
+    if cache or len(text) >= BIG_TOML:
         return _cached_toml(text)
     return _parse_toml(text)
 
 
 def _parse_toml(text: str) -> dict[str, Any]:
-    quick = quick_loads(text)
-    if quick is not None:
-        return quick
     import sys
 
     if sys.version_info >= (3, 11):
@@ -54,13 +57,13 @@ def _parse_toml(text: str) -> dict[str, Any]:
 
 
 def _cached_toml(text: str) -> dict[str, Any]:
-    """The parsed value of a large file, kept in the user cache, keyed by content."""
+    """tomllib's value for `text`, kept in the user cache, keyed by content (and checked against it)."""
     path = _cache_path(text, "value")
     cached = _cache_read(path)
-    if isinstance(cached, dict):
-        return cached
+    if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == text and isinstance(cached[1], dict):
+        return cached[1]
     data = _parse_toml(text)  # raises ManifestError for a broken file, which is never cached
-    _cache_write(path, data)
+    _cache_write(path, (text, data))
     return data
 
 
@@ -179,7 +182,7 @@ _DEP_TABLES = ("dependencies", "build-dependencies", "dev-dependencies")
 
 
 def parse_manifest(path: str, text: str) -> Manifest:
-    data = load_toml(text)
+    data = load_toml(text, cache=True)
     lines = text.splitlines()
     m = Manifest(path=path, data=data, lines=lines)
     pkg = data.get("package")
@@ -271,7 +274,7 @@ def _read_targets(m: Manifest, data: dict[str, Any]) -> None:
 
 def parse_lock(text: str) -> dict[str, list[str]]:
     """Package name -> versions locked in a Cargo.lock."""
-    data = load_toml(text)
+    data = load_toml(text, cache=True)
     out: dict[str, list[str]] = {}
     for pkg in data.get("package", []) if isinstance(data.get("package"), list) else []:
         if isinstance(pkg, dict) and isinstance(pkg.get("name"), str):
@@ -303,7 +306,7 @@ class CargoConfig:
 
 
 def parse_cargo_config(path: str, text: str) -> CargoConfig:
-    data = load_toml(text)
+    data = load_toml(text, cache=True)
     build = data.get("build") if isinstance(data.get("build"), dict) else {}
     target = build.get("target")
     if isinstance(target, list):

@@ -38,7 +38,8 @@ __all__ = [
     "scan_rust_source",
 ]
 
-_NEEDLE = b"global_allocator"
+from allocpolicy.parsing.rust_needle import NEEDLE as _NEEDLE
+from allocpolicy.parsing.rust_needle import might_declare_allocator
 _BOM = b"\xef\xbb\xbf"
 _DIRECTIVE_RE = re.compile(rb"allocpolicy\s*:\s*(ignore-file|ignore)\s*\[([^\]\n]*)\]")
 _COMMENTS = frozenset({"line_comment", "block_comment"})
@@ -71,11 +72,6 @@ class GlobalAllocator:
 class RustSource:
     allocators: list[GlobalAllocator] = field(default_factory=list)
     parse_error: tuple[int, str] | None = None
-
-
-def might_declare_allocator(data: bytes) -> bool:
-    """The cheap pre-check: only files passing it are worth parsing."""
-    return _NEEDLE in data
 
 
 # -- tree-sitter plumbing ----------------------------------------------------
@@ -637,7 +633,7 @@ def _describe(node: Node) -> tuple[int, str]:
 
 def scan_rust_source(data: bytes) -> RustSource:
     """All `#[global_allocator]` statics in one Rust file; never raises."""
-    if _NEEDLE not in data or _only_in_line_comments(data):
+    if not might_declare_allocator(data):
         return RustSource([], None)
     data = _strip_bom(data)
     from allocpolicy.parsing.rust_quick import quick_scan
@@ -651,26 +647,6 @@ def scan_rust_source(data: bytes) -> RustSource:
         if _trustworthy(quick):
             return quick
     return _scan(data)
-
-
-def _only_in_line_comments(data: bytes) -> bool:
-    """True when every needle sits on a line that starts with `//`.
-
-    Templates often say "add a #[global_allocator] here" in a comment; such a file
-    declares nothing, and loading tree-sitter to learn that costs more than the
-    rest of a pre-commit check. A line starting with `//` is a comment, or the
-    inside of a string or block comment: never an attribute, as long as no `*/`
-    or `"` on it could end that comment or string before the needle.
-    """
-    at = data.find(_NEEDLE)
-    while at >= 0:
-        start = data.rfind(b"\n", 0, at) + 1
-        before = data[start:at]
-        # ...unless a block comment or string that the line is part of ends before the needle
-        if not before.lstrip().startswith(b"//") or b"*/" in before or b'"' in before:
-            return False
-        at = data.find(_NEEDLE, at + len(_NEEDLE))
-    return True
 
 
 def _prefix(data: bytes) -> bytes | None:
