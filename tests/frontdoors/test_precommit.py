@@ -264,3 +264,18 @@ def test_word_cache_is_asked_again_when_settings_change_or_a_file_was_unreadable
     assert "docker/beta.Dockerfile" not in narrow(root, load_config(root, None), changed).containerfiles
     (root / "beta.away").rename(hidden)
     assert "docker/beta.Dockerfile" in narrow(root, load_config(root, None), changed).containerfiles
+
+
+def test_narrowed_manifests_are_in_path_order_as_a_full_scan_lists_them(tmp_path, monkeypatch):
+    from allocpolicy.config import load_config
+    from allocpolicy.discovery import discover
+    from allocpolicy.frontdoors.precommit import narrow
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "repo"
+    write_tree(root, {f"{d}/Cargo.toml": cargo(d) for d in ("svc", "svc-x")} |
+               {f"{d}/src/main.rs": "fn main() {}\n" for d in ("svc", "svc-x")})
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    scope = narrow(root, load_config(root, None), ["svc/src/main.rs", "svc-x/src/main.rs"])
+    assert scope.inventory.manifests == discover(root).manifests == ["svc-x/Cargo.toml", "svc/Cargo.toml"]
