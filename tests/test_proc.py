@@ -6,32 +6,30 @@ import os
 import sys
 import time
 
-from allocpolicy._proc import capture
+from allocpolicy._proc import Running
 
 
 def test_returns_stdout_of_a_successful_program() -> None:
-    assert capture([sys.executable, "-c", "import sys; sys.stdout.write('x' * 200000)"]) == b"x" * 200000
+    assert Running([sys.executable, "-c", "import sys; sys.stdout.write('x' * 200000)"]).output() == b"x" * 200000
 
 
 def test_failure_and_missing_programs_give_none() -> None:
-    assert capture([sys.executable, "-c", "import sys; print('partial'); sys.exit(3)"]) is None
-    assert capture(["allocpolicy-no-such-program-here"]) is None
+    assert Running([sys.executable, "-c", "import sys; print('partial'); sys.exit(3)"]).output() is None
+    assert Running(["allocpolicy-no-such-program-here"]).output() is None
 
 
 def test_stderr_is_discarded_and_stdin_is_empty() -> None:
     code = "import sys; sys.stderr.write('noise'); print(repr(sys.stdin.read()))"
-    assert capture([sys.executable, "-c", code]) == b"''\n"
+    assert Running([sys.executable, "-c", code]).output() == b"''\n"
 
 
 def test_a_hanging_program_is_killed_at_the_deadline() -> None:
     start = time.monotonic()
-    assert capture([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5) is None
+    assert Running([sys.executable, "-c", "import time; time.sleep(30)"]).output(0.5) is None
     assert time.monotonic() - start < 10
 
 
 def test_a_started_program_finishes_its_output_before_it_is_read() -> None:
-    from allocpolicy._proc import Running
-
     running = Running([sys.executable, "-c", "import sys; sys.stdout.write('y' * 500000)"])
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # exits by itself: nothing is reading the pipe yet
@@ -54,6 +52,6 @@ def _drain(running) -> bytes:
 
 def test_without_posix_spawn_it_falls_back_to_subprocess(monkeypatch) -> None:
     monkeypatch.delattr(os, "posix_spawnp")
-    assert capture([sys.executable, "-c", "print('hi')"]) == b"hi\n"
-    assert capture([sys.executable, "-c", "import sys; sys.exit(1)"]) is None
-    assert capture(["allocpolicy-no-such-program-here"]) is None
+    assert Running([sys.executable, "-c", "print('hi')"]).output() == b"hi\n"
+    assert Running([sys.executable, "-c", "import sys; sys.exit(1)"]).output() is None
+    assert Running(["allocpolicy-no-such-program-here"]).output() is None

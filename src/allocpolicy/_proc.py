@@ -70,11 +70,6 @@ def _widen(fd: int) -> None:
         pass  # other systems, or a lower limit: the program waits for the reader
 
 
-def capture(argv: list[str], timeout: float = 30.0) -> bytes | None:
-    """The program's stdout if it exits 0 within `timeout` seconds, else None; stderr is discarded."""
-    return Running(argv).output(timeout)
-
-
 def _run_with_subprocess(argv: list[str], timeout: float = 30.0) -> bytes | None:
     import subprocess
 

@@ -64,7 +64,7 @@ Ignore = "Callable[[str, bool], bool]"  # a string: typing is not imported at ru
 
 def discover(root: Path, excludes: Iterable[str] = ()) -> Inventory:
     inv = Inventory()
-    ignore = _ignore_matcher(root, list(excludes))
+    ignore = walk_ignore(root, list(excludes))
     stack = [""]
     while stack:
         rel_dir = stack.pop()
@@ -89,7 +89,8 @@ def discover(root: Path, excludes: Iterable[str] = ()) -> Inventory:
     return inv
 
 
-def _ignore_matcher(root: Path, excludes: list[str]) -> Ignore:
+def walk_ignore(root: Path, excludes: list[str]) -> Ignore:
+    """What `discover` skips: the root .gitignore and the exclude setting, for (path, is_dir)."""
     lines = list(excludes)
     gitignore = root / ".gitignore"
     try:

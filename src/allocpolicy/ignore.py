@@ -62,7 +62,7 @@ def _translate(pattern: str) -> str | None:
     if not body or body.endswith("/") or "//" in body:
         return None  # `foo//` and the like match nothing in git: pathspec knows
     anchored = "/" in body
-    segments = body.lstrip("/").split("/") if body.startswith("/") else body.split("/")
+    segments = body.lstrip("/").split("/")
     if not all(s == "**" or (_SEGMENT.fullmatch(s) and "**" not in s) for s in segments):
         return None
     if set(segments) <= {"*", "**"} or any(a == b == "**" for a, b in zip(segments, segments[1:])):

@@ -63,9 +63,7 @@ def _static_lines(rust_name: str, type_name: str, cfg: str | None, indent: str =
 
 
 def _insert_static(repo: Any, path: str, lines: list[str]) -> Edit | None:
-    from allocpolicy.parsing.rust import insertion_line
-
-    from allocpolicy.parsing.rust import scan_rust_source
+    from allocpolicy.parsing.rust import insertion_line, scan_rust_source
 
     text = _text(repo, path)
     if text is None or scan_rust_source(text.encode()).allocators:

@@ -17,7 +17,14 @@ from pathlib import Path
 
 from allocpolicy._record import field, record
 from allocpolicy.config import Config, load_config
-from allocpolicy.discovery import SKIP_DIRS, Inventory, _ignore_matcher, discover, is_containerfile, kind_of
+from allocpolicy.discovery import (
+    SKIP_DIRS,
+    Inventory,
+    discover,
+    is_containerfile,
+    kind_of,
+    walk_ignore,
+)
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -52,15 +59,16 @@ class Files:
     tree is walked once.
     """
 
-    def __init__(self, root: Path, config: Config, started: dict[str, Running] | None = None) -> None:
+    def __init__(self, root: Path, config: Config, started: Running | None = None) -> None:
         self.root = root
         self.config = config
         self._ignore: Any = None  # what a full scan's walk skips (.gitignore, exclude), built on first use
         self._present: dict[str, bool] = {}
-        self._lists: dict[str, tuple[list[str], dict[str, str]]] = {}
+        self._manifests: list[str] | None = None
         self._walked: Inventory | None = None
-        self._started = started or {}  # listings begun before this object existed, by kind
-        self._raw: dict[str, str | None] = {}
+        self._started = started  # the Containerfile listing, when begun before this object existed
+        self._listing: str | None = None
+        self._listed = False
 
     def has(self, rel: str) -> bool:
         """A file a full scan would read: present, not in a skipped directory, not ignored or excluded."""
@@ -74,7 +82,7 @@ class Files:
         if any(part in SKIP_DIRS for part in rel.split("/")[:-1]):
             return False
         if self._ignore is None:
-            self._ignore = _ignore_matcher(self.root, self.config.exclude)
+            self._ignore = walk_ignore(self.root, self.config.exclude)
         return not self._ignore(rel, False)
 
     @property
@@ -88,11 +96,12 @@ class Files:
 
     def containerfile_listing(self) -> str | None:
         """git's stage listing of the Containerfiles, as text; None without git."""
-        if "containerfiles" not in self._raw:
-            running = self._started.pop("containerfiles", None) or _start_listing(self.root, _CONTAINERFILE_SPECS)
+        if not self._listed:
+            running, self._started = self._started or _start_listing(self.root, _CONTAINERFILE_SPECS), None
             out = running.output()
-            self._raw["containerfiles"] = None if out is None else out.decode("utf-8", "surrogateescape")
-        return self._raw["containerfiles"]
+            self._listing = None if out is None else out.decode("utf-8", "surrogateescape")
+            self._listed = True
+        return self._listing
 
     def accepts(self, rel: str, kind: str) -> bool:
         """A listed path the engine reads as `kind`, owned by the repository, not excluded."""
@@ -102,25 +111,19 @@ class Files:
         return self._walk().containerfiles
 
     def manifests(self) -> list[str]:
-        return self._listed("manifests", ("*Cargo.toml",))[0]
-
-    def _listed(self, kind: str, pathspecs: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
-        if kind not in self._lists:
-            running = self._started.pop(kind, None) or _start_listing(self.root, pathspecs)
-            listed = _staged(running.output())
-            if listed is None:
-                paths, blobs = getattr(self._walk(), kind), {}
-            else:
-                blobs = {r: b for r, b in listed.items() if self.accepts(r, kind)}
-                paths = sorted(blobs)
-            self._lists[kind] = (paths, blobs)
-        return self._lists[kind]
+        """Every Cargo.toml in git's index (the tree's, without git)."""
+        if self._manifests is None:
+            listed = _staged(_start_listing(self.root, ("*Cargo.toml",)).output())
+            self._manifests = (
+                self._walk().manifests if listed is None else sorted(r for r in listed if self.accepts(r, "manifests"))
+            )
+        return self._manifests
 
     def close(self) -> None:
-        """Reap listings started for questions the scope never asked."""
-        for running in self._started.values():
-            running.output()
-        self._started.clear()
+        """Reap a listing started for a question the scope never asked."""
+        if self._started is not None:
+            self._started.output()
+            self._started = None
 
     def _walk(self) -> Inventory:
         if self._walked is None:
@@ -137,10 +140,12 @@ def _start_listing(root: Path, pathspecs: tuple[str, ...]) -> Running:
 
 def _staged(raw: bytes | None) -> dict[str, str] | None:
     """`git ls-files --stage -z` output as path -> blob id; None without git."""
-    if raw is None:
-        return None
+    return None if raw is None else _entries(raw.decode("utf-8", "surrogateescape"))
+
+
+def _entries(listing: str) -> dict[str, str]:
     # (path, blob) pairs; reversed, so that a conflicted path's first stage wins
-    return dict(reversed(_STAGE_ENTRY.findall(raw.decode("utf-8", "surrogateescape"))))
+    return dict(reversed(_STAGE_ENTRY.findall(listing)))
 
 
 def _is_kind(rel: str, kind: str) -> bool:
@@ -184,9 +189,10 @@ class MentionCache:
     def __init__(self, root: Path) -> None:
         import zlib  # a checksum names the cache file; hashlib costs more to import than it saves
 
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "allocpolicy"
+        from allocpolicy.usercache import cache_dir
+
         where = os.path.abspath(root)
-        self.path = base / f"mentions-{zlib.crc32(where.encode()):08x}-{os.path.basename(where)}.txt"
+        self.path = cache_dir() / f"mentions-{zlib.crc32(where.encode()):08x}-{os.path.basename(where)}.txt"
         self.data, self.covered = self._load()
         self.fresh: dict[str, str] = {}  # blob -> words, read during this run
         self._known: set[str] | None = None
@@ -208,23 +214,22 @@ class MentionCache:
     def known(self) -> set[str]:
         """Blobs the cache has words for (only needed when a listing is new to it)."""
         if self._known is None:
-            lines = bytes(self.data).decode("ascii", "replace").split("\n")[1:]
-            self._known = {line[: line.find(" ")] for line in lines if line}
+            self._known = {line[: line.find(" ")] for line in self._lines()}
         return self._known
 
     def covers(self, listing: str, settings: list[str]) -> bool:
         """Whether every blob of this exact listing was read, under these exclude settings, before."""
         return self.covered == _fingerprint(listing, settings)
 
-    def learn(self, root: Path, listing: str, tree: Files) -> None:
+    def learn(self, root: Path, listing: str, tree: Files, settings: list[str]) -> None:
         """Read the words of every listed Containerfile the cache does not know."""
-        entries = _staged(listing.encode("utf-8", "surrogateescape")) or {}
+        entries = _entries(listing)
         complete = True
         for rel, blob in entries.items():
             if blob not in self.known and blob not in self.fresh and tree.accepts(rel, "containerfiles"):
                 complete = self.words(root, rel, blob) is not None and complete
         if complete:  # a file that could not be read is tried again next time
-            self.covered = _fingerprint(listing, tree.settings)
+            self.covered = _fingerprint(listing, settings)
         self.save(set(entries.values()))
 
     def mentioning(self, names: set[str]) -> set[str]:
@@ -251,20 +256,16 @@ class MentionCache:
 
     def save(self, live: set[str]) -> None:
         """Keep the live blobs' words (forgetting blobs no longer in the index)."""
-        import tempfile
+        from allocpolicy.usercache import store
 
-        old = bytes(self.data).decode("ascii", "replace").split("\n")[1:]
-        lines = [line for line in old if line and line[: line.find(" ")] in live]
+        lines = [line for line in self._lines() if line[: line.find(" ")] in live]
         lines += [f"{blob}{words}" for blob, words in self.fresh.items() if blob in live]
         text = self.MAGIC.decode() + self.covered + "\n" + "".join(f"{line}\n" for line in lines)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(text.encode("ascii", "replace"))
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a cache that cannot be written only costs speed
+        store(self.path, text.encode("ascii", "replace"))
+
+    def _lines(self) -> list[str]:
+        """The cached `<blob> words` lines, read whole (only when a listing is new to the cache)."""
+        return [line for line in bytes(self.data).decode("ascii", "replace").split("\n")[1:] if line]
 
 
 def _parent(path: str) -> str:
@@ -291,7 +292,7 @@ def _ancestors(d: str) -> list[str]:
     return out
 
 
-def narrow(root: Path, config: Config, files: list[str], started: dict[str, Running] | None = None) -> Scope:
+def narrow(root: Path, config: Config, files: list[str], started: Running | None = None) -> Scope:
     tree = Files(root, config, started)
     try:
         return _narrow(root, tree, _changed(root, files))
@@ -378,8 +379,9 @@ def _images_building(root: Path, tree: Files, dirs: set[str], names: set[str]) -
         return {cf for cf in tree.walked_containerfiles() if _parent(cf) in near or _inside(cf, dirs)
                 or any(needle in (_words(root, cf) or "") for needle in needles)}
     cache = MentionCache(root)
-    if not cache.covers(listing, tree.settings):  # a Containerfile changed or appeared since the last run
-        cache.learn(root, listing, tree)
+    settings = tree.settings
+    if not cache.covers(listing, settings):  # a Containerfile changed or appeared since the last run
+        cache.learn(root, listing, tree, settings)
     # In a monorepo the listing has thousands of entries: it is searched as text, not parsed.
     found = {p for blob in cache.mentioning(names) for p in _paths_with_blob(listing, blob)}
     found |= set(_children(listing, near))
@@ -530,19 +532,19 @@ def _restrict(root: Path, tree: Files, scope: Scope) -> Inventory:
 def scan_changed(
     root: Path, files: list[str], config_path: Path | None = None, with_fixes: bool = True
 ) -> ScanResult:
-    started: dict[str, Running] = {}
+    started = None
     if any(not is_containerfile(posixpath.basename(r)) for r in _changed(root, files)):
         # A changed crate means asking every Containerfile whether it names the crate:
         # git lists them while the engine is imported.
-        started["containerfiles"] = _start_listing(root, _CONTAINERFILE_SPECS)
+        started = _start_listing(root, _CONTAINERFILE_SPECS)
     try:
         from allocpolicy.engine import scan
         from allocpolicy.facts import gather  # noqa: F401 - the scan's analysers, imported while git runs
 
         config = load_config(root, config_path)
     except BaseException:
-        for running in started.values():
-            running.output()
+        if started is not None:
+            started.output()
         raise
     scope = narrow(root, config, files, started)
     if not scope.changed:

@@ -79,16 +79,15 @@ def _cached_index(lines: list[str]) -> TomlIndex:
 
 
 def _cache_path(text: str, what: str) -> Any:
-    """Where a large TOML file's `what` is kept: by content, and by Python version (marshal's format)."""
-    import os
+    """Where a TOML file's `what` is kept: by content, and by Python version (marshal's format)."""
     import sys
     import zlib
-    from pathlib import Path
 
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "allocpolicy" / "toml"
+    from allocpolicy.usercache import cache_dir
+
     raw = text.encode("utf-8", "surrogatepass")
     version = "".join(map(str, sys.version_info[:2]))
-    return base / f"{zlib.crc32(raw):08x}-{zlib.adler32(raw):08x}-{len(raw)}-{what}-py{version}.marshal"
+    return cache_dir() / "toml" / f"{zlib.crc32(raw):08x}-{zlib.adler32(raw):08x}-{len(raw)}-{what}-py{version}.marshal"
 
 
 def _cache_read(path: Any) -> Any:
@@ -102,19 +101,14 @@ def _cache_read(path: Any) -> Any:
 
 def _cache_write(path: Any, value: Any) -> None:
     import marshal
-    import os
+
+    from allocpolicy.usercache import store
 
     try:
         encoded = marshal.dumps(value)  # TOML dates are not marshallable: such files are not cached
     except ValueError:
         return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(encoded)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # an unwritable cache only costs speed
+    store(path, encoded)
 
 
 @record

@@ -14,13 +14,15 @@ broken code all produce a (possibly empty) result.
 
 from __future__ import annotations
 
-import bisect
 import _thread
+import bisect
 import re
 from collections.abc import Iterable, Iterator
 
 from allocpolicy._record import field, record
 from allocpolicy.parsing.cfg import CfgError, CfgExpr, conj, disj, negate, parse_cfg
+from allocpolicy.parsing.rust_needle import NEEDLE as _NEEDLE
+from allocpolicy.parsing.rust_needle import might_declare_allocator
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -38,8 +40,6 @@ __all__ = [
     "scan_rust_source",
 ]
 
-from allocpolicy.parsing.rust_needle import NEEDLE as _NEEDLE
-from allocpolicy.parsing.rust_needle import might_declare_allocator
 _BOM = b"\xef\xbb\xbf"
 _DIRECTIVE_RE = re.compile(rb"allocpolicy\s*:\s*(ignore-file|ignore)\s*\[([^\]\n]*)\]")
 _COMMENTS = frozenset({"line_comment", "block_comment"})
