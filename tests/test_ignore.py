@@ -9,22 +9,40 @@ from hypothesis import strategies as st
 
 from allocpolicy.ignore import compile_ignore, ignore_matcher
 
-NAMES = ["target", "node_modules", "a", "b", "x.log", "dist", ".env", "keep.log", "src", "Dockerfile", "a.b"]
-SEGMENTS = st.sampled_from(["target", "a", "b", "*", "*.log", "?", "x?", "**", "dist", ".env", "src", "keep.log", "d*t"])
+NAMES = [
+    "target",
+    "node_modules",
+    "a",
+    "b",
+    "x.log",
+    "dist",
+    ".env",
+    "keep.log",
+    "src",
+    "Dockerfile",
+    "a.b",
+]
+SEGMENTS = st.sampled_from(
+    ["target", "a", "b", "*", "*.log", "?", "x?", "**", "dist", ".env", "src", "keep.log", "d*t"]
+)
 PATTERNS = st.builds(  # re-inclusion (`!`) always goes to pathspec: tested below
     lambda lead, segs, trail: ("/" if lead else "") + "/".join(segs) + ("/" if trail else ""),
-    st.booleans(), st.lists(SEGMENTS, min_size=1, max_size=3), st.booleans(),
+    st.booleans(),
+    st.lists(SEGMENTS, min_size=1, max_size=3),
+    st.booleans(),
 )
 PATHS = st.builds(
     lambda parts, is_dir: "/".join(parts) + ("/" if is_dir else ""),
-    st.lists(st.sampled_from(NAMES), min_size=1, max_size=4), st.booleans(),
+    st.lists(st.sampled_from(NAMES), min_size=1, max_size=4),
+    st.booleans(),
 )
 
 
 _SHORT = ["a", "b", "target", "x.log", "dist"]
 EVERY_PATH = [  # every file and directory path up to three levels of these names
     "/".join(parts) + slash
-    for parts in [(x,) for x in _SHORT] + [(x, y) for x in _SHORT for y in _SHORT]
+    for parts in [(x,) for x in _SHORT]
+    + [(x, y) for x in _SHORT for y in _SHORT]
     + [(x, y, z) for x in _SHORT for y in _SHORT for z in _SHORT]
     for slash in ("", "/")
 ]
@@ -53,15 +71,41 @@ def test_common_ignore_files_take_the_fast_path(lines: list[str]) -> None:
     quick = compile_ignore(lines)
     assert quick is not None
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
-    for path in ["target/", "target/x", "a/target/", "x.log", "a/b/keep.log", "dist/", "dist", "src/main.rs",
-                 "node_modules/", "a/node_modules/b/", "docs/a/b.md", "docs/b.md", "Cargo.lock", "a/x.rs.bk"]:
+    for path in [
+        "target/",
+        "target/x",
+        "a/target/",
+        "x.log",
+        "a/b/keep.log",
+        "dist/",
+        "dist",
+        "src/main.rs",
+        "node_modules/",
+        "a/node_modules/b/",
+        "docs/a/b.md",
+        "docs/b.md",
+        "Cargo.lock",
+        "a/x.rs.bk",
+    ]:
         assert quick(path) == spec.match_file(path), path
 
 
-@pytest.mark.parametrize("lines", [["[Bb]uild/"], ["\\#notes"], ["a**b"], ["!keep"], [" leading"], ["**"], ["foo//"]])
+@pytest.mark.parametrize(
+    "lines", [["[Bb]uild/"], ["\\#notes"], ["a**b"], ["!keep"], [" leading"], ["**"], ["foo//"]]
+)
 def test_the_rest_goes_to_pathspec(lines: list[str]) -> None:
     assert compile_ignore(lines) is None
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
     matcher = ignore_matcher(lines)
-    for path in ["build/", "Build/x", "#notes", "axxb", "leading", " leading", "a/b", "foo/", "foo/x"]:
+    for path in [
+        "build/",
+        "Build/x",
+        "#notes",
+        "axxb",
+        "leading",
+        " leading",
+        "a/b",
+        "foo/",
+        "foo/x",
+    ]:
         assert matcher(path) == spec.match_file(path)

@@ -10,11 +10,17 @@ from allocpolicy._proc import Running
 
 
 def test_returns_stdout_of_a_successful_program() -> None:
-    assert Running([sys.executable, "-c", "import sys; sys.stdout.write('x' * 200000)"]).output() == b"x" * 200000
+    assert (
+        Running([sys.executable, "-c", "import sys; sys.stdout.write('x' * 200000)"]).output()
+        == b"x" * 200000
+    )
 
 
 def test_failure_and_missing_programs_give_none() -> None:
-    assert Running([sys.executable, "-c", "import sys; print('partial'); sys.exit(3)"]).output() is None
+    assert (
+        Running([sys.executable, "-c", "import sys; print('partial'); sys.exit(3)"]).output()
+        is None
+    )
     assert Running(["allocpolicy-no-such-program-here"]).output() is None
 
 

@@ -27,12 +27,17 @@ class Running:
         _widen(write_end)
         devnull = os.open(os.devnull, os.O_RDWR)
         try:
-            self.pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
-                (os.POSIX_SPAWN_DUP2, devnull, 0),
-                (os.POSIX_SPAWN_DUP2, write_end, 1),
-                (os.POSIX_SPAWN_DUP2, devnull, 2),
-                (os.POSIX_SPAWN_CLOSE, read_end),
-            ])
+            self.pid = os.posix_spawnp(
+                argv[0],
+                argv,
+                os.environ,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, devnull, 0),
+                    (os.POSIX_SPAWN_DUP2, write_end, 1),
+                    (os.POSIX_SPAWN_DUP2, devnull, 2),
+                    (os.POSIX_SPAWN_CLOSE, read_end),
+                ],
+            )
             self.fd = read_end
         except OSError:  # not installed, not executable
             os.close(read_end)
@@ -74,7 +79,9 @@ def _run_with_subprocess(argv: list[str], timeout: float = 30.0) -> bytes | None
     import subprocess
 
     try:
-        done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+        done = subprocess.run(
+            argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout if done.returncode == 0 else None

@@ -15,7 +15,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-MISSING: Any = object()  # noqa: the annotation is never evaluated
+    from typing_extensions import dataclass_transform
+else:
+    # Type checkers read `record` as a dataclass transform (below); at run time the
+    # marker is a no-op, so neither typing nor typing_extensions is imported.
+    def dataclass_transform(**_kwargs):
+        return lambda f: f
+
+
+MISSING: Any = object()  # the annotation is never evaluated (no typing import at run time)
 
 
 class FrozenInstanceError(AttributeError):
@@ -25,7 +33,9 @@ class FrozenInstanceError(AttributeError):
 class Field:
     __slots__ = ("default", "default_factory", "repr")
 
-    def __init__(self, default: Any = MISSING, default_factory: Any = MISSING, repr: bool = True) -> None:
+    def __init__(
+        self, default: Any = MISSING, default_factory: Any = MISSING, repr: bool = True
+    ) -> None:
         self.default, self.default_factory, self.repr = default, default_factory, repr
 
 
@@ -57,6 +67,10 @@ def _compare(op: Callable[[tuple[Any, ...], tuple[Any, ...]], bool]) -> Callable
     return method
 
 
+def _hash(self: Any) -> int:
+    return hash(_values(self))
+
+
 def _frozen_setattr(self: Any, name: str, value: Any) -> None:
     raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
@@ -65,7 +79,9 @@ def _frozen_delattr(self: Any, name: str) -> None:
     raise FrozenInstanceError(f"cannot delete field {name!r}")
 
 
-def _init_source(cls: type, names: list[str], specs: dict[str, Field], frozen: bool) -> tuple[str, dict[str, Any]]:
+def _init_source(
+    cls: type, names: list[str], specs: dict[str, Field], frozen: bool
+) -> tuple[str, dict[str, Any]]:
     env: dict[str, Any] = {"MISSING": MISSING, "__setattr": object.__setattr__}
     params, body = [], []
     for n in names:
@@ -80,7 +96,9 @@ def _init_source(cls: type, names: list[str], specs: dict[str, Field], frozen: b
             value = n
         else:
             if any(p.endswith("MISSING") or "=_d_" in p for p in params):
-                raise TypeError(f"{cls.__name__}: field {n!r} without a default follows one with a default")
+                raise TypeError(
+                    f"{cls.__name__}: field {n!r} without a default follows one with a default"
+                )
             params.append(n)
             value = n
         body.append(f"__setattr(self, {n!r}, {value})" if frozen else f"self.{n} = {value}")
@@ -98,16 +116,17 @@ def _deferred_init(cls: type, src: str, env: dict[str, Any]) -> Callable[..., No
     """
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        exec(src, env)  # noqa: S102 - our own generated __init__, as dataclasses does
+        exec(src, env)
         cls.__init__ = env["__init__"]  # type: ignore[misc]
         env["__init__"](self, *args, **kwargs)
 
     return __init__
 
 
+@dataclass_transform(field_specifiers=(field,))
 def record(cls: type | None = None, /, *, frozen: bool = False, order: bool = False) -> Any:
-    def wrap(cls: type) -> type:
-        names = list(cls.__dict__.get("__annotations__", {}))
+    def wrap(cls: Any) -> Any:  # Any: the class gains attributes its type does not declare
+        names = list(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063 - inspect costs start-up
         specs: dict[str, Field] = {}
         for n in names:
             v = cls.__dict__.get(n, MISSING)
@@ -117,23 +136,23 @@ def record(cls: type | None = None, /, *, frozen: bool = False, order: bool = Fa
                     delattr(cls, n)
                 else:
                     setattr(cls, n, v.default)
-        cls.__init__ = _deferred_init(cls, *_init_source(cls, names, specs, frozen))  # type: ignore[misc]
-        cls.__record_fields__ = tuple(names)  # type: ignore[attr-defined]
-        cls.__record_repr__ = tuple(n for n in names if specs[n].repr)  # type: ignore[attr-defined]
-        cls.__match_args__ = tuple(names)  # type: ignore[attr-defined]
-        cls.__repr__ = _repr  # type: ignore[method-assign]
-        cls.__eq__ = _eq  # type: ignore[method-assign]
+        cls.__init__ = _deferred_init(cls, *_init_source(cls, names, specs, frozen))
+        cls.__record_fields__ = tuple(names)
+        cls.__record_repr__ = tuple(n for n in names if specs[n].repr)
+        setattr(cls, "__match_args__", tuple(names))  # noqa: B010 - mypy rejects the plain assignment
+        cls.__repr__ = _repr
+        cls.__eq__ = _eq
         if frozen:
-            cls.__setattr__ = _frozen_setattr  # type: ignore[method-assign]
-            cls.__delattr__ = _frozen_delattr  # type: ignore[method-assign]
-            cls.__hash__ = lambda self: hash(_values(self))  # type: ignore[method-assign]
+            cls.__setattr__ = _frozen_setattr
+            cls.__delattr__ = _frozen_delattr
+            cls.__hash__ = _hash
         else:
-            cls.__hash__ = None  # type: ignore[assignment]  # mutable and comparable: unhashable
+            cls.__hash__ = None  # mutable and comparable: unhashable
         if order:
-            cls.__lt__ = _compare(lambda a, b: a < b)  # type: ignore[method-assign]
-            cls.__le__ = _compare(lambda a, b: a <= b)  # type: ignore[method-assign]
-            cls.__gt__ = _compare(lambda a, b: a > b)  # type: ignore[method-assign]
-            cls.__ge__ = _compare(lambda a, b: a >= b)  # type: ignore[method-assign]
+            cls.__lt__ = _compare(lambda a, b: a < b)
+            cls.__le__ = _compare(lambda a, b: a <= b)
+            cls.__gt__ = _compare(lambda a, b: a > b)
+            cls.__ge__ = _compare(lambda a, b: a >= b)
         return cls
 
     return wrap if cls is None else wrap(cls)

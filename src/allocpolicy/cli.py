@@ -10,7 +10,8 @@ from allocpolicy import __version__
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     import argparse
-    from typing import Any, Callable, Sequence, TextIO
+    from collections.abc import Callable, Sequence
+    from typing import Any, TextIO
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -25,34 +26,85 @@ SUPPRESS = "==SUPPRESS=="  # argparse.SUPPRESS, without importing argparse to na
 _PATH = (("path",), {"nargs": "?", "default": ".", "help": "repository to check (default: .)"})
 _CONFIG = (("--config",), {"type": Path, "help": "config file (default: allocpolicy.toml at PATH)"})
 _DEBUG = (("--debug",), {"action": "store_true", "default": SUPPRESS})
-_FAIL_ON = (("--fail-on",), {"choices": ("error", "warning", "info"), "help": "exit 1 at or above (default: error)"})
+_FAIL_ON = (
+    ("--fail-on",),
+    {"choices": ("error", "warning", "info"), "help": "exit 1 at or above (default: error)"},
+)
 _OPTIONS: dict[str, tuple[str, list[tuple[tuple[str, ...], dict[str, Any]]]]] = {
-    "scan": ("report findings", [
-        _PATH, _CONFIG, _DEBUG,
-        (("--format",), {"choices": ("text", "json", "sarif"), "default": "text"}),
-        (("--output", "-o"), {"type": Path, "help": "write the report to a file"}),
-        _FAIL_ON,
-        (("--color",), {"choices": ("auto", "always", "never"), "default": "auto"}),
-        (("--files",), {"nargs": "*", "default": None, "metavar": "FILE",
-                        "help": "only report what these changed files cause or carry (pre-commit)"}),
-        (("--quiet", "-q"), {"action": "store_true", "help": "one line per finding, no excerpts"}),
-    ]),
-    "fix": ("apply fixes", [
-        _PATH, _CONFIG, _DEBUG,
-        (("--unsafe-fixes",), {"action": "store_true", "help": "also apply fixes marked unsafe"}),
-        (("--diff",), {"action": "store_true", "help": "print a unified diff; write nothing"}),
-        (("--rule",), {"action": "append", "default": [], "metavar": "ID", "help": "only fix these rules"}),
-        (("--fail-on",), {"choices": ("error", "warning", "info")}),
-        (("--exit-non-zero-on-fix",), {"action": "store_true", "help": "exit 1 when files changed"}),
-        (("--files",), {"nargs": "*", "default": None, "metavar": "FILE"}),
-    ]),
-    "inventory": ("show what each image ships, and why", [
-        _PATH, _CONFIG, _DEBUG, (("--format",), {"choices": ("text", "json"), "default": "text"}),
-    ]),
-    "rules": ("list the rules", [(("--config",), {"type": Path}), (("path",), {"nargs": "?", "default": "."})]),
-    "explain": ("show a rule's documentation", [
-        (("rule",), {}), (("--config",), {"type": Path}), (("path",), {"nargs": "?", "default": "."}),
-    ]),
+    "scan": (
+        "report findings",
+        [
+            _PATH,
+            _CONFIG,
+            _DEBUG,
+            (("--format",), {"choices": ("text", "json", "sarif"), "default": "text"}),
+            (("--output", "-o"), {"type": Path, "help": "write the report to a file"}),
+            _FAIL_ON,
+            (("--color",), {"choices": ("auto", "always", "never"), "default": "auto"}),
+            (
+                ("--files",),
+                {
+                    "nargs": "*",
+                    "default": None,
+                    "metavar": "FILE",
+                    "help": "only report what these changed files cause or carry (pre-commit)",
+                },
+            ),
+            (
+                ("--quiet", "-q"),
+                {"action": "store_true", "help": "one line per finding, no excerpts"},
+            ),
+        ],
+    ),
+    "fix": (
+        "apply fixes",
+        [
+            _PATH,
+            _CONFIG,
+            _DEBUG,
+            (
+                ("--unsafe-fixes",),
+                {"action": "store_true", "help": "also apply fixes marked unsafe"},
+            ),
+            (("--diff",), {"action": "store_true", "help": "print a unified diff; write nothing"}),
+            (
+                ("--rule",),
+                {
+                    "action": "append",
+                    "default": [],
+                    "metavar": "ID",
+                    "help": "only fix these rules",
+                },
+            ),
+            (("--fail-on",), {"choices": ("error", "warning", "info")}),
+            (
+                ("--exit-non-zero-on-fix",),
+                {"action": "store_true", "help": "exit 1 when files changed"},
+            ),
+            (("--files",), {"nargs": "*", "default": None, "metavar": "FILE"}),
+        ],
+    ),
+    "inventory": (
+        "show what each image ships, and why",
+        [
+            _PATH,
+            _CONFIG,
+            _DEBUG,
+            (("--format",), {"choices": ("text", "json"), "default": "text"}),
+        ],
+    ),
+    "rules": (
+        "list the rules",
+        [(("--config",), {"type": Path}), (("path",), {"nargs": "?", "default": "."})],
+    ),
+    "explain": (
+        "show a rule's documentation",
+        [
+            (("rule",), {}),
+            (("--config",), {"type": Path}),
+            (("path",), {"nargs": "?", "default": "."}),
+        ],
+    ),
 }
 
 
@@ -71,8 +123,13 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text)
         for flags, kw in options if only in (None, name) else ():
             # argparse tests its sentinel by identity
-            sp.add_argument(*flags, **({**kw, "default": argparse.SUPPRESS} if kw.get("default") == SUPPRESS else kw))
-    g = sub.add_parser("github-review", help="post findings to a GitHub pull request (Action)", add_help=False)
+            sp.add_argument(
+                *flags,
+                **({**kw, "default": argparse.SUPPRESS} if kw.get("default") == SUPPRESS else kw),
+            )
+    g = sub.add_parser(
+        "github-review", help="post findings to a GitHub pull request (Action)", add_help=False
+    )
     g.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 
@@ -102,7 +159,9 @@ def fast_parse(argv: list[str]) -> Any | None:
     return _read_options(argv[i + 1 :], values, flags)
 
 
-def _read_options(argv: list[str], values: dict[str, Any], flags: dict[str, tuple[str, dict[str, Any]]]) -> Any:
+def _read_options(
+    argv: list[str], values: dict[str, Any], flags: dict[str, tuple[str, dict[str, Any]]]
+) -> Any:
     import types
 
     rest, seen, into = argv[::-1], set(), None
@@ -118,7 +177,9 @@ def _read_options(argv: list[str], values: dict[str, Any], flags: dict[str, tupl
                 seen.add("path")
             continue
         name, eq, inline = token.partition("=") if token.startswith("--") else (token, "", "")
-        if name not in flags or (dest := flags[name][0]) in seen and flags[name][1].get("action") != "append":
+        if name not in flags or (
+            (dest := flags[name][0]) in seen and flags[name][1].get("action") != "append"
+        ):
             return None  # help, unknown or abbreviated options, repeats, "", "-", "--": argparse's business
         kw, into = flags[name][1], None
         seen.add(dest)
@@ -128,7 +189,11 @@ def _read_options(argv: list[str], values: dict[str, Any], flags: dict[str, tupl
             values[dest], into = (True, None) if kw.get("action") else ([], dest)
             continue
         value = inline if eq else (rest.pop() if rest else None)
-        if value is None or (not eq and value.startswith("-")) or value not in kw.get("choices", (value,)):
+        if (
+            value is None
+            or (not eq and value.startswith("-"))
+            or value not in kw.get("choices", (value,))
+        ):
             return None
         value = kw["type"](value) if "type" in kw else value
         values[dest] = values[dest] + [value] if kw.get("action") == "append" else value
@@ -197,8 +262,10 @@ def _report_error(exc: Exception, debug: bool) -> int:
     if isinstance(exc, (ConfigError, PolicyError, UsageError)):
         print(f"allocpolicy: error: {exc}", file=sys.stderr)
     else:
-        print(f"allocpolicy: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-              file=sys.stderr)
+        print(
+            f"allocpolicy: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            file=sys.stderr,
+        )
     return EXIT_ERROR
 
 
@@ -247,7 +314,9 @@ def _render(result, args: argparse.Namespace) -> str:  # type: ignore[no-untyped
     from allocpolicy.reporters import text
 
     buf = io.StringIO()
-    colour = args.color == "always" or (args.color == "auto" and not args.output and _tty(sys.stdout))
+    colour = args.color == "always" or (
+        args.color == "auto" and not args.output and _tty(sys.stdout)
+    )
     text.render(result, buf, colour=colour, excerpts=not args.quiet)
     return buf.getvalue()
 

@@ -43,7 +43,15 @@ class Config:
         return self.enable is None or rule_id in self.enable
 
 
-_KEYS = {"fail-on", "policies", "exclude", "default-profile", "rules", "build-args", "per-path-ignores"}
+_KEYS = {
+    "fail-on",
+    "policies",
+    "exclude",
+    "default-profile",
+    "rules",
+    "build-args",
+    "per-path-ignores",
+}
 
 
 def find_config(root: Path) -> Path | None:
@@ -87,7 +95,9 @@ def _build(path: Path, data: dict[str, Any], idx: Any) -> Config:
     cfg.build_args = {str(k): str(v) for k, v in _table(data, "build-args", fail).items()}
     for pattern, ids in _table(data, "per-path-ignores", fail).items():
         if not isinstance(ids, list):
-            raise fail(("per-path-ignores", pattern), "per-path-ignores values are lists of rule ids")
+            raise fail(
+                ("per-path-ignores", pattern), "per-path-ignores values are lists of rule ids"
+            )
         cfg.per_path_ignores[pattern] = {str(i) for i in ids}
     return cfg
 
@@ -97,7 +107,9 @@ def _rules(cfg: Config, rules: Any, fail: Any) -> None:
         raise fail(("rules",), "[rules] must be a table")
     for key in rules:
         if key not in ("enable", "disable", "severity"):
-            raise fail(("rules", key), f"unknown key rules.{key} (known: enable, disable, severity)")
+            raise fail(
+                ("rules", key), f"unknown key rules.{key} (known: enable, disable, severity)"
+            )
     if "enable" in rules:
         cfg.enable = set(_strings(rules, "enable", fail, ("rules",)))
     cfg.disable = set(_strings(rules, "disable", fail, ("rules",)))
@@ -112,7 +124,9 @@ def _severity(value: Any, keys: tuple[str, ...], fail: Any) -> Severity:
     try:
         return Severity(value)
     except ValueError:
-        raise fail(keys, f"{'.'.join(keys)} must be error, warning or info, not {value!r}") from None
+        raise fail(
+            keys, f"{'.'.join(keys)} must be error, warning or info, not {value!r}"
+        ) from None
 
 
 def _strings(data: dict[str, Any], key: str, fail: Any, prefix: tuple[str, ...] = ()) -> list[str]:

@@ -9,7 +9,7 @@ from allocpolicy._record import field, record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
-    from typing import Iterable
+    from collections.abc import Iterable
 
 SKIP_DIRS = frozenset({".git", "target", "node_modules", ".hg", ".svn", ".venv", "__pycache__"})
 
@@ -25,7 +25,7 @@ def is_containerfile(name: str) -> bool:
 
 
 @record
-class Inventory:
+class FileSet:
     """Relative posix paths of every file of interest, by kind."""
 
     containerfiles: list[str] = field(default_factory=list)
@@ -43,7 +43,7 @@ class Inventory:
 
 
 def kind_of(name: str, parent: str) -> str | None:
-    """Which Inventory list a file named `name` in directory `parent` belongs to, if any."""
+    """Which FileSet list a file named `name` in directory `parent` belongs to, if any."""
     if name == "Cargo.toml":
         return "manifests"
     if name == "Cargo.lock":
@@ -62,8 +62,8 @@ def kind_of(name: str, parent: str) -> str | None:
 Ignore = "Callable[[str, bool], bool]"  # a string: typing is not imported at run time
 
 
-def discover(root: Path, excludes: Iterable[str] = ()) -> Inventory:
-    inv = Inventory()
+def discover(root: Path, excludes: Iterable[str] = ()) -> FileSet:
+    inv = FileSet()
     ignore = walk_ignore(root, list(excludes))
     stack = [""]
     while stack:
@@ -84,7 +84,14 @@ def discover(root: Path, excludes: Iterable[str] = ()) -> Inventory:
                     stack.append(rel)
             elif not ignore(rel, False):
                 inv.add(rel, entry.name, rel_dir)
-    for kind in ("containerfiles", "manifests", "locks", "cargo_configs", "toolchains", "rust_sources"):
+    for kind in (
+        "containerfiles",
+        "manifests",
+        "locks",
+        "cargo_configs",
+        "toolchains",
+        "rust_sources",
+    ):
         getattr(inv, kind).sort()
     return inv
 

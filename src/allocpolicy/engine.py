@@ -8,7 +8,7 @@ from pathlib import Path
 
 from allocpolicy._record import field, record
 from allocpolicy.config import Config, load_config
-from allocpolicy.discovery import Inventory
+from allocpolicy.discovery import FileSet
 from allocpolicy.model import Finding, Location, Severity
 from allocpolicy.policy.conditions import evaluate
 from allocpolicy.policy.loader import load_rules
@@ -64,14 +64,14 @@ def scan(
     config_path: Path | None = None,
     *,
     config: Config | None = None,
-    inventory: Inventory | None = None,
+    files: FileSet | None = None,
     with_fixes: bool = True,
 ) -> ScanResult:
     from allocpolicy.facts.gather import gather
 
     config = config or load_config(root, config_path)
     rules = load_rules(config.policies)
-    repo, subjects, inventory, suppressions = gather(root, config, inventory)
+    repo, subjects, inventory, suppressions = gather(root, config, files)
     findings: list[Finding] = []
     pending: list[tuple[Finding, Any, Any, Any]] = []
     for rule in rules.values():
@@ -82,24 +82,38 @@ def scan(
             if finding is None:
                 continue
             loc = finding.location
-            anchors = [(loc.line, loc.end_line or loc.line)] + [(n, n) for n in subject.context.get("also_anchored", ())]
+            anchors = [(loc.line, loc.end_line or loc.line)] + [
+                (n, n) for n in subject.context.get("also_anchored", ())
+            ]
             if any(suppressions.match(rule.id, loc.path, a, b) for a, b in anchors):
                 continue
-            if any(rule.id in ids and fnmatch.fnmatch(loc.path, pat) for pat, ids in config.per_path_ignores.items()):
+            if any(
+                rule.id in ids and fnmatch.fnmatch(loc.path, pat)
+                for pat, ids in config.per_path_ignores.items()
+            ):
                 continue
             findings.append(finding)
     findings += _unused_suppressions(rules, suppressions, repo, config, pending)
     findings = _dedupe(findings)
     findings.sort(key=Finding.sort_key)
     kept = {id(f) for f in findings}
-    result = ScanResult(root, findings, rules, inventory, len(set(repo.texts) | set(repo.inventory.rust_sources)), config,
-                        [p for p in pending if id(p[0]) in kept])
+    result = ScanResult(
+        root,
+        findings,
+        rules,
+        inventory,
+        len(set(repo.texts) | set(repo.files.rust_sources)),
+        config,
+        [p for p in pending if id(p[0]) in kept],
+    )
     if with_fixes:
         result.resolve_fixes()
     return result
 
 
-def _evaluate(rule: Rule, subject: Any, repo: Any, config: Config, pending: list[Any]) -> Finding | None:
+def _evaluate(
+    rule: Rule, subject: Any, repo: Any, config: Config, pending: list[Any]
+) -> Finding | None:
     if not evaluate(rule.when, subject.facts):
         return None
     severity = rule.severity
@@ -140,7 +154,12 @@ def _unused_suppressions(
     out = []
     for s in suppressions.unused():
         ids = sorted(s.rules)
-        facts = {"file": s.path, "rules": ids, "rules_text": ", ".join(ids) or "nothing", "location": None}
+        facts = {
+            "file": s.path,
+            "rules": ids,
+            "rules_text": ", ".join(ids) or "nothing",
+            "location": None,
+        }
         subject = Subject("suppression", facts, Location(s.path, s.line), {"suppression": s})
         f = _evaluate(rule, subject, repo, config, pending)
         if f is not None:

@@ -13,6 +13,7 @@ A matcher takes a relative posix path, with a trailing `/` for a directory.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -65,7 +66,7 @@ def _translate(pattern: str) -> str | None:
     segments = body.lstrip("/").split("/")
     if not all(s == "**" or (_SEGMENT.fullmatch(s) and "**" not in s) for s in segments):
         return None
-    if set(segments) <= {"*", "**"} or any(a == b == "**" for a, b in zip(segments, segments[1:])):
+    if set(segments) <= {"*", "**"} or any(a == b == "**" for a, b in itertools.pairwise(segments)):
         return None  # `**`, `*/`, `**/**`...: rare, and special cases of their own
     out = "" if anchored else "(?:.+/)?"
     need_slash = False

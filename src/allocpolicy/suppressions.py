@@ -44,7 +44,11 @@ class Suppressions:
         for s in self.by_file.get(path, []):
             if rule not in s.rules:
                 continue
-            if s.kind == "ignore-file" or line <= s.line <= end_line or self._above(path, s.line, line):
+            if (
+                s.kind == "ignore-file"
+                or line <= s.line <= end_line
+                or self._above(path, s.line, line)
+            ):
                 s.used.add(rule)
                 return s
         return None

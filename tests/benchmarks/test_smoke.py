@@ -32,10 +32,28 @@ def bench(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bench")
     out, md = tmp / "results.json", tmp / "table.md"
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--sizes", "10", "--runs", "1", "--warmup", "0",
-         "--fix-size", "5", "--out", str(out), "--markdown", str(md), "--workdir", str(tmp / "repos"),
-         "--quiet"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--sizes",
+            "10",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--fix-size",
+            "5",
+            "--out",
+            str(out),
+            "--markdown",
+            str(md),
+            "--workdir",
+            str(tmp / "repos"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     return proc, json.loads(out.read_text()), md.read_text(), tmp / "repos"
@@ -64,8 +82,17 @@ def test_json_has_every_command_and_comparison(bench):
     _, data, _, _ = bench
     assert data["sizes"] == [10] and data["runs"] == 1
     cmds = data["commands"]
-    for key in ("scan-10", "python-pass", "one-service-10", "precommit-dockerfile-10", "precommit-cargo-10",
-                "fix-diff-5", "scan-broken-5", "hadolint-10", "checkov-10"):
+    for key in (
+        "scan-10",
+        "python-pass",
+        "one-service-10",
+        "precommit-dockerfile-10",
+        "precommit-cargo-10",
+        "fix-diff-5",
+        "scan-broken-5",
+        "hadolint-10",
+        "checkov-10",
+    ):
         assert key in cmds, key
     assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"]
     for key in ("scan-10", "python-pass", "one-service-10", "fix-diff-5"):
@@ -92,8 +119,11 @@ def test_generator_is_deterministic(tmp_path):
         sys.path.pop(0)
     a = synth.generate(tmp_path / "a", 12, "mixed", git=False)
     b = synth.generate(tmp_path / "b", 12, "mixed", git=False)
+
     def files(root):
-        return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+        return sorted(
+            p.relative_to(root) for p in root.rglob("*") if p.is_file() and ".git" not in p.parts
+        )
 
     files_a, files_b = files(a.root), files(b.root)
     assert files_a == files_b

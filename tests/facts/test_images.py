@@ -40,7 +40,13 @@ CASES: dict[str, tuple[str, str | None, str | None, bool, str | None]] = {
     "rust:1-alpine": ("musl", "alpine", X86_MUSL, False, "apk"),
     "rust:1.93.1-alpine3.23": ("musl", "alpine", X86_MUSL, False, "apk"),
     "rust:alpine3.22": ("musl", "alpine", X86_MUSL, False, "apk"),
-    "index.docker.io/library/rust:1-alpine@sha256:0123abcd": ("musl", "alpine", X86_MUSL, False, "apk"),
+    "index.docker.io/library/rust:1-alpine@sha256:0123abcd": (
+        "musl",
+        "alpine",
+        X86_MUSL,
+        False,
+        "apk",
+    ),
     "rustlang/rust:nightly-alpine": ("musl", "alpine", X86_MUSL, False, "apk"),
     "ghcr.io/tweag/rust-alpine-mimalloc:1.85": ("musl", "alpine", X86_MUSL, False, "apk"),
     # Alpine-based others
@@ -112,28 +118,68 @@ CASES: dict[str, tuple[str, str | None, str | None, bool, str | None]] = {
     "docker.io/clux/muslrust:nightly-2025-01-01": ("glibc", "ubuntu-noble", X86_MUSL, True, "apt"),
     "messense/rust-musl-cross:x86_64-musl": ("glibc", "ubuntu-jammy", X86_MUSL, True, "apt"),
     "ghcr.io/rust-cross/rust-musl-cross:aarch64-musl": (
-        "glibc", "ubuntu-jammy", "aarch64-unknown-linux-musl", True, "apt"),
+        "glibc",
+        "ubuntu-jammy",
+        "aarch64-unknown-linux-musl",
+        True,
+        "apt",
+    ),
     "messense/rust-musl-cross:armv7-musleabihf": (
-        "glibc", "ubuntu-jammy", "armv7-unknown-linux-musleabihf", True, "apt"),
+        "glibc",
+        "ubuntu-jammy",
+        "armv7-unknown-linux-musleabihf",
+        True,
+        "apt",
+    ),
     "messense/rust-musl-cross:amd64-musl": ("glibc", "ubuntu-jammy", X86_MUSL, True, "apt"),
     "ghcr.io/rust-cross/rust-musl-cross:arm64-musl": (
-        "glibc", "ubuntu-jammy", "aarch64-unknown-linux-musl", True, "apt"),
+        "glibc",
+        "ubuntu-jammy",
+        "aarch64-unknown-linux-musl",
+        True,
+        "apt",
+    ),
     "messense/rust-musl-cross:riscv64gc-musl": (
-        "glibc", "ubuntu-jammy", "riscv64gc-unknown-linux-musl", True, "apt"),
+        "glibc",
+        "ubuntu-jammy",
+        "riscv64gc-unknown-linux-musl",
+        True,
+        "apt",
+    ),
     "ekidd/rust-musl-builder:1.57.0": ("glibc", "ubuntu-bionic", X86_MUSL, True, "apt"),
     "blackdex/rust-musl:x86_64-musl": ("glibc", "ubuntu-resolute", X86_MUSL, True, "apt"),
     "ghcr.io/blackdex/rust-musl:aarch64-musl-stable": (
-        "glibc", "ubuntu-resolute", "aarch64-unknown-linux-musl", True, "apt"),
+        "glibc",
+        "ubuntu-resolute",
+        "aarch64-unknown-linux-musl",
+        True,
+        "apt",
+    ),
     "quay.io/blackdex/rust-musl:armv7-musleabihf-nightly-2025-06-01": (
-        "glibc", "ubuntu-resolute", "armv7-unknown-linux-musleabihf", True, "apt"),
+        "glibc",
+        "ubuntu-resolute",
+        "armv7-unknown-linux-musleabihf",
+        True,
+        "apt",
+    ),
     # other cross builders
     "ghcr.io/rust-cross/cargo-zigbuild:0.20": ("glibc", None, X86_GNU, False, "apt"),
     "messense/cargo-zigbuild": ("glibc", None, X86_GNU, False, "apt"),
     "ghcr.io/rust-cross/manylinux2014-cross:aarch64": (
-        "glibc", None, "aarch64-unknown-linux-gnu", True, None),
+        "glibc",
+        None,
+        "aarch64-unknown-linux-gnu",
+        True,
+        None,
+    ),
     "messense/manylinux_2_28-cross:x86_64": ("glibc", None, X86_GNU, True, None),
     "ghcr.io/cross-rs/aarch64-unknown-linux-musl:edge": (
-        "glibc", None, "aarch64-unknown-linux-musl", False, None),
+        "glibc",
+        None,
+        "aarch64-unknown-linux-musl",
+        False,
+        None,
+    ),
     "ghcr.io/cross-rs/x86_64-unknown-linux-gnu:0.2.5": ("glibc", None, X86_GNU, False, None),
     # cargo-chef classified like the embedded official rust image
     "lukemathwalker/cargo-chef:0.1.68-rust-1.80-alpine": ("musl", "alpine", X86_MUSL, False, "apk"),
@@ -141,8 +187,19 @@ CASES: dict[str, tuple[str, str | None, str | None, bool, str | None]] = {
     "lukemathwalker/cargo-chef:latest-rust-alpine3.23": ("musl", "alpine", X86_MUSL, False, "apk"),
     "lukemathwalker/cargo-chef:latest-rust-1": ("glibc", "debian-trixie", X86_GNU, False, "apt"),
     "lukemathwalker/cargo-chef:0.1.71-rust-1-slim-bookworm": (
-        "glibc", "debian-bookworm", X86_GNU, False, "apt"),
-    "lukemathwalker/cargo-chef:latest-rust-trixie": ("glibc", "debian-trixie", X86_GNU, False, "apt"),
+        "glibc",
+        "debian-bookworm",
+        X86_GNU,
+        False,
+        "apt",
+    ),
+    "lukemathwalker/cargo-chef:latest-rust-trixie": (
+        "glibc",
+        "debian-trixie",
+        X86_GNU,
+        False,
+        "apt",
+    ),
     "lukemathwalker/cargo-chef": ("glibc", "debian-trixie", X86_GNU, False, "apt"),
     # unknown: no guesses
     "mycorp/rust-builder:1": ("unknown", None, None, False, None),
@@ -161,9 +218,13 @@ CASES: dict[str, tuple[str, str | None, str | None, bool, str | None]] = {
 def test_classify_image_table(ref):
     libc, distro, target, forced, pm = CASES[ref]
     info = classify_image(ref)
-    assert (info.libc, info.distro, info.builder_target, info.target_is_forced, info.package_manager) == (
-        libc, distro, target, forced, pm
-    ), info.reason
+    assert (
+        info.libc,
+        info.distro,
+        info.builder_target,
+        info.target_is_forced,
+        info.package_manager,
+    ) == (libc, distro, target, forced, pm), info.reason
     assert info.ref == ref
     assert info.reason  # always explains itself
 
@@ -200,9 +261,12 @@ def test_platform_hint_selects_arch():
     # an unresolved platform ARG falls back to x86_64
     assert classify_image("rust:1", platform="$BUILDPLATFORM").builder_target == X86_GNU
     # a tag that names the target wins over the platform
-    assert classify_image(
-        "messense/rust-musl-cross:x86_64-musl", platform="linux/arm64"
-    ).builder_target == X86_MUSL
+    assert (
+        classify_image(
+            "messense/rust-musl-cross:x86_64-musl", platform="linux/arm64"
+        ).builder_target
+        == X86_MUSL
+    )
 
 
 def test_malloc_patched_images():

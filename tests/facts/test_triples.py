@@ -107,23 +107,54 @@ def test_cfg_facts_musl_x86_64():
     [
         ("x86_64-unknown-linux-gnu", {"target_env": "gnu", "target_feature": []}),
         ("x86_64-unknown-linux-gnu.2.17", {"target_env": "gnu", "target_arch": "x86_64"}),
-        ("armv7-unknown-linux-musleabihf",
-         {"target_env": "musl", "target_abi": "eabihf", "target_arch": "arm", "target_pointer_width": "32"}),
+        (
+            "armv7-unknown-linux-musleabihf",
+            {
+                "target_env": "musl",
+                "target_abi": "eabihf",
+                "target_arch": "arm",
+                "target_pointer_width": "32",
+            },
+        ),
         ("i686-unknown-linux-gnu", {"target_arch": "x86", "target_pointer_width": "32"}),
         ("aarch64-unknown-linux-musl", {"target_arch": "aarch64", "target_env": "musl"}),
         ("riscv64gc-unknown-linux-musl", {"target_arch": "riscv64", "target_feature": []}),
         ("powerpc64le-unknown-linux-musl", {"target_arch": "powerpc64", "target_endian": "little"}),
         ("s390x-unknown-linux-gnu", {"target_endian": "big"}),
-        ("mips64el-unknown-linux-muslabi64", {"target_arch": "mips64", "target_endian": "little",
-                                               "target_abi": "abi64"}),
+        (
+            "mips64el-unknown-linux-muslabi64",
+            {"target_arch": "mips64", "target_endian": "little", "target_abi": "abi64"},
+        ),
         ("x86_64-alpine-linux-musl", {"target_vendor": "alpine", "target_env": "musl"}),
-        ("aarch64-apple-darwin", {"target_os": "macos", "target_vendor": "apple", "target_env": "",
-                                  "target_family": "unix"}),
-        ("x86_64-pc-windows-msvc", {"target_os": "windows", "target_family": "windows", "unix": False,
-                                    "windows": True, "target_env": "msvc"}),
+        (
+            "aarch64-apple-darwin",
+            {
+                "target_os": "macos",
+                "target_vendor": "apple",
+                "target_env": "",
+                "target_family": "unix",
+            },
+        ),
+        (
+            "x86_64-pc-windows-msvc",
+            {
+                "target_os": "windows",
+                "target_family": "windows",
+                "unix": False,
+                "windows": True,
+                "target_env": "msvc",
+            },
+        ),
         ("aarch64-linux-android", {"target_os": "android", "target_env": "", "unix": True}),
-        ("wasm32-unknown-unknown", {"target_family": "wasm", "target_os": "unknown",
-                                    "target_pointer_width": "32", "unix": False}),
+        (
+            "wasm32-unknown-unknown",
+            {
+                "target_family": "wasm",
+                "target_os": "unknown",
+                "target_pointer_width": "32",
+                "unix": False,
+            },
+        ),
         ("x86_64-unknown-linux-gnux32", {"target_pointer_width": "32", "target_abi": "x32"}),
     ],
 )
@@ -133,9 +164,9 @@ def test_cfg_facts_table(triple, expected):
 
 
 def test_cfg_facts_honours_rustflags():
-    assert cfg_facts("x86_64-unknown-linux-gnu", "-C target-feature=+crt-static")["target_feature"] == [
-        "crt-static"
-    ]
+    assert cfg_facts("x86_64-unknown-linux-gnu", "-C target-feature=+crt-static")[
+        "target_feature"
+    ] == ["crt-static"]
 
 
 @pytest.mark.parametrize(

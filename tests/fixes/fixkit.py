@@ -53,7 +53,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and "golden.toml" != p.name
+        if p.is_file() and p.name != "golden.toml"
     }
 
 

@@ -15,9 +15,11 @@ from allocpolicy.fixes.edits import replace_lines
 
 GLIBC = (
     "FROM rust:1.82-bookworm AS build\nWORKDIR /app\nCOPY . .\nRUN cargo build --release\n\n"
-    "FROM gcr.io/distroless/cc-debian12\nCOPY --from=build /app/target/release/app /app\nCMD [\"/app\"]\n"
+    'FROM gcr.io/distroless/cc-debian12\nCOPY --from=build /app/target/release/app /app\nCMD ["/app"]\n'
 )
-WIRED = "#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n\nfn main() {}\n"
+WIRED = (
+    "#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n\nfn main() {}\n"
+)
 CARGO = '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nmimalloc = "0.1"\n'
 
 
@@ -40,7 +42,8 @@ def test_no_temporary_file_is_left_behind(tmp_path: Path) -> None:
 
 
 def test_a_file_changed_between_read_and_write_is_not_overwritten(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = _ap004_repo(tmp_path)
     real_plan = apply_mod.plan
 
@@ -91,15 +94,30 @@ def test_a_symlinked_file_is_written_through_the_link(tmp_path: Path) -> None:
     assert (root / "real" / "Cargo.toml").read_text() == "a = 2\n"
 
 
-def test_a_multi_file_fix_is_not_applied_half_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_multi_file_fix_is_not_applied_half_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # AP003's fix edits Cargo.toml and src/main.rs; if main.rs cannot take its edit,
     # the Cargo.toml half (an unwired dependency) must not land either.
-    root = write(tmp_path, {"Dockerfile": GLIBC, "src/main.rs": "fn main() {}\n",
-                            "Cargo.toml": CARGO.replace('mimalloc = "0.1"', 'anyhow = "1"')})
+    root = write(
+        tmp_path,
+        {
+            "Dockerfile": GLIBC,
+            "src/main.rs": "fn main() {}\n",
+            "Cargo.toml": CARGO.replace('mimalloc = "0.1"', 'anyhow = "1"'),
+        },
+    )
     before = (root / "Cargo.toml").read_bytes()
     real_verify = apply_mod._verify
-    monkeypatch.setattr(apply_mod, "_verify", lambda path, text: (
-        "refused by the test" if path.endswith(".rs") and "global_allocator" in text else real_verify(path, text)))
+    monkeypatch.setattr(
+        apply_mod,
+        "_verify",
+        lambda path, text: (
+            "refused by the test"
+            if path.endswith(".rs") and "global_allocator" in text
+            else real_verify(path, text)
+        ),
+    )
     run = cli("fix", root)
     assert (root / "Cargo.toml").read_bytes() == before
     assert "it also edits src/main.rs" in run.err

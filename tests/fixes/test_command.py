@@ -53,8 +53,13 @@ def test_unsafe_fixes_need_the_flag(tmp_path: Path) -> None:
 def test_rule_limits_the_fixes(tmp_path: Path) -> None:
     root = copy_tree(EXAMPLES / "glibc-system", tmp_path / "repo")
     cli("fix", root, "--rule", "ap004")
-    assert 'mimalloc = { version = "0.1", default-features = false }' in (root / "Cargo.toml").read_text()
-    assert "global_allocator" not in (root / "src/main.rs").read_text().replace("// #[global_allocator]", "")
+    assert (
+        'mimalloc = { version = "0.1", default-features = false }'
+        in (root / "Cargo.toml").read_text()
+    )
+    assert "global_allocator" not in (root / "src/main.rs").read_text().replace(
+        "// #[global_allocator]", ""
+    )
     assert sorted(set(rules(root))) == ["AP003", "AP005"]
 
 
@@ -88,7 +93,14 @@ def test_json_output_carries_fixes(tmp_path: Path) -> None:
     assert fix["safety"] == "unsafe"
     assert {e["path"] for e in fix["edits"]} == {"Cargo.toml", "src/main.rs"}
     for e in fix["edits"]:
-        assert set(e) == {"path", "start_line", "start_column", "end_line", "end_column", "replacement"}
+        assert set(e) == {
+            "path",
+            "start_line",
+            "start_column",
+            "end_line",
+            "end_column",
+            "replacement",
+        }
         assert e["start_column"] == e["end_column"] == 1  # whole lines: a GitHub suggestion each
         assert e["replacement"] == "" or e["replacement"].endswith("\n")
     assert doc["summary"]["fixable"] >= 1
@@ -101,15 +113,25 @@ def test_json_safe_fix(tmp_path: Path) -> None:
     assert ap004["fix"] == {
         "title": "Set default-features = false on mimalloc",
         "safety": "safe",
-        "edits": [{"path": "Cargo.toml", "start_line": 7, "start_column": 1, "end_line": 8, "end_column": 1,
-                   "replacement": 'mimalloc = { version = "0.1", default-features = false }\n'}],
+        "edits": [
+            {
+                "path": "Cargo.toml",
+                "start_line": 7,
+                "start_column": 1,
+                "end_line": 8,
+                "end_column": 1,
+                "replacement": 'mimalloc = { version = "0.1", default-features = false }\n',
+            }
+        ],
     }
 
 
 def test_replacing_an_allocator_used_elsewhere_is_left_to_a_human(tmp_path: Path) -> None:
     root = _golden("ap001-replace-jemalloc", tmp_path)
     main = root / "src" / "main.rs"
-    main.write_text(main.read_text().replace("fn main() {}", "fn main() {\n    let _ = Jemalloc;\n}"))
+    main.write_text(
+        main.read_text().replace("fn main() {}", "fn main() {\n    let _ = Jemalloc;\n}")
+    )
     before = snapshot(root)
     cli("fix", root, "--unsafe-fixes")
     assert snapshot(root) == before

@@ -33,7 +33,11 @@ def test_apply_keeps_crlf_and_missing_final_newline() -> None:
 
 
 def test_apply_several_edits_bottom_up() -> None:
-    edits = [insert_before("f", 1, ["0"]), replace_lines("f", 2, 2, ["B"]), replace_lines("f", 3, 3, [])]
+    edits = [
+        insert_before("f", 1, ["0"]),
+        replace_lines("f", 2, 2, ["B"]),
+        replace_lines("f", 3, 3, []),
+    ]
     assert apply_edits("a\nb\nc\n", edits) == "0\na\nB\n"
 
 
@@ -61,7 +65,10 @@ def test_two_insertions_at_one_point_conflict() -> None:
 
 def test_insertion_inside_a_replaced_range_conflicts_but_at_its_end_does_not() -> None:
     rep = _fix("rep", replace_lines("f", 2, 3, ["x"]))
-    inside, after = _fix("in", insert_before("f", 3, ["y"])), _fix("after", insert_before("f", 4, ["z"]))
+    inside, after = (
+        _fix("in", insert_before("f", 3, ["y"])),
+        _fix("after", insert_before("f", 4, ["z"])),
+    )
     result = merge([rep, inside, after])
     assert [fx.title for fx in result.accepted] == ["rep", "after"]
     assert apply_edits("a\nb\nc\nd\n", result.edits) == "a\nx\nz\nd\n"

@@ -65,7 +65,9 @@ def test_scan_no_longer_reports_the_fixed_rules(case: tuple[str, dict, Path]) ->
     assert not set(spec["fixed"]) & set(rules(root))
 
 
-def test_edited_files_still_parse_and_keep_their_other_instructions(case: tuple[str, dict, Path]) -> None:
+def test_edited_files_still_parse_and_keep_their_other_instructions(
+    case: tuple[str, dict, Path],
+) -> None:
     _, spec, root = case
     before = snapshot(root)
     cli("fix", root, *spec["args"])
@@ -87,21 +89,26 @@ def test_diff_prints_the_change_and_writes_nothing(case: tuple[str, dict, Path])
     assert "Would fix:" in run.err
 
 
-def _only_preload_instructions_changed(old: list[tuple[str, str]], new: list[tuple[str, str]]) -> None:
+def _only_preload_instructions_changed(
+    old: list[tuple[str, str]], new: list[tuple[str, str]]
+) -> None:
     """Instructions outside the edit are identical. An edited one keeps its keyword and
     every word except the LD_PRELOAD setting (AP007 may swap the library path); removed
     or added ones are LD_PRELOAD settings or the allocator's package install."""
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():
         if tag == "replace" and a1 - a0 == b1 - b0:
-            for (k0, v0), (k1, v1) in zip(old[a0:a1], new[b0:b1]):
+            for (k0, v0), (k1, v1) in zip(old[a0:a1], new[b0:b1], strict=False):
                 assert k0 == k1 and "LD_PRELOAD" in v0
                 lost, gained = _words(v0) - _words(v1), _words(v1) - _words(v0)
                 assert all(re.search(r"LD_PRELOAD|libmimalloc|(^|/)env$", w) for w in lost), lost
                 assert all("libmimalloc" in w for w in gained), gained
         elif tag != "equal":
             for keyword, value in old[a0:a1] + new[b0:b1]:
-                assert "LD_PRELOAD" in value or (keyword == "RUN" and "mimalloc" in value), (keyword, value)
+                assert "LD_PRELOAD" in value or (keyword == "RUN" and "mimalloc" in value), (
+                    keyword,
+                    value,
+                )
 
 
 def _words(value: str) -> set[str]:

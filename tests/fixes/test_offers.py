@@ -14,22 +14,29 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CRAFTED = {
     "musl-gated-dep-on-glibc-image": {
-        "Cargo.toml": cargo("svc") + "\n[target.'cfg(target_env = \"musl\")'.dependencies]\n" + MIMALLOC_DEP + "\n",
+        "Cargo.toml": cargo("svc")
+        + "\n[target.'cfg(target_env = \"musl\")'.dependencies]\n"
+        + MIMALLOC_DEP
+        + "\n",
         "src/main.rs": '#[cfg(target_env = "musl")]\n' + STATIC + "fn main() {}\n",
         "Dockerfile": "FROM rust:1.82-bookworm AS b\nWORKDIR /w\nCOPY . .\nRUN cargo build --release\n"
-                      "FROM debian:bookworm-slim\nCOPY --from=b /w/target/release/svc /svc\n",
+        "FROM debian:bookworm-slim\nCOPY --from=b /w/target/release/svc /svc\n",
     },
     "feature-gated-built-without": {
-        "Cargo.toml": cargo("svc", 'mimalloc = { version = "0.1", default-features = false, optional = true }'),
+        "Cargo.toml": cargo(
+            "svc", 'mimalloc = { version = "0.1", default-features = false, optional = true }'
+        ),
         "src/main.rs": '#[cfg(feature = "mimalloc")]\n' + STATIC + "fn main() {}\n",
         "Dockerfile": "FROM rust:1.82-alpine AS b\nWORKDIR /w\nCOPY . .\nRUN cargo build --release\n"
-                      "FROM scratch\nCOPY --from=b /w/target/release/svc /svc\n",
+        "FROM scratch\nCOPY --from=b /w/target/release/svc /svc\n",
     },
 }
 
 
 def _trees() -> list[tuple[str, Path | dict]]:
-    out: list[tuple[str, Path | dict]] = [(p.name, p) for p in sorted(EXAMPLES.iterdir()) if p.is_dir()]
+    out: list[tuple[str, Path | dict]] = [
+        (p.name, p) for p in sorted(EXAMPLES.iterdir()) if p.is_dir()
+    ]
     out += [(p.name, p / "before") for p in sorted(GOLDEN.iterdir()) if (p / "before").is_dir()]
     return out + list(CRAFTED.items())
 

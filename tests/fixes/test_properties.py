@@ -20,17 +20,27 @@ from hypothesis import strategies as st
 MUSL = 'cfg(target_env = "musl")'
 DOCKERFILE = (
     "FROM rust:1.82-bookworm AS build\nWORKDIR /app\nCOPY . .\nRUN cargo build --release\n\n"
-    "FROM debian:bookworm-slim\nCOPY --from=build /app/target/release/app /usr/local/bin/app\nCMD [\"app\"]\n"
+    'FROM debian:bookworm-slim\nCOPY --from=build /app/target/release/app /usr/local/bin/app\nCMD ["app"]\n'
 )
-SETTINGS = settings(max_examples=int(__import__('os').environ.get('FIX_EXAMPLES', 40)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(__import__("os").environ.get("FIX_EXAMPLES", 40)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 spaces = st.sampled_from(["", " ", "  "])
 comments = st.sampled_from(["", " # note", "   # keep in sync"])
 header_comments = st.sampled_from([[], ["# dependencies below"], ["# a", "#b"]])
 others = st.lists(
-    st.tuples(st.sampled_from(["serde", "tokio", "anyhow", "log", "zstd"]),
-              st.sampled_from(['"1"', "'1.0'", '{ version = "1", features = ["derive"] }', '{version="1"}'])),
-    max_size=3, unique_by=lambda t: t[0])
+    st.tuples(
+        st.sampled_from(["serde", "tokio", "anyhow", "log", "zstd"]),
+        st.sampled_from(
+            ['"1"', "'1.0'", '{ version = "1", features = ["derive"] }', '{version="1"}']
+        ),
+    ),
+    max_size=3,
+    unique_by=lambda t: t[0],
+)
 
 
 @st.composite
@@ -42,7 +52,7 @@ def mimalloc_spec(draw: st.DrawFn) -> tuple[str, list[str]]:
     if form == "string":
         return form, [f"mimalloc{sp}={sp}{version}{draw(comments)}"]
     items = [f"version{sp}={sp}{version}"]
-    items += draw(st.sampled_from([[], ['features = ["local_dynamic_tls"]'], ['optional = false']]))
+    items += draw(st.sampled_from([[], ['features = ["local_dynamic_tls"]'], ["optional = false"]]))
     items += draw(st.sampled_from([[], ["default_features = true"], ["default-features = true"]]))
     items = draw(st.permutations(items))
     if form == "table":
@@ -54,7 +64,9 @@ def mimalloc_spec(draw: st.DrawFn) -> tuple[str, list[str]]:
 @st.composite
 def layouts(draw: st.DrawFn, with_mimalloc: bool = True) -> dict[str, Any]:
     placement = draw(st.sampled_from(["dependencies", "musl"])) if with_mimalloc else "dependencies"
-    deps_header = "[dependencies]" if placement == "dependencies" else f"[target.'{MUSL}'.dependencies]"
+    deps_header = (
+        "[dependencies]" if placement == "dependencies" else f"[target.'{MUSL}'.dependencies]"
+    )
     form, mi_lines = draw(mimalloc_spec()) if with_mimalloc else ("none", [])
     dep_lines = [f"{k}{draw(spaces)}={draw(spaces)}{v}{draw(comments)}" for k, v in draw(others)]
     if form in ("string", "inline"):
@@ -77,13 +89,31 @@ def layouts(draw: st.DrawFn, with_mimalloc: bool = True) -> dict[str, Any]:
     bom = draw(st.booleans())
     raw = ("\ufeff" if bom else "") + (text + ("\n" if final else "")).replace("\n", newline)
     table = ("dependencies",) if placement == "dependencies" else ("target", MUSL, "dependencies")
-    return {"raw": raw, "table": table, "newline": newline, "final": final, "bom": bom, "placement": placement}
+    return {
+        "raw": raw,
+        "table": table,
+        "newline": newline,
+        "final": final,
+        "bom": bom,
+        "placement": placement,
+    }
 
 
 def _repo(root: Path, layout: dict[str, Any], wired: bool) -> Path:
     cfg = '#[cfg(target_env = "musl")]\n' if layout["placement"] == "musl" else ""
-    main = (cfg + "#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n\n" if wired else "")
-    return write(root, {"Cargo.toml": layout["raw"], "Dockerfile": DOCKERFILE, "src/main.rs": main + "fn main() {}\n"})
+    main = (
+        cfg + "#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n\n"
+        if wired
+        else ""
+    )
+    return write(
+        root,
+        {
+            "Cargo.toml": layout["raw"],
+            "Dockerfile": DOCKERFILE,
+            "src/main.rs": main + "fn main() {}\n",
+        },
+    )
 
 
 def _dig(doc: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
@@ -138,7 +168,10 @@ def test_adding_mimalloc_adds_exactly_the_dependency(layout: dict[str, Any]) -> 
         cargo, main = _fix_twice(root, "--rule", "AP003")
         after = toml_of(cargo)
         expected = copy.deepcopy(before)
-        expected.setdefault("dependencies", {})["mimalloc"] = {"version": "0.1", "default-features": False}
+        expected.setdefault("dependencies", {})["mimalloc"] = {
+            "version": "0.1",
+            "default-features": False,
+        }
         assert after == expected
         assert "static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;" in main.decode()
         _conventions_kept(layout, cargo)

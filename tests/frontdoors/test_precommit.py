@@ -52,7 +52,9 @@ def test_changed_source_reports_the_image_it_breaks(tmp_path):
 def test_changed_containerfile_finds_its_crate_by_package_name(tmp_path):
     root = _monorepo(tmp_path)
     result = scan_changed(root, ["docker/gamma.Dockerfile"])
-    assert [(f.rule, f.location.path) for f in result.findings] == [("AP001", "docker/gamma.Dockerfile")]
+    assert [(f.rule, f.location.path) for f in result.findings] == [
+        ("AP001", "docker/gamma.Dockerfile")
+    ]
     assert scan_changed(root, ["docker/alpha.Dockerfile"]).findings == []
 
 
@@ -72,13 +74,23 @@ def test_only_the_scope_is_read(tmp_path):
 def test_workspace_root_change_reaches_every_member(tmp_path):
     root = _monorepo(tmp_path)
     result = scan_changed(root, ["Cargo.toml"])
-    assert sorted(f.location.path for f in result.findings) == ["docker/beta.Dockerfile", "docker/gamma.Dockerfile"]
+    assert sorted(f.location.path for f in result.findings) == [
+        "docker/beta.Dockerfile",
+        "docker/gamma.Dockerfile",
+    ]
 
 
 def test_validate_manifest():
     proc = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "validate-manifest", str(CHECKOUT / ".pre-commit-hooks.yaml")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pre_commit",
+            "validate-manifest",
+            str(CHECKOUT / ".pre-commit-hooks.yaml"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -87,7 +99,11 @@ def _try_repo(repo: Path, hook: str, *files: str, home: Path) -> subprocess.Comp
     env = {**os.environ, "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"}
     return subprocess.run(
         [sys.executable, "-m", "pre_commit", "try-repo", str(CHECKOUT), hook, "--files", *files],
-        cwd=repo, capture_output=True, text=True, env=env, timeout=900,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
 
 
@@ -96,7 +112,9 @@ def _try_repo(repo: Path, hook: str, *files: str, home: Path) -> subprocess.Comp
 def test_hooks_end_to_end_with_real_pre_commit(tmp_path):
     home = tmp_path / "pre-commit-home"
     repo = tmp_path / "svc"
-    write_tree(repo, {"Cargo.toml": cargo("svc"), "src/main.rs": "fn main() {}\n", "notes.txt": "hi\n"})
+    write_tree(
+        repo, {"Cargo.toml": cargo("svc"), "src/main.rs": "fn main() {}\n", "notes.txt": "hi\n"}
+    )
     _git(repo, "init", "-q")
     _git(repo, "add", "-A")
 
@@ -141,16 +159,28 @@ def test_word_cache_is_reused_and_follows_content(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "garbage", [b"\x00not ours", b"", b"allocpolicy-mentions-1 no newline", b"allocpolicy-mentions-1 x\nalpha"]
+    "garbage",
+    [
+        b"\x00not ours",
+        b"",
+        b"allocpolicy-mentions-1 no newline",
+        b"allocpolicy-mentions-1 x\nalpha",
+    ],
 )
 def test_a_damaged_word_cache_is_rebuilt_not_trusted(tmp_path, monkeypatch, garbage):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     root = _monorepo(tmp_path / "repo")
     (root / "services/alpha/src/main.rs").write_text("fn main() {}\n")
-    expected = sorted((f.rule, f.location.path) for f in scan_changed(root, ["services/alpha/src/main.rs"]).findings)
+    expected = sorted(
+        (f.rule, f.location.path)
+        for f in scan_changed(root, ["services/alpha/src/main.rs"]).findings
+    )
     [cache] = list((tmp_path / "cache" / "allocpolicy").glob("mentions-*.txt"))
     cache.write_bytes(garbage)
-    again = sorted((f.rule, f.location.path) for f in scan_changed(root, ["services/alpha/src/main.rs"]).findings)
+    again = sorted(
+        (f.rule, f.location.path)
+        for f in scan_changed(root, ["services/alpha/src/main.rs"]).findings
+    )
     assert again == expected and ("AP001", "docker/alpha.Dockerfile") in again
 
 
@@ -177,8 +207,10 @@ def test_word_cache_matches_whole_words_only(tmp_path, monkeypatch):
 def test_staged_listing_keeps_the_first_stage_of_a_conflicted_path():
     from allocpolicy.frontdoors.precommit import _staged
 
-    raw = (b"100644 aaaa 1\tsvc/Dockerfile\x00100644 bbbb 2\tsvc/Dockerfile\x00"
-           b"100644 cccc 0\tother dir/Containerfile\x00")
+    raw = (
+        b"100644 aaaa 1\tsvc/Dockerfile\x00100644 bbbb 2\tsvc/Dockerfile\x00"
+        b"100644 cccc 0\tother dir/Containerfile\x00"
+    )
     assert _staged(raw) == {"svc/Dockerfile": "aaaa", "other dir/Containerfile": "cccc"}
     assert _staged(None) is None
 
@@ -195,17 +227,19 @@ def test_images_of_a_changed_crate_by_place_and_by_name(tmp_path, monkeypatch, w
     for name in ("alpha", "beta"):
         files[f"services/{name}/Cargo.toml"] = cargo(name)
         files[f"services/{name}/src/main.rs"] = "fn main() {}\n"
-    files.update({
-        "Dockerfile": "FROM scratch\n",  # above the crate
-        "services/Containerfile": "FROM scratch\n",  # above the crate
-        "services/alpha/deploy/prod.Dockerfile": "FROM scratch\n",  # inside it
-        "ops/images/api.Dockerfile": ALPINE.format(name="alpha"),  # names it
-        "ops/images/other.Dockerfile": ALPINE.format(name="beta"),
-        "services/beta/Dockerfile": "FROM scratch\n",  # a sibling's
-        "services/alpha/target/Dockerfile": ALPINE.format(name="alpha"),  # build output
-        "vendor/Dockerfile": ALPINE.format(name="alpha"),  # excluded below
-        "allocpolicy.toml": 'exclude = ["vendor/"]\n',
-    })
+    files.update(
+        {
+            "Dockerfile": "FROM scratch\n",  # above the crate
+            "services/Containerfile": "FROM scratch\n",  # above the crate
+            "services/alpha/deploy/prod.Dockerfile": "FROM scratch\n",  # inside it
+            "ops/images/api.Dockerfile": ALPINE.format(name="alpha"),  # names it
+            "ops/images/other.Dockerfile": ALPINE.format(name="beta"),
+            "services/beta/Dockerfile": "FROM scratch\n",  # a sibling's
+            "services/alpha/target/Dockerfile": ALPINE.format(name="alpha"),  # build output
+            "vendor/Dockerfile": ALPINE.format(name="alpha"),  # excluded below
+            "allocpolicy.toml": 'exclude = ["vendor/"]\n',
+        }
+    )
     write_tree(root, files)
     if with_git:
         _git(root, "init", "-q")
@@ -214,7 +248,10 @@ def test_images_of_a_changed_crate_by_place_and_by_name(tmp_path, monkeypatch, w
     for _ in range(2):  # the second run answers from the word cache
         scope = narrow(root, config, ["services/alpha/src/main.rs"])
         assert scope.containerfiles == {
-            "Dockerfile", "services/Containerfile", "services/alpha/deploy/prod.Dockerfile", "ops/images/api.Dockerfile",
+            "Dockerfile",
+            "services/Containerfile",
+            "services/alpha/deploy/prod.Dockerfile",
+            "ops/images/api.Dockerfile",
         }
 
 
@@ -225,24 +262,35 @@ def test_scope_reads_what_a_full_scan_reads(tmp_path, monkeypatch):
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     root = tmp_path / "repo"
-    write_tree(root, {
-        ".gitignore": ".cargo/\nCargo.lock\n",
-        "svc/Cargo.toml": cargo("svc"),
-        "svc/src/main.rs": "mod dockerfile;\nfn main() {}\n",
-        "svc/src/dockerfile.rs": "pub fn render() {}\n",
-        "docker/Dockerfile": ALPINE.format(name="svc"),
-    })
+    write_tree(
+        root,
+        {
+            ".gitignore": ".cargo/\nCargo.lock\n",
+            "svc/Cargo.toml": cargo("svc"),
+            "svc/src/main.rs": "mod dockerfile;\nfn main() {}\n",
+            "svc/src/dockerfile.rs": "pub fn render() {}\n",
+            "docker/Dockerfile": ALPINE.format(name="svc"),
+        },
+    )
     _git(root, "init", "-q")
     _git(root, "add", "-A")
-    write_tree(root, {".cargo/config.toml": '[build]\ntarget = "x86_64-unknown-linux-musl"\n', "svc/Cargo.lock": ""})
+    write_tree(
+        root,
+        {
+            ".cargo/config.toml": '[build]\ntarget = "x86_64-unknown-linux-musl"\n',
+            "svc/Cargo.lock": "",
+        },
+    )
     scope = narrow(root, load_config(root, None), ["svc/src/main.rs"])
     assert scope.containerfiles == {"docker/Dockerfile"}
-    assert scope.inventory.containerfiles == ["docker/Dockerfile"]
-    assert "svc/src/dockerfile.rs" in scope.inventory.rust_sources
-    assert scope.inventory.cargo_configs == [] and scope.inventory.locks == []
+    assert scope.files.containerfiles == ["docker/Dockerfile"]
+    assert "svc/src/dockerfile.rs" in scope.files.rust_sources
+    assert scope.files.cargo_configs == [] and scope.files.locks == []
 
 
-def test_word_cache_is_asked_again_when_settings_change_or_a_file_was_unreadable(tmp_path, monkeypatch):
+def test_word_cache_is_asked_again_when_settings_change_or_a_file_was_unreadable(
+    tmp_path, monkeypatch
+):
     from allocpolicy.config import load_config
     from allocpolicy.frontdoors.precommit import narrow
 
@@ -261,7 +309,10 @@ def test_word_cache_is_asked_again_when_settings_change_or_a_file_was_unreadable
     _git(root, "add", "-A")
     hidden = root / "docker/beta.Dockerfile"
     hidden.rename(root / "beta.away")
-    assert "docker/beta.Dockerfile" not in narrow(root, load_config(root, None), changed).containerfiles
+    assert (
+        "docker/beta.Dockerfile"
+        not in narrow(root, load_config(root, None), changed).containerfiles
+    )
     (root / "beta.away").rename(hidden)
     assert "docker/beta.Dockerfile" in narrow(root, load_config(root, None), changed).containerfiles
 
@@ -273,9 +324,14 @@ def test_narrowed_manifests_are_in_path_order_as_a_full_scan_lists_them(tmp_path
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     root = tmp_path / "repo"
-    write_tree(root, {f"{d}/Cargo.toml": cargo(d) for d in ("svc", "svc-x")} |
-               {f"{d}/src/main.rs": "fn main() {}\n" for d in ("svc", "svc-x")})
+    write_tree(
+        root,
+        {f"{d}/Cargo.toml": cargo(d) for d in ("svc", "svc-x")}
+        | {f"{d}/src/main.rs": "fn main() {}\n" for d in ("svc", "svc-x")},
+    )
     _git(root, "init", "-q")
     _git(root, "add", "-A")
     scope = narrow(root, load_config(root, None), ["svc/src/main.rs", "svc-x/src/main.rs"])
-    assert scope.inventory.manifests == discover(root).manifests == ["svc-x/Cargo.toml", "svc/Cargo.toml"]
+    assert (
+        scope.files.manifests == discover(root).manifests == ["svc-x/Cargo.toml", "svc/Cargo.toml"]
+    )

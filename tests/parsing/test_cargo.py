@@ -67,8 +67,12 @@ def test_a_manifest_read_before_is_not_parsed_again(tmp_path, monkeypatch):
         f"m = parse_manifest('Cargo.toml', {text!r})\n"
         "print(m.package, [d.key for d in m.dependencies], 'tomllib' in sys.modules)\n"
     )
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-            for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    ]
     assert runs == ["svc ['mimalloc'] True\n", "svc ['mimalloc'] False\n"]
     edited = text.replace('"0.1.0"', '"0.2.0"')
     assert load_toml(edited, cache=True)["package"]["version"] == "0.2.0"

@@ -49,11 +49,23 @@ def test_multi_stage_with_alias_parent_and_platform():
     )
     assert [i.keyword for i in b.instructions] == ["WORKDIR", "RUN"]
     assert (t.base, t.name, t.parent, t.from_line) == ("builder", "tester", 0, 5)
-    assert (r.base, r.name, r.parent) == ("gcr.io/distroless/static-debian12@sha256:abc123", None, None)
+    assert (r.base, r.name, r.parent) == (
+        "gcr.io/distroless/static-debian12@sha256:abc123",
+        None,
+        None,
+    )
     copy = r.instructions[0]
     assert copy.flags == {"from": "builder"}
     assert copy.args == "/src/target/release/app /app"
-    assert [i.keyword for i in df.instructions] == ["FROM", "WORKDIR", "RUN", "FROM", "RUN", "FROM", "COPY"]
+    assert [i.keyword for i in df.instructions] == [
+        "FROM",
+        "WORKDIR",
+        "RUN",
+        "FROM",
+        "RUN",
+        "FROM",
+        "COPY",
+    ]
 
 
 def test_lowercase_keywords_and_as():
@@ -125,7 +137,9 @@ def test_automatic_platform_args_are_not_reported_unresolved():
     )
     assert df.stages[0].platform == "$BUILDPLATFORM"
     assert df.unresolved_args == set()
-    df = parse("FROM --platform=$BUILDPLATFORM rust:1\n", build_args={"BUILDPLATFORM": "linux/arm64"})
+    df = parse(
+        "FROM --platform=$BUILDPLATFORM rust:1\n", build_args={"BUILDPLATFORM": "linux/arm64"}
+    )
     assert df.stages[0].platform == "linux/arm64"
 
 
@@ -174,7 +188,7 @@ def test_comments_are_collected_with_lines_and_directives_are_not():
         # syntax=docker/dockerfile:1.7
         # allocpolicy: ignore[AP002]
         FROM alpine
-          #   indented comment  
+          #   indented comment
         RUN echo "# not a comment"
         """
     )
@@ -421,7 +435,7 @@ def test_exec_form_and_words():
 
 
 def test_exec_form_rejects_non_string_arrays():
-    df = parse_dockerfile('FROM alpine\nCMD [1, 2]\n')
+    df = parse_dockerfile("FROM alpine\nCMD [1, 2]\n")
     assert df.instructions[1].exec_form() is None
 
 
@@ -529,7 +543,9 @@ def _reference_structure(text: str) -> list[tuple[str, int, int, str]]:
 
 def _our_structure(text: str) -> list[tuple[str, int, int, str]]:
     df = parse_dockerfile(text)
-    return [(i.keyword, i.start_line, i.end_line, "".join(i.value.split())) for i in df.instructions]
+    return [
+        (i.keyword, i.start_line, i.end_line, "".join(i.value.split())) for i in df.instructions
+    ]
 
 
 @pytest.mark.parametrize("text", _CORPUS)
@@ -582,14 +598,45 @@ def test_known_divergence_blank_line_in_continuation():
 # --- robustness and cost -----------------------------------------------------------------
 
 _FUZZ_ALPHABET = st.sampled_from(
-    ["\n", "\r\n", "\\", "`", "#", " ", "\t", "<<", "<<-", "EOT", "FROM ", "RUN ", "ARG ",
-     "COPY ", "a", "=", "$", "{", "}", ":-", '"', "'", "[", "]", "--x=", "AS ", "escape=`",
-     "\ufeff", "\x0c", "@sha256:"]
+    [
+        "\n",
+        "\r\n",
+        "\\",
+        "`",
+        "#",
+        " ",
+        "\t",
+        "<<",
+        "<<-",
+        "EOT",
+        "FROM ",
+        "RUN ",
+        "ARG ",
+        "COPY ",
+        "a",
+        "=",
+        "$",
+        "{",
+        "}",
+        ":-",
+        '"',
+        "'",
+        "[",
+        "]",
+        "--x=",
+        "AS ",
+        "escape=`",
+        "\ufeff",
+        "\x0c",
+        "@sha256:",
+    ]
 )
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(_FUZZ_ALPHABET, max_size=40).map("".join), st.dictionaries(_WORD, _WORD, max_size=2))
+@given(
+    st.lists(_FUZZ_ALPHABET, max_size=40).map("".join), st.dictionaries(_WORD, _WORD, max_size=2)
+)
 def test_fuzz_only_dockerfile_error(text, build_args):
     try:
         df = parse_dockerfile(text, build_args=build_args)
@@ -610,8 +657,7 @@ def test_fuzz_substitute_never_raises(text, env):
 
 def test_import_does_not_load_dockerfile_parse():
     code = (
-        "import sys, allocpolicy.parsing.dockerfile\n"
-        "assert 'dockerfile_parse' not in sys.modules\n"
+        "import sys, allocpolicy.parsing.dockerfile\nassert 'dockerfile_parse' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -627,8 +673,11 @@ def test_parsing_is_fast_enough_for_thousands_of_files():
 
 _ITEMS = st.lists(st.text(alphabet='ab "\\\x01\x7fé\t', max_size=4), max_size=3)
 _ARRAYS = st.one_of(
-    st.builds(lambda items, sep: "[" + sep.join(f'"{i}"' for i in items) + "]", _ITEMS,
-              st.sampled_from([",", ", ", " ,\n", ",,"])),
+    st.builds(
+        lambda items, sep: "[" + sep.join(f'"{i}"' for i in items) + "]",
+        _ITEMS,
+        st.sampled_from([",", ", ", " ,\n", ",,"]),
+    ),
     st.text(alphabet='[]", \t\r\nab\\\x01\x7féu', max_size=24),
 )
 
@@ -647,8 +696,14 @@ def test_exec_form_fast_path_agrees_with_json(text: str) -> None:
 
 @pytest.mark.parametrize(
     "args, argv",
-    [('["svc", "--port", "80"]', ["svc", "--port", "80"]), ("[ ]", []), ('["a\\\\b", "c"]', ["a\\b", "c"]),
-     ('["a",]', None), ("[1]", None), ("[sh -c x]", None)],
+    [
+        ('["svc", "--port", "80"]', ["svc", "--port", "80"]),
+        ("[ ]", []),
+        ('["a\\\\b", "c"]', ["a\\b", "c"]),
+        ('["a",]', None),
+        ("[1]", None),
+        ("[sh -c x]", None),
+    ],
 )
 def test_exec_form(args: str, argv: list[str] | None) -> None:
     ins = parse_dockerfile(f"FROM scratch\nCMD {args}\n").stages[0].instructions[-1]

@@ -274,7 +274,7 @@ def test_cfg_attr_with_inner_cfg() -> None:
 
 
 def test_cfg_attr_without_global_allocator_is_not_an_allocator() -> None:
-    assert scan('#[cfg_attr(unix, allow(x))]\nstatic A: X = X; // global_allocator\n') == (
+    assert scan("#[cfg_attr(unix, allow(x))]\nstatic A: X = X; // global_allocator\n") == (
         RustSource([], None)
     )
 
@@ -329,16 +329,16 @@ def test_inner_cfg_attributes_gate_too() -> None:
 
 
 def test_cfg_on_enclosing_function() -> None:
-    a = only('#[cfg(unix)]\nfn f() {\n    #[global_allocator]\n    static A: X = X;\n}\n')
+    a = only("#[cfg(unix)]\nfn f() {\n    #[global_allocator]\n    static A: X = X;\n}\n")
     assert str(a.cfg) == "unix"
 
 
 def test_invalid_cfg_is_reported_not_raised() -> None:
-    result = scan('#[cfg(all(unix)]\n#[global_allocator]\nstatic A: X = X;\n')
+    result = scan("#[cfg(all(unix)]\n#[global_allocator]\nstatic A: X = X;\n")
     # The item is still found; the broken cfg (or syntax) is surfaced.
     assert result.parse_error is not None
 
-    result = scan('#[cfg(frob(unix))]\n#[global_allocator]\nstatic A: X = X;\n')
+    result = scan("#[cfg(frob(unix))]\n#[global_allocator]\nstatic A: X = X;\n")
     assert [a.static_name for a in result.allocators] == ["A"]
     assert result.parse_error is not None
     assert result.parse_error[0] == 1
@@ -478,9 +478,7 @@ def test_intact_allocator_after_broken_code_is_still_found() -> None:
 
 
 def test_unrelated_syntax_error_is_not_reported() -> None:
-    result = scan(
-        "#[global_allocator]\nstatic A: X = X;\n\nfn broken( {\n// global_allocator\n"
-    )
+    result = scan("#[global_allocator]\nstatic A: X = X;\n\nfn broken( {\n// global_allocator\n")
     assert [a.static_name for a in result.allocators] == ["A"]
     assert result.parse_error is None
 
@@ -507,11 +505,41 @@ def test_broken_code_never_raises(data: bytes) -> None:
     file_suppressions(data + b"// allocpolicy: ignore[X]")
 
 
-@given(st.lists(st.sampled_from([
-    "#[global_allocator]", "static", "A", ":", "=", ";", "mod m", "{", "}", "use",
-    "mimalloc::MiMalloc", "#[cfg(", "unix", ")]", "cfg_attr(", ",", "\n", "\r\n",
-    "// allocpolicy: ignore[X]", "/*", "*/", '"', "#![cfg(x)]", "\xe9", "as", "r#\"",
-]), max_size=40))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "#[global_allocator]",
+                "static",
+                "A",
+                ":",
+                "=",
+                ";",
+                "mod m",
+                "{",
+                "}",
+                "use",
+                "mimalloc::MiMalloc",
+                "#[cfg(",
+                "unix",
+                ")]",
+                "cfg_attr(",
+                ",",
+                "\n",
+                "\r\n",
+                "// allocpolicy: ignore[X]",
+                "/*",
+                "*/",
+                '"',
+                "#![cfg(x)]",
+                "\xe9",
+                "as",
+                'r#"',
+            ]
+        ),
+        max_size=40,
+    )
+)
 @settings(max_examples=200, deadline=None)
 def test_fuzz_never_raises(parts: list[str]) -> None:
     data = " ".join(parts).encode("utf-8")
@@ -575,7 +603,10 @@ def test_cfg_if_branches() -> None:
     )
     first, second = result.allocators
     assert (first.resolved, str(first.cfg), first.line, first.column) == (
-        "mimalloc::MiMalloc", 'target_env = "musl"', 6, 9
+        "mimalloc::MiMalloc",
+        'target_env = "musl"',
+        6,
+        9,
     )
     assert first.suppressed == frozenset({"AP009"}) and first.suppression_lines == (5,)
     assert second.resolved == "tikv_jemallocator::Jemalloc"

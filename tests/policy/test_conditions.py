@@ -4,8 +4,15 @@ import pytest
 
 from allocpolicy.policy.conditions import evaluate, facts_used, version_tuple
 
-FACTS = {"libc": "musl", "allocator": "system", "recommended": ["jemalloc"], "features": ["override"],
-         "locked_version": "0.1.43", "optional": False, "target": None}
+FACTS = {
+    "libc": "musl",
+    "allocator": "system",
+    "recommended": ["jemalloc"],
+    "features": ["override"],
+    "locked_version": "0.1.43",
+    "optional": False,
+    "target": None,
+}
 
 
 @pytest.mark.parametrize(
@@ -24,7 +31,15 @@ FACTS = {"libc": "musl", "allocator": "system", "recommended": ["jemalloc"], "fe
         ({"fact": "locked_version", "version_lt": "0.1.43"}, False),
         ({"fact": "locked_version", "version_ge": "0.1.38"}, True),
         ({"fact": "target", "version_lt": "1"}, False),
-        ({"all": [{"fact": "libc", "eq": "musl"}, {"not": {"fact": "allocator", "eq": "mimalloc"}}]}, True),
+        (
+            {
+                "all": [
+                    {"fact": "libc", "eq": "musl"},
+                    {"not": {"fact": "allocator", "eq": "mimalloc"}},
+                ]
+            },
+            True,
+        ),
         ({"any": [{"fact": "libc", "eq": "glibc"}, {"fact": "optional", "is": True}]}, False),
     ],
 )

@@ -11,7 +11,20 @@ from allocpolicy.facts.catalog import SUBJECTS
 from allocpolicy.policy.loader import PolicyError, default_policy_text, load_rules, parse_policy
 
 ROOT = Path(__file__).resolve().parents[2]
-CATALOGUE = ["AP001", "AP002", "AP003", "AP004", "AP005", "AP006", "AP007", "AP008", "AP009", "AP010", "AP011", "AP900"]
+CATALOGUE = [
+    "AP001",
+    "AP002",
+    "AP003",
+    "AP004",
+    "AP005",
+    "AP006",
+    "AP007",
+    "AP008",
+    "AP009",
+    "AP010",
+    "AP011",
+    "AP900",
+]
 
 
 def test_default_policy_validates_against_schema():
@@ -48,12 +61,24 @@ def test_facts_doc_matches_catalog():
 @pytest.mark.parametrize(
     ("text", "line", "field"),
     [
-        ("version: 1\nrules:\n  - id: X001\n    name: a\n    severity: error\n    subject: binary\n"
-         "    summary: s\n    when: {fact: nope, eq: 1}\n    message: m\n", 8, "rules[0].when"),
-        ("version: 1\nrules:\n  - id: X001\n    name: a\n    severity: error\n    subject: binary\n"
-         "    summary: s\n    when: {fact: libc, eq: musl}\n    message: '{bogus}'\n", 9, "rules[0].message"),
-        ("version: 1\nrules:\n  - id: X001\n    name: a\n    severity: error\n    subject: binary\n"
-         "    summary: s\n    when: {fact: libc, equals: musl}\n    message: m\n", 8, "rules[0].when"),
+        (
+            "version: 1\nrules:\n  - id: X001\n    name: a\n    severity: error\n    subject: binary\n"
+            "    summary: s\n    when: {fact: nope, eq: 1}\n    message: m\n",
+            8,
+            "rules[0].when",
+        ),
+        (
+            "version: 1\nrules:\n  - id: X001\n    name: a\n    severity: error\n    subject: binary\n"
+            "    summary: s\n    when: {fact: libc, eq: musl}\n    message: '{bogus}'\n",
+            9,
+            "rules[0].message",
+        ),
+        (
+            "version: 1\nrules:\n  - id: X001\n    name: a\n    severity: error\n    subject: binary\n"
+            "    summary: s\n    when: {fact: libc, equals: musl}\n    message: m\n",
+            8,
+            "rules[0].when",
+        ),
         ("version: 2\nrules: []\n", 1, "version"),
         ("version: 1\nrules: [\n", 3, ""),
     ],
@@ -68,8 +93,10 @@ def test_bad_policy_errors_point_at_line_and_field(text, line, field):
 
 def test_duplicate_rule_id_from_user_policy(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text("version: 1\nrules:\n  - id: AP001\n    name: a\n    severity: error\n    subject: binary\n"
-                    "    summary: s\n    when: {fact: libc, eq: musl}\n    message: m\n")
+    path.write_text(
+        "version: 1\nrules:\n  - id: AP001\n    name: a\n    severity: error\n    subject: binary\n"
+        "    summary: s\n    when: {fact: libc, eq: musl}\n    message: m\n"
+    )
     with pytest.raises(PolicyError, match="already defined"):
         load_rules([path])
 
@@ -77,4 +104,6 @@ def test_duplicate_rule_id_from_user_policy(tmp_path):
 def test_compiled_default_is_in_step_with_the_yaml():
     from allocpolicy.policy.loader import COMPILED_DEFAULT, compile_default
 
-    assert COMPILED_DEFAULT.read_text() == compile_default(), "run: python -m allocpolicy.policy.loader"
+    assert COMPILED_DEFAULT.read_text() == compile_default(), (
+        "run: python -m allocpolicy.policy.loader"
+    )

@@ -9,12 +9,31 @@ from allocpolicy.reporters import inventory, text
 
 
 def _result() -> ScanResult:
-    f = Finding("AP001", "musl-requires-mimalloc", Severity.ERROR, Location("Dockerfile", 3, 1), "msg",
-                snippet="FROM rust:1-alpine", offered=("link mimalloc", Safety.SAFE))
-    g = Finding("AP002", "ld-preload-requires-glibc", Severity.WARNING, Location("x/Dockerfile", 9), "m2",
-                offered=("remove it", Safety.UNSAFE))
+    f = Finding(
+        "AP001",
+        "musl-requires-mimalloc",
+        Severity.ERROR,
+        Location("Dockerfile", 3, 1),
+        "msg",
+        snippet="FROM rust:1-alpine",
+        offered=("link mimalloc", Safety.SAFE),
+    )
+    g = Finding(
+        "AP002",
+        "ld-preload-requires-glibc",
+        Severity.WARNING,
+        Location("x/Dockerfile", 9),
+        "m2",
+        offered=("remove it", Safety.UNSAFE),
+    )
     # pending: fixes offered by the rules but not computed (a large text scan)
-    return ScanResult(Path("."), [f, g], {}, files_scanned=4, pending=[(f, None, None, None), (g, None, None, None)])
+    return ScanResult(
+        Path("."),
+        [f, g],
+        {},
+        files_scanned=4,
+        pending=[(f, None, None, None), (g, None, None, None)],
+    )
 
 
 def test_plain_text_lines_excerpts_and_fixes():
@@ -25,7 +44,10 @@ def test_plain_text_lines_excerpts_and_fixes():
     assert lines[1] == "       3 | FROM rust:1-alpine"
     assert lines[2] == "    fix: link mimalloc"
     assert lines[4] == "    fix: remove it (unsafe: --unsafe-fixes)"
-    assert lines[-1] == "Found 1 error, 1 warning (4 files checked); 2 fixable (`allocpolicy fix --diff` shows the edits)."
+    assert (
+        lines[-1]
+        == "Found 1 error, 1 warning (4 files checked); 2 fixable (`allocpolicy fix --diff` shows the edits)."
+    )
 
 
 def test_computed_fixes_replace_offers():
@@ -49,9 +71,30 @@ def test_colour_only_when_asked():
 
 
 def test_inventory_table_and_reasons():
-    rows = [{"file": "Dockerfile", "stage": "1", "base": "scratch", "libc": "static", "binary": "svc",
-             "target": "x86_64-unknown-linux-musl", "linkage": "static", "allocator": "system",
-             "ld_preload": None, "reasons": ["target x86_64-unknown-linux-musl: the copied path names it"]}]
+    rows = [
+        {
+            "file": "Dockerfile",
+            "stage": "1",
+            "base": "scratch",
+            "libc": "static",
+            "binary": "svc",
+            "target": "x86_64-unknown-linux-musl",
+            "linkage": "static",
+            "allocator": "system",
+            "ld_preload": None,
+            "reasons": ["target x86_64-unknown-linux-musl: the copied path names it"],
+        }
+    ]
     out = inventory.render(rows).splitlines()
-    assert out[0].split() == ["FILE", "STAGE", "BASE", "LIBC", "BINARY", "TARGET", "LINKAGE", "ALLOCATOR", "LD_PRELOAD"]
+    assert out[0].split() == [
+        "FILE",
+        "STAGE",
+        "BASE",
+        "LIBC",
+        "BINARY",
+        "TARGET",
+        "LINKAGE",
+        "ALLOCATOR",
+        "LD_PRELOAD",
+    ]
     assert out[1].split()[-1] == "-" and out[2].strip().startswith("- target")

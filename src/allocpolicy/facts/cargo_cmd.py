@@ -6,10 +6,32 @@ from allocpolicy._record import field, record
 from allocpolicy.facts.shell import Command
 
 _VALUE_FLAGS = {
-    "--target", "-p", "--package", "--bin", "--manifest-path", "--features", "-F",
-    "--profile", "--config", "--target-dir", "--exclude", "--recipe-path", "--path",
-    "-j", "--jobs", "--color", "--example", "--root", "--version", "--git", "--branch",
-    "--tag", "--rev", "-Z", "--message-format", "--lockfile-path",
+    "--target",
+    "-p",
+    "--package",
+    "--bin",
+    "--manifest-path",
+    "--features",
+    "-F",
+    "--profile",
+    "--config",
+    "--target-dir",
+    "--exclude",
+    "--recipe-path",
+    "--path",
+    "-j",
+    "--jobs",
+    "--color",
+    "--example",
+    "--root",
+    "--version",
+    "--git",
+    "--branch",
+    "--tag",
+    "--rev",
+    "-Z",
+    "--message-format",
+    "--lockfile-path",
 }
 _BUILD_SUBCOMMANDS = {"build", "b", "zigbuild", "install", "rustc", "auditable"}
 

@@ -18,7 +18,7 @@ from allocpolicy.parsing.dockerfile import Dockerfile, Instruction, Stage, subst
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
-    from typing import Callable
+    from collections.abc import Callable
 
 
 @record(frozen=True)
@@ -73,11 +73,20 @@ class StageFacts:
 
     def inherit(self, stage: Stage) -> StageFacts:
         return StageFacts(
-            stage=stage, image=self.image, env=dict(self.env), env_lines=dict(self.env_lines),
-            workdir=self.workdir, builds=list(self.builds), packages=dict(self.packages),
-            files=dict(self.files), artifacts=dict(self.artifacts),
-            context_map=dict(self.context_map), apk_rust=self.apk_rust,
-            entrypoint=self.entrypoint, cmd=self.cmd, global_args=self.global_args,
+            stage=stage,
+            image=self.image,
+            env=dict(self.env),
+            env_lines=dict(self.env_lines),
+            workdir=self.workdir,
+            builds=list(self.builds),
+            packages=dict(self.packages),
+            files=dict(self.files),
+            artifacts=dict(self.artifacts),
+            context_map=dict(self.context_map),
+            apk_rust=self.apk_rust,
+            entrypoint=self.entrypoint,
+            cmd=self.cmd,
+            global_args=self.global_args,
         )
 
 
@@ -155,7 +164,9 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
         script = script.split("<<", 1)[0] + "\n" + "\n".join(h.body for h in ins.heredocs)
     exec_form = ins.exec_form()
     if exec_form is not None:
-        script = " ".join(exec_form[2:] if exec_form[:2] in (["sh", "-c"], ["/bin/sh", "-c"]) else exec_form)
+        script = " ".join(
+            exec_form[2:] if exec_form[:2] in (["sh", "-c"], ["/bin/sh", "-c"]) else exec_form
+        )
     local_env = dict(facts.env)
     workdir = facts.workdir
     for cmd in commands(script):
@@ -181,7 +192,15 @@ def _run_command(facts: StageFacts, ins: Instruction, cmd, local_env: dict[str, 
     build = parse_cargo(cmd)
     if build is not None:
         env = {**local_env, **{k: substitute(v, local_env) for k, v in cmd.env.items()}}
-        b = Build(build, ins.start_line, facts.stage.index, facts.workdir, env, facts.image, facts.apk_rust)
+        b = Build(
+            build,
+            ins.start_line,
+            facts.stage.index,
+            facts.workdir,
+            env,
+            facts.image,
+            facts.apk_rust,
+        )
         facts.builds.append(b)
         if build.subcommand == "install":
             _record_install(facts, b)
@@ -190,7 +209,11 @@ def _run_command(facts: StageFacts, ins: Instruction, cmd, local_env: dict[str, 
 
 
 def _record_install(facts: StageFacts, b: Build) -> None:
-    root = b.cargo.install_root or b.env.get("CARGO_INSTALL_ROOT") or b.env.get("CARGO_HOME", "/usr/local/cargo")
+    root = (
+        b.cargo.install_root
+        or b.env.get("CARGO_INSTALL_ROOT")
+        or b.env.get("CARGO_HOME", "/usr/local/cargo")
+    )
     names = b.cargo.bins or ([b.cargo.install_crate] if b.cargo.install_crate else [])
     for name in names or ["*"]:
         path = posixpath.join(root, "bin", name)
@@ -212,7 +235,9 @@ def _record_copy_command(facts: StageFacts, ins: Instruction, argv: list[str]) -
         art = _artifact_at(facts, _abs(facts.workdir, src))
         if art is None:
             continue
-        target = posixpath.join(dest, art.name) if len(paths) > 2 or paths[-1].endswith("/") else dest
+        target = (
+            posixpath.join(dest, art.name) if len(paths) > 2 or paths[-1].endswith("/") else dest
+        )
         facts.artifacts[target] = art
         facts.artifacts[posixpath.join(dest, art.name)] = art
 
@@ -227,7 +252,9 @@ def _copy(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context
     origin = ins.flags.get("from")
     src_stage = _stage_by_ref(stages, origin) if origin else None
     for src in sources:
-        target = posixpath.join(dest_abs, posixpath.basename(src.rstrip("/"))) if into_dir else dest_abs
+        target = (
+            posixpath.join(dest_abs, posixpath.basename(src.rstrip("/"))) if into_dir else dest_abs
+        )
         facts.files[target] = ins.start_line
         if origin is None:
             _copy_from_context(facts, ins, src, target, dest_abs, context)
@@ -246,7 +273,9 @@ def _copy_from_context(
         facts.context_map[target] = repo
         facts.context_map.setdefault(dest_abs, posixpath.dirname(repo))
     if _TARGET_PATH.search(src):  # a prebuilt binary from the build context
-        facts.artifacts[target] = Artifact(posixpath.basename(src), triple_from_target_path(src), None, ins.start_line)
+        facts.artifacts[target] = Artifact(
+            posixpath.basename(src), triple_from_target_path(src), None, ins.start_line
+        )
 
 
 def _copy_from_stage(
@@ -258,7 +287,9 @@ def _copy_from_stage(
         build = _last_build(src_stage) if src_stage else None
         name = posixpath.basename(src_abs)
         # `target/release/*` ships every binary the build made: resolved per crate later.
-        art = Artifact("*" if "*" in name else name, triple_from_target_path(src_abs), build, ins.start_line)
+        art = Artifact(
+            "*" if "*" in name else name, triple_from_target_path(src_abs), build, ins.start_line
+        )
     if art is not None:
         facts.artifacts[target] = replace(art, line=ins.start_line, triple=art.triple)
     if src_stage is not None:
@@ -268,7 +299,11 @@ def _copy_from_stage(
 def _packages_for_file(stage: StageFacts, path: str) -> list[str]:
     # A library copied out of a stage that installed it: remember the package so the
     # path check can tell a right path from a wrong one.
-    return [p for p in stage.packages if path.rsplit("/", 1)[-1].startswith("lib")] if "/lib" in path else []
+    return (
+        [p for p in stage.packages if path.rsplit("/", 1)[-1].startswith("lib")]
+        if "/lib" in path
+        else []
+    )
 
 
 def _artifact_at(stage: StageFacts, path: str) -> Artifact | None:
@@ -281,7 +316,9 @@ def _artifact_at(stage: StageFacts, path: str) -> Artifact | None:
     if m and "*" not in path:
         build = _last_build(stage)
         if build is not None:
-            return Artifact(posixpath.basename(path), triple_from_target_path(path), build, build.line)
+            return Artifact(
+                posixpath.basename(path), triple_from_target_path(path), build, build.line
+            )
     for known, art in stage.artifacts.items():
         if known.endswith("/*") and posixpath.dirname(path) == known[:-2]:
             return replace(art, name=posixpath.basename(path))
@@ -311,7 +348,9 @@ def _last_build(stage: StageFacts) -> Build | None:
     return None
 
 
-def _entrypoint(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
+def _entrypoint(
+    facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str
+) -> None:
     if ins.keyword == "ENTRYPOINT":
         facts.entrypoint = ins
     else:
@@ -384,7 +423,9 @@ def build_target(b: Build, config_target: str | None) -> tuple[str | None, str]:
 def _build_target(b: Build, config_target: str | None) -> tuple[str | None, str]:
     """Cargo's precedence: --target, --config, CARGO_BUILD_TARGET, .cargo/config, the host."""
     if b.cargo.targets:
-        return normalize_triple(b.cargo.targets[0]), f"`--target {b.cargo.targets[0]}` on line {b.line}"
+        return normalize_triple(
+            b.cargo.targets[0]
+        ), f"`--target {b.cargo.targets[0]}` on line {b.line}"
     if b.cargo.config_target:
         return normalize_triple(b.cargo.config_target), f"`--config build.target` on line {b.line}"
     if "CARGO_BUILD_TARGET" in b.env:

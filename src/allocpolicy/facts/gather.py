@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from allocpolicy.config import Config
-from allocpolicy.discovery import Inventory
+from allocpolicy.discovery import FileSet
 from allocpolicy.facts.repo import ParseProblem, Repo, load_repo
 from allocpolicy.facts.subjects import (
     Subject,
@@ -25,11 +25,21 @@ if TYPE_CHECKING:
 
 
 def gather(
-    root: Path, config: Config, inventory: Inventory | None = None
+    root: Path, config: Config, files: FileSet | None = None
 ) -> tuple[Repo, dict[str, list[Subject]], list[dict[str, Any]], Suppressions]:
-    repo = load_repo(root, config, inventory)
-    subjects: dict[str, list[Subject]] = {k: [] for k in (
-        "binary", "ld_preload", "dependency", "global_allocator", "crate", "parse_error", "unknown_image")}
+    repo = load_repo(root, config, files)
+    subjects: dict[str, list[Subject]] = {
+        k: []
+        for k in (
+            "binary",
+            "ld_preload",
+            "dependency",
+            "global_allocator",
+            "crate",
+            "parse_error",
+            "unknown_image",
+        )
+    }
     inventory: list[dict[str, Any]] = []
     image_triples: dict[str, set[str]] = {}
     for cf in repo.containerfiles:
@@ -37,19 +47,27 @@ def gather(
             bins = shipped_binaries(repo, cf)
             bsubs = binary_subjects(repo, cf, bins)
         except Exception as exc:  # one odd Containerfile must not end the scan of the rest
-            repo.problems.append(ParseProblem(cf.path, 1, f"internal error analysing this file: {type(exc).__name__}: {exc}"))
+            repo.problems.append(
+                ParseProblem(
+                    cf.path, 1, f"internal error analysing this file: {type(exc).__name__}: {exc}"
+                )
+            )
             continue
         subjects["binary"] += bsubs
         subjects["ld_preload"] += preload_subjects(repo, cf, bsubs)
-        for sb, subj in zip(bins, bsubs):
+        for sb, subj in zip(bins, bsubs, strict=False):
             if sb.crate and sb.triple:
                 image_triples.setdefault(sb.crate.name, set()).add(sb.triple)
             inventory.append(_row(subj, sb.reasons))
         final = cf.final
         if final is not None and bins and final.image.libc == "unknown":
-            subjects["unknown_image"].append(Subject(
-                "unknown_image", {"image": cf.path, "base": final.image.ref},
-                Location(cf.path, final.stage.from_line)))
+            subjects["unknown_image"].append(
+                Subject(
+                    "unknown_image",
+                    {"image": cf.path, "base": final.image.ref},
+                    Location(cf.path, final.stage.from_line),
+                )
+            )
         if final is not None and not bins:
             inventory.append(_empty_row(cf))
     subjects["dependency"] = dependency_subjects(repo)
@@ -57,7 +75,11 @@ def gather(
     subjects["global_allocator"] = static_subjects(repo, image_triples)
     subjects["crate"] = crate_subjects(repo)
     subjects["parse_error"] = [
-        Subject("parse_error", {"file": p.path, "message": p.message}, Location(p.path, p.line, p.column))
+        Subject(
+            "parse_error",
+            {"file": p.path, "message": p.message},
+            Location(p.path, p.line, p.column),
+        )
         for p in repo.problems
     ]
     return repo, subjects, inventory, _suppressions(repo)
@@ -66,19 +88,35 @@ def gather(
 def _row(subj: Subject, reasons: list[str]) -> dict[str, Any]:
     f = subj.facts
     return {
-        "file": f["image"], "stage": f["stage"], "base": f["base"], "libc": f["runtime_libc"],
-        "binary": f["binary"], "crate": f["crate"], "target": f["target"],
-        "binary_libc": f["libc"], "linkage": f["linkage"], "allocator": f["allocator"],
-        "ld_preload": f["ld_preload_allocator"], "reasons": reasons,
+        "file": f["image"],
+        "stage": f["stage"],
+        "base": f["base"],
+        "libc": f["runtime_libc"],
+        "binary": f["binary"],
+        "crate": f["crate"],
+        "target": f["target"],
+        "binary_libc": f["libc"],
+        "linkage": f["linkage"],
+        "allocator": f["allocator"],
+        "ld_preload": f["ld_preload_allocator"],
+        "reasons": reasons,
     }
 
 
 def _empty_row(cf: Any) -> dict[str, Any]:
     final = cf.final
     return {
-        "file": cf.path, "stage": final.stage.name or str(final.stage.index), "base": final.image.ref,
-        "libc": final.image.libc, "binary": None, "crate": None, "target": None, "binary_libc": None,
-        "linkage": None, "allocator": None, "ld_preload": None,
+        "file": cf.path,
+        "stage": final.stage.name or str(final.stage.index),
+        "base": final.image.ref,
+        "libc": final.image.libc,
+        "binary": None,
+        "crate": None,
+        "target": None,
+        "binary_libc": None,
+        "linkage": None,
+        "allocator": None,
+        "ld_preload": None,
         "reasons": [f"no Rust binary found in the final stage; base: {final.image.reason}"],
     }
 
@@ -93,7 +131,9 @@ def _suppressions(repo: Repo) -> Suppressions:
     for path, items in repo.rust_suppressions.items():
         by_file[path] = [Suppression(path, line, kind, ids) for line, kind, ids in items]
         try:
-            lines[path] = (repo.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+            lines[path] = (
+                (repo.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+            )
         except OSError:
             lines[path] = []
     return Suppressions(by_file, lines)

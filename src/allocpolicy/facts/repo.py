@@ -12,7 +12,7 @@ from pathlib import Path
 
 from allocpolicy._record import field, record
 from allocpolicy.config import Config
-from allocpolicy.discovery import Inventory, discover
+from allocpolicy.discovery import FileSet, discover
 from allocpolicy.facts.containers import Containerfile, analyze
 from allocpolicy.facts.workspace import (
     AllocatorStatic,
@@ -49,14 +49,18 @@ class ParseProblem:
 class Repo:
     root: Path
     config: Config
-    inventory: Inventory
+    files: FileSet
     manifests: dict[str, Manifest] = field(default_factory=dict)
     crates: list[Crate] = field(default_factory=list)
     cargo_configs: dict[str, CargoConfig] = field(default_factory=dict)  # by directory
     containerfiles: list[Containerfile] = field(default_factory=list)
     problems: list[ParseProblem] = field(default_factory=list)
-    texts: dict[str, SourceText] = field(default_factory=dict)  # every text file read, for suppressions
-    rust_suppressions: dict[str, list[tuple[int, str, frozenset[str]]]] = field(default_factory=dict)
+    texts: dict[str, SourceText] = field(
+        default_factory=dict
+    )  # every text file read, for suppressions
+    rust_suppressions: dict[str, list[tuple[int, str, frozenset[str]]]] = field(
+        default_factory=dict
+    )
     _by: dict[str, dict[str, list[Crate]]] | None = field(default=None, repr=False)
     _by_size: int = field(default=-1, repr=False)
 
@@ -102,10 +106,10 @@ class Repo:
             d = posixpath.dirname(d)
 
 
-def load_repo(root: Path, config: Config, inventory: Inventory | None = None) -> Repo:
-    """Load the whole tree, or only the files of a pre-computed (narrowed) inventory."""
-    inv = inventory if inventory is not None else discover(root, config.exclude)
-    repo = Repo(root=root, config=config, inventory=inv)
+def load_repo(root: Path, config: Config, files: FileSet | None = None) -> Repo:
+    """Load the whole tree, or only the files of a pre-computed (narrowed) file set."""
+    inv = files if files is not None else discover(root, config.exclude)
+    repo = Repo(root=root, config=config, files=inv)
     _load_manifests(repo)
     _load_cargo_configs(repo)
     _build_crates(repo)
@@ -127,7 +131,7 @@ def _read(repo: Repo, rel: str) -> SourceText | None:
 
 
 def _load_manifests(repo: Repo) -> None:
-    for rel in repo.inventory.manifests:
+    for rel in repo.files.manifests:
         text = _read(repo, rel)
         if text is None:
             continue
@@ -149,12 +153,14 @@ def _check_target_keys(repo: Repo, m: Manifest) -> None:
                 parse_cfg(key)
             except CfgError as exc:
                 line = m.line_of("target", key, "dependencies")
-                repo.problems.append(ParseProblem(m.path, line, f"invalid cfg in [target.'{key}']: {exc.message}"))
+                repo.problems.append(
+                    ParseProblem(m.path, line, f"invalid cfg in [target.'{key}']: {exc.message}")
+                )
 
 
 def _load_cargo_configs(repo: Repo) -> None:
     # When both exist cargo prefers the extension-less legacy file.
-    for rel in sorted(repo.inventory.cargo_configs, key=lambda p: p.endswith(".toml")):
+    for rel in sorted(repo.files.cargo_configs, key=lambda p: p.endswith(".toml")):
         text = _read(repo, rel)
         if text is None:
             continue
@@ -173,13 +179,18 @@ def _build_crates(repo: Repo) -> None:
     for root in sorted(roots.values(), key=lambda m: len(m.path)):
         for member in workspace_members(root, repo.manifests):
             member_root[member] = root
-    files = set(repo.inventory.rust_sources)
-    bins = bin_sources(repo.inventory.rust_sources)
-    locks = {posixpath.dirname(p): p for p in repo.inventory.locks}
+    files = set(repo.files.rust_sources)
+    bins = bin_sources(repo.files.rust_sources)
+    locks = {posixpath.dirname(p): p for p in repo.files.locks}
     for path, m in repo.manifests.items():
         if m.package is None:
             continue
-        crate = Crate(manifest=m, name=m.package, dir=m.dir, root=member_root.get(path, m if path in roots else None))
+        crate = Crate(
+            manifest=m,
+            name=m.package,
+            dir=m.dir,
+            root=member_root.get(path, m if path in roots else None),
+        )
         resolve_targets(crate, files, bins.get(m.dir, []))
         resolve_workspace_deps(crate)
         crate.locked = _lock_for(repo, crate, locks)
@@ -213,7 +224,7 @@ def _owner(crates_by_dir: dict[str, Crate], rel: str) -> Crate | None:
 
 def _load_sources(repo: Repo) -> None:
     by_dir = {c.dir: c for c in repo.crates}
-    for rel in repo.inventory.rust_sources:
+    for rel in repo.files.rust_sources:
         crate = _owner(by_dir, rel)
         if crate is None:
             continue
@@ -258,19 +269,25 @@ def _lib_modules(repo: Repo, crate: Crate) -> frozenset[str]:
 
 
 def _load_containerfiles(repo: Repo) -> None:
-    for rel in repo.inventory.containerfiles:
+    for rel in repo.files.containerfiles:
         text = _read(repo, rel)
         if text is None:
             continue
         try:
             doc = parse_dockerfile(text.text, repo.config.build_args)
         except DockerfileError as exc:
-            repo.problems.append(ParseProblem(rel, exc.line, f"cannot parse Containerfile: {exc.message}"))
+            repo.problems.append(
+                ParseProblem(rel, exc.line, f"cannot parse Containerfile: {exc.message}")
+            )
             continue
         try:
             repo.containerfiles.append(analyze(rel, doc, _context(repo.root, rel, doc)))
         except Exception as exc:  # a shape we did not foresee costs this file, not the scan
-            repo.problems.append(ParseProblem(rel, 1, f"internal error analysing this file: {type(exc).__name__}: {exc}"))
+            repo.problems.append(
+                ParseProblem(
+                    rel, 1, f"internal error analysing this file: {type(exc).__name__}: {exc}"
+                )
+            )
 
 
 def _context(root: Path, rel: str, doc) -> str:

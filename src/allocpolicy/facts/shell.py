@@ -67,9 +67,9 @@ def _command(words: list[str]) -> Command:
         if _is_assignment(w):
             k, _, v = w.partition("=")
             env[k] = v
-        elif w in ("env", "/usr/bin/env", "exec", "sudo", "time", "nice"):
-            pass
-        elif w.startswith("-") and i > 0 and words[i - 1] in ("env", "/usr/bin/env"):
+        elif w in ("env", "/usr/bin/env", "exec", "sudo", "time", "nice") or (
+            w.startswith("-") and i > 0 and words[i - 1] in ("env", "/usr/bin/env")
+        ):
             pass
         else:
             break

@@ -83,7 +83,12 @@ def shipped_binaries(repo: Repo, cf: Containerfile) -> list[ShippedBinary]:
         return []
     arts = list(final.artifacts.values())
     if not arts:
-        arts = [Artifact(n, None, b, b.line) for b in final.builds if b.cargo.produces_binaries for n in _build_bin_names(repo, cf, b)]
+        arts = [
+            Artifact(n, None, b, b.line)
+            for b in final.builds
+            if b.cargo.produces_binaries
+            for n in _build_bin_names(repo, cf, b)
+        ]
     out: dict[tuple[str, str | None, str | None], ShippedBinary] = {}
     for art in arts:
         for sb in _resolve_artifact(repo, cf, art):
@@ -103,9 +108,9 @@ def _build_bin_names(repo: Repo, cf: Containerfile, b: Build) -> list[str]:
 def _repo_dir(stage: StageFacts, path: str) -> str | None:
     best = None
     for cdir, rdir in stage.context_map.items():
-        if path == cdir or path.startswith(cdir.rstrip("/") + "/"):
-            if best is None or len(cdir) > len(best[0]):
-                best = (cdir, rdir)
+        inside = path == cdir or path.startswith(cdir.rstrip("/") + "/")
+        if inside and (best is None or len(cdir) > len(best[0])):
+            best = (cdir, rdir)
     if best is None:
         return None
     rest = path[len(best[0]) :].strip("/")
@@ -131,7 +136,11 @@ def _build_crates(repo: Repo, cf: Containerfile, b: Build) -> list[Crate]:
     members = [c for c in repo.crates if c.root is not None and c.root.dir == d]
     defaults = members[0].root.workspace_default_members if members else []
     if defaults and not b.cargo.workspace:  # a plain `cargo build` at a root builds default-members
-        return [c for c in members if any(fnmatch.fnmatchcase(_rel_to(d, c.dir), pat) for pat in defaults)]
+        return [
+            c
+            for c in members
+            if any(fnmatch.fnmatchcase(_rel_to(d, c.dir), pat) for pat in defaults)
+        ]
     return members
 
 
@@ -162,11 +171,16 @@ def _crate_for(repo: Repo, candidates: list[Crate], name: str) -> Crate | None:
     return everywhere[0] if len(everywhere) == 1 else None
 
 
-def _shipped(repo: Repo, cf: Containerfile, art: Artifact, name: str, crate: Crate | None) -> ShippedBinary:
+def _shipped(
+    repo: Repo, cf: Containerfile, art: Artifact, name: str, crate: Crate | None
+) -> ShippedBinary:
     b = art.build
     reasons: list[str] = []
     if art.triple and "$" not in art.triple:
-        triple, evidence = art.triple, (art.line, f"the copied path names {art.triple} (line {art.line})")
+        triple, evidence = (
+            art.triple,
+            (art.line, f"the copied path names {art.triple} (line {art.line})"),
+        )
     elif b is not None:
         config = repo.cargo_config_for(_repo_dir(cf.stages[b.stage], b.workdir) or "")
         triple, why = build_target(b, config.target if config else None)
@@ -203,7 +217,9 @@ def _features(crate: Crate | None, b: Build | None) -> tuple[frozenset[str], fro
         return frozenset(), frozenset()
     if b is None:
         return enabled_features(crate, (), True, False)
-    requested = tuple(f.split("/", 1)[1] if f.startswith(crate.name + "/") else f for f in b.cargo.features)
+    requested = tuple(
+        f.split("/", 1)[1] if f.startswith(crate.name + "/") else f for f in b.cargo.features
+    )
     return enabled_features(crate, requested, not b.cargo.no_default_features, b.cargo.all_features)
 
 
@@ -220,7 +236,12 @@ def _rustflags(repo: Repo, cf: Containerfile, sb: ShippedBinary) -> str:
     return " ".join(x for x in (flags, config_flags, image_flags) if x).strip()
 
 
-def dep_active(dep: Dependency, triple: str, facts: dict[str, Any], feats: tuple[frozenset[str], frozenset[str]]) -> bool:
+def dep_active(
+    dep: Dependency,
+    triple: str,
+    facts: dict[str, Any],
+    feats: tuple[frozenset[str], frozenset[str]],
+) -> bool:
     if dep.target is not None:
         try:
             if not target_key_matches(dep.target, triple, facts, feats[0]):
@@ -268,7 +289,11 @@ def linked_allocator(sb: ShippedBinary, repo: Repo | None = None) -> tuple[str, 
         return "unknown", "unknown"
     if sb.triple is None:  # only a static that no cfg gates is known without the target
         plain = [s for s in crate.statics if s.bin_only in (None, sb.name) and s.item.cfg is None]
-        return (static_family(crate, plain[0], repo), "global_allocator") if plain else ("unknown", "unknown")
+        return (
+            (static_family(crate, plain[0], repo), "global_allocator")
+            if plain
+            else ("unknown", "unknown")
+        )
     facts = cfg_facts(sb.triple)
     for s in crate.statics:
         if s.bin_only in (None, sb.name) and static_active(s, facts, sb.features[0]):
@@ -276,7 +301,9 @@ def linked_allocator(sb: ShippedBinary, repo: Repo | None = None) -> tuple[str, 
     for lib, s in _library_statics(repo, crate, sb.triple, facts, sb.features, {crate.name}):
         return static_family(lib, s, repo), f"global_allocator in crate {lib.name}"
     for dep in crate.deps:
-        if allocators.activates_itself(dep.package, dep.features) and dep_active(dep, sb.triple, facts, sb.features):
+        if allocators.activates_itself(dep.package, dep.features) and dep_active(
+            dep, sb.triple, facts, sb.features
+        ):
             return allocators.family(dep.package) or "other", "dependency-feature"
     image = sb.build.image if sb.build else None
     if image is not None and image.malloc_patched and is_musl(sb.triple):
@@ -285,8 +312,12 @@ def linked_allocator(sb: ShippedBinary, repo: Repo | None = None) -> tuple[str, 
 
 
 def _library_statics(
-    repo: Repo | None, crate: Crate, triple: str, facts: dict[str, Any],
-    feats: tuple[frozenset[str], frozenset[str]], seen: set[str],
+    repo: Repo | None,
+    crate: Crate,
+    triple: str,
+    facts: dict[str, Any],
+    feats: tuple[frozenset[str], frozenset[str]],
+    seen: set[str],
 ) -> list[tuple[Crate, AllocatorStatic]]:
     """Active statics of the repository's own library crates this crate links, transitively.
 
@@ -300,8 +331,14 @@ def _library_statics(
         if lib is None or lib.name in seen or not dep_active(dep, triple, facts, feats):
             continue
         seen.add(lib.name)
-        lib_feats = enabled_features(lib, tuple(dep.features), dep.default_features is not False, False)
-        out += [(lib, s) for s in lib.statics if s.bin_only is None and static_active(s, facts, lib_feats[0])]
+        lib_feats = enabled_features(
+            lib, tuple(dep.features), dep.default_features is not False, False
+        )
+        out += [
+            (lib, s)
+            for s in lib.statics
+            if s.bin_only is None and static_active(s, facts, lib_feats[0])
+        ]
         out += _library_statics(repo, lib, triple, facts, lib_feats, seen)
     return out
 
@@ -316,7 +353,11 @@ def binary_subjects(repo: Repo, cf: Containerfile, bins: list[ShippedBinary]) ->
     pre_alloc = next((a for a in pre if a), None)
     out = []
     for sb in bins:
-        linkage = "unknown" if sb.triple is None else ("static" if links_statically(sb.triple, _rustflags(repo, cf, sb)) else "dynamic")
+        linkage = (
+            "unknown"
+            if sb.triple is None
+            else ("static" if links_statically(sb.triple, _rustflags(repo, cf, sb)) else "dynamic")
+        )
         linked, source = linked_allocator(sb, repo)
         allocator = linked
         if linked == "system" and pre_alloc and linkage == "dynamic":
@@ -324,20 +365,40 @@ def binary_subjects(repo: Repo, cf: Containerfile, bins: list[ShippedBinary]) ->
         profile = (sb.crate.manifest.profile if sb.crate else None) or repo.config.default_profile
         recommended = list(PROFILE_ALLOCATORS.get(profile, ("mimalloc",)))
         facts = {
-            "image": cf.path, "stage": final.stage.name or str(final.stage.index),
-            "base": final.image.ref, "runtime_libc": final.image.libc, "binary": sb.name,
-            "crate": sb.crate.name if sb.crate else None, "target": sb.triple,
-            "libc": libc_of(sb.triple), "linkage": linkage, "allocator": allocator,
-            "linked_allocator": linked, "allocator_source": source,
-            "ld_preload_allocator": pre_alloc, "profile": profile, "recommended": recommended,
-            "recommended_text": _fmt_list(recommended), "features": sorted(sb.features[0]),
+            "image": cf.path,
+            "stage": final.stage.name or str(final.stage.index),
+            "base": final.image.ref,
+            "runtime_libc": final.image.libc,
+            "binary": sb.name,
+            "crate": sb.crate.name if sb.crate else None,
+            "target": sb.triple,
+            "libc": libc_of(sb.triple),
+            "linkage": linkage,
+            "allocator": allocator,
+            "linked_allocator": linked,
+            "allocator_source": source,
+            "ld_preload_allocator": pre_alloc,
+            "profile": profile,
+            "recommended": recommended,
+            "recommended_text": _fmt_list(recommended),
+            "features": sorted(sb.features[0]),
         }
         line = sb.evidence[0]
         # An image-level suppression may sit above the final FROM or the builder's FROM.
-        anchors = [final.stage.from_line] + ([cf.stages[sb.build.stage].stage.from_line] if sb.build else [])
-        out.append(Subject("binary", facts, Location(cf.path, line),
-                           {"binary": sb, "repo": repo, "also_anchored": anchors}))
-        sb.reasons.append(f"allocator {allocator} ({source}); linkage {linkage}; runtime libc {final.image.libc} ({final.image.reason})")
+        anchors = [final.stage.from_line] + (
+            [cf.stages[sb.build.stage].stage.from_line] if sb.build else []
+        )
+        out.append(
+            Subject(
+                "binary",
+                facts,
+                Location(cf.path, line),
+                {"binary": sb, "repo": repo, "also_anchored": anchors},
+            )
+        )
+        sb.reasons.append(
+            f"allocator {allocator} ({source}); linkage {linkage}; runtime libc {final.image.libc} ({final.image.reason})"
+        )
     return out
 
 
@@ -349,33 +410,55 @@ def preload_subjects(repo: Repo, cf: Containerfile, bins: list[Subject]) -> list
     if final is None or not bins:
         return []
     linkages = {b.facts["linkage"] for b in bins}
-    linkage = "dynamic" if "dynamic" in linkages else ("static" if linkages == {"static"} else "unknown")
+    linkage = (
+        "dynamic" if "dynamic" in linkages else ("static" if linkages == {"static"} else "unknown")
+    )
     out = []
     for p in preloads(final):
         lib_alloc = allocator_of_library(p.path)
         status, expected, pkg = _library_status(final, p.path, lib_alloc)
         facts = {
-            "image": cf.path, "stage": final.stage.name or str(final.stage.index), "path": p.path,
-            "via": p.via, "library_allocator": lib_alloc, "runtime_libc": final.image.libc,
-            "binary_linkage": linkage, "library_status": status, "expected_path": expected,
-            "expected_package": pkg, "distro": final.image.distro,
+            "image": cf.path,
+            "stage": final.stage.name or str(final.stage.index),
+            "path": p.path,
+            "via": p.via,
+            "library_allocator": lib_alloc,
+            "runtime_libc": final.image.libc,
+            "binary_linkage": linkage,
+            "library_status": status,
+            "expected_path": expected,
+            "expected_package": pkg,
+            "distro": final.image.distro,
             "reason": _preload_reason(final, bins, linkage),
-            "status_text": _status_text(status, final.image.distro, expected, pkg, final.image.package_manager),
+            "status_text": _status_text(
+                status, final.image.distro, expected, pkg, final.image.package_manager
+            ),
         }
-        out.append(Subject("ld_preload", facts, Location(cf.path, p.line, end_line=p.end_line), {"preload": p, "containerfile": cf}))
+        out.append(
+            Subject(
+                "ld_preload",
+                facts,
+                Location(cf.path, p.line, end_line=p.end_line),
+                {"preload": p, "containerfile": cf},
+            )
+        )
     return out
 
 
-def _library_status(final: StageFacts, path: str, alloc: str | None) -> tuple[str, str | None, str | None]:
+def _library_status(
+    final: StageFacts, path: str, alloc: str | None
+) -> tuple[str, str | None, str | None]:
     distro = final.image.distro
     arch = arch_from_platform(final.stage.platform)
     expected = expected_paths(distro, alloc, arch) if alloc and distro else []
-    exp_pkg, exp_path = (expected[0] if expected else (None, None))
+    exp_pkg, exp_path = expected[0] if expected else (None, None)
     if "$" in path:  # computed when the container starts, e.g. /usr/lib/$(uname -m)-linux-gnu/...
         return "unknown", exp_path, exp_pkg
     if _other_arch(path, arch):  # /usr/lib/x86_64-linux-gnu/... in a --platform=linux/arm64 stage
         return ("wrong-path" if exp_path else "missing"), exp_path, exp_pkg
-    if path in final.files or any(path.startswith(f.rstrip("/") + "/") for f in final.files if f.endswith("/lib")):
+    if path in final.files or any(
+        path.startswith(f.rstrip("/") + "/") for f in final.files if f.endswith("/lib")
+    ):
         return "provided", exp_path, exp_pkg
     if set(packages_providing(path, distro)) & set(final.packages):
         return "provided", exp_path, exp_pkg
@@ -392,13 +475,25 @@ def _other_arch(path: str, arch: str) -> bool:
     return any(f"/{t}/" in path for t in _DEBIAN_TRIPLETS if t != own)
 
 
-_DEBIAN_TRIPLETS = tuple(debian_triplet(a) for a in ("x86_64", "aarch64", "armv7", "i686", "powerpc64le", "s390x", "riscv64"))
+_DEBIAN_TRIPLETS = tuple(
+    debian_triplet(a)
+    for a in ("x86_64", "aarch64", "armv7", "i686", "powerpc64le", "s390x", "riscv64")
+)
 
 
-def _status_text(status: str, distro: str | None, expected: str | None, pkg: str | None,
-                 manager: str | None = "apt") -> str:
+def _status_text(
+    status: str,
+    distro: str | None,
+    expected: str | None,
+    pkg: str | None,
+    manager: str | None = "apt",
+) -> str:
     if status == "wrong-path":
-        return f"is not where `{pkg}` installs it on {distro}: use {expected}" if expected else "is not where the installed package puts it"
+        return (
+            f"is not where `{pkg}` installs it on {distro}: use {expected}"
+            if expected
+            else "is not where the installed package puts it"
+        )
     if status == "missing":
         hint = f"; on {distro} install `{pkg}` and use {expected}" if expected and pkg else ""
         if hint and manager is None:
@@ -422,7 +517,9 @@ def dependency_subjects(repo: Repo) -> list[Subject]:
     for crate in repo.crates:
         for dep in crate.deps:
             if _interesting(dep):
-                out.append(_dep_subject(crate.manifest.path, dep, crate, crate.has_binary, crate.locked))
+                out.append(
+                    _dep_subject(crate.manifest.path, dep, crate, crate.has_binary, crate.locked)
+                )
     for m in repo.manifests.values():
         lock = next((c.locked for c in repo.crates if c.root is m and c.locked), {})
         for dep in m.workspace_dependencies.values():
@@ -432,29 +529,46 @@ def dependency_subjects(repo: Repo) -> list[Subject]:
 
 
 def _interesting(dep: Dependency) -> bool:
-    return allocators.family(dep.package) is not None or dep.package in ("jemalloc-ctl", "jemalloc-sys")
+    return allocators.family(dep.package) is not None or dep.package in (
+        "jemalloc-ctl",
+        "jemalloc-sys",
+    )
 
 
-def _dep_subject(path: str, dep: Dependency, crate: Crate | None, binary: bool, locked: dict[str, list[str]]) -> Subject:
+def _dep_subject(
+    path: str, dep: Dependency, crate: Crate | None, binary: bool, locked: dict[str, list[str]]
+) -> Subject:
     versions = locked.get(dep.package, [])
     lv = max(versions, key=_vkey) if versions else None
     wired = crate is not None and any(
-        s.item.crate == dep.rust_name or (s.item.crate == crate.name.replace("-", "_")
-                                          and _reexported_family(crate) == allocators.family(dep.package))
+        s.item.crate == dep.rust_name
+        or (
+            s.item.crate == crate.name.replace("-", "_")
+            and _reexported_family(crate) == allocators.family(dep.package)
+        )
         for s in crate.statics
     )
     facts = {
-        "manifest": path, "crate": dep.package, "key": dep.key,
-        "allocator": allocators.family(dep.package), "version": dep.version, "locked_version": lv,
+        "manifest": path,
+        "crate": dep.package,
+        "key": dep.key,
+        "allocator": allocators.family(dep.package),
+        "version": dep.version,
+        "locked_version": lv,
         "default_features": dep.default_features is not False,
         "default_features_written": dep.default_features is not None,
-        "optional": dep.optional, "target": dep.target, "workspace": dep.workspace and crate is not None,
-        "binary_crate": binary, "wired": wired,
+        "optional": dep.optional,
+        "target": dep.target,
+        "workspace": dep.workspace and crate is not None,
+        "binary_crate": binary,
+        "wired": wired,
         "activates_itself": allocators.activates_itself(dep.package, dep.features),
         "features": list(dep.features),
         "locked_text": f"; Cargo.lock has {lv}" if lv else "",
     }
-    return Subject("dependency", facts, Location(path, dep.line), {"dependency": dep, "crate": crate})
+    return Subject(
+        "dependency", facts, Location(path, dep.line), {"dependency": dep, "crate": crate}
+    )
 
 
 def _vkey(v: str) -> tuple[int, ...]:
@@ -469,13 +583,22 @@ def crate_subjects(repo: Repo) -> list[Subject]:
         m = crate.manifest
         profile = m.profile or repo.config.default_profile
         fams = [static_family(crate, s, repo) for s in crate.statics if not s.in_library]
-        selfinst = [allocators.family(d.package) for d in crate.deps if allocators.activates_itself(d.package, d.features)]
+        selfinst = [
+            allocators.family(d.package)
+            for d in crate.deps
+            if allocators.activates_itself(d.package, d.features)
+        ]
         allocator = (fams or selfinst or ["system"])[0]
         rec = list(PROFILE_ALLOCATORS.get(profile, ("mimalloc",)))
         facts = {
-            "manifest": m.path, "crate": crate.name, "binary_crate": crate.has_binary,
-            "profile": profile, "profile_declared": m.profile is not None, "allocator": allocator,
-            "recommended": rec, "recommended_text": _fmt_list(rec),
+            "manifest": m.path,
+            "crate": crate.name,
+            "binary_crate": crate.has_binary,
+            "profile": profile,
+            "profile_declared": m.profile is not None,
+            "allocator": allocator,
+            "recommended": rec,
+            "recommended_text": _fmt_list(rec),
         }
         line = m.profile_line or m.line_of("package")
         out.append(Subject("crate", facts, Location(m.path, line), {"crate": crate}))
@@ -489,15 +612,26 @@ def static_subjects(repo: Repo, image_triples: dict[str, set[str]]) -> list[Subj
             dep = crate.dep_by_rust_name(s.item.crate)
             mismatch = _mismatch(crate, s, dep, image_triples.get(crate.name, set()))
             facts = {
-                "file": s.file, "crate": crate.name, "allocator_crate": s.item.crate,
-                "allocator": static_family(crate, s, repo), "in_library": s.in_library or not crate.has_binary,
+                "file": s.file,
+                "crate": crate.name,
+                "allocator_crate": s.item.crate,
+                "allocator": static_family(crate, s, repo),
+                "in_library": s.in_library or not crate.has_binary,
                 "cfg": str(s.item.cfg) if s.item.cfg else None,
-                "dependency_cfg": _dep_gate(dep), "cfg_mismatch": mismatch is not None,
-                "mismatch": mismatch, "cfg_text": f"#[cfg({s.item.cfg})]" if s.item.cfg else "no cfg",
-                "dependency_cfg_text": (_dep_gate(dep) or "nothing (always present)") if dep else "no dependency at all",
+                "dependency_cfg": _dep_gate(dep),
+                "cfg_mismatch": mismatch is not None,
+                "mismatch": mismatch,
+                "cfg_text": f"#[cfg({s.item.cfg})]" if s.item.cfg else "no cfg",
+                "dependency_cfg_text": (_dep_gate(dep) or "nothing (always present)")
+                if dep
+                else "no dependency at all",
             }
             loc = Location(s.file, s.item.attr_line, end_line=s.item.end_line)
-            out.append(Subject("global_allocator", facts, loc, {"static": s, "crate": crate, "dependency": dep}))
+            out.append(
+                Subject(
+                    "global_allocator", facts, loc, {"static": s, "crate": crate, "dependency": dep}
+                )
+            )
     return out
 
 
@@ -515,13 +649,18 @@ def _dep_gate(dep: Dependency | None) -> str | None:
 _LOCAL_ROOTS = ("crate", "self", "super", "std", "alloc", "core", "$crate")
 
 
-def _mismatch(crate: Crate, s: AllocatorStatic, dep: Dependency | None, image_triples: set[str]) -> str | None:
+def _mismatch(
+    crate: Crate, s: AllocatorStatic, dep: Dependency | None, image_triples: set[str]
+) -> str | None:
     if s.item.crate in _LOCAL_ROOTS or s.item.crate == crate.name.replace("-", "_"):
         return None  # a bin may always use its own package's lib
     if dep is None:
         # the extreme mismatch: the static is always there, its crate never is
         return f"no dependency provides crate `{s.item.crate}`, so every build fails to compile"
-    feature_sets = [enabled_features(crate, (), True, False), enabled_features(crate, (), True, True)]
+    feature_sets = [
+        enabled_features(crate, (), True, False),
+        enabled_features(crate, (), True, True),
+    ]
     for triple in sorted(set(BASELINE_TRIPLES) | image_triples):
         facts = cfg_facts(triple)
         for feats in feature_sets:
@@ -530,11 +669,12 @@ def _mismatch(crate: Crate, s: AllocatorStatic, dep: Dependency | None, image_tr
             if st and not dp:
                 return f"{_article(triple)} {triple} build with {label} has the static but not the crate, so it fails to compile"
             if dp and not st and triple in image_triples:
-                return (f"{_article(triple)} {triple} build with {label} has the crate but not the static, "
-                        "so it silently keeps the system allocator")
+                return (
+                    f"{_article(triple)} {triple} build with {label} has the crate but not the static, "
+                    "so it silently keeps the system allocator"
+                )
     return None
 
 
 def _article(word: str) -> str:
     return "an" if word[:1] in "aeioux" else "a"  # "an x86_64-...", "an aarch64-..."
-

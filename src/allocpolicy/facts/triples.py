@@ -76,15 +76,43 @@ _BIG_ENDIAN_ARCHES = frozenset(
 )
 _OS_NAMES = frozenset(
     {
-        "linux", "windows", "darwin", "macos", "ios", "android", "freebsd", "netbsd",
-        "openbsd", "dragonfly", "illumos", "solaris", "wasi", "wasip1", "wasip2",
-        "fuchsia", "redox", "hermit", "uefi", "none", "emscripten",
+        "linux",
+        "windows",
+        "darwin",
+        "macos",
+        "ios",
+        "android",
+        "freebsd",
+        "netbsd",
+        "openbsd",
+        "dragonfly",
+        "illumos",
+        "solaris",
+        "wasi",
+        "wasip1",
+        "wasip2",
+        "fuchsia",
+        "redox",
+        "hermit",
+        "uefi",
+        "none",
+        "emscripten",
     }
 )
 _UNIX_OSES = frozenset(
     {
-        "linux", "macos", "ios", "android", "freebsd", "netbsd", "openbsd", "dragonfly",
-        "illumos", "solaris", "fuchsia", "redox",
+        "linux",
+        "macos",
+        "ios",
+        "android",
+        "freebsd",
+        "netbsd",
+        "openbsd",
+        "dragonfly",
+        "illumos",
+        "solaris",
+        "fuchsia",
+        "redox",
     }
 )
 # Docker platform architecture -> Rust triple architecture.
@@ -232,7 +260,7 @@ _TRIPLE_COMPONENT_RE = re.compile(r"^[a-z0-9_]+(?:-[a-z0-9_.]+){2,3}$")
 def _looks_like_triple(component: str) -> bool:
     if not _TRIPLE_COMPONENT_RE.match(component):
         return False
-    arch, _vendor, os_name, _env_ = _split(component)
+    arch, _vendor, os_name, _env = _split(component)
     known_arch = any(arch.startswith(prefix) for prefix, _ in _ARCH_FAMILY)
     return known_arch and os_name in _OS_NAMES
 
@@ -245,7 +273,7 @@ def triple_from_target_path(path: str) -> str | None:
     names the target the binary was built for.
     """
     parts = [p for p in path.replace("\\", "/").split("/") if p]
-    for i, part in enumerate(parts[:-1]):
+    for _i, part in enumerate(parts[:-1]):
         if _looks_like_triple(part):
             return normalize_triple(part)
     return None

@@ -11,7 +11,7 @@ from allocpolicy.parsing.cargo import Dependency, Manifest
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
-    from typing import Callable
+    from collections.abc import Callable
 
     from allocpolicy.parsing.rust import GlobalAllocator
 
@@ -150,7 +150,11 @@ def classify_static(crate: Crate, file: str, lib_mods: frozenset[str]) -> tuple[
         if file == root:
             return name, False
         bin_dir = root.rsplit("/", 1)[0]
-        if root.endswith("/main.rs") and bin_dir != crate.rel("src") and file.startswith(bin_dir + "/"):
+        if (
+            root.endswith("/main.rs")
+            and bin_dir != crate.rel("src")
+            and file.startswith(bin_dir + "/")
+        ):
             return name, False
     if crate.lib is not None and (file == crate.lib or _module_stem(crate, file) in lib_mods):
         return None, True

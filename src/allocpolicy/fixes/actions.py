@@ -7,7 +7,8 @@ finding then carries no fix rather than a guess.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from allocpolicy.fixes.edits import insert_before, line_diff, replace_lines
 from allocpolicy.fixes.toml_edit import edit_toml, inline_table, table_at, toml_after
@@ -26,7 +27,6 @@ ALLOCATOR_TYPES = {
     "mimalloc_rust": "GlobalMiMalloc",
 }
 TIKV_VERSION = "0.6"
-
 
 
 def build_fix(spec: FixSpec, subject: Any, repo: Any) -> Fix | None:
@@ -78,7 +78,7 @@ def _insert_static(repo: Any, path: str, lines: list[str]) -> Edit | None:
     return insert_before(path, at, block)
 
 
-def _dep_cfg(dep: Any, crate: Any) -> str | None | bool:
+def _dep_cfg(dep: Any, crate: Any) -> str | bool | None:
     """The cfg a static needs to match a dependency; False when none can express it."""
     parts = []
     if dep.target:
@@ -131,7 +131,9 @@ def add_mimalloc(spec: FixSpec, subject: Any, repo: Any) -> tuple[Any, ...] | No
     wired = [s for s in crate.statics if s.bin_only in (None, sb.name)]
     if wired:
         return _replace_allocator(repo, crate, wired[0], rust_name, cfg, changes)
-    static = _insert_static(repo, crate.bins[sb.name], _static_lines(rust_name, "MiMalloc", cfg or None))
+    static = _insert_static(
+        repo, crate.bins[sb.name], _static_lines(rust_name, "MiMalloc", cfg or None)
+    )
     toml = _toml_edits(repo, changes)
     if static is None or toml is None:
         return None
@@ -163,7 +165,8 @@ def _mimalloc_dep_changes(crate: Any, musl_only: bool) -> Changes:
         member = inherit
     # Same path as the root when the root is also the package: one edit, not two clashing ones.
     changes.setdefault(crate.manifest.path, []).append(
-        lambda doc: _set(table_at(doc, table), "mimalloc", member()))
+        lambda doc: _set(table_at(doc, table), "mimalloc", member())
+    )
     return changes
 
 
@@ -200,8 +203,9 @@ def _remove_key(dep: Any) -> TomlChange:
 _SYSTEM_CRATES = ("std", "alloc", "core")
 
 
-def _replace_allocator(repo: Any, crate: Any, static: Any, rust_name: str, cfg: Any,
-                       changes: Changes) -> tuple[Any, ...] | None:
+def _replace_allocator(
+    repo: Any, crate: Any, static: Any, rust_name: str, cfg: Any, changes: Changes
+) -> tuple[Any, ...] | None:
     """Swap the wired allocator for mimalloc; unsafe: the service's allocator changes."""
     old = static.item.crate
     if old == rust_name:
@@ -212,7 +216,9 @@ def _replace_allocator(repo: Any, crate: Any, static: Any, rust_name: str, cfg: 
     lines = text.splitlines()
     first, last = static.item.line, static.item.end_line
     indent = re.match(r"\s*", lines[first - 1]).group(0)
-    keep = [ln for ln in lines[first - 1 : last] if ln.strip().startswith("#[cfg(")] if not cfg else []
+    keep = (
+        [ln for ln in lines[first - 1 : last] if ln.strip().startswith("#[cfg(")] if not cfg else []
+    )
     new = keep + _static_lines(rust_name, "MiMalloc", cfg or None, indent)
     uses = _use_lines(lines, old, first, last)
     if uses is None:
@@ -223,7 +229,9 @@ def _replace_allocator(repo: Any, crate: Any, static: Any, rust_name: str, cfg: 
     if _referenced(repo, crate, watch, skip):
         return None  # the old crate is used for more than the static: a human decides
     taken = set(range(first, last + 1)) | set(rows)
-    edits = [replace_lines(static.file, first, last, new)] + _delete_rows(static.file, lines, rows, taken)
+    edits = [replace_lines(static.file, first, last, new)] + _delete_rows(
+        static.file, lines, rows, taken
+    )
     dep = crate.dep_by_rust_name(old)
     if dep is not None and _in_features(crate, dep.key):
         return None  # [features] name the old crate: removing it would break the manifest
@@ -238,15 +246,22 @@ def _replace_allocator(repo: Any, crate: Any, static: Any, rust_name: str, cfg: 
 
 def _in_features(crate: Any, key: str) -> bool:
     refs = (f"dep:{key}", key, f"{key}/", f"{key}?/")
-    return any(v == r or v.startswith(r) for vals in crate.manifest.features.values() for v in vals
-               for r in refs if r.endswith("/") or v == r)
+    return any(
+        v == r or v.startswith(r)
+        for vals in crate.manifest.features.values()
+        for v in vals
+        for r in refs
+        if r.endswith("/") or v == r
+    )
 
 
 _USE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?use\s+(?:::)?(\w+)(.*?);\s*(?://.*)?$")
 _EXTERN = re.compile(r"^\s*extern\s+crate\s+(\w+)(?:\s+as\s+(\w+))?\s*;\s*(?://.*)?$")
 
 
-def _use_lines(lines: list[str], crate: str, first: int, last: int) -> tuple[list[int], set[str]] | None:
+def _use_lines(
+    lines: list[str], crate: str, first: int, last: int
+) -> tuple[list[int], set[str]] | None:
     """Single-line `use crate::...;` / `extern crate crate;` rows and the names they bring in."""
     rows, names = [], set()
     for n, line in enumerate(lines, start=1):
@@ -309,9 +324,16 @@ def _delete_rows(path: str, lines: list[str], rows: list[int], taken: set[int]) 
 def _crate_sources(repo: Any, crate: Any) -> list[str]:
     """The crate's own .rs files: under its dir, but not under a nested crate's dir."""
     prefix = f"{crate.dir}/" if crate.dir else ""
-    nested = [f"{c.dir}/" for c in repo.crates if c is not crate and c.dir and (c.dir + "/").startswith(prefix)]
-    return [rel for rel in repo.inventory.rust_sources
-            if rel.startswith(prefix) and not any(rel.startswith(n) for n in nested)]
+    nested = [
+        f"{c.dir}/"
+        for c in repo.crates
+        if c is not crate and c.dir and (c.dir + "/").startswith(prefix)
+    ]
+    return [
+        rel
+        for rel in repo.files.rust_sources
+        if rel.startswith(prefix) and not any(rel.startswith(n) for n in nested)
+    ]
 
 
 # ------------------------------------------------------------------ AP005: add-global-allocator
@@ -339,7 +361,9 @@ def add_global_allocator(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, l
 # ------------------------------------------------------------------ AP004
 
 
-def set_default_features_false(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
+def set_default_features_false(
+    spec: FixSpec, subject: Any, repo: Any
+) -> tuple[str, list[Edit]] | None:
     dep = subject.context["dependency"]
     path = subject.facts["manifest"]
 
@@ -373,7 +397,11 @@ def _inline_table_type() -> type:
 
 
 def _default_features_off(value: Any) -> bool:
-    return hasattr(value, "get") and value.get("default-features") is False and "default_features" not in value
+    return (
+        hasattr(value, "get")
+        and value.get("default-features") is False
+        and "default_features" not in value
+    )
 
 
 def _inline_with_default_features_off(value: Any) -> Any:
@@ -399,7 +427,11 @@ def _inline_with_default_features_off(value: Any) -> Any:
 
 
 def align_allocator_cfg(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
-    static, crate, dep = subject.context["static"], subject.context["crate"], subject.context["dependency"]
+    static, crate, dep = (
+        subject.context["static"],
+        subject.context["crate"],
+        subject.context["dependency"],
+    )
     cfg = _dep_cfg(dep, crate)
     if cfg is False or dep is None:
         return None
@@ -416,16 +448,22 @@ def align_allocator_cfg(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, li
     new_attr = [f"{indent}#[cfg({cfg})]"] if cfg else []
     if cfg_rows:
         row = first + cfg_rows[0]
-        return "Gate the #[global_allocator] like its dependency", [replace_lines(static.file, row, row, new_attr)]
+        return "Gate the #[global_allocator] like its dependency", [
+            replace_lines(static.file, row, row, new_attr)
+        ]
     if not cfg:
         return None
-    edits = [insert_before(static.file, attr, new_attr)] + _gate_uses(static.file, lines, dep.rust_name, cfg, first)
+    edits = [insert_before(static.file, attr, new_attr)] + _gate_uses(
+        static.file, lines, dep.rust_name, cfg, first
+    )
     return "Gate the #[global_allocator] like its dependency", edits
 
 
 def _gate_uses(path: str, lines: list[str], crate: str, cfg: str, before: int) -> list[Edit]:
     """`use mimalloc::MiMalloc;` must carry the same cfg, or the ungated build still fails (E0432)."""
-    pattern = re.compile(rf"^(\s*)(?:pub(?:\([^)]*\))?\s+)?use\s+(?:::)?{re.escape(crate)}\b.*;\s*(?://.*)?$")
+    pattern = re.compile(
+        rf"^(\s*)(?:pub(?:\([^)]*\))?\s+)?use\s+(?:::)?{re.escape(crate)}\b.*;\s*(?://.*)?$"
+    )
     edits = []
     for n, line in enumerate(lines[: before - 1], start=1):
         m = pattern.match(line)
@@ -437,7 +475,11 @@ def _gate_uses(path: str, lines: list[str], crate: str, cfg: str, before: int) -
 # ------------------------------------------------------------------ AP008
 
 
-_RENAMES = {"jemallocator": "tikv-jemallocator", "jemalloc-ctl": "tikv-jemalloc-ctl", "jemalloc-sys": "tikv-jemalloc-sys"}
+_RENAMES = {
+    "jemallocator": "tikv-jemallocator",
+    "jemalloc-ctl": "tikv-jemalloc-ctl",
+    "jemalloc-sys": "tikv-jemalloc-sys",
+}
 
 
 def rename_jemallocator(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
@@ -451,7 +493,16 @@ def rename_jemallocator(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, li
     new_key = dep.key if renamed_key else new_pkg
     # tomlkit cannot rename a key in place, so the key is renamed on its own line(s) first.
     renamed = text if renamed_key else _rename_key_text(text, dep, new_pkg)
-    final = toml_after(renamed, lambda doc: _retarget(table_at(doc, dep.table, create=False), new_key, new_pkg, renamed_key)) if renamed else None
+    final = (
+        toml_after(
+            renamed,
+            lambda doc: _retarget(
+                table_at(doc, dep.table, create=False), new_key, new_pkg, renamed_key
+            ),
+        )
+        if renamed
+        else None
+    )
     if final is None or not _only_renamed(text, final, dep, new_key):
         return None
     edits = [e for e in [line_diff(path, text.splitlines(), final.splitlines())] if e]
@@ -509,7 +560,9 @@ def _only_renamed(before: str, after: str, dep: Any, new_key: str) -> bool:
         return False
     if isinstance(old_v, dict) and isinstance(new_v, dict):
         ignore = ("version", "package")
-        return {k: v for k, v in old_v.items() if k not in ignore} == {k: v for k, v in new_v.items() if k not in ignore}
+        return {k: v for k, v in old_v.items() if k not in ignore} == {
+            k: v for k, v in new_v.items() if k not in ignore
+        }
     return isinstance(old_v, str) and isinstance(new_v, str)
 
 
@@ -530,7 +583,7 @@ def _rename_in_sources(repo: Any, crate: Any, old: str, new: str) -> list[Edit]:
         for n, line in enumerate(text.splitlines(), start=1):
             code = line.split("//", 1)[0]
             if pattern.search(code):
-                edits.append(replace_lines(rel, n, n, [pattern.sub(new, code) + line[len(code):]]))
+                edits.append(replace_lines(rel, n, n, [pattern.sub(new, code) + line[len(code) :]]))
     return edits
 
 

@@ -24,9 +24,14 @@ class FileChange:
     problem: str | None = None
 
     def diff(self) -> str:
-        return "".join(difflib.unified_diff(
-            self.before.splitlines(keepends=True), self.after.splitlines(keepends=True),
-            fromfile=f"a/{self.path}", tofile=f"b/{self.path}"))
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                fromfile=f"a/{self.path}",
+                tofile=f"b/{self.path}",
+            )
+        )
 
 
 @dataclass
@@ -50,7 +55,9 @@ def plan(root: Path, edits: list[Edit]) -> Plan:
         after = apply_edits(src.text, file_edits, src.newline)
         problem = _verify(path, after) if _verify(path, src.text) is None else None
         if problem:
-            result.skipped.append((path, f"the edited file would not parse ({problem}); left unchanged"))
+            result.skipped.append(
+                (path, f"the edited file would not parse ({problem}); left unchanged")
+            )
             continue
         if after != src.text:
             result.changes.append(FileChange(path, src.text, after, raw, src.bom))

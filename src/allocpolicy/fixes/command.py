@@ -56,7 +56,9 @@ def run_fix(args: argparse.Namespace, root: Path) -> int:
             else:
                 changed.setdefault(c.path, c)
         _say_fixed(todo, p, "Fixed")
-        applied |= {f.fingerprint for f in todo if f.fix and all(e.path in changed for e in f.fix.edits)}
+        applied |= {
+            f.fingerprint for f in todo if f.fix and all(e.path in changed for e in f.fix.edits)
+        }
         result = _scan(root, args)
     return _report(args, result, changed, list(dict.fromkeys(notes)))
 
@@ -82,11 +84,15 @@ def _plan_round(root: Path, fixes: list[Fix], notes: list[str]) -> Plan:
         partial = [fx for fx in merged.accepted if any(e.path in bad for e in fx.edits)]
         if not partial or not p.changes:
             return p
-        notes += [f"skipped fix '{fx.title}': it also edits {', '.join(sorted(bad))}" for fx in partial]
+        notes += [
+            f"skipped fix '{fx.title}': it also edits {', '.join(sorted(bad))}" for fx in partial
+        ]
         fixes = [fx for fx in merged.accepted if fx not in partial]
 
 
-def _report(args: argparse.Namespace, result: ScanResult, changed: dict[str, FileChange], notes: list[str]) -> int:
+def _report(
+    args: argparse.Namespace, result: ScanResult, changed: dict[str, FileChange], notes: list[str]
+) -> int:
     err = sys.stderr
     verb = "Would fix" if args.diff else "Fixed"
     for path in sorted(changed):
@@ -95,13 +101,27 @@ def _report(args: argparse.Namespace, result: ScanResult, changed: dict[str, Fil
         print(f"note: {note}", file=err)
     remaining = result.findings
     if args.diff:  # nothing was written, so nothing was re-scanned: drop what the diff fixes
-        remaining = [f for f in remaining if not (f.fix and f.fix.edits and all(e.path in changed for e in f.fix.edits)
-                                                  and _wanted(f, [r.upper() for r in args.rule], args.unsafe_fixes))]
+        remaining = [
+            f
+            for f in remaining
+            if not (
+                f.fix
+                and f.fix.edits
+                and all(e.path in changed for e in f.fix.edits)
+                and _wanted(f, [r.upper() for r in args.rule], args.unsafe_fixes)
+            )
+        ]
     fail_on = Severity(args.fail_on) if args.fail_on else result.config.fail_on
-    unsafe_left = sum(1 for f in remaining if f.fix and f.fix.safety == Safety.UNSAFE and not args.unsafe_fixes)
-    print(f"{len(changed)} file(s) {'would change' if args.diff else 'changed'}; "
-          f"{len(remaining)} finding(s) {'would remain' if args.diff else 'remain'}"
-          + (f" ({unsafe_left} with unsafe fixes: --unsafe-fixes)" if unsafe_left else "") + ".", file=err)
+    unsafe_left = sum(
+        1 for f in remaining if f.fix and f.fix.safety == Safety.UNSAFE and not args.unsafe_fixes
+    )
+    print(
+        f"{len(changed)} file(s) {'would change' if args.diff else 'changed'}; "
+        f"{len(remaining)} finding(s) {'would remain' if args.diff else 'remain'}"
+        + (f" ({unsafe_left} with unsafe fixes: --unsafe-fixes)" if unsafe_left else "")
+        + ".",
+        file=err,
+    )
     if not args.diff:
         from allocpolicy.reporters.text import one_line
 

@@ -30,7 +30,11 @@ def remove_preload(cf: Any, preload: Any, repo: Any) -> list[Edit]:
     if ins is None:
         return []
     lines = cf.doc.lines
-    edit = _remove_from_env(cf.path, ins, lines) if ins.keyword == "ENV" else _remove_from_command(cf.path, ins, lines)
+    edit = (
+        _remove_from_env(cf.path, ins, lines)
+        if ins.keyword == "ENV"
+        else _remove_from_command(cf.path, ins, lines)
+    )
     if edit is None:
         return []
     return [edit] + _installs_serving(cf, preload.path)
@@ -50,7 +54,9 @@ def _remove_from_env(path: str, ins: Any, lines: list[str]) -> Edit | None:
     if cut.strip() in ("\\", "") and n != ins.start_line:
         if n == ins.end_line:  # last continuation line: the previous one must stop continuing
             prev = lines[n - 2].rstrip()
-            return replace_lines(path, n - 1, n, [prev[:-1].rstrip()] if prev.endswith("\\") else [prev])
+            return replace_lines(
+                path, n - 1, n, [prev[:-1].rstrip()] if prev.endswith("\\") else [prev]
+            )
         return replace_lines(path, n, n, [])
     if cut.strip().upper() == "ENV":
         return None
@@ -98,7 +104,11 @@ def _installs_serving(cf: Any, lib_path: str) -> list[Edit]:
             continue
         cmds = commands(ins.args)
         pkgs = [p for c in cmds for p in installed_packages(c)]
-        if pkgs and all(package_allocator(p) == alloc for p in pkgs) and all(_housekeeping(c) for c in cmds):
+        if (
+            pkgs
+            and all(package_allocator(p) == alloc for p in pkgs)
+            and all(_housekeeping(c) for c in cmds)
+        ):
             out.append(replace_lines(cf.path, ins.start_line, ins.end_line, []))
     return out
 
@@ -107,7 +117,11 @@ def _housekeeping(cmd: Any) -> bool:
     if installed_packages(cmd):
         return True
     argv = cmd.argv
-    return argv[:2] in (["apt-get", "update"], ["apt", "update"]) or argv[:1] in (["rm"], ["apk"]) or argv[:2] == ["dnf", "clean"]
+    return (
+        argv[:2] in (["apt-get", "update"], ["apt", "update"])
+        or argv[:1] in (["rm"], ["apk"])
+        or argv[:2] == ["dnf", "clean"]
+    )
 
 
 def correct_preload(subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
@@ -120,8 +134,13 @@ def correct_preload(subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
     lines = cf.doc.lines
     rows: dict[int, list[str]] = {}  # row -> its replacement lines
     if preload.path != expected:
-        path_re = re.compile(re.escape(preload.path) + r"(?![\w.+-])")  # not a prefix of a longer name
-        row = next((n for n in range(ins.start_line, ins.end_line + 1) if path_re.search(lines[n - 1])), None)
+        path_re = re.compile(
+            re.escape(preload.path) + r"(?![\w.+-])"
+        )  # not a prefix of a longer name
+        row = next(
+            (n for n in range(ins.start_line, ins.end_line + 1) if path_re.search(lines[n - 1])),
+            None,
+        )
         if row is None:
             return None
         rows[row] = [path_re.sub(expected, lines[row - 1])]
@@ -131,7 +150,9 @@ def correct_preload(subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
         if template is None:
             return None
         # The install goes right above the instruction; one edit if that line changes too.
-        rows[ins.start_line] = [template.format(pkg=pkg)] + rows.get(ins.start_line, [lines[ins.start_line - 1]])
+        rows[ins.start_line] = [template.format(pkg=pkg)] + rows.get(
+            ins.start_line, [lines[ins.start_line - 1]]
+        )
     if facts["library_status"] == "wrong-path":
         _swap_package(cf, pkg, facts.get("library_allocator"), rows)
     if not rows:
@@ -148,7 +169,10 @@ def _swap_package(cf: Any, pkg: str, alloc: str | None, rows: dict[int, list[str
     for installed, line in final.packages.items():
         if installed == pkg or package_allocator(installed) != alloc:
             continue
-        ins = next((i for i in final.stage.instructions if i.start_line == line and i.keyword == "RUN"), None)
+        ins = next(
+            (i for i in final.stage.instructions if i.start_line == line and i.keyword == "RUN"),
+            None,
+        )
         if ins is None:
             continue
         word = re.compile(rf"(?<![\w.+-]){re.escape(installed)}(?![\w.+-])")

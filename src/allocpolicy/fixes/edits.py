@@ -51,7 +51,7 @@ def _overlaps(a: Edit, b: Edit) -> bool:
     b0, b1 = (b.start_line, b.start_column), (b.end_line, b.end_column)
     if a0 == a1 and b0 == b1:
         return a0 == b0  # two insertions at one point: order would be arbitrary
-    return a0 < b1 and b0 < a1 or (a0 == a1 and b0 <= a0 < b1) or (b0 == b1 and a0 <= b0 < a1)
+    return (a0 < b1 and b0 < a1) or (a0 == a1 and b0 <= a0 < b1) or (b0 == b1 and a0 <= b0 < a1)
 
 
 @record

@@ -25,14 +25,23 @@ TITLES: dict[str, str] = {
     "remove-dependency": "Remove the dependency",
 }
 
-_ALLOCATOR_TYPES = {"mimalloc", "tikv-jemallocator", "jemallocator", "tcmalloc", "snmalloc-rs", "rpmalloc",
-                    "mimalloc-rust"}
+_ALLOCATOR_TYPES = {
+    "mimalloc",
+    "tikv-jemallocator",
+    "jemallocator",
+    "tcmalloc",
+    "snmalloc-rs",
+    "rpmalloc",
+    "mimalloc-rust",
+}
 
 
 def _add_mimalloc(subject: Any) -> bool:
     sb = subject.context.get("binary")
     crate = getattr(sb, "crate", None)
-    if not (crate and sb.name in crate.bins and "mimalloc" in (subject.facts.get("recommended") or [])):
+    if not (
+        crate and sb.name in crate.bins and "mimalloc" in (subject.facts.get("recommended") or [])
+    ):
         return False
     # mimalloc already wired but gated off for this build: the gate is the problem, not a missing static
     mimalloc = {d.rust_name for d in crate.deps if d.package == "mimalloc"}
@@ -41,7 +50,9 @@ def _add_mimalloc(subject: Any) -> bool:
 
 def _add_static(subject: Any) -> bool:
     crate, dep = subject.context.get("crate"), subject.context.get("dependency")
-    return bool(crate and crate.bins and not crate.statics and dep and dep.package in _ALLOCATOR_TYPES)
+    return bool(
+        crate and crate.bins and not crate.statics and dep and dep.package in _ALLOCATOR_TYPES
+    )
 
 
 def _align(subject: Any) -> bool:
@@ -58,7 +69,9 @@ PRECHECKS: dict[str, Callable[[Any], bool]] = {
     "add-global-allocator": _add_static,
     "align-allocator-cfg": _align,
     "fix-ld-preload-path": _preload_path,
-    "rename-jemallocator": lambda s: s.facts.get("crate") in ("jemallocator", "jemalloc-ctl", "jemalloc-sys"),
+    "rename-jemallocator": lambda s: (
+        s.facts.get("crate") in ("jemallocator", "jemalloc-ctl", "jemalloc-sys")
+    ),
 }
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from allocpolicy.fixes.edits import line_diff
 from allocpolicy.model import Edit
@@ -31,7 +32,9 @@ def inline_table(**items: Any) -> Any:
     """An inline table spelled the way Cargo's docs write it: `{ version = "0.1", ... }`."""
     import tomlkit
 
-    body = ", ".join(f"{k.replace('_', '-')} = {tomlkit.item(v).as_string()}" for k, v in items.items())
+    body = ", ".join(
+        f"{k.replace('_', '-')} = {tomlkit.item(v).as_string()}" for k, v in items.items()
+    )
     # The trailing newline gives the item a line ending of its own; without it a new
     # key swallows the blank line that separates its table from the next one.
     return tomlkit.parse(f"x = {{ {body} }}\n")["x"]

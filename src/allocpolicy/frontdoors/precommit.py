@@ -19,7 +19,7 @@ from allocpolicy._record import field, record
 from allocpolicy.config import Config, load_config
 from allocpolicy.discovery import (
     SKIP_DIRS,
-    Inventory,
+    FileSet,
     discover,
     is_containerfile,
     kind_of,
@@ -46,7 +46,7 @@ class Scope:
     changed: set[str]
     crate_dirs: set[str] = field(default_factory=set)
     containerfiles: set[str] = field(default_factory=set)
-    inventory: Inventory = field(default_factory=Inventory)
+    files: FileSet = field(default_factory=FileSet)
 
 
 class Files:
@@ -62,10 +62,12 @@ class Files:
     def __init__(self, root: Path, config: Config, started: Running | None = None) -> None:
         self.root = root
         self.config = config
-        self._ignore: Any = None  # what a full scan's walk skips (.gitignore, exclude), built on first use
+        self._ignore: Any = (
+            None  # what a full scan's walk skips (.gitignore, exclude), built on first use
+        )
         self._present: dict[str, bool] = {}
         self._manifests: list[str] | None = None
-        self._walked: Inventory | None = None
+        self._walked: FileSet | None = None
         self._started = started  # the Containerfile listing, when begun before this object existed
         self._listing: str | None = None
         self._listed = False
@@ -97,7 +99,10 @@ class Files:
     def containerfile_listing(self) -> str | None:
         """git's stage listing of the Containerfiles, as text; None without git."""
         if not self._listed:
-            running, self._started = self._started or _start_listing(self.root, _CONTAINERFILE_SPECS), None
+            running, self._started = (
+                self._started or _start_listing(self.root, _CONTAINERFILE_SPECS),
+                None,
+            )
             out = running.output()
             self._listing = None if out is None else out.decode("utf-8", "surrogateescape")
             self._listed = True
@@ -115,7 +120,9 @@ class Files:
         if self._manifests is None:
             listed = _staged(_start_listing(self.root, ("*Cargo.toml",)).output())
             self._manifests = (
-                self._walk().manifests if listed is None else sorted(r for r in listed if self.accepts(r, "manifests"))
+                self._walk().manifests
+                if listed is None
+                else sorted(r for r in listed if self.accepts(r, "manifests"))
             )
         return self._manifests
 
@@ -125,17 +132,18 @@ class Files:
             self._started.output()
             self._started = None
 
-    def _walk(self) -> Inventory:
+    def _walk(self) -> FileSet:
         if self._walked is None:
             self._walked = discover(self.root, self.config.exclude)
         return self._walked
 
 
-
 def _start_listing(root: Path, pathspecs: tuple[str, ...]) -> Running:
     from allocpolicy._proc import Running
 
-    return Running(["git", "-C", str(root), "ls-files", "-z", "--cached", "--stage", "--", *pathspecs])
+    return Running(
+        ["git", "-C", str(root), "ls-files", "-z", "--cached", "--stage", "--", *pathspecs]
+    )
 
 
 def _staged(raw: bytes | None) -> dict[str, str] | None:
@@ -163,7 +171,9 @@ def _kind_of(rel: str) -> str | None:
 # plain wildcards (`*` crosses `/`): git matches them much faster than `:(glob)`
 _CONTAINERFILE_SPECS = ("*ockerfile*", "*ontainerfile*")
 _TOKEN = re.compile(rb"[A-Za-z0-9_.+-]+")
-_STAGE_ENTRY = re.compile(r"[0-7]+ (?=[0-9a-f]+ [0-3]\t([^\0]*)\0)([0-9a-f]+)")  # "<mode> <blob> <stage>\t<path>\0"
+_STAGE_ENTRY = re.compile(
+    r"[0-7]+ (?=[0-9a-f]+ [0-3]\t([^\0]*)\0)([0-9a-f]+)"
+)  # "<mode> <blob> <stage>\t<path>\0"
 
 
 def _owned(parent: str) -> bool:
@@ -192,7 +202,9 @@ class MentionCache:
         from allocpolicy.usercache import cache_dir
 
         where = os.path.abspath(root)
-        self.path = cache_dir() / f"mentions-{zlib.crc32(where.encode()):08x}-{os.path.basename(where)}.txt"
+        self.path = (
+            cache_dir() / f"mentions-{zlib.crc32(where.encode()):08x}-{os.path.basename(where)}.txt"
+        )
         self.data, self.covered = self._load()
         self.fresh: dict[str, str] = {}  # blob -> words, read during this run
         self._known: set[str] | None = None
@@ -226,7 +238,11 @@ class MentionCache:
         entries = _entries(listing)
         complete = True
         for rel, blob in entries.items():
-            if blob not in self.known and blob not in self.fresh and tree.accepts(rel, "containerfiles"):
+            if (
+                blob not in self.known
+                and blob not in self.fresh
+                and tree.accepts(rel, "containerfiles")
+            ):
                 complete = self.words(root, rel, blob) is not None and complete
         if complete:  # a file that could not be read is tried again next time
             self.covered = _fingerprint(listing, settings)
@@ -265,7 +281,9 @@ class MentionCache:
 
     def _lines(self) -> list[str]:
         """The cached `<blob> words` lines, read whole (only when a listing is new to the cache)."""
-        return [line for line in bytes(self.data).decode("ascii", "replace").split("\n")[1:] if line]
+        return [
+            line for line in bytes(self.data).decode("ascii", "replace").split("\n")[1:] if line
+        ]
 
 
 def _parent(path: str) -> str:
@@ -317,7 +335,7 @@ def _narrow(root: Path, tree: Files, changed: set[str]) -> Scope:
     names = _crate_names(root, scope.crate_dirs)
     scope.containerfiles |= _images_building(root, tree, scope.crate_dirs, names)
     _add_crates_of_images(root, scope, tree)
-    scope.inventory = _restrict(root, tree, scope)
+    scope.files = _restrict(root, tree, scope)
     return scope
 
 
@@ -339,7 +357,9 @@ def _expand_workspace_roots(root: Path, scope: Scope, tree: Files) -> None:
             is_root = b"[workspace" in manifest.read_bytes()
         except OSError:
             continue
-        if is_root and any(c in scope.changed for c in (_join(d, "Cargo.toml"), _join(d, "Cargo.lock"))):
+        if is_root and any(
+            c in scope.changed for c in (_join(d, "Cargo.toml"), _join(d, "Cargo.lock"))
+        ):
             scope.crate_dirs |= _manifest_dirs_below(tree, d)
     for rel in scope.changed:
         if rel.endswith((".cargo/config.toml", ".cargo/config", "rust-toolchain.toml")):
@@ -376,16 +396,25 @@ def _images_building(root: Path, tree: Files, dirs: set[str], names: set[str]) -
     listing = tree.containerfile_listing()
     if listing is None:  # no git: read every Containerfile of the tree
         needles = [f" {n} " for n in names]
-        return {cf for cf in tree.walked_containerfiles() if _parent(cf) in near or _inside(cf, dirs)
-                or any(needle in (_words(root, cf) or "") for needle in needles)}
+        return {
+            cf
+            for cf in tree.walked_containerfiles()
+            if _parent(cf) in near
+            or _inside(cf, dirs)
+            or any(needle in (_words(root, cf) or "") for needle in needles)
+        }
     cache = MentionCache(root)
     settings = tree.settings
-    if not cache.covers(listing, settings):  # a Containerfile changed or appeared since the last run
+    if not cache.covers(
+        listing, settings
+    ):  # a Containerfile changed or appeared since the last run
         cache.learn(root, listing, tree, settings)
     # In a monorepo the listing has thousands of entries: it is searched as text, not parsed.
     found = {p for blob in cache.mentioning(names) for p in _paths_with_blob(listing, blob)}
     found |= set(_children(listing, near))
-    found |= {p for d in dirs if d for p in _paths_below(listing, d)}  # a root crate is not "inside" every file
+    found |= {
+        p for d in dirs if d for p in _paths_below(listing, d)
+    }  # a root crate is not "inside" every file
     return {p for p in found if tree.accepts(p, "containerfiles")}
 
 
@@ -413,7 +442,9 @@ def _paths_with_blob(listing: str, blob: str) -> list[str]:
 
 def _children(listing: str, dirs: set[str]) -> list[str]:
     """Listed paths directly in one of `dirs` (one pass over the listing)."""
-    prefixes = "|".join(re.escape(f"{d}/" if d else "") for d in sorted(dirs, key=len, reverse=True))
+    prefixes = "|".join(
+        re.escape(f"{d}/" if d else "") for d in sorted(dirs, key=len, reverse=True)
+    )
     return re.findall(f"\t((?:{prefixes})[^/\0]*)\0", listing)
 
 
@@ -497,7 +528,11 @@ def _sources(root: Path, tree: Files, dirs: set[str]) -> list[str]:
         for top, subdirs, files in os.walk(root / d):
             subdirs[:] = [x for x in subdirs if x not in SKIP_DIRS]
             rel_top = Path(top).relative_to(root).as_posix()
-            out += [f"{rel_top}/{f}" for f in files if f.endswith(".rs") and tree.walked(f"{rel_top}/{f}")]
+            out += [
+                f"{rel_top}/{f}"
+                for f in files
+                if f.endswith(".rs") and tree.walked(f"{rel_top}/{f}")
+            ]
     return sorted(out)
 
 
@@ -508,8 +543,8 @@ def _git_sources(root: Path) -> list[str]:
     return sorted(r for r in listed if _owned(_parent(r)))
 
 
-def _restrict(root: Path, tree: Files, scope: Scope) -> Inventory:
-    """The scope as an inventory: its Containerfiles, and the Cargo files its crates see.
+def _restrict(root: Path, tree: Files, scope: Scope) -> FileSet:
+    """The scope as a file set: its Containerfiles, and the Cargo files its crates see.
 
     Cargo reads manifests, locks, toolchains and `.cargo/config` from a crate's
     directory upward, so those are looked up there, not listed.
@@ -517,12 +552,14 @@ def _restrict(root: Path, tree: Files, scope: Scope) -> Inventory:
     dirs = scope.crate_dirs
     roots = {a for d in dirs for a in _ancestors(d)} | dirs
     builds = {a for c in scope.containerfiles for a in [_parent(c), *_ancestors(_parent(c))]}
-    inv = Inventory()
+    inv = FileSet()
     inv.containerfiles = sorted(c for c in scope.containerfiles if tree.has(c))
     # in path order, as a full scan lists them (it decides which of two same-named crates wins)
     inv.manifests = sorted(m for m in (_join(r, "Cargo.toml") for r in roots) if tree.has(m))
     inv.locks = sorted(m for m in (_join(r, "Cargo.lock") for r in roots) if tree.has(m))
-    inv.toolchains = sorted(t for t in (_join(r, "rust-toolchain.toml") for r in roots) if tree.has(t))
+    inv.toolchains = sorted(
+        t for t in (_join(r, "rust-toolchain.toml") for r in roots) if tree.has(t)
+    )
     configs = (_join(r, f".cargo/{n}") for r in roots | builds for n in ("config", "config.toml"))
     inv.cargo_configs = sorted(c for c in configs if tree.has(c))
     inv.rust_sources = _sources(root, tree, dirs)
@@ -548,8 +585,8 @@ def scan_changed(
         raise
     scope = narrow(root, config, files, started)
     if not scope.changed:
-        return scan(root, config=config, inventory=Inventory(), with_fixes=with_fixes)
-    result = scan(root, config=config, inventory=scope.inventory, with_fixes=with_fixes)
+        return scan(root, config=config, files=FileSet(), with_fixes=with_fixes)
+    result = scan(root, config=config, files=scope.files, with_fixes=with_fixes)
     affected = {row["crate"] for row in result.inventory if row.get("crate")}
     crate_names = _crate_names(root, scope.crate_dirs)
     images = {row["file"] for row in result.inventory if row.get("crate") in crate_names}

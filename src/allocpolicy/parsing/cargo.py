@@ -60,7 +60,12 @@ def _cached_toml(text: str) -> dict[str, Any]:
     """tomllib's value for `text`, kept in the user cache, keyed by content (and checked against it)."""
     path = _cache_path(text, "value")
     cached = _cache_read(path)
-    if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == text and isinstance(cached[1], dict):
+    if (
+        isinstance(cached, tuple)
+        and len(cached) == 2
+        and cached[0] == text
+        and isinstance(cached[1], dict)
+    ):
         return cached[1]
     data = _parse_toml(text)  # raises ManifestError for a broken file, which is never cached
     _cache_write(path, (text, data))
@@ -87,7 +92,11 @@ def _cache_path(text: str, what: str) -> Any:
 
     raw = text.encode("utf-8", "surrogatepass")
     version = "".join(map(str, sys.version_info[:2]))
-    return cache_dir() / "toml" / f"{zlib.crc32(raw):08x}-{zlib.adler32(raw):08x}-{len(raw)}-{what}-py{version}.marshal"
+    return (
+        cache_dir()
+        / "toml"
+        / f"{zlib.crc32(raw):08x}-{zlib.adler32(raw):08x}-{len(raw)}-{what}-py{version}.marshal"
+    )
 
 
 def _cache_read(path: Any) -> Any:
@@ -216,7 +225,9 @@ def _read_workspace(m: Manifest, ws: Any) -> None:
     exclude = ws.get("exclude", [])
     m.workspace_exclude = [str(x) for x in exclude] if isinstance(exclude, list) else []
     default = ws.get("default-members", [])
-    m.workspace_default_members = [str(x).rstrip("/") for x in default] if isinstance(default, list) else []
+    m.workspace_default_members = (
+        [str(x).rstrip("/") for x in default] if isinstance(default, list) else []
+    )
     deps = _read_deps(m, ws.get("dependencies"), ("workspace", "dependencies"), None)
     m.workspace_dependencies = {d.key: d for d in deps}
 
@@ -282,7 +293,9 @@ class CargoConfig:
     target: str | None  # [build] target (the first, when it is a list)
     target_line: int | None
     rustflags: str  # [build] rustflags
-    target_rustflags: dict[str, str] = field(default_factory=dict)  # [target.<triple|cfg>] rustflags
+    target_rustflags: dict[str, str] = field(
+        default_factory=dict
+    )  # [target.<triple|cfg>] rustflags
 
     def rustflags_for(self, triple: str) -> str:
         """The flags cargo applies to this triple: [build] plus the matching [target.*] tables."""
@@ -306,12 +319,19 @@ def parse_cargo_config(path: str, text: str) -> CargoConfig:
     if isinstance(target, list):
         target = target[0] if target else None
     per_target = {}
-    for key, table in (data.get("target") or {}).items() if isinstance(data.get("target"), dict) else []:
+    for key, table in (
+        (data.get("target") or {}).items() if isinstance(data.get("target"), dict) else []
+    ):
         if isinstance(table, dict) and table.get("rustflags"):
             per_target[key] = _flags(table.get("rustflags"))
     line = index_toml(text.splitlines()).line_of(("build", "target")) if target else None
-    return CargoConfig(path, target if isinstance(target, str) else None, line,
-                       _flags(build.get("rustflags")), per_target)
+    return CargoConfig(
+        path,
+        target if isinstance(target, str) else None,
+        line,
+        _flags(build.get("rustflags")),
+        per_target,
+    )
 
 
 def _flags(value: Any) -> str:

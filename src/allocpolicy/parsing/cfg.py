@@ -22,10 +22,10 @@ from collections.abc import Iterable, Mapping
 from allocpolicy._record import record
 
 __all__ = [
-    "CfgError",
-    "CfgExpr",
     "FALSE",
     "TRUE",
+    "CfgError",
+    "CfgExpr",
     "conj",
     "disj",
     "negate",
@@ -146,12 +146,9 @@ TRUE = CfgExpr("all")
 FALSE = CfgExpr("any")
 
 
-def _eq_holds(
-    key: str, value: str, facts: Mapping[str, object], features: Iterable[str]
-) -> bool:
-    if key == "feature":
-        if value in features:
-            return True
+def _eq_holds(key: str, value: str, facts: Mapping[str, object], features: Iterable[str]) -> bool:
+    if key == "feature" and value in features:
+        return True
         # Features may also be supplied as a fact (e.g. from `cargo --features`).
     fact = facts.get(key)
     if fact is None:

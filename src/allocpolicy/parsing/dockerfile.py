@@ -61,7 +61,9 @@ class Heredoc:
 # A JSON array of strings without escapes or control characters, which JSON reads
 # as the characters between the quotes (tests/parsing/test_dockerfile.py checks).
 _PLAIN_STRING = re.compile(r'"([^"\\\x00-\x1f]*)"')
-_PLAIN_ARRAY = re.compile(r'\[[ \t\r\n]*(?:"[^"\\\x00-\x1f]*"[ \t\r\n]*(?:,[ \t\r\n]*"[^"\\\x00-\x1f]*"[ \t\r\n]*)*)?\]')
+_PLAIN_ARRAY = re.compile(
+    r'\[[ \t\r\n]*(?:"[^"\\\x00-\x1f]*"[ \t\r\n]*(?:,[ \t\r\n]*"[^"\\\x00-\x1f]*"[ \t\r\n]*)*)?\]'
+)
 
 
 @record

@@ -45,8 +45,15 @@ _DIRECTIVE_RE = re.compile(rb"allocpolicy\s*:\s*(ignore-file|ignore)\s*\[([^\]\n
 _COMMENTS = frozenset({"line_comment", "block_comment"})
 # Leaves in which a needle is just text, never code.
 _TEXTUAL = frozenset(
-    {"line_comment", "block_comment", "doc_comment", "string_content", "string_literal",
-     "raw_string_literal", "char_literal"}
+    {
+        "line_comment",
+        "block_comment",
+        "doc_comment",
+        "string_content",
+        "string_literal",
+        "raw_string_literal",
+        "char_literal",
+    }
 )
 _CONTAINERS = frozenset({"source_file", "declaration_list", "block", "ERROR"})
 _TYPE_ITEMS = frozenset({"struct_item", "enum_item", "union_item", "type_item"})
@@ -129,11 +136,11 @@ def _comment_nodes(root: Node) -> list[Node]:
 def _strip_bom(data: bytes) -> bytes:
     # A BOM sits on line 1, so dropping it keeps every line number (and makes
     # line-1 columns match what an editor shows).
-    return data[len(_BOM):] if data.startswith(_BOM) else data
+    return data[len(_BOM) :] if data.startswith(_BOM) else data
 
 
 def _text(data: bytes, node: Node) -> str:
-    return data[node.start_byte:node.end_byte].decode("utf-8", "replace")
+    return data[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
 
 def _last_row(node: Node) -> int:
@@ -167,7 +174,7 @@ class _Comment:
 
 
 def _directives_in(data: bytes, node: Node) -> tuple[_Directive, ...]:
-    raw = data[node.start_byte:node.end_byte]
+    raw = data[node.start_byte : node.end_byte]
     out = []
     for m in _DIRECTIVE_RE.finditer(raw):
         ids = frozenset(
@@ -184,7 +191,7 @@ def _comments(data: bytes, root: Node) -> list[_Comment]:
     out = []
     for node in _comment_nodes(root):
         line_start = data.rfind(b"\n", 0, node.start_byte) + 1
-        own_line = not data[line_start:node.start_byte].strip()
+        own_line = not data[line_start : node.start_byte].strip()
         first = node.start_point[0] + 1
         out.append(_Comment(first, _last_row(node) + 1, own_line, _directives_in(data, node)))
     return out
@@ -202,16 +209,12 @@ def file_suppressions(data: bytes) -> list[tuple[int, str, frozenset[str]]]:
         root = _parse(data)
     except Exception:  # tree-sitter is tolerant; this is belt and braces
         return []
-    return [
-        (d.line, d.kind, d.ids) for c in _comments(data, root) for d in c.directives
-    ]
+    return [(d.line, d.kind, d.ids) for c in _comments(data, root) for d in c.directives]
 
 
 def _attached(comments: list[_Comment], first: int, last: int) -> list[_Directive]:
     """`ignore` directives on the item's own lines or in the comment block right above."""
-    found = [
-        d for c in comments if first <= c.first <= last for d in c.directives
-    ]
+    found = [d for c in comments if first <= c.first <= last for d in c.directives]
     above = {c.last: c for c in comments if c.own_line}
     row = first - 1
     while row in above:
@@ -237,9 +240,7 @@ class _Scope:
     local_types: set[str] = field(default_factory=set)
 
 
-def _use_bindings(
-    node: Node, data: bytes, prefix: tuple[str, ...], scope: _Scope
-) -> None:
+def _use_bindings(node: Node, data: bytes, prefix: tuple[str, ...], scope: _Scope) -> None:
     kind = node.type
     if kind == "use_as_clause":
         path = node.child_by_field_name("path")
@@ -382,7 +383,7 @@ def _metas(
     parts = _split_top(args)
     if not parts:
         return
-    pred_text = data[parts[0][0].start_byte:parts[0][-1].end_byte].decode("utf-8", "replace")
+    pred_text = data[parts[0][0].start_byte : parts[0][-1].end_byte].decode("utf-8", "replace")
     try:
         pred = parse_cfg(pred_text)
     except CfgError as err:
@@ -392,9 +393,7 @@ def _metas(
         yield from _metas(part, data, conds + (pred,), errors)
 
 
-def _attr_metas(
-    attr_item: Node, data: bytes, errors: list[tuple[int, str]]
-) -> list[_Meta]:
+def _attr_metas(attr_item: Node, data: bytes, errors: list[tuple[int, str]]) -> list[_Meta]:
     attr = next((c for c in attr_item.named_children if c.type == "attribute"), None)
     if attr is None:
         return []
@@ -405,9 +404,7 @@ def _is_global_allocator(name: str) -> bool:
     return name == "global_allocator" or name.endswith("::global_allocator")
 
 
-def _cfg_gates(
-    metas: Iterable[_Meta], data: bytes, errors: list[tuple[int, str]]
-) -> list[CfgExpr]:
+def _cfg_gates(metas: Iterable[_Meta], data: bytes, errors: list[tuple[int, str]]) -> list[CfgExpr]:
     gates = []
     for meta in metas:
         if meta.name != "cfg" or meta.args is None:
@@ -531,7 +528,8 @@ class _Scanner:
 
     def static(self, node: Node, attrs: list[Node], metas: list[_Meta], ctx: _Ctx) -> None:
         ga_attrs = [
-            a for a in attrs
+            a
+            for a in attrs
             if any(_is_global_allocator(m.name) for m in _attr_metas(a, self.data, []))
         ]
         ga_metas = [m for m in metas if _is_global_allocator(m.name)]
@@ -551,22 +549,24 @@ class _Scanner:
         line, end_line = first.start_point[0] + 1, _last_row(node) + 1
         directives = _attached(self.comments(), line, end_line)
         ids = frozenset(i for d in directives for i in d.ids)
-        self.found.append((
-            GlobalAllocator(
-                static_name=_text(self.data, name) if name is not None else "",
-                type_text=type_text,
-                resolved="::".join(resolved) or type_text,
-                crate=resolved[0] if resolved else "",
-                cfg=conj(list(gates) + ([ga_gate] if ga_gate is not None else [])),
-                line=line,
-                column=_column(self.data, first.start_byte),
-                end_line=end_line,
-                attr_line=ga_attrs[0].start_point[0] + 1 if ga_attrs else line,
-                suppressed=ids,
-                suppression_lines=tuple(sorted({d.line for d in directives})),
-            ),
-            attrs + [node],
-        ))
+        self.found.append(
+            (
+                GlobalAllocator(
+                    static_name=_text(self.data, name) if name is not None else "",
+                    type_text=type_text,
+                    resolved="::".join(resolved) or type_text,
+                    crate=resolved[0] if resolved else "",
+                    cfg=conj(list(gates) + ([ga_gate] if ga_gate is not None else [])),
+                    line=line,
+                    column=_column(self.data, first.start_byte),
+                    end_line=end_line,
+                    attr_line=ga_attrs[0].start_point[0] + 1 if ga_attrs else line,
+                    suppressed=ids,
+                    suppression_lines=tuple(sorted({d.line for d in directives})),
+                ),
+                attrs + [node],
+            )
+        )
 
     def parse_error(self) -> tuple[int, str] | None:
         problems = list(self.errors)
@@ -683,9 +683,7 @@ def _scan(data: bytes) -> RustSource:
 
 # -- where a fix should insert a new item ----------------------------------------
 
-_HEADER_KINDS = frozenset(
-    {"inner_attribute_item", "use_declaration", "extern_crate_declaration"}
-)
+_HEADER_KINDS = frozenset({"inner_attribute_item", "use_declaration", "extern_crate_declaration"})
 
 
 def _is_inner_doc(node: Node) -> bool:
@@ -732,9 +730,9 @@ def insertion_line(data: bytes) -> int:
 
 def _blank_line_follows(data: bytes, node: Node) -> bool:
     end = node.end_byte
-    nl = data.find(b"\n", end - 1 if data[end - 1:end] == b"\n" else end)
+    nl = data.find(b"\n", end - 1 if data[end - 1 : end] == b"\n" else end)
     if nl < 0:
         return False
     nxt = data.find(b"\n", nl + 1)
-    following = data[nl + 1:nxt if nxt >= 0 else len(data)]
+    following = data[nl + 1 : nxt if nxt >= 0 else len(data)]
     return not following.strip()

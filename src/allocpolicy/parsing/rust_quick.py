@@ -74,7 +74,11 @@ class _Reader:
     def _header(self, i: int) -> int:
         """Consume one `use`/`extern crate`/`mod x;` statement; -1 for anything else."""
         j, text = i, self.lines[i].strip()
-        while not text.endswith(";") and j + 1 < len(self.lines) and text.startswith(("use ", "pub use ")):
+        while (
+            not text.endswith(";")
+            and j + 1 < len(self.lines)
+            and text.startswith(("use ", "pub use "))
+        ):
             j += 1
             text += " " + self.lines[j].strip()
         if m := _USE.fullmatch(text):
@@ -96,7 +100,9 @@ class _Reader:
             if not head.endswith("::") or not rest.endswith("}"):
                 return False
             prefix = _segments(head)
-            return all(self._bind(prefix, item.strip()) for item in rest[:-1].split(",") if item.strip())
+            return all(
+                self._bind(prefix, item.strip()) for item in rest[:-1].split(",") if item.strip()
+            )
         return self._bind((), body)
 
     def _bind(self, prefix: tuple[str, ...], item: str) -> bool:
@@ -133,11 +139,19 @@ class _Reader:
             return False
         first = attrs[0]
         indent = len(self.lines[first]) - len(self.lines[first].lstrip())
-        self.found.append(GlobalAllocator(
-            static_name=m.group("name"), type_text=m.group("type"), resolved="::".join(resolved),
-            crate=resolved[0], cfg=conj(gates), line=first + 1, column=indent + 1, end_line=i + 1,
-            attr_line=ga_line,
-        ))
+        self.found.append(
+            GlobalAllocator(
+                static_name=m.group("name"),
+                type_text=m.group("type"),
+                resolved="::".join(resolved),
+                crate=resolved[0],
+                cfg=conj(gates),
+                line=first + 1,
+                column=indent + 1,
+                end_line=i + 1,
+                attr_line=ga_line,
+            )
+        )
         return True
 
     def _resolve(self, type_text: str) -> tuple[str, ...] | None:

@@ -99,13 +99,19 @@ def index_toml(lines: list[str]) -> TomlIndex:
         if not line or line.startswith("#"):
             continue
         if depth > 0:
-            if "[" in line or "]" in line or "{" in line or "}" in line:  # most lines of a long array have none
+            if (
+                "[" in line or "]" in line or "{" in line or "}" in line
+            ):  # most lines of a long array have none
                 depth += _bracket_delta(line)
             last_content = number
             continue
         if line.startswith("["):
             idx.table_ends[current] = last_content
-            inner = line.lstrip("[").split("]")[0] if not line.startswith("[[") else line[2:].split("]]")[0]
+            inner = (
+                line.lstrip("[").split("]")[0]
+                if not line.startswith("[[")
+                else line[2:].split("]]")[0]
+            )
             key = split_key(inner)
             if key is not None:
                 current = key

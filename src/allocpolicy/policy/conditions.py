@@ -21,11 +21,21 @@ from functools import lru_cache
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
-    from typing import Any, Callable, Mapping
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
 OPERATORS = (
-    "eq", "ne", "in", "not_in", "in_fact", "is", "exists", "contains", "matches",
-    "version_lt", "version_ge",
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "in_fact",
+    "is",
+    "exists",
+    "contains",
+    "matches",
+    "version_lt",
+    "version_ge",
 )
 
 
@@ -72,7 +82,11 @@ def evaluate(cond: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
     value = facts.get(cond["fact"])
     if "in_fact" in cond:
         other = facts.get(cond["in_fact"])
-        return value is not None and isinstance(other, (list, tuple, set, frozenset)) and value in other
+        return (
+            value is not None
+            and isinstance(other, (list, tuple, set, frozenset))
+            and value in other
+        )
     for op in OPERATORS:
         if op in cond:
             return _TESTS[op](value, cond[op])

@@ -76,7 +76,12 @@ def load_rules(extra: list[Path] | None = None) -> dict[str, Rule]:
             raise PolicyError(str(path), 1, "", f"cannot read policy file: {exc}") from None
         for rule in parse_policy(str(path), text):
             if rule.id in rules and rules[rule.id].source != rule.source:
-                raise PolicyError(str(path), 1, "id", f"rule id {rule.id} is already defined by {rules[rule.id].source}")
+                raise PolicyError(
+                    str(path),
+                    1,
+                    "id",
+                    f"rule id {rule.id} is already defined by {rules[rule.id].source}",
+                )
             rules[rule.id] = rule
     return rules
 
@@ -130,9 +135,12 @@ def _rule(path: str, raw: dict[str, Any]) -> Rule:
         when=raw["when"],
         message=re.sub(r"\s+", " ", raw["message"]).strip(),
         severity_overrides=tuple(
-            SeverityOverride(o["when"], Severity(o["severity"])) for o in raw.get("severity_overrides", [])
+            SeverityOverride(o["when"], Severity(o["severity"]))
+            for o in raw.get("severity_overrides", [])
         ),
-        fix=FixSpec(fix["action"], fix.get("safety", "safe"), fix.get("params", {})) if fix else None,
+        fix=FixSpec(fix["action"], fix.get("safety", "safe"), fix.get("params", {}))
+        if fix
+        else None,
         source=path,
     )
 
@@ -144,14 +152,18 @@ def _check_facts(path: str, text: str, rules: list[Rule]) -> None:
         for fact in sorted(set().union(*(facts_used(c) for c in conds))):
             if fact not in known:
                 raise PolicyError(
-                    path, _line_at(_node(text), ["rules", i, "when"]), f"rules[{i}].when",
+                    path,
+                    _line_at(_node(text), ["rules", i, "when"]),
+                    f"rules[{i}].when",
                     f"rule {rule.id}: subject {rule.subject!r} has no fact {fact!r} "
                     f"(facts: {', '.join(sorted(known))})",
                 )
         for name in re.findall(r"\{(\w+)\}", rule.message):
             if name not in known:
                 raise PolicyError(
-                    path, _line_at(_node(text), ["rules", i, "message"]), f"rules[{i}].message",
+                    path,
+                    _line_at(_node(text), ["rules", i, "message"]),
+                    f"rules[{i}].message",
                     f"rule {rule.id}: message names unknown fact {{{name}}}",
                 )
 

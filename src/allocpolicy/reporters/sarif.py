@@ -21,14 +21,19 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {"driver": {
-                    "name": "allocpolicy",
-                    "version": __version__,
-                    "informationUri": "https://github.com/allocpolicy/allocpolicy",
-                    "rules": [_rule(result.rules[i]) for i in rule_ids],
-                }},
+                "tool": {
+                    "driver": {
+                        "name": "allocpolicy",
+                        "version": __version__,
+                        "informationUri": "https://github.com/allocpolicy/allocpolicy",
+                        "rules": [_rule(result.rules[i]) for i in rule_ids],
+                    }
+                },
                 "originalUriBaseIds": {"SRCROOT": {"uri": result.root.resolve().as_uri() + "/"}},
-                "results": [_result(f, rule_ids.index(f.rule) if f.rule in rule_ids else -1) for f in result.findings],
+                "results": [
+                    _result(f, rule_ids.index(f.rule) if f.rule in rule_ids else -1)
+                    for f in result.findings
+                ],
             }
         ],
     }
@@ -40,7 +45,10 @@ def _rule(rule: Any) -> dict[str, Any]:
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.rationale},
-        "help": {"text": rule.documentation or rule.summary, "markdown": rule.documentation or rule.summary},
+        "help": {
+            "text": rule.documentation or rule.summary,
+            "markdown": rule.documentation or rule.summary,
+        },
         "helpUri": HELP_URI.format(id=rule.id.lower()),
         "defaultConfiguration": {"level": _LEVEL[rule.severity.value]},
     }
@@ -54,10 +62,14 @@ def _result(f: Finding, index: int) -> dict[str, Any]:
         "ruleId": f.rule,
         "level": _LEVEL[f.severity.value],
         "message": {"text": f.message},
-        "locations": [{"physicalLocation": {
-            "artifactLocation": {"uri": f.location.path, "uriBaseId": "SRCROOT"},
-            "region": region,
-        }}],
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": f.location.path, "uriBaseId": "SRCROOT"},
+                    "region": region,
+                }
+            }
+        ],
         "partialFingerprints": {"allocpolicy/v1": f.fingerprint},
     }
     if index >= 0:
@@ -70,11 +82,17 @@ def _result(f: Finding, index: int) -> dict[str, Any]:
 def _fix(fix: Fix) -> dict[str, Any]:
     by_path: dict[str, list[Any]] = {}
     for e in fix.edits:
-        by_path.setdefault(e.path, []).append({
-            "deletedRegion": {"startLine": e.start_line, "startColumn": e.start_column,
-                              "endLine": e.end_line, "endColumn": e.end_column},
-            "insertedContent": {"text": e.replacement},
-        })
+        by_path.setdefault(e.path, []).append(
+            {
+                "deletedRegion": {
+                    "startLine": e.start_line,
+                    "startColumn": e.start_column,
+                    "endLine": e.end_line,
+                    "endColumn": e.end_column,
+                },
+                "insertedContent": {"text": e.replacement},
+            }
+        )
     return {
         "description": {"text": f"{fix.title} ({fix.safety.value})"},
         "artifactChanges": [

@@ -19,7 +19,11 @@ def render(result: ScanResult, out: TextIO, colour: bool = False, excerpts: bool
         if excerpts and f.snippet.strip():
             out.write(f"    {f.location.line:>4} | {f.snippet.rstrip()}\n")
         # Offered titles stand in only while edits were not computed (large text scans).
-        offer = (f.fix.title, f.fix.safety) if f.fix is not None else (f.offered if result.pending else None)
+        offer = (
+            (f.fix.title, f.fix.safety)
+            if f.fix is not None
+            else (f.offered if result.pending else None)
+        )
         if excerpts and offer is not None:
             tag = "" if offer[1].value == "safe" else " (unsafe: --unsafe-fixes)"
             out.write(f"    fix: {offer[0]}{tag}\n")

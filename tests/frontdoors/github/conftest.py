@@ -10,11 +10,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gh_helpers import BASE, HEAD, Run, parse_outputs, rules  # noqa: E402
-from ghdouble import GitHubDouble  # noqa: E402
+from gh_helpers import BASE, HEAD, Run, parse_outputs, rules
+from ghdouble import GitHubDouble
 
-from allocpolicy.frontdoors.github.command import Inputs, Options, run  # noqa: E402
-from allocpolicy.model import Finding  # noqa: E402
+from allocpolicy.frontdoors.github.command import Inputs, Options, run
+from allocpolicy.model import Finding
 
 
 @pytest.fixture
@@ -27,19 +27,31 @@ def double():
 
 @pytest.fixture
 def event_file(tmp_path):
-    def make(number: int = 7, head: str = HEAD, base: str = BASE, head_repo: str = "octo/app", name: str = "pull_request") -> Path:
+    def make(
+        number: int = 7,
+        head: str = HEAD,
+        base: str = BASE,
+        head_repo: str = "octo/app",
+        name: str = "pull_request",
+    ) -> Path:
         p = tmp_path / f"event-{number}-{head[:4]}-{head_repo.replace('/', '_')}.json"
-        p.write_text(json.dumps({
-            "action": "synchronize",
-            "number": number,
-            "pull_request": {
-                "number": number, "state": "open", "draft": False,
-                "head": {"sha": head, "ref": "feature", "repo": {"full_name": head_repo}},
-                "base": {"sha": base, "ref": "main", "repo": {"full_name": "octo/app"}},
-            },
-            "repository": {"full_name": "octo/app"},
-            "sender": {"login": "alice"},
-        }))
+        p.write_text(
+            json.dumps(
+                {
+                    "action": "synchronize",
+                    "number": number,
+                    "pull_request": {
+                        "number": number,
+                        "state": "open",
+                        "draft": False,
+                        "head": {"sha": head, "ref": "feature", "repo": {"full_name": head_repo}},
+                        "base": {"sha": base, "ref": "main", "repo": {"full_name": "octo/app"}},
+                    },
+                    "repository": {"full_name": "octo/app"},
+                    "sender": {"login": "alice"},
+                }
+            )
+        )
         return p
 
     return make
@@ -49,8 +61,15 @@ def event_file(tmp_path):
 def bot(double, event_file, tmp_path):
     """Run the bot in-process against the double; returns a Run."""
 
-    def go(findings: list[Finding], *, token: str = "bot-token", event: Path | None = None,
-           event_name: str = "pull_request", inventory: list[dict[str, Any]] | None = None, **kw: Any) -> Run:
+    def go(
+        findings: list[Finding],
+        *,
+        token: str = "bot-token",
+        event: Path | None = None,
+        event_name: str = "pull_request",
+        inventory: list[dict[str, Any]] | None = None,
+        **kw: Any,
+    ) -> Run:
         out_file = tmp_path / "github_output"
         sum_file = tmp_path / "step_summary"
         out_file.write_text("")

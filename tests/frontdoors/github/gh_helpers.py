@@ -9,23 +9,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ghdouble import PrFile  # noqa: E402
+from ghdouble import PrFile
 
-from allocpolicy.frontdoors.github.plan import RuleInfo  # noqa: E402
-from allocpolicy.model import Edit, Finding, Fix, Location, Safety, Severity  # noqa: E402
+from allocpolicy.frontdoors.github.plan import RuleInfo
+from allocpolicy.model import Edit, Finding, Fix, Location, Safety, Severity
 
 HEAD = "a" * 40
 BASE = "b" * 40
 HEAD2 = "c" * 40
 
-CONTAINERFILE_PATCH = "@@ -0,0 +1,4 @@\n+FROM rust:1-alpine\n+WORKDIR /src\n+COPY . .\n+RUN cargo build --release"
+CONTAINERFILE_PATCH = (
+    "@@ -0,0 +1,4 @@\n+FROM rust:1-alpine\n+WORKDIR /src\n+COPY . .\n+RUN cargo build --release"
+)
 CARGO_PATCH = (
-    "@@ -4,6 +4,8 @@ edition = \"2021\"\n"
+    '@@ -4,6 +4,8 @@ edition = "2021"\n'
     " \n"
     " [dependencies]\n"
-    " serde = \"1\"\n"
-    "+tokio = \"1\"\n"
-    "+axum = \"0.7\"\n"
+    ' serde = "1"\n'
+    '+tokio = "1"\n'
+    '+axum = "0.7"\n'
     " \n"
     " [profile.release]\n"
     " lto = true"
@@ -34,18 +36,31 @@ CARGO_PATCH = (
 
 def rules() -> dict[str, RuleInfo]:
     return {
-        "AP001": RuleInfo("AP001", "musl-default-allocator", "musl's malloc is slow under contention.", ""),
-        "AP003": RuleInfo("AP003", "missing-mimalloc-dependency", "The allocator crate must be a dependency.", ""),
-        "AP004": RuleInfo("AP004", "no-global-allocator", "Without #[global_allocator] the crate is unused.", ""),
+        "AP001": RuleInfo(
+            "AP001", "musl-default-allocator", "musl's malloc is slow under contention.", ""
+        ),
+        "AP003": RuleInfo(
+            "AP003", "missing-mimalloc-dependency", "The allocator crate must be a dependency.", ""
+        ),
+        "AP004": RuleInfo(
+            "AP004", "no-global-allocator", "Without #[global_allocator] the crate is unused.", ""
+        ),
         "AP005": RuleInfo("AP005", "ld-preload-allocator", "LD_PRELOAD hides the allocator.", ""),
     }
 
 
 def f_ap001(line: int = 1) -> Finding:
     return Finding(
-        "AP001", "musl-default-allocator", Severity.ERROR, Location("Containerfile", line, 6, line, 19),
+        "AP001",
+        "musl-default-allocator",
+        Severity.ERROR,
+        Location("Containerfile", line, 6, line, 19),
         "Release binary built on musl uses the default allocator.",
-        Fix("Build on glibc", Safety.SAFE, (Edit("Containerfile", line, 6, line, 19, "rust:1-bookworm"),)),
+        Fix(
+            "Build on glibc",
+            Safety.SAFE,
+            (Edit("Containerfile", line, 6, line, 19, "rust:1-bookworm"),),
+        ),
         snippet="FROM rust:1-alpine",
     )
 
@@ -53,32 +68,62 @@ def f_ap001(line: int = 1) -> Finding:
 def f_ap003(line: int = 7) -> Finding:
     # inserts a dependency line after `tokio = "1"`
     return Finding(
-        "AP003", "missing-mimalloc-dependency", Severity.WARNING, Location("Cargo.toml", line, 1),
+        "AP003",
+        "missing-mimalloc-dependency",
+        Severity.WARNING,
+        Location("Cargo.toml", line, 1),
         "mimalloc is not a dependency.",
-        Fix("Add mimalloc", Safety.SAFE, (Edit("Cargo.toml", line + 1, 1, line + 1, 1, 'mimalloc = "0.1"\n'),)),
+        Fix(
+            "Add mimalloc",
+            Safety.SAFE,
+            (Edit("Cargo.toml", line + 1, 1, line + 1, 1, 'mimalloc = "0.1"\n'),),
+        ),
         snippet='tokio = "1"',
     )
 
 
 def f_ap004_outside() -> Finding:
     return Finding(
-        "AP004", "no-global-allocator", Severity.WARNING, Location("Cargo.toml", 2, 1),
-        "The package declares no global allocator.", None, snippet='name = "app"',
+        "AP004",
+        "no-global-allocator",
+        Severity.WARNING,
+        Location("Cargo.toml", 2, 1),
+        "The package declares no global allocator.",
+        None,
+        snippet='name = "app"',
     )
 
 
 def f_ap004_main() -> Finding:
     return Finding(
-        "AP004", "no-global-allocator", Severity.ERROR, Location("src/main.rs", 1, 1),
+        "AP004",
+        "no-global-allocator",
+        Severity.ERROR,
+        Location("src/main.rs", 1, 1),
         "main.rs has no #[global_allocator].",
-        Fix("Add the allocator static", Safety.SAFE,
-            (Edit("src/main.rs", 1, 1, 1, 1, "#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n"),)),
+        Fix(
+            "Add the allocator static",
+            Safety.SAFE,
+            (
+                Edit(
+                    "src/main.rs",
+                    1,
+                    1,
+                    1,
+                    1,
+                    "#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n",
+                ),
+            ),
+        ),
         snippet="fn main() {",
     )
 
 
 def base_files() -> list[PrFile]:
-    return [PrFile("Containerfile", CONTAINERFILE_PATCH, "added"), PrFile("Cargo.toml", CARGO_PATCH)]
+    return [
+        PrFile("Containerfile", CONTAINERFILE_PATCH, "added"),
+        PrFile("Cargo.toml", CARGO_PATCH),
+    ]
 
 
 @dataclass
@@ -103,5 +148,3 @@ def parse_outputs(text: str) -> dict[str, str]:
         else:
             i += 1
     return out
-
-

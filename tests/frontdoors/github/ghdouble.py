@@ -76,7 +76,11 @@ def example(schema: dict[str, Any], depth: int = 0) -> Any:
         return schema["enum"][0]
     t = schema.get("type")
     if t == "object" or "properties" in schema:
-        return {k: example(schema["properties"][k], depth + 1) for k in schema.get("required", []) if k in schema.get("properties", {})}
+        return {
+            k: example(schema["properties"][k], depth + 1)
+            for k in schema.get("required", [])
+            if k in schema.get("properties", {})
+        }
     if t == "array":
         return []
     if t == "integer":
@@ -130,7 +134,7 @@ def right_lines(patch: str | None) -> dict[int, tuple[int, str]]:
             o_left = int(m.group(2) or 1)
             n_left = int(m.group(4) or 1)
             continue
-        if o_left <= 0 and n_left <= 0 or raw.startswith("\\"):
+        if (o_left <= 0 and n_left <= 0) or raw.startswith("\\"):
             continue
         if raw.startswith("+"):
             out[new] = (hunk, raw[1:])
@@ -221,7 +225,9 @@ class GitHubDouble:
             def _go(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                status, headers, body = double.handle(self.command, self.path, dict(self.headers), raw)
+                status, headers, body = double.handle(
+                    self.command, self.path, dict(self.headers), raw
+                )
                 data = b"" if body is None else json.dumps(body).encode()
                 self.send_response(status)
                 for k, v in headers.items():
@@ -248,7 +254,9 @@ class GitHubDouble:
             self.server.server_close()
 
     # -- test set-up helpers ------------------------------------------------------------------
-    def add_pull(self, number: int, head_sha: str, base_sha: str, files: list[PrFile], **kw: Any) -> PullRequest:
+    def add_pull(
+        self, number: int, head_sha: str, base_sha: str, files: list[PrFile], **kw: Any
+    ) -> PullRequest:
         pr = PullRequest(number, head_sha, base_sha, files, **kw)
         pr.shas = [head_sha]
         self.pulls[number] = pr
@@ -261,7 +269,11 @@ class GitHubDouble:
             old = {f.filename: right_lines(f.validation_patch()) for f in pr.files}
             new = {f.filename: right_lines(f.validation_patch()) for f in files}
             for c in self.review_comments:
-                if c.get("subject_type") == "file" or c.get("in_reply_to_id") or c.get("line") is None:
+                if (
+                    c.get("subject_type") == "file"
+                    or c.get("in_reply_to_id")
+                    or c.get("line") is None
+                ):
                     continue
                 text = old.get(c["path"], {}).get(c["line"], (None, None))[1]
                 cands = [n for n, (_, t) in new.get(c["path"], {}).items() if t == text]
@@ -279,15 +291,30 @@ class GitHubDouble:
             pr.head_sha = head_sha
             pr.shas.append(head_sha)
 
-    def inject(self, op: str, status: int, times: int = 1, headers: dict[str, str] | None = None,
-               body: dict[str, Any] | None = None, after: bool = False) -> None:
+    def inject(
+        self,
+        op: str,
+        status: int,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        after: bool = False,
+    ) -> None:
         self.injections.append(Injection(op, status, times, headers or {}, body, after))
 
     def add_reply(self, comment_id: int, login: str, body: str) -> dict[str, Any]:
         with self._lock:
             parent = next(c for c in self.review_comments if c["id"] == comment_id)
-            c = self._new_review_comment(parent["_pr"], login, body, parent["path"], parent.get("line"), None,
-                                         parent["commit_id"], review_id=None)
+            c = self._new_review_comment(
+                parent["_pr"],
+                login,
+                body,
+                parent["path"],
+                parent.get("line"),
+                None,
+                parent["commit_id"],
+                review_id=None,
+            )
             c["in_reply_to_id"] = comment_id
             return c
 
@@ -295,9 +322,13 @@ class GitHubDouble:
         with self._lock:
             return self._new_issue_comment(number, login, body)
 
-    def add_review_comment(self, number: int, login: str, body: str, path: str, line: int) -> dict[str, Any]:
+    def add_review_comment(
+        self, number: int, login: str, body: str, path: str, line: int
+    ) -> dict[str, Any]:
         with self._lock:
-            return self._new_review_comment(number, login, body, path, line, None, self.pulls[number].head_sha, None)
+            return self._new_review_comment(
+                number, login, body, path, line, None, self.pulls[number].head_sha, None
+            )
 
     def add_pending_review(self, number: int, login: str, body: str = "") -> dict[str, Any]:
         with self._lock:
@@ -305,13 +336,21 @@ class GitHubDouble:
 
     # -- queries for assertions -------------------------------------------------------------------
     def calls(self, op: str | None = None, method: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in self.requests if (op is None or r["op"] == op) and (method is None or r["method"] == method)]
+        return [
+            r
+            for r in self.requests
+            if (op is None or r["op"] == op) and (method is None or r["method"] == method)
+        ]
 
     def writes(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["method"] != "GET"]
 
     def comments_by(self, login: str, number: int | None = None) -> list[dict[str, Any]]:
-        return [c for c in self.review_comments if c["user"]["login"] == login and (number is None or c["_pr"] == number)]
+        return [
+            c
+            for c in self.review_comments
+            if c["user"]["login"] == login and (number is None or c["_pr"] == number)
+        ]
 
     # -- dispatch --------------------------------------------------------------------------------
     def _index_ops(self) -> list[tuple[str, re.Pattern[str], str, dict[str, Any]]]:
@@ -332,7 +371,9 @@ class GitHubDouble:
                 return tmpl, op, list(mt.groups())
         return None
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], Any]:
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], Any]:
         url = urllib.parse.urlsplit(raw_path)
         path = url.path
         query = urllib.parse.parse_qs(url.query)
@@ -343,16 +384,25 @@ class GitHubDouble:
             except ValueError:
                 self.spec_errors.append(f"{method} {path}: body is not JSON")
                 return 400, {}, {"message": "Problems parsing JSON"}
-        rec = {"method": method, "path": path, "query": query, "body": body, "op": None, "status": None}
+        rec = {
+            "method": method,
+            "path": path,
+            "query": query,
+            "body": body,
+            "op": None,
+            "status": None,
+        }
         with self._lock:
             self.requests.append(rec)
             if not path.startswith(API_PREFIX):
                 self.spec_errors.append(f"{method} {path}: not under the API base URL")
                 return self._finish(rec, 404, {}, {"message": "Not Found"})
-            api_path = path[len(API_PREFIX):]
+            api_path = path[len(API_PREFIX) :]
             found = self._find_op(method, api_path)
             if found is None:
-                self.spec_errors.append(f"{method} {api_path}: no such operation in the OpenAPI subset")
+                self.spec_errors.append(
+                    f"{method} {api_path}: no such operation in the OpenAPI subset"
+                )
                 return self._finish(rec, 404, {}, {"message": "Not Found"})
             tmpl, op, params = found
             rec["op"] = op["operationId"]
@@ -371,47 +421,87 @@ class GitHubDouble:
                 inj.times -= 1
                 if inj.after:
                     self._dispatch(rec["op"], params[2:], query, body, user, tmpl)
-                return self._finish(rec, inj.status, inj.headers, inj.body or {"message": "injected failure"}, validate=False)
+                return self._finish(
+                    rec,
+                    inj.status,
+                    inj.headers,
+                    inj.body or {"message": "injected failure"},
+                    validate=False,
+                )
             if method != "GET" and not user["write"]:
-                return self._finish(rec, 403, {}, {"message": "Resource not accessible by integration",
-                                                   "documentation_url": "https://docs.github.com/rest"})
+                return self._finish(
+                    rec,
+                    403,
+                    {},
+                    {
+                        "message": "Resource not accessible by integration",
+                        "documentation_url": "https://docs.github.com/rest",
+                    },
+                )
             status, hdrs, out = self._dispatch(rec["op"], params[2:], query, body, user, tmpl)
             return self._finish(rec, status, hdrs, out, op=op)
 
-    def _finish(self, rec: dict[str, Any], status: int, headers: dict[str, str], body: Any,
-                op: dict[str, Any] | None = None, validate: bool = True) -> tuple[int, dict[str, str], Any]:
+    def _finish(
+        self,
+        rec: dict[str, Any],
+        status: int,
+        headers: dict[str, str],
+        body: Any,
+        op: dict[str, Any] | None = None,
+        validate: bool = True,
+    ) -> tuple[int, dict[str, str], Any]:
         rec["status"] = status
-        if op is not None and validate and self.validate_responses and status < 300 and body is not None:
+        if (
+            op is not None
+            and validate
+            and self.validate_responses
+            and status < 300
+            and body is not None
+        ):
             err = self._validate_response(rec, status, body)
             if err:
-                raise AssertionError(f"the double's own {rec['op']} response breaks the spec: {err}")
+                raise AssertionError(
+                    f"the double's own {rec['op']} response breaks the spec: {err}"
+                )
         return status, headers, body
 
-    def _validate_request(self, method: str, raw_path: str, headers: dict[str, str], raw: bytes) -> str | None:
+    def _validate_request(
+        self, method: str, raw_path: str, headers: dict[str, str], raw: bytes
+    ) -> str | None:
         api = openapi_for(self.base_url)
         url = "http://double.invalid" + raw_path
-        req = requests.Request(method, url, data=raw or None,
-                               headers={"Content-Type": "application/json"} if raw else {}).prepare()
+        req = requests.Request(
+            method,
+            url,
+            data=raw or None,
+            headers={"Content-Type": "application/json"} if raw else {},
+        ).prepare()
         try:
             api.validate_request(RequestsOpenAPIRequest(req))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             cause = exc.__cause__
             return f"{type(exc).__name__}: {exc}" + (f" ({cause})" if cause else "")
         return None
 
     def _validate_response(self, rec: dict[str, Any], status: int, body: Any) -> str | None:
         api = openapi_for(self.base_url)
-        raw_path = rec["path"] + ("?" + urllib.parse.urlencode(rec["query"], doseq=True) if rec["query"] else "")
+        raw_path = rec["path"] + (
+            "?" + urllib.parse.urlencode(rec["query"], doseq=True) if rec["query"] else ""
+        )
         raw = json.dumps(rec["body"]).encode() if rec["body"] is not None else None
-        req = requests.Request(rec["method"], "http://double.invalid" + raw_path, data=raw,
-                               headers={"Content-Type": "application/json"} if raw else {}).prepare()
+        req = requests.Request(
+            rec["method"],
+            "http://double.invalid" + raw_path,
+            data=raw,
+            headers={"Content-Type": "application/json"} if raw else {},
+        ).prepare()
         resp = requests.Response()
         resp.status_code = status
         resp._content = json.dumps(body).encode()
         resp.headers["Content-Type"] = "application/json"
         try:
             api.validate_response(RequestsOpenAPIRequest(req), RequestsOpenAPIResponse(resp))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return f"{type(exc).__name__}: {exc} ({exc.__cause__})"
         return None
 
@@ -440,42 +530,93 @@ class GitHubDouble:
 
         def branch(sha: str, full: str) -> dict[str, Any]:
             owner, name = full.split("/")
-            return {"label": f"{owner}:b", "ref": "b", "sha": sha, "user": self._user(owner),
-                    "repo": overlay(repo_base, {"full_name": full, "name": name, "owner": self._user(owner),
-                                                "url": f"{self.base_url}/repos/{full}", "fork": full != self.full_name})}
+            return {
+                "label": f"{owner}:b",
+                "ref": "b",
+                "sha": sha,
+                "user": self._user(owner),
+                "repo": overlay(
+                    repo_base,
+                    {
+                        "full_name": full,
+                        "name": name,
+                        "owner": self._user(owner),
+                        "url": f"{self.base_url}/repos/{full}",
+                        "fork": full != self.full_name,
+                    },
+                ),
+            }
 
-        return overlay(base, {
-            "url": url, "number": pr.number, "state": pr.state, "draft": pr.draft, "title": "PR",
-            "issue_url": f"{self._repo_url()}/issues/{pr.number}",
-            "html_url": f"https://github.invalid/{self.full_name}/pull/{pr.number}",
-            "user": self._user(pr.author),
-            "head": branch(pr.head_sha, pr.head_repo or self.full_name),
-            "base": branch(pr.base_sha, self.full_name),
-            "changed_files": len(pr.files), "commits": len(pr.shas),
-        })
+        return overlay(
+            base,
+            {
+                "url": url,
+                "number": pr.number,
+                "state": pr.state,
+                "draft": pr.draft,
+                "title": "PR",
+                "issue_url": f"{self._repo_url()}/issues/{pr.number}",
+                "html_url": f"https://github.invalid/{self.full_name}/pull/{pr.number}",
+                "user": self._user(pr.author),
+                "head": branch(pr.head_sha, pr.head_repo or self.full_name),
+                "base": branch(pr.base_sha, self.full_name),
+                "changed_files": len(pr.files),
+                "commits": len(pr.shas),
+            },
+        )
 
-    def _new_review(self, number: int, login: str, body: str, state: str, commit_id: str) -> dict[str, Any]:
+    def _new_review(
+        self, number: int, login: str, body: str, state: str, commit_id: str
+    ) -> dict[str, Any]:
         rid = next(self._ids)
-        r = overlay(example(self._schema("pulls/create-review", 200)), {
-            "id": rid, "node_id": f"PRR_{rid}", "user": self._user(login), "body": body, "state": state,
-            "commit_id": commit_id, "html_url": f"https://github.invalid/{self.full_name}/pull/{number}#pullrequestreview-{rid}",
-            "pull_request_url": f"{self._repo_url()}/pulls/{number}",
-        })
+        r = overlay(
+            example(self._schema("pulls/create-review", 200)),
+            {
+                "id": rid,
+                "node_id": f"PRR_{rid}",
+                "user": self._user(login),
+                "body": body,
+                "state": state,
+                "commit_id": commit_id,
+                "html_url": f"https://github.invalid/{self.full_name}/pull/{number}#pullrequestreview-{rid}",
+                "pull_request_url": f"{self._repo_url()}/pulls/{number}",
+            },
+        )
         r["_pr"] = number
         self.reviews.append(r)
         return r
 
-    def _new_review_comment(self, number: int, login: str, body: str, path: str, line: int | None,
-                            start_line: int | None, commit_id: str, review_id: int | None,
-                            subject_type: str = "line") -> dict[str, Any]:
+    def _new_review_comment(
+        self,
+        number: int,
+        login: str,
+        body: str,
+        path: str,
+        line: int | None,
+        start_line: int | None,
+        commit_id: str,
+        review_id: int | None,
+        subject_type: str = "line",
+    ) -> dict[str, Any]:
         cid = next(self._ids)
-        c = overlay(example(self._schema("pulls/create-review-comment", 201)), {
-            "id": cid, "node_id": f"PRRC_{cid}", "url": f"{self._repo_url()}/pulls/comments/{cid}",
-            "pull_request_review_id": review_id, "diff_hunk": "@@", "path": path, "commit_id": commit_id,
-            "original_commit_id": commit_id, "user": self._user(login), "body": body,
-            "html_url": f"https://github.invalid/{self.full_name}/pull/{number}#discussion_r{cid}",
-            "pull_request_url": f"{self._repo_url()}/pulls/{number}", "subject_type": subject_type,
-        })
+        c = overlay(
+            example(self._schema("pulls/create-review-comment", 201)),
+            {
+                "id": cid,
+                "node_id": f"PRRC_{cid}",
+                "url": f"{self._repo_url()}/pulls/comments/{cid}",
+                "pull_request_review_id": review_id,
+                "diff_hunk": "@@",
+                "path": path,
+                "commit_id": commit_id,
+                "original_commit_id": commit_id,
+                "user": self._user(login),
+                "body": body,
+                "html_url": f"https://github.invalid/{self.full_name}/pull/{number}#discussion_r{cid}",
+                "pull_request_url": f"{self._repo_url()}/pulls/{number}",
+                "subject_type": subject_type,
+            },
+        )
         if line is not None:
             c.update(line=line, original_line=line, side="RIGHT")
             if start_line is not None:
@@ -486,21 +627,30 @@ class GitHubDouble:
 
     def _new_issue_comment(self, number: int, login: str, body: str) -> dict[str, Any]:
         cid = next(self._ids)
-        c = overlay(example(self._schema("issues/create-comment", 201)), {
-            "id": cid, "node_id": f"IC_{cid}", "url": f"{self._repo_url()}/issues/comments/{cid}",
-            "html_url": f"https://github.invalid/{self.full_name}/pull/{number}#issuecomment-{cid}",
-            "issue_url": f"{self._repo_url()}/issues/{number}", "user": self._user(login), "body": body,
-        })
+        c = overlay(
+            example(self._schema("issues/create-comment", 201)),
+            {
+                "id": cid,
+                "node_id": f"IC_{cid}",
+                "url": f"{self._repo_url()}/issues/comments/{cid}",
+                "html_url": f"https://github.invalid/{self.full_name}/pull/{number}#issuecomment-{cid}",
+                "issue_url": f"{self._repo_url()}/issues/{number}",
+                "user": self._user(login),
+                "body": body,
+            },
+        )
         c["_pr"] = number
         self.issue_comments.append(c)
         return c
 
     # -- operations -------------------------------------------------------------------------------
-    def _page(self, items: list[Any], query: dict[str, list[str]], path: str) -> tuple[int, dict[str, str], Any]:
+    def _page(
+        self, items: list[Any], query: dict[str, list[str]], path: str
+    ) -> tuple[int, dict[str, str], Any]:
         per_page = min(int(query.get("per_page", ["30"])[0]), 100)
         page = int(query.get("page", ["1"])[0])
         last = max(1, -(-len(items) // per_page))
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         links = []
 
         def link(p: int, rel: str) -> str:
@@ -515,8 +665,15 @@ class GitHubDouble:
         hdrs = {"Link": ", ".join(links)} if links else {}
         return 200, hdrs, [_public(x) for x in chunk]
 
-    def _dispatch(self, op: str, ids: list[str], query: dict[str, list[str]], body: Any,
-                  user: dict[str, Any], tmpl: str) -> tuple[int, dict[str, str], Any]:
+    def _dispatch(
+        self,
+        op: str,
+        ids: list[str],
+        query: dict[str, list[str]],
+        body: Any,
+        user: dict[str, Any],
+        tmpl: str,
+    ) -> tuple[int, dict[str, str], Any]:
         login = user["login"]
         rel_path = tmpl.replace("{owner}", self.owner).replace("{repo}", self.repo)
         if "{pull_number}" in tmpl or "{issue_number}" in tmpl:
@@ -533,10 +690,17 @@ class GitHubDouble:
                 files, pr.stale_files_once = pr.stale_files_once, None
             items = []
             for f in files[:3000]:
-                item = overlay(example(self._schema("pulls/list-files", 200)), {
-                    "filename": f.filename, "status": f.status, "sha": "0" * 40,
-                    "additions": 1, "deletions": 0, "changes": 1,
-                })
+                item = overlay(
+                    example(self._schema("pulls/list-files", 200)),
+                    {
+                        "filename": f.filename,
+                        "status": f.status,
+                        "sha": "0" * 40,
+                        "additions": 1,
+                        "deletions": 0,
+                        "changes": 1,
+                    },
+                )
                 if f.patch is not None:
                     item["patch"] = f.patch
                 if f.previous_filename:
@@ -544,12 +708,22 @@ class GitHubDouble:
                 items.append(item)
             return self._page(items, query, rel_path)
         if op == "pulls/list-review-comments":
-            visible = [c for c in self.review_comments if c["_pr"] == number and not self._in_pending_of_other(c, login)]
+            visible = [
+                c
+                for c in self.review_comments
+                if c["_pr"] == number and not self._in_pending_of_other(c, login)
+            ]
             return self._page(visible, query, rel_path)
         if op == "issues/list-comments":
-            return self._page([c for c in self.issue_comments if c["_pr"] == number], query, rel_path)
+            return self._page(
+                [c for c in self.issue_comments if c["_pr"] == number], query, rel_path
+            )
         if op == "pulls/list-reviews":
-            visible = [r for r in self.reviews if r["_pr"] == number and (r["state"] != "PENDING" or r["user"]["login"] == login)]
+            visible = [
+                r
+                for r in self.reviews
+                if r["_pr"] == number and (r["state"] != "PENDING" or r["user"]["login"] == login)
+            ]
             return self._page(visible, query, rel_path)
         if op == "pulls/create-review":
             return self._create_review(pr, body, login)
@@ -560,8 +734,12 @@ class GitHubDouble:
             if r["state"] != "PENDING":
                 return self._reject(422, "Can not submit a non-pending review")
             if body["event"] == "APPROVE":
-                return self._reject(422, "GitHub Actions is not permitted to approve pull requests.")
-            r["state"] = {"COMMENT": "COMMENTED", "REQUEST_CHANGES": "CHANGES_REQUESTED"}[body["event"]]
+                return self._reject(
+                    422, "GitHub Actions is not permitted to approve pull requests."
+                )
+            r["state"] = {"COMMENT": "COMMENTED", "REQUEST_CHANGES": "CHANGES_REQUESTED"}[
+                body["event"]
+            ]
             if "body" in body:
                 r["body"] = body["body"]
             return 200, {}, _public(r)
@@ -611,20 +789,31 @@ class GitHubDouble:
         return 404, {}, {"message": "Not Found"}
 
     def _in_pending_of_other(self, c: dict[str, Any], login: str) -> bool:
-        r = self._review(c.get("pull_request_review_id"), c["_pr"]) if c.get("pull_request_review_id") else None
+        r = (
+            self._review(c.get("pull_request_review_id"), c["_pr"])
+            if c.get("pull_request_review_id")
+            else None
+        )
         return r is not None and r["state"] == "PENDING" and r["user"]["login"] != login
 
     def _review(self, rid: int | None, number: int) -> dict[str, Any] | None:
         return next((r for r in self.reviews if r["id"] == rid and r["_pr"] == number), None)
 
-    def _reject(self, status: int, message: str, errors: list[str] | None = None) -> tuple[int, dict[str, str], Any]:
+    def _reject(
+        self, status: int, message: str, errors: list[str] | None = None
+    ) -> tuple[int, dict[str, str], Any]:
         self.rejections.append(message if not errors else f"{message}: {'; '.join(errors)}")
-        body: dict[str, Any] = {"message": message, "documentation_url": "https://docs.github.com/rest"}
+        body: dict[str, Any] = {
+            "message": message,
+            "documentation_url": "https://docs.github.com/rest",
+        }
         if errors:
             body["errors"] = errors
         return status, {}, body
 
-    def _check_anchor(self, pr: PullRequest, c: dict[str, Any], strict_keys: set[str]) -> str | None:
+    def _check_anchor(
+        self, pr: PullRequest, c: dict[str, Any], strict_keys: set[str]
+    ) -> str | None:
         extra = set(c) - strict_keys
         if extra:
             self.spec_errors.append(f"review comment has unknown keys {sorted(extra)}")
@@ -658,52 +847,109 @@ class GitHubDouble:
                 return "Pull request review thread start line must be part of the same hunk as the line."
         return None
 
-    def _create_review(self, pr: PullRequest, body: dict[str, Any], login: str) -> tuple[int, dict[str, str], Any]:
+    def _create_review(
+        self, pr: PullRequest, body: dict[str, Any], login: str
+    ) -> tuple[int, dict[str, str], Any]:
         event = body.get("event")
         if event == "APPROVE":
             return self._reject(422, "GitHub Actions is not permitted to approve pull requests.")
         if event in ("COMMENT", "REQUEST_CHANGES") and not body.get("body"):
-            return self._reject(422, "Unprocessable Entity", ["Body is required for COMMENT and REQUEST_CHANGES"])
+            return self._reject(
+                422, "Unprocessable Entity", ["Body is required for COMMENT and REQUEST_CHANGES"]
+            )
         if len(body.get("body", "")) > BODY_LIMIT:
             return self._reject(422, "Body is too long (maximum is 65536 characters)")
-        if any(r["_pr"] == pr.number and r["state"] == "PENDING" and r["user"]["login"] == login for r in self.reviews):
-            return self._reject(422, "Unprocessable Entity", ["User can only have one pending review per pull request"])
+        if any(
+            r["_pr"] == pr.number and r["state"] == "PENDING" and r["user"]["login"] == login
+            for r in self.reviews
+        ):
+            return self._reject(
+                422,
+                "Unprocessable Entity",
+                ["User can only have one pending review per pull request"],
+            )
         commit_id = body.get("commit_id", pr.head_sha)
         if commit_id not in pr.shas:
-            return self._reject(422, "Unprocessable Entity", ["commit_id is not part of the pull request"])
+            return self._reject(
+                422, "Unprocessable Entity", ["commit_id is not part of the pull request"]
+            )
         comments = body.get("comments", [])
         errors = []
         for c in comments:
-            err = self._check_anchor(pr, c, {"path", "body", "line", "side", "start_line", "start_side", "position"})
+            err = self._check_anchor(
+                pr, c, {"path", "body", "line", "side", "start_line", "start_side", "position"}
+            )
             if err:
                 errors.append(err)
         if errors:  # all or nothing, and GitHub does not say which comment
             return self._reject(422, "Unprocessable Entity", sorted(set(errors)))
-        state = {"COMMENT": "COMMENTED", "REQUEST_CHANGES": "CHANGES_REQUESTED", None: "PENDING"}[event]
+        state = {"COMMENT": "COMMENTED", "REQUEST_CHANGES": "CHANGES_REQUESTED", None: "PENDING"}[
+            event
+        ]
         r = self._new_review(pr.number, login, body.get("body", ""), state, commit_id)
         for c in comments:
-            self._new_review_comment(pr.number, login, c["body"], c["path"], c.get("line"), c.get("start_line"),
-                                     commit_id, r["id"])
+            self._new_review_comment(
+                pr.number,
+                login,
+                c["body"],
+                c["path"],
+                c.get("line"),
+                c.get("start_line"),
+                commit_id,
+                r["id"],
+            )
         return 200, {}, _public(r)
 
-    def _create_single_comment(self, pr: PullRequest, body: dict[str, Any], login: str) -> tuple[int, dict[str, str], Any]:
+    def _create_single_comment(
+        self, pr: PullRequest, body: dict[str, Any], login: str
+    ) -> tuple[int, dict[str, str], Any]:
         if "in_reply_to" in body:
             parent = next((c for c in self.review_comments if c["id"] == body["in_reply_to"]), None)
             if parent is None:
                 return 404, {}, {"message": "Not Found"}
-            c = self._new_review_comment(pr.number, login, body["body"], parent["path"], parent.get("line"), None,
-                                         parent["commit_id"], None)
+            c = self._new_review_comment(
+                pr.number,
+                login,
+                body["body"],
+                parent["path"],
+                parent.get("line"),
+                None,
+                parent["commit_id"],
+                None,
+            )
             c["in_reply_to_id"] = parent["id"]
             return 201, {}, _public(c)
         if body.get("subject_type") == "line":
             self.spec_errors.append("subject_type=line sent explicitly (PyGithub#3293)")
-        err = self._check_anchor(pr, body, {"body", "commit_id", "path", "line", "side", "start_line", "start_side",
-                                            "subject_type", "position"} | {"in_reply_to"})
+        err = self._check_anchor(
+            pr,
+            body,
+            {
+                "body",
+                "commit_id",
+                "path",
+                "line",
+                "side",
+                "start_line",
+                "start_side",
+                "subject_type",
+                "position",
+            }
+            | {"in_reply_to"},
+        )
         if err:
             return self._reject(422, "Unprocessable Entity", [err])
-        c = self._new_review_comment(pr.number, login, body["body"], body["path"], body.get("line"),
-                                     body.get("start_line"), body["commit_id"], None,
-                                     subject_type=body.get("subject_type", "line"))
+        c = self._new_review_comment(
+            pr.number,
+            login,
+            body["body"],
+            body["path"],
+            body.get("line"),
+            body.get("start_line"),
+            body["commit_id"],
+            None,
+            subject_type=body.get("subject_type", "line"),
+        )
         return 201, {}, _public(c)
 
 

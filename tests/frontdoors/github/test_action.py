@@ -35,15 +35,38 @@ def action() -> dict:
 def test_action_yml_passes_the_github_actions_schema():
     exe = Path(sys.executable).with_name("check-jsonschema")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "check_jsonschema"]
-    proc = subprocess.run(cmd + ["--builtin-schema", "vendor.github-actions", str(ACTION)], capture_output=True, text=True)
+    proc = subprocess.run(
+        cmd + ["--builtin-schema", "vendor.github-actions", str(ACTION)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_action_yml_conventions():
     a = action()
     assert a["runs"]["using"] == "composite"
-    assert a["branding"]["color"] in {"white", "black", "yellow", "blue", "green", "orange", "red", "purple", "gray-dark"}
-    expected = {"github-token", "path", "config", "filter-mode", "fail-on", "reporter", "max-comments", "api-url"}
+    assert a["branding"]["color"] in {
+        "white",
+        "black",
+        "yellow",
+        "blue",
+        "green",
+        "orange",
+        "red",
+        "purple",
+        "gray-dark",
+    }
+    expected = {
+        "github-token",
+        "path",
+        "config",
+        "filter-mode",
+        "fail-on",
+        "reporter",
+        "max-comments",
+        "api-url",
+    }
     assert expected <= set(a["inputs"])
     assert a["inputs"]["github-token"]["default"] == "${{ github.token }}"
     for name, spec in a["inputs"].items():
@@ -53,7 +76,9 @@ def test_action_yml_conventions():
     passed = {m.group(1) for v in run_step["env"].values() for m in EXPR.finditer(str(v))}
     assert passed == {f"inputs.{n}" for n in a["inputs"]}  # every input reaches the tool, via env
     for step in a["runs"]["steps"]:
-        assert "${{" not in step.get("run", ""), "expressions in run: scripts allow injection; use env:"
+        assert "${{" not in step.get("run", ""), (
+            "expressions in run: scripts allow injection; use env:"
+        )
         assert step.get("shell") == "bash"
     for name, out in a["outputs"].items():
         assert out["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
@@ -71,7 +96,9 @@ def test_action_yml_conventions():
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def make_repo(tmp: Path) -> tuple[Path, str, str]:
@@ -80,14 +107,16 @@ def make_repo(tmp: Path) -> tuple[Path, str, str]:
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "config", "user.email", "t@example.invalid")
     _git(repo, "config", "user.name", "t")
-    (repo / "Cargo.toml").write_text('[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nserde = "1"\n')
+    (repo / "Cargo.toml").write_text(
+        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nserde = "1"\n'
+    )
     (repo / "src/main.rs").write_text('fn main() {\n    println!("hi");\n}\n')
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "base")
     base = _git(repo, "rev-parse", "HEAD").strip()
     (repo / "Containerfile").write_text(
         "FROM rust:1-alpine AS build\nWORKDIR /src\nCOPY . .\nRUN cargo build --release\n\n"
-        "FROM alpine:3.20\nCOPY --from=build /src/target/release/app /usr/local/bin/app\nCMD [\"app\"]\n"
+        'FROM alpine:3.20\nCOPY --from=build /src/target/release/app /usr/local/bin/app\nCMD ["app"]\n'
     )
     with (repo / "Cargo.toml").open("a") as fh:
         fh.write('tokio = "1"\n')
@@ -110,13 +139,26 @@ def github_patches(repo: Path, base: str, head: str) -> list[PrFile]:
 
 def test_scan_json_shape_on_the_fixture_repo(tmp_path):
     repo, _, _ = make_repo(tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "allocpolicy", "scan", "--format", "json", str(repo)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "allocpolicy", "scan", "--format", "json", str(repo)],
+        capture_output=True,
+        text=True,
+    )
     data = json.loads(proc.stdout)
     assert {"findings", "inventory"} <= set(data)
     ap001 = [f for f in data["findings"] if f["rule"] == "AP001"]
     assert ap001 and ap001[0]["path"] == "Containerfile"
-    for key in ("rule", "name", "severity", "path", "line", "end_line", "message", "fingerprint", "fix"):
+    for key in (
+        "rule",
+        "name",
+        "severity",
+        "path",
+        "line",
+        "end_line",
+        "message",
+        "fingerprint",
+        "fix",
+    ):
         assert key in ap001[0]
     assert data["inventory"][0]["libc"] == "musl"
 
@@ -125,7 +167,9 @@ def run_composite(env: dict[str, str], inputs: dict[str, str], workdir: Path) ->
     """Run the action's steps as the runner does: expressions evaluated into env:, the
     run: script handed to bash, outputs read back from GITHUB_OUTPUT."""
     a = action()
-    values = {f"inputs.{k}": inputs.get(k, str(v.get("default", ""))) for k, v in a["inputs"].items()}
+    values = {
+        f"inputs.{k}": inputs.get(k, str(v.get("default", ""))) for k, v in a["inputs"].items()
+    }
     ctx = {"github.token": env["TEST_GITHUB_TOKEN"], "github.api_url": env["GITHUB_API_URL"]}
 
     def ev(text: str) -> str:
@@ -142,8 +186,14 @@ def run_composite(env: dict[str, str], inputs: dict[str, str], workdir: Path) ->
     for step in a["runs"]["steps"]:
         step_env = dict(env)
         step_env.update({k: ev(str(v)) for k, v in (step.get("env") or {}).items()})
-        proc = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step["run"]],
-                              env=step_env, cwd=workdir, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step["run"]],
+            env=step_env,
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         log.append(proc.stdout + proc.stderr)
         rc = proc.returncode
         if rc != 0:
@@ -161,9 +211,19 @@ def runner_env(tmp_path, double):
     # sees this interpreter's packages (pip included), so the action's pinned
     # `pip install -r` finds every pin satisfied with PIP_NO_INDEX set. CI could drop this.
     venv = temp / "allocpolicy-venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
-    site = subprocess.run([str(venv / "bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True
+    )
+    site = subprocess.run(
+        [
+            str(venv / "bin/python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(site, "runner-cache.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     os.symlink(getattr(sys, "_base_executable", None) or sys.executable, bindir / "python3")
     out = tmp_path / "github_output"
@@ -219,27 +279,50 @@ def test_composite_steps_end_to_end_against_the_double(tmp_path, double, runner_
     repo, base, head = make_repo(tmp_path)
     double.add_pull(12, head, base, github_patches(repo, base, head))
     event = tmp_path / "event.json"
-    event.write_text(json.dumps({
-        "number": 12,
-        "pull_request": {"number": 12, "head": {"sha": head, "repo": {"full_name": "octo/app"}},
-                         "base": {"sha": base, "repo": {"full_name": "octo/app"}}},
-        "repository": {"full_name": "octo/app"},
-    }))
-    env.update(GITHUB_EVENT_PATH=str(event), GITHUB_EVENT_NAME="pull_request", GITHUB_WORKSPACE=str(repo))
+    event.write_text(
+        json.dumps(
+            {
+                "number": 12,
+                "pull_request": {
+                    "number": 12,
+                    "head": {"sha": head, "repo": {"full_name": "octo/app"}},
+                    "base": {"sha": base, "repo": {"full_name": "octo/app"}},
+                },
+                "repository": {"full_name": "octo/app"},
+            }
+        )
+    )
+    env.update(
+        GITHUB_EVENT_PATH=str(event), GITHUB_EVENT_NAME="pull_request", GITHUB_WORKSPACE=str(repo)
+    )
     rc, log = run_composite(env, {}, repo)
     assert rc == 1, log  # an error-level finding, fail-on defaults to error
     outputs = parse_outputs(out.read_text())
-    assert outputs["errors"] >= "1" and outputs["reporter"] == "review" and outputs["failed"] == "true", log
+    assert (
+        outputs["errors"] >= "1" and outputs["reporter"] == "review" and outputs["failed"] == "true"
+    ), log
     [review] = double.calls("pulls/create-review")
-    assert review["status"] == 200 and review["body"]["commit_id"] == head and review["body"]["event"] == "COMMENT"
+    assert (
+        review["status"] == 200
+        and review["body"]["commit_id"] == head
+        and review["body"]["event"] == "COMMENT"
+    )
     by_path = {c["path"]: c for c in review["body"]["comments"]}
     ap001 = by_path["Containerfile"]
-    assert ap001["line"] == 1 and "AP001" in ap001["body"] and "allocpolicy explain AP001" in ap001["body"]
+    assert (
+        ap001["line"] == 1
+        and "AP001" in ap001["body"]
+        and "allocpolicy explain AP001" in ap001["body"]
+    )
     # the fix adds mimalloc to Cargo.toml and #[global_allocator] to the unchanged main.rs: a diff block
     assert "```diff" in ap001["body"] and "+#[global_allocator]" in ap001["body"]
     assert "```suggestion" not in ap001["body"]
     text = summary.read_text()
-    assert "### Findings" in text and "### Image inventory" in text and "x86_64-unknown-linux-musl" in text
+    assert (
+        "### Findings" in text
+        and "### Image inventory" in text
+        and "x86_64-unknown-linux-musl" in text
+    )
     # a second run of the same action posts nothing new
     n = len(double.writes())
     rc2, log2 = run_composite(env, {}, repo)
@@ -251,14 +334,25 @@ def test_composite_steps_fork_pr_annotations_and_sarif(tmp_path, double, runner_
     repo, base, head = make_repo(tmp_path)
     double.add_pull(13, head, base, github_patches(repo, base, head), head_repo="mallory/app")
     event = tmp_path / "event.json"
-    event.write_text(json.dumps({
-        "number": 13,
-        "pull_request": {"number": 13, "head": {"sha": head, "repo": {"full_name": "mallory/app"}},
-                         "base": {"sha": base, "repo": {"full_name": "octo/app"}}},
-        "repository": {"full_name": "octo/app"},
-    }))
-    env.update(GITHUB_EVENT_PATH=str(event), GITHUB_EVENT_NAME="pull_request", GITHUB_WORKSPACE=str(repo),
-               TEST_GITHUB_TOKEN="ro-token")
+    event.write_text(
+        json.dumps(
+            {
+                "number": 13,
+                "pull_request": {
+                    "number": 13,
+                    "head": {"sha": head, "repo": {"full_name": "mallory/app"}},
+                    "base": {"sha": base, "repo": {"full_name": "octo/app"}},
+                },
+                "repository": {"full_name": "octo/app"},
+            }
+        )
+    )
+    env.update(
+        GITHUB_EVENT_PATH=str(event),
+        GITHUB_EVENT_NAME="pull_request",
+        GITHUB_WORKSPACE=str(repo),
+        TEST_GITHUB_TOKEN="ro-token",
+    )
     sarif = tmp_path / "out.sarif"
     rc, log = run_composite(env, {"sarif-file": str(sarif), "fail-on": "none"}, repo)
     assert rc == 0, log

@@ -32,7 +32,11 @@ def findings(*makers):
 
 
 def bot_comments(double):
-    return [c for c in double.review_comments if c["user"]["login"] == "github-actions[bot]" and not c.get("in_reply_to_id")]
+    return [
+        c
+        for c in double.review_comments
+        if c["user"]["login"] == "github-actions[bot]" and not c.get("in_reply_to_id")
+    ]
 
 
 def suggestion_of(body: str) -> str | None:
@@ -47,7 +51,12 @@ def suggestion_of(body: str) -> str | None:
 
 def test_first_run_posts_the_right_comments_and_suggestions(double, bot):
     double.add_pull(7, HEAD, BASE, base_files())
-    r = bot(findings(), inventory=[{"file": "Containerfile", "stage": "0", "base": "rust:1-alpine", "libc": "musl"}])
+    r = bot(
+        findings(),
+        inventory=[
+            {"file": "Containerfile", "stage": "0", "base": "rust:1-alpine", "libc": "musl"}
+        ],
+    )
 
     reviews = double.calls("pulls/create-review")
     assert len(reviews) == 1
@@ -71,9 +80,15 @@ def test_first_run_posts_the_right_comments_and_suggestions(double, bot):
     assert "Cargo.toml:2" in summary and "AP004" in summary and "src/main.rs" not in summary
     # outputs, job summary, exit code
     assert r.code == 1
-    assert r.outputs["errors"] == "1" and r.outputs["warnings"] == "2" and r.outputs["findings"] == "3"
-    assert r.outputs["review-url"].endswith("pullrequestreview-%d" % double.reviews[0]["id"])
-    assert "| 🛑 error | AP001" in r.summary and "### Image inventory" in r.summary and "rust:1-alpine" in r.summary
+    assert (
+        r.outputs["errors"] == "1" and r.outputs["warnings"] == "2" and r.outputs["findings"] == "3"
+    )
+    assert r.outputs["review-url"].endswith(f"pullrequestreview-{double.reviews[0]['id']}")
+    assert (
+        "| 🛑 error | AP001" in r.summary
+        and "### Image inventory" in r.summary
+        and "rust:1-alpine" in r.summary
+    )
     assert "src/main.rs:1" in r.summary  # the job summary lists everything
     # annotations only for what is not an inline comment
     assert "::warning file=Cargo.toml,line=2" in r.stdout
@@ -87,7 +102,11 @@ def test_identical_rerun_posts_nothing(double, bot):
     n = len(double.writes())
     r = bot(findings())
     assert double.writes()[n:] == []
-    assert len(bot_comments(double)) == 2 and len(double.issue_comments) == 1 and len(double.reviews) == 1
+    assert (
+        len(bot_comments(double)) == 2
+        and len(double.issue_comments) == 1
+        and len(double.reviews) == 1
+    )
     assert "0 posted, 2 unchanged" in r.summary
 
 
@@ -97,17 +116,26 @@ def test_push_fixing_one_finding_marks_it_resolved_and_keeps_the_rest(double, bo
     ap001 = next(c for c in bot_comments(double) if c["path"] == "Containerfile")
     reply = double.add_reply(ap001["id"], "alice", "Why not bookworm-slim?")
     fixed = "@@ -0,0 +1,4 @@\n+FROM rust:1-bookworm\n+WORKDIR /src\n+COPY . .\n+RUN cargo build --release"
-    double.push(7, HEAD2, [PrFile("Containerfile", fixed, "added"), PrFile("Cargo.toml", CARGO_PATCH)])
+    double.push(
+        7, HEAD2, [PrFile("Containerfile", fixed, "added"), PrFile("Cargo.toml", CARGO_PATCH)]
+    )
     n = len(double.writes())
     bot(findings(f_ap003, f_ap004_outside, f_ap004_main), event=event_file(head=HEAD2))
-    writes = [w for w in double.writes()[n:] if w["op"] != "issues/update-comment"]  # the summary's counts changed
+    writes = [
+        w for w in double.writes()[n:] if w["op"] != "issues/update-comment"
+    ]  # the summary's counts changed
     assert [w["op"] for w in writes] == ["pulls/update-review-comment"]
     assert writes[0]["path"].endswith(f"/pulls/comments/{ap001['id']}")
     m = markers.parse(ap001["body"])
     assert m.state == "resolved" and "Resolved" in ap001["body"]
     assert suggestion_of(ap001["body"]) is None  # the suggestion can no longer be applied
     assert reply in double.review_comments  # the human reply (and its thread) survive
-    assert markers.parse(next(c for c in bot_comments(double) if c["path"] == "Cargo.toml")["body"]).state == "open"
+    assert (
+        markers.parse(
+            next(c for c in bot_comments(double) if c["path"] == "Cargo.toml")["body"]
+        ).state
+        == "open"
+    )
     # and a further identical run changes nothing
     n = len(double.writes())
     bot(findings(f_ap003, f_ap004_outside, f_ap004_main), event=event_file(head=HEAD2))
@@ -119,7 +147,11 @@ def test_a_moved_finding_is_reposted_and_the_old_comment_resolved(double, bot):
     f = f_ap001()
     key = f.fingerprint
     old = double.add_review_comment(
-        7, "github-actions[bot]", markers.Marker("inline", (key,)).render() + "\nold text", "Containerfile", 3
+        7,
+        "github-actions[bot]",
+        markers.Marker("inline", (key,)).render() + "\nold text",
+        "Containerfile",
+        3,
     )
     bot([f])
     new = [c for c in bot_comments(double) if c["id"] != old["id"]]
@@ -132,7 +164,11 @@ def test_outdated_comment_whose_finding_left_the_diff_is_resolved(double, bot, e
     bot(findings(f_ap003))
     # the tokio line is rewritten: the old comment becomes outdated, the new finding is new
     new_patch = CARGO_PATCH.replace('+tokio = "1"', '+tokio = { version = "1" }')
-    double.push(7, HEAD2, [PrFile("Containerfile", CONTAINERFILE_PATCH, "added"), PrFile("Cargo.toml", new_patch)])
+    double.push(
+        7,
+        HEAD2,
+        [PrFile("Containerfile", CONTAINERFILE_PATCH, "added"), PrFile("Cargo.toml", new_patch)],
+    )
     f = f_ap003()
     f.snippet = 'tokio = { version = "1" }'
     bot([f], event=event_file(head=HEAD2))
@@ -140,7 +176,9 @@ def test_outdated_comment_whose_finding_left_the_diff_is_resolved(double, bot, e
     assert states == ["open", "resolved"]
 
 
-def test_finding_outside_the_diff_lands_in_the_summary_comment_edited_in_place(double, bot, event_file):
+def test_finding_outside_the_diff_lands_in_the_summary_comment_edited_in_place(
+    double, bot, event_file
+):
     double.add_pull(7, HEAD, BASE, base_files())
     bot(findings(f_ap004_outside))
     assert double.calls("pulls/create-review") == []  # nothing to anchor: no review at all
@@ -161,8 +199,12 @@ def test_422_on_one_position_still_posts_the_rest(double, bot):
     # not really in the diff. The review is rejected as a whole; the bot re-validates
     # against a fresh file listing, drops that one position and re-posts once.
     truth = "@@ -9,3 +9,3 @@\n [profile.release]\n-lto = false\n+lto = true\n "
-    pr = double.add_pull(7, HEAD, BASE, [PrFile("Containerfile", CONTAINERFILE_PATCH, "added"),
-                                          PrFile("Cargo.toml", truth)])
+    pr = double.add_pull(
+        7,
+        HEAD,
+        BASE,
+        [PrFile("Containerfile", CONTAINERFILE_PATCH, "added"), PrFile("Cargo.toml", truth)],
+    )
     pr.stale_files_once = base_files()
     r = bot(findings(f_ap001, f_ap003))
     attempts = double.calls("pulls/create-review")
@@ -176,7 +218,9 @@ def test_422_on_one_position_still_posts_the_rest(double, bot):
 
 def test_422_that_cannot_be_attributed_moves_everything_to_the_summary(double, bot):
     double.add_pull(7, HEAD, BASE, base_files())
-    double.reject_lines.add(("Cargo.toml", 7))  # GitHub disagrees, and re-validation cannot tell why
+    double.reject_lines.add(
+        ("Cargo.toml", 7)
+    )  # GitHub disagrees, and re-validation cannot tell why
     bot(findings(f_ap001, f_ap003))
     assert [a["status"] for a in double.calls("pulls/create-review")] == [422]
     summary = double.issue_comments[0]["body"]
@@ -189,7 +233,10 @@ def test_403_read_only_token_falls_back_to_annotations(double, bot):
     r = bot(findings(), token="ro-token")
     assert [w["status"] for w in double.writes()] == [403]  # one attempt, then no more writes
     assert double.review_comments == [] and double.issue_comments == []
-    assert "::error file=Containerfile,line=1,endLine=1,col=6,endColumn=19,title=AP001 musl-default-allocator::" in r.stdout
+    assert (
+        "::error file=Containerfile,line=1,endLine=1,col=6,endColumn=19,title=AP001 musl-default-allocator::"
+        in r.stdout
+    )
     assert "::warning file=Cargo.toml,line=7" in r.stdout
     assert "Review not posted" in r.summary and "annotation" in r.summary
     assert r.code == 1 and r.outputs["errors"] == "1"
@@ -206,8 +253,14 @@ def test_fork_pull_request_is_detected_before_writing(double, bot, event_file):
 
 def test_secondary_rate_limit_with_retry_after_is_honoured(double, bot):
     double.add_pull(7, HEAD, BASE, base_files())
-    double.inject("pulls/create-review", 403, headers={"Retry-After": "7"},
-                  body={"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."})
+    double.inject(
+        "pulls/create-review",
+        403,
+        headers={"Retry-After": "7"},
+        body={
+            "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+        },
+    )
     sleeps = []
     bot(findings(), sleeps=sleeps)
     assert 7.0 in sleeps
@@ -217,7 +270,9 @@ def test_secondary_rate_limit_with_retry_after_is_honoured(double, bot):
 
 def test_rate_limit_wait_is_bounded_then_findings_still_reported(double, bot):
     double.add_pull(7, HEAD, BASE, base_files())
-    double.inject("pulls/create-review", 429, headers={"Retry-After": "3600"}, body={"message": "slow down"})
+    double.inject(
+        "pulls/create-review", 429, headers={"Retry-After": "3600"}, body={"message": "slow down"}
+    )
     sleeps = []
     r = bot(findings(), sleeps=sleeps, max_rate_limit_wait=60)
     assert sleeps == [] and double.reviews == []
@@ -228,9 +283,12 @@ def test_primary_rate_limit_on_a_read_waits_for_the_reset(double, bot):
     import time
 
     double.add_pull(7, HEAD, BASE, base_files())
-    double.inject("pulls/list-files", 403, headers={"X-RateLimit-Remaining": "0",
-                                                    "X-RateLimit-Reset": str(int(time.time()) + 5)},
-                  body={"message": "API rate limit exceeded for installation ID 1."})
+    double.inject(
+        "pulls/list-files",
+        403,
+        headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 5)},
+        body={"message": "API rate limit exceeded for installation ID 1."},
+    )
     sleeps = []
     bot(findings(), sleeps=sleeps)
     assert sleeps and 4 <= sleeps[0] <= 7
@@ -260,11 +318,20 @@ def test_502_before_creation_is_resent_once(double, bot):
 
 
 def test_pr_with_300_plus_files_is_paginated(double, bot):
-    files = [PrFile(f"crates/c{i:03d}/Cargo.toml", '@@ -1,1 +1,2 @@\n [package]\n+name = "c"') for i in range(350)]
+    files = [
+        PrFile(f"crates/c{i:03d}/Cargo.toml", '@@ -1,1 +1,2 @@\n [package]\n+name = "c"')
+        for i in range(350)
+    ]
     files.append(PrFile("Containerfile", CONTAINERFILE_PATCH, "added"))
     double.add_pull(7, HEAD, BASE, files)
-    f = Finding("AP003", "missing-mimalloc-dependency", Severity.WARNING, Location("crates/c342/Cargo.toml", 2, 1),
-                "mimalloc is not a dependency.", snippet='name = "c"')
+    f = Finding(
+        "AP003",
+        "missing-mimalloc-dependency",
+        Severity.WARNING,
+        Location("crates/c342/Cargo.toml", 2, 1),
+        "mimalloc is not a dependency.",
+        snippet='name = "c"',
+    )
     bot([f, f_ap001()])
     pages = double.calls("pulls/list-files")
     assert [p["query"].get("page", ["1"])[0] for p in pages] == ["1", "2", "3", "4"]
@@ -275,7 +342,9 @@ def test_pr_with_300_plus_files_is_paginated(double, bot):
 
 def test_leftover_pending_review_of_ours_is_submitted_first(double, bot):
     double.add_pull(7, HEAD, BASE, base_files())
-    pending = double.add_pending_review(7, "github-actions[bot]", markers.Marker("review", attempt="dead").render())
+    pending = double.add_pending_review(
+        7, "github-actions[bot]", markers.Marker("review", attempt="dead").render()
+    )
     bot(findings())
     assert pending["state"] == "COMMENTED"
     assert [a["status"] for a in double.calls("pulls/create-review")] == [200]
@@ -303,8 +372,17 @@ def test_request_changes_then_dismissed_when_clean(double, bot, event_file):
 
 def test_max_comments_overflow_goes_to_the_summary(double, bot):
     double.add_pull(7, HEAD, BASE, base_files())
-    fs = [Finding("AP005", "ld-preload-allocator", Severity.INFO, Location("Containerfile", n, 1),
-                  f"finding {n}", snippet=f"line {n}") for n in (1, 2, 3, 4)]
+    fs = [
+        Finding(
+            "AP005",
+            "ld-preload-allocator",
+            Severity.INFO,
+            Location("Containerfile", n, 1),
+            f"finding {n}",
+            snippet=f"line {n}",
+        )
+        for n in (1, 2, 3, 4)
+    ]
     bot(fs, max_comments=2)
     assert len(double.calls("pulls/create-review")[0]["body"]["comments"]) == 2
     summary = double.issue_comments[0]["body"]
@@ -320,23 +398,52 @@ def test_only_the_bots_own_comments_are_reconciled(double, bot):
     double.add_pull(7, HEAD, BASE, base_files())
     f = f_ap001()
     forged = double.add_review_comment(
-        7, "mallory", markers.Marker("inline", (f.fingerprint,)).render() + "\nforged", "Containerfile", 1
+        7,
+        "mallory",
+        markers.Marker("inline", (f.fingerprint,)).render() + "\nforged",
+        "Containerfile",
+        1,
     )
-    human_summary = double.add_issue_comment(7, "mallory", markers.Marker("summary").render() + " fake summary")
+    human_summary = double.add_issue_comment(
+        7, "mallory", markers.Marker("summary").render() + " fake summary"
+    )
     bot([f, f_ap004_outside()])
     assert forged["body"].endswith("forged") and human_summary["body"].endswith("fake summary")
     assert len(bot_comments(double)) == 1
-    assert len([c for c in double.issue_comments if c["user"]["login"] == "github-actions[bot]"]) == 1
+    assert (
+        len([c for c in double.issue_comments if c["user"]["login"] == "github-actions[bot]"]) == 1
+    )
 
 
 def test_every_body_stays_under_the_limit(double, bot):
     double.add_pull(7, HEAD, BASE, base_files())
     huge = "x" * 70_000
-    fs = [Finding("AP001", "musl-default-allocator", Severity.ERROR, Location("Containerfile", 1, 1), huge,
-                  Fix("huge", Safety.SAFE, (Edit("Containerfile", 1, 1, 1, 1, "# " + "y" * 70_000 + "\n"),)),
-                  snippet="FROM")]
-    fs += [Finding("AP004", "no-global-allocator", Severity.WARNING, Location("Cargo.toml", 1, 1), huge + str(i),
-                   snippet=str(i)) for i in range(5)]
+    fs = [
+        Finding(
+            "AP001",
+            "musl-default-allocator",
+            Severity.ERROR,
+            Location("Containerfile", 1, 1),
+            huge,
+            Fix(
+                "huge",
+                Safety.SAFE,
+                (Edit("Containerfile", 1, 1, 1, 1, "# " + "y" * 70_000 + "\n"),),
+            ),
+            snippet="FROM",
+        )
+    ]
+    fs += [
+        Finding(
+            "AP004",
+            "no-global-allocator",
+            Severity.WARNING,
+            Location("Cargo.toml", 1, 1),
+            huge + str(i),
+            snippet=str(i),
+        )
+        for i in range(5)
+    ]
     bot(fs)
     bodies = [w["body"].get("body", "") for w in double.writes()]
     bodies += [c["body"] for w in double.writes() for c in w["body"].get("comments", [])]
@@ -347,9 +454,17 @@ def test_every_body_stays_under_the_limit(double, bot):
 def test_overlapping_suggestions_are_merged_into_one(double, bot):
     double.add_pull(7, HEAD, BASE, base_files())
     a = f_ap001()
-    b = Finding("AP005", "ld-preload-allocator", Severity.WARNING, Location("Containerfile", 1, 1),
-                "Pin the image.", Fix("Pin", Safety.SAFE, (Edit("Containerfile", 1, 1, 1, 5, "FROM --platform=linux/amd64"),)),
-                snippet="FROM rust:1-alpine")
+    b = Finding(
+        "AP005",
+        "ld-preload-allocator",
+        Severity.WARNING,
+        Location("Containerfile", 1, 1),
+        "Pin the image.",
+        Fix(
+            "Pin", Safety.SAFE, (Edit("Containerfile", 1, 1, 1, 5, "FROM --platform=linux/amd64"),)
+        ),
+        snippet="FROM rust:1-alpine",
+    )
     bot([a, b])
     comments = double.calls("pulls/create-review")[0]["body"]["comments"]
     assert len(comments) == 1
@@ -361,13 +476,30 @@ def test_overlapping_suggestions_are_merged_into_one(double, bot):
 
 def test_fix_touching_lines_outside_the_diff_is_a_diff_block(double, bot, tmp_path):
     (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "main.rs").write_text("fn main() {\n    println!(\"hi\");\n}\n")
+    (tmp_path / "src" / "main.rs").write_text('fn main() {\n    println!("hi");\n}\n')
     double.add_pull(7, HEAD, BASE, base_files())
-    f = Finding("AP004", "no-global-allocator", Severity.ERROR, Location("Cargo.toml", 7, 1),
-                "mimalloc is a dependency but not the global allocator.",
-                Fix("Add the allocator static", Safety.SAFE, (Edit("src/main.rs", 1, 1, 1, 1,
-                    "#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n"),)),
-                snippet='tokio = "1"')
+    f = Finding(
+        "AP004",
+        "no-global-allocator",
+        Severity.ERROR,
+        Location("Cargo.toml", 7, 1),
+        "mimalloc is a dependency but not the global allocator.",
+        Fix(
+            "Add the allocator static",
+            Safety.SAFE,
+            (
+                Edit(
+                    "src/main.rs",
+                    1,
+                    1,
+                    1,
+                    1,
+                    "#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n",
+                ),
+            ),
+        ),
+        snippet='tokio = "1"',
+    )
     bot([f], path=tmp_path)
     body = double.calls("pulls/create-review")[0]["body"]["comments"][0]["body"]
     assert "```suggestion" not in body
@@ -376,12 +508,23 @@ def test_fix_touching_lines_outside_the_diff_is_a_diff_block(double, bot, tmp_pa
 
 @pytest.mark.parametrize(
     "mode,expect_inline,expect_file_comment",
-    [("added", False, False), ("diff_context", True, False), ("file", False, True), ("nofilter", False, True)],
+    [
+        ("added", False, False),
+        ("diff_context", True, False),
+        ("file", False, True),
+        ("nofilter", False, True),
+    ],
 )
 def test_filter_modes(double, bot, mode, expect_inline, expect_file_comment):
     double.add_pull(7, HEAD, BASE, base_files())
-    on_context = Finding("AP004", "no-global-allocator", Severity.WARNING, Location("Cargo.toml", 5, 1),
-                         "context line", snippet="[dependencies]")
+    on_context = Finding(
+        "AP004",
+        "no-global-allocator",
+        Severity.WARNING,
+        Location("Cargo.toml", 5, 1),
+        "context line",
+        snippet="[dependencies]",
+    )
     outside = f_ap004_outside()
     target = on_context if mode in ("added", "diff_context") else outside
     r = bot([target, f_ap004_main()], filter_mode=mode)
@@ -413,4 +556,8 @@ def test_not_a_pull_request_event(bot, tmp_path):
     ev = tmp_path / "push.json"
     ev.write_text(json.dumps({"ref": "refs/heads/main"}))
     r = bot(findings(), event=ev, event_name="push")
-    assert "Not a pull request event" in r.summary and "::error file=src/main.rs" in r.stdout and r.code == 1
+    assert (
+        "Not a pull request event" in r.summary
+        and "::error file=src/main.rs" in r.stdout
+        and r.code == 1
+    )

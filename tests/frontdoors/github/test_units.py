@@ -49,7 +49,11 @@ def test_split_git_diff_with_rename_and_new_file():
     )
     files = split_git_diff(text)
     assert set(files) == {"new.rs", "Dockerfile"}
-    assert files["new.rs"].status == "renamed" and files["new.rs"].previous_path == "old.rs" and files["new.rs"].added(2)
+    assert (
+        files["new.rs"].status == "renamed"
+        and files["new.rs"].previous_path == "old.rs"
+        and files["new.rs"].added(2)
+    )
     assert files["Dockerfile"].status == "added" and files["Dockerfile"].text(1) == "FROM scratch"
 
 
@@ -63,7 +67,9 @@ def lines(*ls):
 
 
 def test_whole_line_expansion_of_a_column_edit():
-    r = whole_line_replacement([Edit("D", 1, 6, 1, 19, "rust:1-bookworm")], lines("FROM rust:1-alpine AS b"))
+    r = whole_line_replacement(
+        [Edit("D", 1, 6, 1, 19, "rust:1-bookworm")], lines("FROM rust:1-alpine AS b")
+    )
     assert (r.start_line, r.end_line, r.new_text) == (1, 1, "FROM rust:1-bookworm AS b")
 
 
@@ -87,7 +93,10 @@ def test_suggestion_with_backticks_gets_a_longer_fence():
 
 def test_edit_on_an_unknown_line_gives_no_suggestion():
     assert whole_line_replacement([Edit("f", 5, 1, 5, 2, "y")], lines("a")) is None
-    assert whole_line_replacement([Edit("f", 1, 1, 1, 2, "y"), Edit("g", 1, 1, 1, 2, "y")], lines("a")) is None
+    assert (
+        whole_line_replacement([Edit("f", 1, 1, 1, 2, "y"), Edit("g", 1, 1, 1, 2, "y")], lines("a"))
+        is None
+    )
 
 
 def test_diff_block_shows_context_and_falls_back_without_source():
@@ -112,8 +121,14 @@ def test_message_cannot_forge_a_marker():
 
 
 def test_workflow_command_escaping():
-    f = Finding("AP001", "n", Severity.ERROR, Location("we,ird:path%.txt", 3, 1, 5),
-                "line one\nline two 100%\r", snippet="")
+    f = Finding(
+        "AP001",
+        "n",
+        Severity.ERROR,
+        Location("we,ird:path%.txt", 3, 1, 5),
+        "line one\nline two 100%\r",
+        snippet="",
+    )
     [line] = workflow.annotations([f], {"AP001": "name, with: colon"})
     assert line == (
         "::error file=we%2Cird%3Apath%25.txt,line=3,endLine=5,title=AP001 name%2C with%3A colon"
@@ -136,10 +151,20 @@ def test_outputs_use_a_delimiter(tmp_path):
 
 def test_artifact_round_trip_and_validation(tmp_path):
     p = tmp_path / "f.json"
-    artifact.dump(p, [f_ap001(), f_ap003()], {"AP001": RuleInfo("AP001", "n", "why", "https://x")}, [], 7, "a" * 40,
-                  {"src/main.rs": {1: "fn main() {"}})
+    artifact.dump(
+        p,
+        [f_ap001(), f_ap003()],
+        {"AP001": RuleInfo("AP001", "n", "why", "https://x")},
+        [],
+        7,
+        "a" * 40,
+        {"src/main.rs": {1: "fn main() {"}},
+    )
     data = artifact.load(p)
-    assert [f.fingerprint for f in data["findings"]] == [f_ap001().fingerprint, f_ap003().fingerprint]
+    assert [f.fingerprint for f in data["findings"]] == [
+        f_ap001().fingerprint,
+        f_ap003().fingerprint,
+    ]
     assert data["findings"][0].fix.edits[0].replacement == "rust:1-bookworm"
     assert data["number"] == 7 and data["source"]["src/main.rs"][1] == "fn main() {"
 

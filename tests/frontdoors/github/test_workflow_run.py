@@ -23,9 +23,14 @@ def runner(tmp_path, monkeypatch, double):
         ev = tmp_path / f"{event_name}.json"
         ev.write_text(json.dumps(event))
         for k, v in {
-            "GITHUB_EVENT_PATH": str(ev), "GITHUB_EVENT_NAME": event_name, "GITHUB_OUTPUT": str(out),
-            "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_REPOSITORY": "octo/app", "GITHUB_API_URL": double.base_url,
-            "ALLOCPOLICY_GITHUB_TOKEN": token, "GITHUB_WORKSPACE": str(tmp_path),
+            "GITHUB_EVENT_PATH": str(ev),
+            "GITHUB_EVENT_NAME": event_name,
+            "GITHUB_OUTPUT": str(out),
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_REPOSITORY": "octo/app",
+            "GITHUB_API_URL": double.base_url,
+            "ALLOCPOLICY_GITHUB_TOKEN": token,
+            "GITHUB_WORKSPACE": str(tmp_path),
         }.items():
             monkeypatch.setenv(k, v)
         code = main(["--seconds-between-writes", "0", *argv])
@@ -37,8 +42,12 @@ def runner(tmp_path, monkeypatch, double):
 def workflow_run_event(head=HEAD, prs=()):
     return {
         "action": "completed",
-        "workflow_run": {"head_sha": head, "head_repository": {"full_name": "mallory/app"},
-                         "pull_requests": [{"number": n} for n in prs], "conclusion": "failure"},
+        "workflow_run": {
+            "head_sha": head,
+            "head_repository": {"full_name": "mallory/app"},
+            "pull_requests": [{"number": n} for n in prs],
+            "conclusion": "failure",
+        },
         "repository": {"full_name": "octo/app"},
     }
 
@@ -46,7 +55,9 @@ def workflow_run_event(head=HEAD, prs=()):
 def write_findings(bot, event_file, tmp_path, findings):
     """Workflow A: a fork PR, read-only token; annotations + the findings file."""
     path = tmp_path / "allocpolicy-findings.json"
-    r = bot(findings, token="ro-token", event=event_file(head_repo="mallory/app"), findings_out=path)
+    r = bot(
+        findings, token="ro-token", event=event_file(head_repo="mallory/app"), findings_out=path
+    )
     assert r.outputs["reporter"] == "annotations"
     return path
 
@@ -57,7 +68,9 @@ def test_two_workflows_post_the_review_from_the_artifact(double, bot, event_file
     assert double.writes() == []
     # workflow B: the fork's run has no pull_requests[]; the PR number comes from the file,
     # and is checked against GitHub (head sha, repositories) before anything is posted
-    code, outputs, summary = runner(["--findings-in", str(path)], workflow_run_event(), "workflow_run", "bot-token")
+    code, outputs, _summary = runner(
+        ["--findings-in", str(path)], workflow_run_event(), "workflow_run", "bot-token"
+    )
     [review] = double.calls("pulls/create-review")
     assert review["body"]["commit_id"] == HEAD
     assert {c["path"] for c in review["body"]["comments"]} == {"Containerfile", "Cargo.toml"}
@@ -72,25 +85,43 @@ def test_artifact_for_a_stale_commit_is_not_posted(double, bot, event_file, tmp_
     double.add_pull(7, HEAD, "b" * 40, base_files(), head_repo="mallory/app")
     path = write_findings(bot, event_file, tmp_path, [f_ap001()])
     double.push(7, HEAD2, base_files())
-    code, outputs, summary = runner(["--findings-in", str(path)], workflow_run_event(), "workflow_run", "bot-token")
+    _code, outputs, summary = runner(
+        ["--findings-in", str(path)], workflow_run_event(), "workflow_run", "bot-token"
+    )
     assert double.writes() == [] and "moved on" in summary and outputs["reporter"] == "annotations"
 
 
 def test_artifact_naming_another_pr_is_refused(double, bot, event_file, tmp_path, runner):
     double.add_pull(7, HEAD, "b" * 40, base_files(), head_repo="mallory/app")
     path = write_findings(bot, event_file, tmp_path, [f_ap001()])
-    code, outputs, summary = runner(["--findings-in", str(path)], workflow_run_event(prs=[9]), "workflow_run", "bot-token")
+    _code, _outputs, summary = runner(
+        ["--findings-in", str(path)], workflow_run_event(prs=[9]), "workflow_run", "bot-token"
+    )
     assert double.writes() == [] and "not about" in summary
 
 
 def test_artifact_lines_are_revalidated_against_the_pr(double, bot, event_file, tmp_path, runner):
     double.add_pull(7, HEAD, "b" * 40, base_files(), head_repo="mallory/app")
-    lying = Finding("AP001", "musl-default-allocator", Severity.ERROR, Location("Containerfile", 99, 1),
-                    "claims a line that is not in the diff", snippet="x")
-    ghost = Finding("AP001", "musl-default-allocator", Severity.ERROR, Location("not/in/pr.toml", 1, 1),
-                    "claims a file that is not in the PR", snippet="y")
+    lying = Finding(
+        "AP001",
+        "musl-default-allocator",
+        Severity.ERROR,
+        Location("Containerfile", 99, 1),
+        "claims a line that is not in the diff",
+        snippet="x",
+    )
+    ghost = Finding(
+        "AP001",
+        "musl-default-allocator",
+        Severity.ERROR,
+        Location("not/in/pr.toml", 1, 1),
+        "claims a file that is not in the PR",
+        snippet="y",
+    )
     path = write_findings(bot, event_file, tmp_path, [lying, ghost])
-    code, outputs, summary = runner(["--findings-in", str(path)], workflow_run_event(), "workflow_run", "bot-token")
+    _code, _outputs, _summary = runner(
+        ["--findings-in", str(path)], workflow_run_event(), "workflow_run", "bot-token"
+    )
     assert double.calls("pulls/create-review") == []
     body = double.issue_comments[0]["body"]
     assert "Containerfile:99" in body and "not/in/pr.toml" not in body
@@ -102,5 +133,7 @@ def test_tampered_artifact_is_rejected(double, bot, event_file, tmp_path, runner
     data = json.loads(path.read_text())
     data["findings"][0]["path"] = "../../.github/workflows/x.yml"
     path.write_text(json.dumps(data))
-    code, outputs, summary = runner(["--findings-in", str(path)], workflow_run_event(), "workflow_run", "bot-token")
+    code, _outputs, _summary = runner(
+        ["--findings-in", str(path)], workflow_run_event(), "workflow_run", "bot-token"
+    )
     assert code == 2 and double.writes() == []

@@ -44,7 +44,10 @@ def dump(
         "version": VERSION,
         "tool": "allocpolicy",
         "pull_request": {"number": pr_number, "head_sha": head_sha},
-        "rules": {k: {"name": r.name, "why": r.why, "documentation": r.documentation} for k, r in rules.items()},
+        "rules": {
+            k: {"name": r.name, "why": r.why, "documentation": r.documentation}
+            for k, r in rules.items()
+        },
         "findings": [dict(f.to_json(), snippet=f.snippet) for f in findings],
         "inventory": inventory,
         "source": {p: {str(n): t for n, t in lines.items()} for p, lines in (source or {}).items()},
@@ -67,7 +70,12 @@ def _int(v: Any, what: str, lo: int = 1, hi: int = 10_000_000) -> int:
 def safe_path(v: Any, what: str) -> str:
     p = _str(v, what, 1024, allow_empty=False)
     pp = PurePosixPath(p)
-    if p.startswith("/") or "\\" in p or any(part in ("..", ".", "") for part in p.split("/")) or pp.is_absolute():
+    if (
+        p.startswith("/")
+        or "\\" in p
+        or any(part in ("..", ".", "") for part in p.split("/"))
+        or pp.is_absolute()
+    ):
         raise ArtifactError(f"{what}: {p!r} is not a plain relative path")
     if any(ord(ch) < 32 for ch in p):
         raise ArtifactError(f"{what}: control character in path")
@@ -82,7 +90,11 @@ def load(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise ArtifactError(f"not JSON: {exc}") from exc
-    if not isinstance(data, dict) or data.get("version") != VERSION or data.get("tool") != "allocpolicy":
+    if (
+        not isinstance(data, dict)
+        or data.get("version") != VERSION
+        or data.get("tool") != "allocpolicy"
+    ):
         raise ArtifactError("not an allocpolicy findings file (version 1)")
     raw_rules = data.get("rules") or {}
     if not isinstance(raw_rules, dict):
@@ -93,7 +105,9 @@ def load(path: Path) -> dict[str, Any]:
             raise ArtifactError(f"rules: bad rule {rid!r}")
         doc = _str(r.get("documentation", ""), "documentation", 500)
         rules[rid] = RuleInfo(
-            rid, _str(r.get("name", rid), "rule name", 200), _str(r.get("why", ""), "why", 1000),
+            rid,
+            _str(r.get("name", rid), "rule name", 200),
+            _str(r.get("why", ""), "why", 1000),
             doc if doc.startswith("https://") else "",
         )
     raw = data.get("findings")
@@ -127,7 +141,14 @@ def load(path: Path) -> dict[str, Any]:
                 for n, t in list(lines.items())[:200]
                 if str(n).isdigit()
             }
-    return {"findings": findings, "rules": rules, "inventory": inv, "number": number, "head_sha": head, "source": source}
+    return {
+        "findings": findings,
+        "rules": rules,
+        "inventory": inv,
+        "number": number,
+        "head_sha": head,
+        "source": source,
+    }
 
 
 def _finding(i: int, f: Any) -> Finding:
@@ -146,11 +167,21 @@ def _finding(i: int, f: Any) -> Finding:
     end_line = _int(f.get("end_line", line), f"{w}.end_line")
     col = _int(f.get("column", 1), f"{w}.column")
     end_col = f.get("end_column")
-    loc = Location(path, line, col, max(end_line, line), _int(end_col, f"{w}.end_column") if end_col is not None else None)
+    loc = Location(
+        path,
+        line,
+        col,
+        max(end_line, line),
+        _int(end_col, f"{w}.end_column") if end_col is not None else None,
+    )
     fix = None
     if f.get("fix") is not None:
         fx = f["fix"]
-        if not isinstance(fx, dict) or not isinstance(fx.get("edits"), list) or len(fx["edits"]) > 100:
+        if (
+            not isinstance(fx, dict)
+            or not isinstance(fx.get("edits"), list)
+            or len(fx["edits"]) > 100
+        ):
             raise ArtifactError(f"{w}.fix: bad fix")
         edits = []
         for j, e in enumerate(fx["edits"]):

@@ -25,7 +25,13 @@ T = TypeVar("T")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int | None, message: str, headers: dict[str, str] | None = None, data: Any = None):
+    def __init__(
+        self,
+        status: int | None,
+        message: str,
+        headers: dict[str, str] | None = None,
+        data: Any = None,
+    ):
         super().__init__(f"{status}: {message}" if status else message)
         self.status = status
         self.message = message
@@ -105,7 +111,9 @@ def _message(data: Any) -> str:
         msg = str(data.get("message", ""))
         errs = data.get("errors")
         if errs:
-            msg += " " + "; ".join(str(e.get("message", e) if isinstance(e, dict) else e) for e in errs)
+            msg += " " + "; ".join(
+                str(e.get("message", e) if isinstance(e, dict) else e) for e in errs
+            )
         return msg.strip()
     return str(data or "")
 
@@ -151,9 +159,18 @@ class Policy:
                 return max(0.0, float(h["x-ratelimit-reset"]) - self.clock()) + 1
             except ValueError:
                 pass
-        return 60.0 * (2**attempt)  # secondary limit without a hint: at least a minute, then back off
+        return 60.0 * (
+            2**attempt
+        )  # secondary limit without a hint: at least a minute, then back off
 
-    def call(self, what: str, fn: Callable[[], T], *, write: bool = False, verify: Callable[[], T | None] | None = None) -> T:
+    def call(
+        self,
+        what: str,
+        fn: Callable[[], T],
+        *,
+        write: bool = False,
+        verify: Callable[[], T | None] | None = None,
+    ) -> T:
         attempt = 0
         resent = False
         while True:
@@ -163,7 +180,9 @@ class Policy:
                 wait = self.rate_limit_wait(err, attempt)
                 if wait is not None:
                     if wait > self.max_wait or attempt + 1 >= self.attempts:
-                        raise RateLimitGaveUp(err.status, f"{what}: rate limited, would wait {wait:.0f}s", err.headers) from err
+                        raise RateLimitGaveUp(
+                            err.status, f"{what}: rate limited, would wait {wait:.0f}s", err.headers
+                        ) from err
                     self.log(f"{what}: rate limited ({err.status}); waiting {wait:.0f}s")
                     self.sleep(wait)
                     self.waited += wait
@@ -175,12 +194,16 @@ class Policy:
                         if verify is not None:
                             found = verify()
                             if found is not None:
-                                self.log(f"{what}: {err.status or 'connection error'}, but it was created; not re-sending")
+                                self.log(
+                                    f"{what}: {err.status or 'connection error'}, but it was created; not re-sending"
+                                )
                                 return found
                         if resent:
                             raise
                         resent = True
-                        self.log(f"{what}: {err.status or 'connection error'}; not created, re-sending once")
+                        self.log(
+                            f"{what}: {err.status or 'connection error'}; not created, re-sending once"
+                        )
                         continue
                     if attempt + 1 >= self.attempts:
                         raise
@@ -239,7 +262,9 @@ class GitHubClient:
             try:
                 return fn()
             except gh.GithubException as exc:
-                raise ApiError(exc.status, _message(exc.data), _lower(exc.headers), exc.data) from exc
+                raise ApiError(
+                    exc.status, _message(exc.data), _lower(exc.headers), exc.data
+                ) from exc
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise ApiError(None, f"connection error: {exc}") from exc
 
@@ -248,7 +273,9 @@ class GitHubClient:
     def read(self, what: str, fn: Callable[[], T]) -> T:
         return self.policy.call(what, self._wrap(fn))
 
-    def write(self, what: str, fn: Callable[[], T], verify: Callable[[], T | None] | None = None) -> T:
+    def write(
+        self, what: str, fn: Callable[[], T], verify: Callable[[], T | None] | None = None
+    ) -> T:
         return self.policy.call(what, self._wrap(fn), write=True, verify=verify)
 
     # -- reads --------------------------------------------------------------------
@@ -287,7 +314,14 @@ class GitHubClient:
             out = []
             for f in self._pr.get_files():
                 raw = self._raw(f)
-                out.append(PrFile(raw["filename"], raw.get("status", "modified"), raw.get("patch"), raw.get("previous_filename")))
+                out.append(
+                    PrFile(
+                        raw["filename"],
+                        raw.get("status", "modified"),
+                        raw.get("patch"),
+                        raw.get("previous_filename"),
+                    )
+                )
             return out
 
         return self.read("pulls/list-files", fn)
@@ -313,7 +347,9 @@ class GitHubClient:
         return self.read("pulls/list-review-comments", fn)
 
     def _issue_comment(self, raw: dict[str, Any]) -> IssueComment:
-        return IssueComment(int(raw["id"]), raw.get("body") or "", self._login(raw), raw.get("html_url", ""))
+        return IssueComment(
+            int(raw["id"]), raw.get("body") or "", self._login(raw), raw.get("html_url", "")
+        )
 
     def list_issue_comments(self) -> list[IssueComment]:
         def fn() -> list[IssueComment]:
@@ -322,7 +358,13 @@ class GitHubClient:
         return self.read("issues/list-comments", fn)
 
     def _review(self, raw: dict[str, Any]) -> Review:
-        return Review(int(raw["id"]), str(raw.get("state", "")), self._login(raw), raw.get("body") or "", raw.get("html_url", ""))
+        return Review(
+            int(raw["id"]),
+            str(raw.get("state", "")),
+            self._login(raw),
+            raw.get("body") or "",
+            raw.get("html_url", ""),
+        )
 
     def list_reviews(self) -> list[Review]:
         def fn() -> list[Review]:
@@ -332,12 +374,20 @@ class GitHubClient:
 
     # -- writes -------------------------------------------------------------------
     def create_review(
-        self, commit_sha: str, body: str, event: str, comments: list[dict], verify: Callable[[], Review | None]
+        self,
+        commit_sha: str,
+        body: str,
+        event: str,
+        comments: list[dict],
+        verify: Callable[[], Review | None],
     ) -> Review:
         if event not in ("COMMENT", "REQUEST_CHANGES"):
             raise ValueError(f"refusing review event {event!r}")  # never APPROVE
         commit = self._github_mod.Commit.Commit(
-            self.gh.requester, {}, {"sha": commit_sha, "url": f"{self._repo.url}/commits/{commit_sha}"}, completed=True
+            self.gh.requester,
+            {},
+            {"sha": commit_sha, "url": f"{self._repo.url}/commits/{commit_sha}"},
+            completed=True,
         )
 
         def fn() -> Review:
@@ -352,7 +402,9 @@ class GitHubClient:
 
         def fn() -> None:
             self.gh.requester.requestJsonAndCheck(
-                "POST", f"{self._pr.url}/reviews/{review_id}/events", input={"event": event, "body": body}
+                "POST",
+                f"{self._pr.url}/reviews/{review_id}/events",
+                input={"event": event, "body": body},
             )
 
         self.write("pulls/submit-review", fn)
@@ -365,9 +417,13 @@ class GitHubClient:
 
         self.write("pulls/dismiss-review", fn)
 
-    def create_file_comment(self, commit_sha: str, path: str, body: str, verify: Callable[[], ReviewComment | None]) -> ReviewComment:
+    def create_file_comment(
+        self, commit_sha: str, path: str, body: str, verify: Callable[[], ReviewComment | None]
+    ) -> ReviewComment:
         def fn() -> ReviewComment:
-            c = self._pr.create_review_comment(body=body, commit=commit_sha, path=path, subject_type="file")
+            c = self._pr.create_review_comment(
+                body=body, commit=commit_sha, path=path, subject_type="file"
+            )
             return self._review_comment(self._raw(c))
 
         return self.write("pulls/create-review-comment", fn, verify)
@@ -380,7 +436,9 @@ class GitHubClient:
 
         self.write("pulls/update-review-comment", fn)
 
-    def create_issue_comment(self, body: str, verify: Callable[[], IssueComment | None]) -> IssueComment:
+    def create_issue_comment(
+        self, body: str, verify: Callable[[], IssueComment | None]
+    ) -> IssueComment:
         def fn() -> IssueComment:
             c = self._pr.create_issue_comment(body)
             return self._issue_comment(self._raw(c))

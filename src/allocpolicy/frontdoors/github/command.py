@@ -37,24 +37,58 @@ def build_parser() -> argparse.ArgumentParser:
         description="Scan the checkout and report findings on a GitHub pull request "
         "(review comments with suggestions, a summary comment, annotations, job summary).",
     )
-    p.add_argument("--path", default=_env("PATH_INPUT", os.environ.get("GITHUB_WORKSPACE", ".")), help="directory to scan")
+    p.add_argument(
+        "--path",
+        default=_env("PATH_INPUT", os.environ.get("GITHUB_WORKSPACE", ".")),
+        help="directory to scan",
+    )
     p.add_argument("--config", default=_env("CONFIG"), help="allocpolicy config file")
     p.add_argument("--filter-mode", choices=FILTER_MODES, default=_env("FILTER_MODE", "added"))
-    p.add_argument("--fail-on", choices=FAIL_ON, default=_env("FAIL_ON"), help="default: the config's fail-on, else error")
+    p.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default=_env("FAIL_ON"),
+        help="default: the config's fail-on, else error",
+    )
     p.add_argument("--reporter", choices=REPORTERS, default=_env("REPORTER", "review"))
     p.add_argument("--max-comments", type=int, default=int(_env("MAX_COMMENTS", "30") or 30))
-    p.add_argument("--review-event", choices=("COMMENT", "REQUEST_CHANGES"), default=_env("REVIEW_EVENT", "COMMENT"))
     p.add_argument(
-        "--api-url", default=_env("API_URL", os.environ.get("GITHUB_API_URL", "https://api.github.com"))
+        "--review-event",
+        choices=("COMMENT", "REQUEST_CHANGES"),
+        default=_env("REVIEW_EVENT", "COMMENT"),
     )
-    p.add_argument("--bot-login", default=_env("BOT_LOGIN", "github-actions[bot]"), help="login the token posts as")
+    p.add_argument(
+        "--api-url",
+        default=_env("API_URL", os.environ.get("GITHUB_API_URL", "https://api.github.com")),
+    )
+    p.add_argument(
+        "--bot-login",
+        default=_env("BOT_LOGIN", "github-actions[bot]"),
+        help="login the token posts as",
+    )
     p.add_argument("--event-path", default=os.environ.get("GITHUB_EVENT_PATH"))
     p.add_argument("--event-name", default=os.environ.get("GITHUB_EVENT_NAME", ""))
-    p.add_argument("--findings-out", default=_env("FINDINGS_OUT"), help="write a findings file (two-workflow setup)")
-    p.add_argument("--findings-in", default=_env("FINDINGS_IN"), help="post a findings file instead of scanning (workflow_run)")
+    p.add_argument(
+        "--findings-out",
+        default=_env("FINDINGS_OUT"),
+        help="write a findings file (two-workflow setup)",
+    )
+    p.add_argument(
+        "--findings-in",
+        default=_env("FINDINGS_IN"),
+        help="post a findings file instead of scanning (workflow_run)",
+    )
     p.add_argument("--sarif-file", default=_env("SARIF_FILE"), help="write SARIF here")
-    p.add_argument("--seconds-between-writes", type=float, default=float(_env("SECONDS_BETWEEN_WRITES", "1.0") or 1.0))
-    p.add_argument("--max-rate-limit-wait", type=float, default=float(_env("MAX_RATE_LIMIT_WAIT", "300") or 300))
+    p.add_argument(
+        "--seconds-between-writes",
+        type=float,
+        default=float(_env("SECONDS_BETWEEN_WRITES", "1.0") or 1.0),
+    )
+    p.add_argument(
+        "--max-rate-limit-wait",
+        type=float,
+        default=float(_env("MAX_RATE_LIMIT_WAIT", "300") or 300),
+    )
     return p
 
 
@@ -99,9 +133,11 @@ def rule_infos(result: Any) -> dict[str, RuleInfo]:
     for rid, r in (getattr(result, "rules", None) or {}).items():
         try:
             why = r.why
-        except Exception:  # noqa: BLE001 - a rule without rationale still gets a comment
+        except Exception:
             why = ""
-        out[rid] = RuleInfo(rid, getattr(r, "name", rid), why, getattr(r, "documentation", "") or "")
+        out[rid] = RuleInfo(
+            rid, getattr(r, "name", rid), why, getattr(r, "documentation", "") or ""
+        )
     return out
 
 
@@ -127,7 +163,9 @@ def rebase(findings: list[Finding], prefix: str) -> list[Finding]:
         loc = replace(f.location, path=f"{prefix}/{f.location.path}")
         fix = None
         if f.fix is not None:
-            fix = replace(f.fix, edits=tuple(replace(e, path=f"{prefix}/{e.path}") for e in f.fix.edits))
+            fix = replace(
+                f.fix, edits=tuple(replace(e, path=f"{prefix}/{e.path}") for e in f.fix.edits)
+            )
         out.append(replace(f, location=loc, fix=fix))
     return out
 
@@ -138,7 +176,10 @@ def repo_prefix(root: Path) -> str:
 
     try:
         top = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=30
+            ["git", "-C", str(root), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=30,
         ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return ""
@@ -154,7 +195,9 @@ def repo_prefix(root: Path) -> str:
 class SourceReader:
     """Reads lines of checked-out files, as data, never outside ``root``."""
 
-    def __init__(self, root: Path, extra: dict[str, dict[int, str]] | None = None, read_files: bool = True):
+    def __init__(
+        self, root: Path, extra: dict[str, dict[int, str]] | None = None, read_files: bool = True
+    ):
         self.root = root.resolve()
         self.extra = extra or {}
         self.read_files = read_files
@@ -166,8 +209,14 @@ class SourceReader:
             if self.read_files:
                 try:
                     full = (self.root / path).resolve()
-                    if full.is_relative_to(self.root) and full.is_file() and full.stat().st_size < 5_000_000:
-                        self.cache[path] = full.read_text(encoding="utf-8", errors="replace").splitlines()
+                    if (
+                        full.is_relative_to(self.root)
+                        and full.is_file()
+                        and full.stat().st_size < 5_000_000
+                    ):
+                        self.cache[path] = full.read_text(
+                            encoding="utf-8", errors="replace"
+                        ).splitlines()
                 except OSError:
                     pass
         return self.cache[path]
@@ -206,9 +255,13 @@ def build_diff(api: Any, pull: Any, root: Path, log: Callable[[str], None]) -> D
     if dm.missing or dm.truncated:
         local = git_diff(root, pull.base_sha, pull.head_sha, None if dm.truncated else dm.missing)
         if local is None:
-            log("allocpolicy: no local git diff available (fetch more history?); some files have no known hunks")
+            log(
+                "allocpolicy: no local git diff available (fetch more history?); some files have no known hunks"
+            )
             for p in dm.missing:
-                dm.files[p] = parse_patch(p, "", "modified")  # in the PR, but nothing can be anchored
+                dm.files[p] = parse_patch(
+                    p, "", "modified"
+                )  # in the PR, but nothing can be anchored
                 dm.sources[p] = "none"
         else:
             for p, fd in local.items():
@@ -250,17 +303,25 @@ def main(argv: list[str] | None = None) -> int:
         try:
             data = artifact.load(opt.findings_in)
         except (OSError, artifact.ArtifactError) as exc:
-            workflow.log(f"::error::allocpolicy: unusable findings file: {workflow.escape_data(exc)}")
+            workflow.log(
+                f"::error::allocpolicy: unusable findings file: {workflow.escape_data(exc)}"
+            )
             return 2
         inputs = Inputs(
-            data["findings"], data["rules"], data["inventory"], None, data["source"], data["number"], data["head_sha"]
+            data["findings"],
+            data["rules"],
+            data["inventory"],
+            None,
+            data["source"],
+            data["number"],
+            data["head_sha"],
         )
     else:
         from allocpolicy import engine
 
         try:
             result = engine.scan(opt.path, opt.config)
-        except Exception as exc:  # noqa: BLE001 - report, do not crash the job with a traceback
+        except Exception as exc:
             workflow.log(f"::error::allocpolicy: scan failed: {workflow.escape_data(exc)}")
             return 2
         inputs = inputs_from_result(result)
@@ -271,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     return run(inputs, opt)
 
 
-def run(inputs: Inputs, opt: Options, out=None) -> int:  # noqa: C901 - the one place the pieces meet
+def run(inputs: Inputs, opt: Options, out=None) -> int:
     """Report ``inputs`` according to ``opt``; returns the exit code (0 pass, 1 fail-on hit)."""
     env = opt.env
     out = out or sys.stdout
@@ -296,7 +357,9 @@ def run(inputs: Inputs, opt: Options, out=None) -> int:  # noqa: C901 - the one 
     diff: DiffMap | None = None
     reporter = opt.reporter
     if opt.findings_in and wr is None:
-        notes.append("A findings file is only posted from a workflow_run event; reporting it without a review.")
+        notes.append(
+            "A findings file is only posted from a workflow_run event; reporting it without a review."
+        )
         reporter = "annotations" if reporter == "review" else reporter
     if wr is not None:
         ctx, problem = _workflow_run_pull(opt, inputs, wr, env, log)
@@ -305,7 +368,9 @@ def run(inputs: Inputs, opt: Options, out=None) -> int:  # noqa: C901 - the one 
             reporter = "annotations" if reporter == "review" else reporter
             ctx = None if ctx is None else ctx
     if ctx is None and reporter == "review":
-        notes.append("Not a pull request event: findings are reported as annotations and in this summary.")
+        notes.append(
+            "Not a pull request event: findings are reported as annotations and in this summary."
+        )
         reporter = "annotations"
     if ctx is not None and ctx.read_only and reporter == "review":
         notes.append(
@@ -317,7 +382,9 @@ def run(inputs: Inputs, opt: Options, out=None) -> int:  # noqa: C901 - the one 
     if ctx is not None and opt.token:
         from .client import ApiError, GitHubClient, Policy
 
-        policy = Policy(max_wait=opt.max_rate_limit_wait, sleep=opt.sleep or __import__("time").sleep, log=log)
+        policy = Policy(
+            max_wait=opt.max_rate_limit_wait, sleep=opt.sleep or __import__("time").sleep, log=log
+        )
         try:
             api = GitHubClient(
                 opt.token,
@@ -375,7 +442,9 @@ def run(inputs: Inputs, opt: Options, out=None) -> int:  # noqa: C901 - the one 
         outcome = reviewer.run()
         notes.extend(outcome.notes)
         if outcome.fallback:
-            notes.append(f"Review not posted: {outcome.fallback}. Findings are reported as annotations instead.")
+            notes.append(
+                f"Review not posted: {outcome.fallback}. Findings are reported as annotations instead."
+            )
     elif reporter == "review":
         notes.append("No usable GitHub API access: findings are reported as annotations.")
         reporter = "annotations"
@@ -410,8 +479,13 @@ def run(inputs: Inputs, opt: Options, out=None) -> int:  # noqa: C901 - the one 
     if opt.findings_out:
         src = _source_for_fixes(inputs.findings, reader)
         artifact.dump(
-            opt.findings_out, inputs.findings, inputs.rules, inputs.inventory,
-            ctx.number if ctx else None, ctx.head_sha if ctx else None, src,
+            opt.findings_out,
+            inputs.findings,
+            inputs.rules,
+            inputs.inventory,
+            ctx.number if ctx else None,
+            ctx.head_sha if ctx else None,
+            src,
         )
 
     failed = fail_on is not None and any(f.severity.at_least(fail_on) for f in in_scope)
@@ -423,7 +497,9 @@ def run(inputs: Inputs, opt: Options, out=None) -> int:  # noqa: C901 - the one 
             f"Review comments: {len(outcome.posted)} posted, {outcome.unchanged} unchanged, "
             f"{outcome.updated} updated, {outcome.resolved} resolved."
         )
-    summary_md = render.job_summary(list(inputs.findings), plan, inputs.inventory, notes, fail_label, failed)
+    summary_md = render.job_summary(
+        list(inputs.findings), plan, inputs.inventory, notes, fail_label, failed
+    )
     workflow.write_step_summary(env.get("GITHUB_STEP_SUMMARY"), summary_md)
     counts = render.severity_counts(in_scope)
     workflow.write_outputs(
@@ -445,33 +521,59 @@ def run(inputs: Inputs, opt: Options, out=None) -> int:  # noqa: C901 - the one 
     return 1 if failed else 0
 
 
-def _workflow_run_pull(opt: Options, inputs: Inputs, wr: workflow.WorkflowRun, env: Mapping[str, str], log) -> tuple:
+def _workflow_run_pull(
+    opt: Options, inputs: Inputs, wr: workflow.WorkflowRun, env: Mapping[str, str], log
+) -> tuple:
     """Re-derive the PR for a workflow_run from GitHub, not from the artifact."""
     numbers = set(wr.pr_numbers)
     claimed = inputs.pr_number
     if claimed is not None and numbers and claimed not in numbers:
-        return None, f"The findings file names PR #{claimed}, which the triggering run is not about; not posting."
+        return (
+            None,
+            f"The findings file names PR #{claimed}, which the triggering run is not about; not posting.",
+        )
     number = claimed if claimed is not None else (min(numbers) if numbers else None)
     if number is None:
         return None, "Cannot tell which pull request the findings are for; not posting."
     if inputs.head_sha is not None and inputs.head_sha != wr.head_sha:
-        return None, "The findings file was produced for another commit than the triggering run; not posting."
+        return (
+            None,
+            "The findings file was produced for another commit than the triggering run; not posting.",
+        )
     if not opt.token:
         return None, "No token to post with."
     from .client import ApiError, GitHubClient, Policy
 
     try:
-        api = GitHubClient(opt.token, wr.repo, number, api_url=opt.api_url, policy=Policy(max_wait=opt.max_rate_limit_wait, sleep=opt.sleep or __import__("time").sleep),
-                           seconds_between_requests=opt.seconds_between_requests, seconds_between_writes=opt.seconds_between_writes)
+        api = GitHubClient(
+            opt.token,
+            wr.repo,
+            number,
+            api_url=opt.api_url,
+            policy=Policy(
+                max_wait=opt.max_rate_limit_wait, sleep=opt.sleep or __import__("time").sleep
+            ),
+            seconds_between_requests=opt.seconds_between_requests,
+            seconds_between_writes=opt.seconds_between_writes,
+        )
         pull = api.get_pull()
     except ApiError as exc:
         return None, f"Cannot read PR #{number} ({exc}); not posting."
     if pull.head_sha != wr.head_sha:
-        return None, f"PR #{number} has moved on to {pull.head_sha[:12]}; these findings are for {wr.head_sha[:12]}. Not posting."
-    if pull.base_repo != wr.repo or (wr.head_repo and pull.head_repo and pull.head_repo != wr.head_repo):
+        return (
+            None,
+            f"PR #{number} has moved on to {pull.head_sha[:12]}; these findings are for {wr.head_sha[:12]}. Not posting.",
+        )
+    if pull.base_repo != wr.repo or (
+        wr.head_repo and pull.head_repo and pull.head_repo != wr.head_repo
+    ):
         return None, f"PR #{number} does not belong to the triggering run; not posting."
     ctx = workflow.PullContext(
-        repo=wr.repo, number=number, head_sha=pull.head_sha, base_sha=pull.base_sha, head_repo=pull.head_repo,
+        repo=wr.repo,
+        number=number,
+        head_sha=pull.head_sha,
+        base_sha=pull.base_sha,
+        head_repo=pull.head_repo,
         event_name="workflow_run",
     )
     return ctx, None

@@ -56,7 +56,9 @@ class FileDiff:
         return first <= last and all(self.added(n) for n in range(first, last + 1))
 
 
-def parse_patch(path: str, patch: str, status: str = "modified", previous_path: str | None = None) -> FileDiff:
+def parse_patch(
+    path: str, patch: str, status: str = "modified", previous_path: str | None = None
+) -> FileDiff:
     """Parse the hunks of one file's unified diff (the ``patch`` field, or a git diff body).
 
     Lines are consumed by the counts in each hunk header, so a blank context line
@@ -163,7 +165,9 @@ def _strip_prefix(p: str) -> str:
     return p[2:] if p[:2] in ("a/", "b/") else p
 
 
-def git_diff(repo: Path, base: str, head: str, paths: list[str] | None = None) -> dict[str, FileDiff] | None:
+def git_diff(
+    repo: Path, base: str, head: str, paths: list[str] | None = None
+) -> dict[str, FileDiff] | None:
     """Local fallback: ``git diff base...head`` in the checkout, as data only.
 
     External diff drivers and textconv filters are switched off so that nothing

@@ -50,4 +50,6 @@ def parse(body: str | None) -> Marker | None:
     if kind not in ("inline", "summary", "review", "file"):
         return None
     fps = tuple(f for f in fields.get("fps", "").split(",") if _FP.match(f))
-    return Marker(kind=kind, fps=fps, state=fields.get("state", "open"), attempt=fields.get("attempt", ""))
+    return Marker(
+        kind=kind, fps=fps, state=fields.get("state", "open"), attempt=fields.get("attempt", "")
+    )

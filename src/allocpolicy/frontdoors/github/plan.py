@@ -145,9 +145,9 @@ def build_plan(
         first, last = loc.line, max(loc.end_line or loc.line, loc.line)
 
         def eligible(a: int, b: int) -> bool:
-            if not fd.same_hunk(a, b):
+            if not fd.same_hunk(a, b):  # noqa: B023 - called only in this iteration
                 return False
-            return fd.all_added(a, b) if filter_mode == "added" else True
+            return fd.all_added(a, b) if filter_mode == "added" else True  # noqa: B023
 
         anchor: tuple[int, int] | None = None
         if eligible(first, last):
@@ -164,7 +164,11 @@ def build_plan(
         sugg = None
         if f.fix is not None and f.fix.safety == Safety.SAFE:
             cand = whole_line_replacement(list(f.fix.edits), fd.text, prefer_line=loc.line)
-            if cand is not None and cand.path == loc.path and fd.same_hunk(cand.start_line, cand.end_line):
+            if (
+                cand is not None
+                and cand.path == loc.path
+                and fd.same_hunk(cand.start_line, cand.end_line)
+            ):
                 sugg = cand
         if sugg is not None:
             start, end = sugg.start_line, sugg.end_line
@@ -190,7 +194,9 @@ def build_plan(
     plan.comments.extend(merged)
 
     # file-level comments, most severe first, at most MAX_FILE_COMMENTS files
-    ordered = sorted(file_level.items(), key=lambda kv: (-max(f.severity.rank for f in kv[1]), kv[0]))
+    ordered = sorted(
+        file_level.items(), key=lambda kv: (-max(f.severity.rank for f in kv[1]), kv[0])
+    )
     for i, (path, fs) in enumerate(ordered):
         if i >= MAX_FILE_COMMENTS:
             for f in fs:
@@ -198,7 +204,14 @@ def build_plan(
                 plan.disposition[plan.key(f)] = SUMMARY
             continue
         fs.sort(key=lambda f: f.sort_key())
-        c = PlannedComment(path=path, line=None, start_line=None, findings=fs, keys=tuple(plan.key(f) for f in fs), body="")
+        c = PlannedComment(
+            path=path,
+            line=None,
+            start_line=None,
+            findings=fs,
+            keys=tuple(plan.key(f) for f in fs),
+            body="",
+        )
         c.body = render.inline_body(c, rules, plan, line_of)
         plan.comments.append(c)
         for f in fs:
@@ -229,9 +242,15 @@ def _merge_overlapping(comments: list[PlannedComment], diff: DiffMap) -> list[Pl
         carried = prev.suggested + c.suggested
         edits = [e for f in carried if f.fix for e in f.fix.edits]
         combined = whole_line_replacement(edits, fd.text) if fd else None
-        if combined is not None and fd is not None and fd.same_hunk(combined.start_line, combined.end_line):
+        if (
+            combined is not None
+            and fd is not None
+            and fd.same_hunk(combined.start_line, combined.end_line)
+        ):
             prev.suggestion = combined
-            prev.start_line = combined.start_line if combined.start_line < combined.end_line else None
+            prev.start_line = (
+                combined.start_line if combined.start_line < combined.end_line else None
+            )
             prev.line = combined.end_line
             prev.suggested = carried
         prev.findings.extend(c.findings)

@@ -81,10 +81,16 @@ def inline_body(
             fix_text = None
             if f.fix is not None and id(f) not in suggested_ids and attempt == "full":
                 block = diff_block(list(f.fix.edits), line_of)
-                kind = "Suggested fix" if f.fix.safety.value == "safe" else "Possible fix (unsafe: review before applying)"
+                kind = (
+                    "Suggested fix"
+                    if f.fix.safety.value == "safe"
+                    else "Possible fix (unsafe: review before applying)"
+                )
                 fix_text = f"{kind} — {cell(f.fix.title)}, outside this diff:\n\n{block}"
             elif f.fix is not None and id(f) not in suggested_ids:
-                fix_text = f"Fix available: {cell(f.fix.title)} (too large to show; see the job summary)."
+                fix_text = (
+                    f"Fix available: {cell(f.fix.title)} (too large to show; see the job summary)."
+                )
             if i:
                 parts += ["", "---", ""]
             parts += _finding_block(f, rule, fix_text)
@@ -113,7 +119,9 @@ def resolved_body(old_body: str, keys: Iterable[str], kind: str, reason: str) ->
     return body
 
 
-def findings_table(findings: list[Finding], plan: Plan | None, limit: int | None = None) -> list[str]:
+def findings_table(
+    findings: list[Finding], plan: Plan | None, limit: int | None = None
+) -> list[str]:
     rows = ["| Severity | Rule | Location | Message | Posted as |", "|---|---|---|---|---|"]
     shown = findings if limit is None else findings[:limit]
     for f in shown:
@@ -156,7 +164,12 @@ def summary_body(
     if notes:
         head += [""] + [f"> {n}" for n in notes]
     if not listed:
-        head += ["", "No findings outside the inline review comments. ✅" if plan.in_scope else "No findings. ✅"]
+        head += [
+            "",
+            "No findings outside the inline review comments. ✅"
+            if plan.in_scope
+            else "No findings. ✅",
+        ]
     if plan.out_of_scope:
         head += [
             "",
@@ -189,12 +202,16 @@ def summary_body(
     return out.rstrip() + tail
 
 
-def review_body(posted: list[PlannedComment], overflow: int, attempt: str, summary_link: str | None) -> str:
+def review_body(
+    posted: list[PlannedComment], overflow: int, attempt: str, summary_link: str | None
+) -> str:
     marker = Marker(kind="review", attempt=attempt).render()
     n = sum(len(c.findings) for c in posted)
     lines = [marker, f"**allocpolicy** found {n} finding(s) on lines this pull request changes."]
     if overflow:
-        lines.append(f"{overflow} more are listed in the summary comment (at most this many inline comments per run).")
+        lines.append(
+            f"{overflow} more are listed in the summary comment (at most this many inline comments per run)."
+        )
     if summary_link:
         lines.append(f"See also the [summary comment]({summary_link}).")
     return "\n\n".join(lines)
@@ -222,15 +239,32 @@ def job_summary(
         out.append("")
     if findings:
         out += ["### Findings", ""]
-        out += findings_table(sorted(findings, key=lambda f: (-f.severity.rank, f.sort_key())), plan)
+        out += findings_table(
+            sorted(findings, key=lambda f: (-f.severity.rank, f.sort_key())), plan
+        )
         out.append("")
     else:
         out += ["No findings.", ""]
     if inventory:
-        cols = ["file", "stage", "base", "libc", "binary", "crate", "target", "linkage", "allocator", "ld_preload"]
+        cols = [
+            "file",
+            "stage",
+            "base",
+            "libc",
+            "binary",
+            "crate",
+            "target",
+            "linkage",
+            "allocator",
+            "ld_preload",
+        ]
         out += ["### Image inventory", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         for row in inventory:
-            out.append("| " + " | ".join(cell(row.get(c, "") if row.get(c) is not None else "") for c in cols) + " |")
+            out.append(
+                "| "
+                + " | ".join(cell(row.get(c, "") if row.get(c) is not None else "") for c in cols)
+                + " |"
+            )
         out.append("")
     text = "\n".join(out) + "\n"
     if len(text.encode()) > JOB_SUMMARY_LIMIT:

@@ -144,7 +144,9 @@ class Reviewer:
         plan = self.plan
         self._handle_pending()
         existing = [
-            c for c in self.api.list_review_comments() if self._mine(c.user) and c.in_reply_to_id is None
+            c
+            for c in self.api.list_review_comments()
+            if self._mine(c.user) and c.in_reply_to_id is None
         ]
         open_by_keys: dict[frozenset[str], list[ReviewComment]] = {}
         for c in existing:
@@ -174,9 +176,15 @@ class Reviewer:
         for keys, olds in open_by_keys.items():
             for o in olds:
                 if not keys & current_keys:
-                    to_resolve.append((o, f"no longer reported by allocpolicy at `{self.head_sha[:12]}`."))
-                elif o.line is None and o.subject_type != "file" or any(keys & set(p.keys) for p in to_post):
-                    to_resolve.append((o, "the finding moved; see the newer comment or the summary comment."))
+                    to_resolve.append(
+                        (o, f"no longer reported by allocpolicy at `{self.head_sha[:12]}`.")
+                    )
+                elif (o.line is None and o.subject_type != "file") or any(
+                    keys & set(p.keys) for p in to_post
+                ):
+                    to_resolve.append(
+                        (o, "the finding moved; see the newer comment or the summary comment.")
+                    )
                 else:
                     kept_keys.update(keys)  # still valid where it is
                     self.kept_line_comments += 0 if o.subject_type == "file" else 1
@@ -207,7 +215,8 @@ class Reviewer:
         for o, reason in to_resolve:
             m = markers.parse(o.body)
             self.api.edit_review_comment(
-                o.id, render.resolved_body(o.body, m.fps if m else (), m.kind if m else "inline", reason)
+                o.id,
+                render.resolved_body(o.body, m.fps if m else (), m.kind if m else "inline", reason),
             )
             self.out.resolved += 1
         self._sync_summary()
@@ -218,7 +227,11 @@ class Reviewer:
             return False
         if pc.file_level:
             return o.subject_type == "file"
-        return o.subject_type != "file" and o.line == pc.line and (o.start_line or None) == pc.start_line
+        return (
+            o.subject_type != "file"
+            and o.line == pc.line
+            and (o.start_line or None) == pc.start_line
+        )
 
     def _to_summary(self, p: PlannedComment) -> None:
         for f in p.findings:
@@ -253,7 +266,12 @@ class Reviewer:
     def _find_review(self) -> Review | None:
         for r in self.api.list_reviews():
             m = markers.parse(r.body)
-            if self._mine(r.user) and m is not None and m.kind == "review" and m.attempt == self.attempt:
+            if (
+                self._mine(r.user)
+                and m is not None
+                and m.kind == "review"
+                and m.attempt == self.attempt
+            ):
                 if r.state == "PENDING":
                     self.api.submit_review(r.id, self._event(), r.body)
                 return r
@@ -273,14 +291,20 @@ class Reviewer:
             body = render.review_body(comments, len(self.overflow), self.attempt, None)
             try:
                 r = self.api.create_review(
-                    self.head_sha, body, self._event(), [p.review_dict() for p in comments], verify=self._find_review
+                    self.head_sha,
+                    body,
+                    self._event(),
+                    [p.review_dict() for p in comments],
+                    verify=self._find_review,
                 )
             except Unprocessable as exc:
                 self.log(f"review rejected (422: {exc.message})")
                 if tries == 1:
                     for p in comments:
                         self._to_summary(p)
-                    self.out.notes.append(f"GitHub rejected the review twice ({exc.message}); findings are listed here.")
+                    self.out.notes.append(
+                        f"GitHub rejected the review twice ({exc.message}); findings are listed here."
+                    )
                     return
                 comments = self._drop_offending(comments, exc.message)
                 if not comments:
@@ -315,7 +339,13 @@ class Reviewer:
         def verify() -> ReviewComment | None:
             for c in self.api.list_review_comments():
                 m = markers.parse(c.body)
-                if self._mine(c.user) and m and c.path == p.path and set(m.fps) == set(p.keys) and m.state == "open":
+                if (
+                    self._mine(c.user)
+                    and m
+                    and c.path == p.path
+                    and set(m.fps) == set(p.keys)
+                    and m.state == "open"
+                ):
                     return c
             return None
 
@@ -335,7 +365,9 @@ class Reviewer:
         existing = [
             c
             for c in self.api.list_issue_comments()
-            if self._mine(c.user) and (m := markers.parse(c.body)) is not None and m.kind == "summary"
+            if self._mine(c.user)
+            and (m := markers.parse(c.body)) is not None
+            and m.kind == "summary"
         ]
         if not listed and not existing and not self.out.notes:
             return
@@ -364,5 +396,10 @@ class Reviewer:
             return
         for r in self.api.list_reviews():
             m = markers.parse(r.body)
-            if self._mine(r.user) and r.state == "CHANGES_REQUESTED" and m is not None and m.kind == "review":
+            if (
+                self._mine(r.user)
+                and r.state == "CHANGES_REQUESTED"
+                and m is not None
+                and m.kind == "review"
+            ):
                 self.api.dismiss_review(r.id, "allocpolicy: no blocking findings remain.")

@@ -9,6 +9,7 @@ the line text the diff shows. Positions are 1-based, end column exclusive, as in
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ def _apply(lines: Sequence[str], first: int, edits: Sequence[Edit]) -> str | Non
             return None
         spans.append((a, b, e.replacement))
     spans.sort()
-    for (a1, b1, _), (a2, _b2, _) in zip(spans, spans[1:]):
+    for (_a1, b1, _), (a2, _b2, _) in itertools.pairwise(spans):
         if a2 < b1:
             return None  # overlapping edits: not ours to merge
     for a, b, rep in reversed(spans):
@@ -91,10 +92,15 @@ def whole_line_replacement(
     if not edits or len({e.path for e in edits}) != 1:
         return None
     lo = min(e.start_line for e in edits)
-    hi = max(e.end_line - (1 if e.end_column == 1 and e.end_line > e.start_line else 0) for e in edits)
+    hi = max(
+        e.end_line - (1 if e.end_column == 1 and e.end_line > e.start_line else 0) for e in edits
+    )
     hi = max(hi, lo)
     candidates = [(lo, hi)]
-    if all(e.start_column == 1 and e.end_column == 1 and e.start_line == e.end_line == lo for e in edits):
+    if all(
+        e.start_column == 1 and e.end_column == 1 and e.start_line == e.end_line == lo
+        for e in edits
+    ):
         # a pure insertion before line lo can also hang off the end of line lo-1;
         # prefer that when it is the line the finding points at
         if prefer_line == lo - 1:
@@ -131,7 +137,10 @@ def diff_block(
     for path, group in sorted(by_path.items()):
         group.sort()
         lo = min(e.start_line for e in group)
-        hi = max(max(e.end_line - (1 if e.end_column == 1 and e.end_line > e.start_line else 0), lo) for e in group)
+        hi = max(
+            max(e.end_line - (1 if e.end_column == 1 and e.end_line > e.start_line else 0), lo)
+            for e in group
+        )
         first, last = max(1, lo - context), hi + context
         lines = []
         for n in range(first, last + 1):

@@ -39,7 +39,9 @@ def workflow_command(command: str, message: str, **props: Any) -> str:
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
-def annotations(findings: Iterable[Finding], rule_names: Mapping[str, str] | None = None) -> list[str]:
+def annotations(
+    findings: Iterable[Finding], rule_names: Mapping[str, str] | None = None
+) -> list[str]:
     """``::error file=…,line=…,endLine=…,title=…::message`` lines, at most 10 per level."""
     out: list[str] = []
     per: dict[str, int] = {}
@@ -52,7 +54,11 @@ def annotations(findings: Iterable[Finding], rule_names: Mapping[str, str] | Non
         per[level] = per.get(level, 0) + 1
         loc = f.location
         name = (rule_names or {}).get(f.rule, f.name)
-        props: dict[str, Any] = {"file": loc.path, "line": loc.line, "endLine": loc.end_line or loc.line}
+        props: dict[str, Any] = {
+            "file": loc.path,
+            "line": loc.line,
+            "endLine": loc.end_line or loc.line,
+        }
         if (loc.end_line or loc.line) == loc.line:
             props["col"] = loc.column
             if loc.end_column:
@@ -62,7 +68,8 @@ def annotations(findings: Iterable[Finding], rule_names: Mapping[str, str] | Non
     if dropped:
         out.append(
             workflow_command(
-                "notice", f"allocpolicy: {dropped} more finding(s) are listed in the job summary (annotation limit)."
+                "notice",
+                f"allocpolicy: {dropped} more finding(s) are listed in the job summary (annotation limit).",
             )
         )
     return out
@@ -86,7 +93,9 @@ class EventError(Exception):
     pass
 
 
-def load_event(event_path: str | None, event_name: str | None, env: Mapping[str, str]) -> dict[str, Any] | None:
+def load_event(
+    event_path: str | None, event_name: str | None, env: Mapping[str, str]
+) -> dict[str, Any] | None:
     if not event_path:
         return None
     try:
@@ -95,13 +104,17 @@ def load_event(event_path: str | None, event_name: str | None, env: Mapping[str,
         raise EventError(f"cannot read GITHUB_EVENT_PATH {event_path}: {exc}") from exc
 
 
-def pull_context(event: dict[str, Any] | None, event_name: str, env: Mapping[str, str]) -> PullContext | None:
+def pull_context(
+    event: dict[str, Any] | None, event_name: str, env: Mapping[str, str]
+) -> PullContext | None:
     """The PR a ``pull_request``-type event is about, or None for other events."""
     if not event or "pull_request" not in event or not isinstance(event["pull_request"], dict):
         return None
     pr = event["pull_request"]
     try:
-        base_repo = (event.get("repository") or {}).get("full_name") or pr["base"]["repo"]["full_name"]
+        base_repo = (event.get("repository") or {}).get("full_name") or pr["base"]["repo"][
+            "full_name"
+        ]
         head_repo = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
         ctx = PullContext(
             repo=str(base_repo or env.get("GITHUB_REPOSITORY", "")),
@@ -132,14 +145,18 @@ class WorkflowRun:
     conclusion: str | None
 
 
-def workflow_run_context(event: dict[str, Any] | None, env: Mapping[str, str]) -> WorkflowRun | None:
+def workflow_run_context(
+    event: dict[str, Any] | None, env: Mapping[str, str]
+) -> WorkflowRun | None:
     if not event or not isinstance(event.get("workflow_run"), dict):
         return None
     wr = event["workflow_run"]
     try:
         numbers = [int(p["number"]) for p in wr.get("pull_requests") or [] if isinstance(p, dict)]
         return WorkflowRun(
-            repo=str((event.get("repository") or {}).get("full_name") or env.get("GITHUB_REPOSITORY", "")),
+            repo=str(
+                (event.get("repository") or {}).get("full_name") or env.get("GITHUB_REPOSITORY", "")
+            ),
             head_sha=str(wr["head_sha"]),
             head_repo=((wr.get("head_repository") or {}).get("full_name")),
             pr_numbers=numbers,
@@ -170,7 +187,11 @@ def write_step_summary(path: str | None, markdown: str) -> None:
 
 
 def run_url(env: Mapping[str, str]) -> str | None:
-    server, repo, run = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
+    server, repo, run = (
+        env.get("GITHUB_SERVER_URL"),
+        env.get("GITHUB_REPOSITORY"),
+        env.get("GITHUB_RUN_ID"),
+    )
     if server and repo and run:
         return f"{server}/{repo}/actions/runs/{run}"
     return None
