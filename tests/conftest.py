@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from helpers import write_tree
 
-from allocpolicy.engine import ScanResult, scan
+from allocpolicy.commands.scan import scan
+from allocpolicy.engine import ScanResult
 
 
 @pytest.fixture(autouse=True)

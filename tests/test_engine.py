@@ -445,7 +445,7 @@ def test_a_comment_mentioning_the_attribute_does_not_load_the_rust_scanner(tmp_p
         },
     )
     code = (
-        "import sys\nfrom allocpolicy.engine import scan\n"
+        "import sys\nfrom allocpolicy.commands.scan import scan\n"
         f"result = scan(__import__('pathlib').Path({str(tmp_path)!r}), with_fixes=False)\n"
         "print(sorted(f.rule for f in result.findings))\n"
         "assert 'allocpolicy.parsing.rust' not in sys.modules\n"

@@ -8,7 +8,7 @@ from helpers import write_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from allocpolicy.engine import scan
+from allocpolicy.commands.scan import scan
 
 LINES = st.sampled_from(
     [

@@ -13,9 +13,11 @@ from __future__ import annotations
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing is part of what this avoids
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, TypeVar
 
     from typing_extensions import dataclass_transform
+
+    _T = TypeVar("_T")
 else:
     # Type checkers read `record` as a dataclass transform (below); at run time the
     # marker is a no-op, so neither typing nor typing_extensions is imported.
@@ -31,16 +33,38 @@ class FrozenInstanceError(AttributeError):
 
 
 class Field:
-    __slots__ = ("default", "default_factory", "repr")
+    __slots__ = ("default", "default_factory", "doc", "repr")
 
     def __init__(
-        self, default: Any = MISSING, default_factory: Any = MISSING, repr: bool = True
+        self,
+        default: Any = MISSING,
+        default_factory: Any = MISSING,
+        repr: bool = True,
+        doc: str | None = None,
     ) -> None:
         self.default, self.default_factory, self.repr = default, default_factory, repr
+        self.doc = doc
 
 
-def field(*, default: Any = MISSING, default_factory: Any = MISSING, repr: bool = True) -> Any:
-    return Field(default, default_factory, repr)
+def field(
+    *,
+    default: Any = MISSING,
+    default_factory: Any = MISSING,
+    repr: bool = True,
+    doc: str | None = None,
+) -> Any:
+    """A field's default and how it shows; `doc` documents it (read by `docs`)."""
+    return Field(default, default_factory, repr, doc)
+
+
+def fact(doc: str) -> Any:
+    """A required field with a one-line doc (a subject's fact, see facts/catalog.py)."""
+    return Field(doc=doc)
+
+
+def docs(cls: type) -> dict[str, str]:
+    """The documented fields of a record class, in declaration order: name -> doc."""
+    return dict(getattr(cls, "__record_docs__", {}))
 
 
 def _values(self: Any) -> tuple[Any, ...]:
@@ -123,7 +147,7 @@ def _deferred_init(cls: type, src: str, env: dict[str, Any]) -> Callable[..., No
     return __init__
 
 
-@dataclass_transform(field_specifiers=(field,))
+@dataclass_transform(field_specifiers=(field, fact))
 def record(cls: type | None = None, /, *, frozen: bool = False, order: bool = False) -> Any:
     def wrap(cls: Any) -> Any:  # Any: the class gains attributes its type does not declare
         names = list(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063 - inspect costs start-up
@@ -139,6 +163,7 @@ def record(cls: type | None = None, /, *, frozen: bool = False, order: bool = Fa
         cls.__init__ = _deferred_init(cls, *_init_source(cls, names, specs, frozen))
         cls.__record_fields__ = tuple(names)
         cls.__record_repr__ = tuple(n for n in names if specs[n].repr)
+        cls.__record_docs__ = {n: specs[n].doc for n in names if specs[n].doc is not None}
         setattr(cls, "__match_args__", tuple(names))  # noqa: B010 - mypy rejects the plain assignment
         cls.__repr__ = _repr
         cls.__eq__ = _eq
@@ -158,8 +183,10 @@ def record(cls: type | None = None, /, *, frozen: bool = False, order: bool = Fa
     return wrap if cls is None else wrap(cls)
 
 
-def replace(obj: Any, **changes: Any) -> Any:
-    values = {n: getattr(obj, n) for n in obj.__record_fields__}
+def replace(obj: _T, **changes: Any) -> _T:
+    """A copy of a record with some fields changed (dataclasses.replace for `record`)."""
+    names: tuple[str, ...] = getattr(obj, "__record_fields__")  # noqa: B009 - set by record
+    values = {n: getattr(obj, n) for n in names}
     unknown = set(changes) - set(values)
     if unknown:
         raise TypeError(f"{type(obj).__name__} has no field(s) {', '.join(sorted(unknown))}")

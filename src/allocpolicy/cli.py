@@ -6,18 +6,15 @@ import sys
 from pathlib import Path
 
 from allocpolicy import __version__
+from allocpolicy.commands import EXIT_ERROR, EXIT_OK, UsageError
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Sequence
-    from typing import Any, TextIO
+    from typing import Any
 
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-
-
-class UsageError(Exception):
-    pass
+    from allocpolicy.commands import Scanner
 
 
 # Every subcommand option, as (flags, add_argument keywords): argparse is built from
@@ -276,97 +273,46 @@ def _root(args: argparse.Namespace) -> Path:
     return root
 
 
-def _fail_on(args: argparse.Namespace, config_fail_on):  # type: ignore[no-untyped-def]
-    from allocpolicy.model import Severity
+def _scanner(args: argparse.Namespace, root: Path) -> Scanner:
+    """The whole tree, or with --files (the pre-commit hook) what those files cause or carry."""
+    if getattr(args, "files", None) is not None:
+        from allocpolicy.frontdoors.precommit import scan_changed
 
-    return Severity(args.fail_on) if getattr(args, "fail_on", None) else config_fail_on
+        return lambda with_fixes: scan_changed(root, args.files, args.config, with_fixes=with_fixes)
+    from allocpolicy.commands.scan import scan
+
+    return lambda with_fixes: scan(root, args.config, with_fixes=with_fixes)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    root = _root(args)
-    if args.files is not None:
-        from allocpolicy.frontdoors.precommit import scan_changed
+    from allocpolicy.commands import scan
 
-        result = scan_changed(root, args.files, args.config, with_fixes=args.format != "text")
-    else:
-        from allocpolicy.engine import scan
-
-        result = scan(root, args.config, with_fixes=args.format != "text")
-    out_text = _render(result, args)
-    if args.output:
-        args.output.write_text(out_text, encoding="utf-8")
-    else:
-        sys.stdout.write(out_text)
-    return EXIT_FINDINGS if result.failed(_fail_on(args, result.config.fail_on)) else EXIT_OK
-
-
-def _render(result, args: argparse.Namespace) -> str:  # type: ignore[no-untyped-def]
-    if args.format == "json":
-        from allocpolicy.reporters import json as json_reporter
-
-        return json_reporter.render(result)
-    if args.format == "sarif":
-        from allocpolicy.reporters import sarif
-
-        return sarif.render(result)
-    import io
-
-    from allocpolicy.reporters import text
-
-    buf = io.StringIO()
-    colour = args.color == "always" or (
-        args.color == "auto" and not args.output and _tty(sys.stdout)
-    )
-    text.render(result, buf, colour=colour, excerpts=not args.quiet)
-    return buf.getvalue()
-
-
-def _tty(stream: TextIO) -> bool:
-    import os
-
-    return stream.isatty() and "NO_COLOR" not in os.environ
+    return scan.run(args, _scanner(args, _root(args)))
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
-    from allocpolicy.fixes.command import run_fix
+    from allocpolicy.commands import fix
 
-    return run_fix(args, _root(args))
+    root = _root(args)
+    return fix.run(args, root, _scanner(args, root))
 
 
 def cmd_inventory(args: argparse.Namespace) -> int:
-    from allocpolicy.engine import scan
-    from allocpolicy.reporters import inventory
+    from allocpolicy.commands import inventory
 
-    result = scan(_root(args), args.config, with_fixes=False)
-    sys.stdout.write(inventory.render(result.inventory, args.format))
-    return EXIT_OK
-
-
-def _rules(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from allocpolicy.config import load_config
-    from allocpolicy.policy.loader import load_rules
-
-    return load_rules(load_config(Path(args.path), args.config).policies)
+    return inventory.run(args, _root(args))
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    for rule in _rules(args).values():
-        print(f"{rule.id}  {rule.name:<32} {rule.severity.value:<8} {rule.summary}")
-    return EXIT_OK
+    from allocpolicy.commands import rules
+
+    return rules.run_rules(args)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    rules = _rules(args)
-    key = args.rule.upper()
-    rule = rules.get(key) or next((r for r in rules.values() if r.name == args.rule), None)
-    if rule is None:
-        raise UsageError(f"unknown rule {args.rule!r}; `allocpolicy rules` lists them")
-    fix = f"{rule.fix.action} ({rule.fix.safety})" if rule.fix else "none"
-    print(f"# {rule.id} {rule.name} ({rule.severity.value})\n\n{rule.summary}\n")
-    print(f"Rationale: {rule.rationale}\n")
-    print(rule.documentation.rstrip() + "\n")
-    print(f"Fix action: {fix}")
-    return EXIT_OK
+    from allocpolicy.commands import rules
+
+    return rules.run_explain(args)
 
 
 def cmd_github(args: argparse.Namespace) -> int:

@@ -9,14 +9,29 @@ from pathlib import Path
 from allocpolicy._record import field, record
 from allocpolicy.config import Config, load_config
 from allocpolicy.discovery import FileSet
+from allocpolicy.facts.catalog import Subject, SuppressionSubject
+from allocpolicy.facts.gather import gather
 from allocpolicy.model import Finding, Location, Severity
 from allocpolicy.policy.conditions import evaluate
 from allocpolicy.policy.loader import load_rules
-from allocpolicy.policy.rule import Rule
+from allocpolicy.policy.rule import FixSpec, Rule
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from typing import Any
+
+    from allocpolicy.facts.repo import Repo
+    from allocpolicy.parsing.suppressions import Suppressions
+
+
+@record
+class PendingFix:
+    """A finding whose rule names a fix action; the fixes layer offers and computes it."""
+
+    finding: Finding
+    spec: FixSpec
+    subject: Subject
+    repo: Repo
 
 
 @record
@@ -27,15 +42,8 @@ class ScanResult:
     inventory: list[dict[str, Any]] = field(default_factory=list)  # one row per image and binary
     files_scanned: int = 0
     config: Config = field(default_factory=Config)
-    pending: list[tuple[Finding, Any, Any, Any]] = field(default_factory=list, repr=False)
-
-    def resolve_fixes(self) -> None:
-        """Compute the edits of every offered fix (tomlkit, tree-sitter): only outputs that show them pay."""
-        from allocpolicy.fixes.actions import build_fix
-
-        for finding, spec, subject, repo in self.pending:
-            finding.fix = build_fix(spec, subject, repo)
-        self.pending = []
+    # Fixes not yet computed (tomlkit, tree-sitter): only outputs that show edits pay for them.
+    pending: list[PendingFix] = field(default_factory=list, repr=False)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -47,11 +55,11 @@ class ScanResult:
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-def render_message(template: str, facts: dict[str, Any]) -> str:
+def render_message(template: str, subject: Subject) -> str:
     """Fill `{fact}` placeholders; a missing fact reads "unknown", a list is comma-joined."""
 
     def value(m: re.Match[str]) -> str:
-        v = facts.get(m.group(1))
+        v = subject.fact(m.group(1))
         if v is None:
             return "unknown"
         return ", ".join(str(x) for x in v) if isinstance(v, (list, tuple)) else str(v)
@@ -65,77 +73,69 @@ def scan(
     *,
     config: Config | None = None,
     files: FileSet | None = None,
-    with_fixes: bool = True,
 ) -> ScanResult:
-    from allocpolicy.facts.gather import gather
-
+    """Every finding of the tree (or of `files`, a narrowed file set), sorted; fixes pending."""
     config = config or load_config(root, config_path)
     rules = load_rules(config.policies)
     repo, subjects, inventory, suppressions = gather(root, config, files)
     findings: list[Finding] = []
-    pending: list[tuple[Finding, Any, Any, Any]] = []
+    pending: list[PendingFix] = []
     for rule in rules.values():
         if not config.rule_enabled(rule.id) or rule.subject == "suppression":
             continue
         for subject in subjects.get(rule.subject, []):
             finding = _evaluate(rule, subject, repo, config, pending)
-            if finding is None:
-                continue
-            loc = finding.location
-            anchors = [(loc.line, loc.end_line or loc.line)] + [
-                (n, n) for n in subject.context.get("also_anchored", ())
-            ]
-            if any(suppressions.match(rule.id, loc.path, a, b) for a, b in anchors):
-                continue
-            if any(
-                rule.id in ids and fnmatch.fnmatch(loc.path, pat)
-                for pat, ids in config.per_path_ignores.items()
-            ):
-                continue
-            findings.append(finding)
+            if finding is not None and not _ignored(finding, subject, suppressions, config):
+                findings.append(finding)
     findings += _unused_suppressions(rules, suppressions, repo, config, pending)
     findings = _dedupe(findings)
     findings.sort(key=Finding.sort_key)
     kept = {id(f) for f in findings}
-    result = ScanResult(
+    return ScanResult(
         root,
         findings,
         rules,
         inventory,
         len(set(repo.texts) | set(repo.files.rust_sources)),
         config,
-        [p for p in pending if id(p[0]) in kept],
+        [p for p in pending if id(p.finding) in kept],
     )
-    if with_fixes:
-        result.resolve_fixes()
-    return result
+
+
+def _ignored(
+    finding: Finding, subject: Subject, suppressions: Suppressions, config: Config
+) -> bool:
+    """Suppressed by a comment (on the finding's lines or a subject's anchor) or by config."""
+    loc = finding.location
+    anchors = [(loc.line, loc.end_line or loc.line)]
+    anchors += [(n, n) for n in subject.suppression_anchors]
+    if any(suppressions.match(finding.rule, loc.path, a, b) for a, b in anchors):
+        return True
+    return any(
+        finding.rule in ids and fnmatch.fnmatch(loc.path, pat)
+        for pat, ids in config.per_path_ignores.items()
+    )
 
 
 def _evaluate(
-    rule: Rule, subject: Any, repo: Any, config: Config, pending: list[Any]
+    rule: Rule, subject: Subject, repo: Repo, config: Config, pending: list[PendingFix]
 ) -> Finding | None:
-    if not evaluate(rule.when, subject.facts):
+    if not evaluate(rule.when, subject.fact):
         return None
     severity = rule.severity
     for override in rule.severity_overrides:
-        if evaluate(override.when, subject.facts):
+        if evaluate(override.when, subject.fact):
             severity = override.severity
     severity = config.severity.get(rule.id, severity)
-    message = render_message(rule.message, subject.facts)
+    message = render_message(rule.message, subject)
     loc: Location = subject.location
     finding = Finding(rule.id, rule.name, severity, loc, message, snippet=_snippet(repo, loc))
     if rule.fix is not None:
-        from allocpolicy.fixes.titles import offer
-        from allocpolicy.model import Safety
-
-        title = offer(rule.fix.action, subject)
-        if title is not None:
-            finding.offered = (title, Safety(rule.fix.safety))
-        pending.append((finding, rule.fix, subject, repo))
+        pending.append(PendingFix(finding, rule.fix, subject, repo))
     return finding
 
 
-def _snippet(repo: Any, loc: Location) -> str:
+def _snippet(repo: Repo, loc: Location) -> str:
     text = repo.text(loc.path)
     if text is None:
         return ""
@@ -144,23 +144,25 @@ def _snippet(repo: Any, loc: Location) -> str:
 
 
 def _unused_suppressions(
-    rules: dict[str, Rule], suppressions: Any, repo: Any, config: Config, pending: list[Any]
+    rules: dict[str, Rule],
+    suppressions: Suppressions,
+    repo: Repo,
+    config: Config,
+    pending: list[PendingFix],
 ) -> list[Finding]:
     rule = rules.get("AP902")
     if rule is None or not config.rule_enabled("AP902"):
         return []
-    from allocpolicy.facts.subjects import Subject
-
     out = []
     for s in suppressions.unused():
         ids = sorted(s.rules)
-        facts = {
-            "file": s.path,
-            "rules": ids,
-            "rules_text": ", ".join(ids) or "nothing",
-            "location": None,
-        }
-        subject = Subject("suppression", facts, Location(s.path, s.line), {"suppression": s})
+        subject = SuppressionSubject(
+            file=s.path,
+            rules=ids,
+            rules_text=", ".join(ids) or "nothing",
+            location=Location(s.path, s.line),
+            suppression=s,
+        )
         f = _evaluate(rule, subject, repo, config, pending)
         if f is not None:
             out.append(f)

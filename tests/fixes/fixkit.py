@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from allocpolicy.cli import main
-from allocpolicy.engine import scan
+from allocpolicy.commands.scan import scan
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -10,7 +10,7 @@ import pytest
 from fixkit import cli, write
 
 from allocpolicy.fixes import apply as apply_mod
-from allocpolicy.fixes.apply import plan
+from allocpolicy.fixes.apply import plan_writes as plan
 from allocpolicy.fixes.edits import replace_lines
 
 GLIBC = (
@@ -45,14 +45,14 @@ def test_a_file_changed_between_read_and_write_is_not_overwritten(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = _ap004_repo(tmp_path)
-    real_plan = apply_mod.plan
+    real_plan = apply_mod.plan_writes
 
     def plan_then_someone_edits(*args, **kwargs):  # type: ignore[no-untyped-def]
         result = real_plan(*args, **kwargs)
         (root / "Cargo.toml").write_text(CARGO + 'serde = "1"\n')
         return result
 
-    monkeypatch.setattr("allocpolicy.fixes.command.plan", plan_then_someone_edits)
+    monkeypatch.setattr("allocpolicy.commands.fix.plan_writes", plan_then_someone_edits)
     run = cli("fix", root)
     assert "Cargo.toml: changed on disk since it was read; not overwritten" in run.err
     assert (root / "Cargo.toml").read_text() == CARGO + 'serde = "1"\n'

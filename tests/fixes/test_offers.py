@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from helpers import MIMALLOC_DEP, STATIC, cargo, write_tree
 
-from allocpolicy.engine import scan
+from allocpolicy.commands.scan import scan
+from allocpolicy.fixes.actions import resolve_fixes
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -49,6 +50,6 @@ def test_offered_iff_computed(tmp_path, name, tree):
         write_tree(tmp_path / "repo", tree)
     result = scan(tmp_path / "repo", with_fixes=False)
     offered = {(f.rule, f.location.line): f.offered is not None for f in result.findings}
-    result.resolve_fixes()
+    resolve_fixes(result)
     computed = {(f.rule, f.location.line): f.fix is not None for f in result.findings}
     assert offered == computed

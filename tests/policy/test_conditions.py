@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from allocpolicy.policy.conditions import evaluate, facts_used, version_tuple
+from allocpolicy.parsing.versions import version_tuple
+from allocpolicy.policy.conditions import evaluate, facts_used
 
 FACTS = {
     "libc": "musl",
@@ -44,7 +45,7 @@ FACTS = {
     ],
 )
 def test_operators(cond, expected):
-    assert evaluate(cond, FACTS) is expected
+    assert evaluate(cond, FACTS.get) is expected
 
 
 def test_facts_used_and_versions():

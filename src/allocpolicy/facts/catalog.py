@@ -1,116 +1,29 @@
-"""The documented facts a policy condition can test, by subject.
+"""The subjects rules test, as typed records: their documented fields are the facts.
 
 Each subject is a kind of thing the engine finds in a repository; each fact is
 computed in code (`allocpolicy.facts.*`) and tested by rules in policy files.
-This table is the contract between the two: the policy loader rejects a
-condition that names a fact its subject does not have.
+These records are the contract between the two: a field with a `doc` is a fact a
+condition or message may name (the policy loader rejects any other), and
+docs/facts.md is generated from those docs. Fields without a doc carry the
+parsed objects a fix action needs; conditions cannot see them.
 """
 
 from __future__ import annotations
 
-ALLOCATORS = "mimalloc | jemalloc | tcmalloc | other | system | unknown"
+from allocpolicy._record import docs, fact, field, record
 
-SUBJECTS: dict[str, dict[str, str]] = {
-    "binary": {
-        "image": "path of the Containerfile that ships the binary",
-        "stage": "name (or index) of the final stage",
-        "base": "base image of the final stage, ARGs substituted",
-        "runtime_libc": "libc of the final stage's image: glibc | musl | static | unknown",
-        "binary": "binary name",
-        "crate": "package that builds it, or null when it cannot be mapped to the workspace",
-        "target": "Rust target triple of the build, or null",
-        "libc": "libc the binary is built for: glibc | musl | unknown",
-        "linkage": "static | dynamic | unknown",
-        "allocator": f"allocator in effect, LD_PRELOAD included: {ALLOCATORS}",
-        "linked_allocator": f"allocator linked into the binary: {ALLOCATORS}",
-        "allocator_source": "global_allocator | dependency-feature | builder-image | ld_preload | none | unknown",
-        "ld_preload_allocator": "allocator named by LD_PRELOAD in the final stage, or null",
-        "profile": "the crate's declared profile (or the configured default)",
-        "recommended": "allocators the decision tree recommends for the profile",
-        "features": "cargo features enabled for the build",
-        "recommended_text": "display form of recommended",
-        "location": "where the finding is reported: the line that makes the build musl, "
-        "or the final FROM",
-    },
-    "dependency": {
-        "manifest": "path of the Cargo.toml",
-        "crate": "the dependency's crates.io package name",
-        "key": "its key in the table (differs from crate when renamed)",
-        "allocator": f"allocator family of the crate ({ALLOCATORS}), null for non-allocator crates",
-        "version": "version requirement as written",
-        "locked_version": "version in Cargo.lock, or null",
-        "default_features": "whether default features are on (true when not written)",
-        "default_features_written": "whether default-features is written at all",
-        "optional": "optional = true",
-        "target": "the [target.<key>] it is declared under, or null",
-        "workspace": "workspace = true",
-        "binary_crate": "whether the declaring crate has a binary target",
-        "wired": "whether a #[global_allocator] static uses it",
-        "activates_itself": "whether the crate installs itself as allocator without a static "
-        "(mimalloc's override feature, *-jemallocator-global)",
-        "features": "features enabled on it",
-        "locked_text": "display form of locked_version",
-        "location": "the dependency's line",
-    },
-    "global_allocator": {
-        "file": "the Rust source file",
-        "crate": "package the file belongs to",
-        "allocator_crate": "Rust crate of the static's type (first path segment)",
-        "allocator": f"allocator family ({ALLOCATORS})",
-        "in_library": "whether the static is compiled into a library target",
-        "cfg": "the cfg gating the static, or null",
-        "dependency_cfg": "the cfg under which its dependency is present, or null",
-        "cfg_mismatch": "whether some build has the static without the dependency or the "
-        "dependency without the static",
-        "mismatch": "a sentence naming the build where they disagree",
-        "cfg_text": "display form of cfg",
-        "dependency_cfg_text": "display form of dependency_cfg",
-        "location": "the #[global_allocator] attribute",
-    },
-    "crate": {
-        "manifest": "path of the Cargo.toml",
-        "crate": "package name",
-        "binary_crate": "whether it has a binary target",
-        "profile": "declared profile, or the configured default",
-        "profile_declared": "whether [package.metadata.allocpolicy] profile is written",
-        "allocator": f"allocator wired by a #[global_allocator] ({ALLOCATORS})",
-        "recommended": "allocators the decision tree recommends for the profile",
-        "recommended_text": "display form of recommended",
-        "location": "the profile line, or [package]",
-    },
-    "ld_preload": {
-        "image": "path of the Containerfile",
-        "stage": "final stage name or index",
-        "path": "the library LD_PRELOAD names",
-        "via": "ENV | ENTRYPOINT | CMD",
-        "library_allocator": "allocator the library is (mimalloc | jemalloc | tcmalloc | null)",
-        "runtime_libc": "libc of the stage's image: glibc | musl | static | unknown",
-        "binary_linkage": "linkage of the Rust binaries the image ships: static | dynamic | unknown",
-        "library_status": "provided | missing | wrong-path | unknown",
-        "expected_path": "where the stage's distro installs that allocator, or null",
-        "expected_package": "the package that installs it, or null",
-        "distro": "the stage's distribution, or null",
-        "reason": "why LD_PRELOAD cannot work here (display)",
-        "status_text": "what is wrong with the library path (display)",
-        "location": "the instruction that sets LD_PRELOAD",
-    },
-    "parse_error": {
-        "file": "the file",
-        "message": "what went wrong",
-        "location": "the line that could not be parsed",
-    },
-    "unknown_image": {
-        "image": "path of the Containerfile",
-        "base": "the image reference",
-        "location": "the FROM line",
-    },
-    "suppression": {
-        "file": "the file",
-        "rules": "rule ids of a suppression comment that suppressed nothing",
-        "rules_text": "display form of rules",
-        "location": "the comment",
-    },
-}
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
+
+    from allocpolicy.facts.containers import Containerfile, Preload
+    from allocpolicy.facts.subjects import ShippedBinary
+    from allocpolicy.facts.workspace import AllocatorStatic, Crate
+    from allocpolicy.model import Location
+    from allocpolicy.parsing.cargo import Dependency
+    from allocpolicy.parsing.suppressions import Suppression
+
+ALLOCATORS = "mimalloc | jemalloc | tcmalloc | other | system | unknown"
 
 PROFILE_ALLOCATORS: dict[str, tuple[str, ...]] = {
     "default": ("mimalloc",),
@@ -118,3 +31,218 @@ PROFILE_ALLOCATORS: dict[str, tuple[str, ...]] = {
     "long-running": ("jemalloc",),
     "large-buffers": ("jemalloc", "tcmalloc"),
 }
+
+
+class Subject:
+    """Common shape of every subject record: its kind, and where findings about it go."""
+
+    KIND = ""
+    location: Location
+    # Extra lines a suppression comment may sit above (a binary's FROM lines).
+    suppression_anchors: tuple[int, ...] = ()
+
+    def fact(self, name: str) -> Any:
+        """The value of a documented fact; None for a name the subject does not have."""
+        return getattr(self, name) if name in docs(type(self)) else None
+
+
+@record
+class BinarySubject(Subject):
+    """A Rust binary an image ships."""
+
+    KIND = "binary"
+    image: str = fact("path of the Containerfile that ships the binary")
+    stage: str = fact("name (or index) of the final stage")
+    base: str = fact("base image of the final stage, ARGs substituted")
+    runtime_libc: str = fact("libc of the final stage's image: glibc | musl | static | unknown")
+    binary: str = fact("binary name")
+    crate: str | None = fact(
+        "package that builds it, or null when it cannot be mapped to the workspace"
+    )
+    target: str | None = fact("Rust target triple of the build, or null")
+    libc: str = fact("libc the binary is built for: glibc | musl | unknown")
+    linkage: str = fact("static | dynamic | unknown")
+    allocator: str = fact(f"allocator in effect, LD_PRELOAD included: {ALLOCATORS}")
+    linked_allocator: str = fact(f"allocator linked into the binary: {ALLOCATORS}")
+    allocator_source: str = fact(
+        "global_allocator | dependency-feature | builder-image | ld_preload | none | unknown"
+    )
+    ld_preload_allocator: str | None = fact(
+        "allocator named by LD_PRELOAD in the final stage, or null"
+    )
+    profile: str = fact("the crate's declared profile (or the configured default)")
+    recommended: list[str] = fact("allocators the decision tree recommends for the profile")
+    recommended_text: str = fact("display form of recommended")
+    features: list[str] = fact("cargo features enabled for the build")
+    location: Location = fact(
+        "where the finding is reported: the line that makes the build musl, or the final FROM"
+    )
+    shipped: ShippedBinary = field(repr=False)
+    suppression_anchors: tuple[int, ...] = field(default=(), repr=False)
+
+
+@record
+class DependencySubject(Subject):
+    """An allocator crate (or a jemalloc helper crate) declared in a Cargo.toml."""
+
+    KIND = "dependency"
+    manifest: str = fact("path of the Cargo.toml")
+    crate: str = fact("the dependency's crates.io package name")
+    key: str = fact("its key in the table (differs from crate when renamed)")
+    allocator: str | None = fact(
+        f"allocator family of the crate ({ALLOCATORS}), null for non-allocator crates"
+    )
+    version: str | None = fact("version requirement as written")
+    locked_version: str | None = fact("version in Cargo.lock, or null")
+    default_features: bool = fact("whether default features are on (true when not written)")
+    default_features_written: bool = fact("whether default-features is written at all")
+    optional: bool = fact("optional = true")
+    target: str | None = fact("the [target.<key>] it is declared under, or null")
+    workspace: bool = fact("workspace = true")
+    binary_crate: bool = fact("whether the declaring crate has a binary target")
+    wired: bool = fact("whether a #[global_allocator] static uses it")
+    activates_itself: bool = fact(
+        "whether the crate installs itself as allocator without a static "
+        "(mimalloc's override feature, *-jemallocator-global)"
+    )
+    features: list[str] = fact("features enabled on it")
+    locked_text: str = fact("display form of locked_version")
+    location: Location = fact("the dependency's line")
+    dependency: Dependency = field(repr=False)
+    declaring_crate: Crate | None = field(repr=False)  # None for [workspace.dependencies]
+
+
+@record
+class GlobalAllocatorSubject(Subject):
+    """A `#[global_allocator]` static in a Rust source file."""
+
+    KIND = "global_allocator"
+    file: str = fact("the Rust source file")
+    crate: str = fact("package the file belongs to")
+    allocator_crate: str = fact("Rust crate of the static's type (first path segment)")
+    allocator: str = fact(f"allocator family ({ALLOCATORS})")
+    in_library: bool = fact("whether the static is compiled into a library target")
+    cfg: str | None = fact("the cfg gating the static, or null")
+    dependency_cfg: str | None = fact("the cfg under which its dependency is present, or null")
+    cfg_mismatch: bool = fact(
+        "whether some build has the static without the dependency or the "
+        "dependency without the static"
+    )
+    mismatch: str | None = fact("a sentence naming the build where they disagree")
+    cfg_text: str = fact("display form of cfg")
+    dependency_cfg_text: str = fact("display form of dependency_cfg")
+    location: Location = fact("the #[global_allocator] attribute")
+    static: AllocatorStatic = field(repr=False)
+    declaring_crate: Crate = field(repr=False)
+    dependency: Dependency | None = field(repr=False)
+
+
+@record
+class CrateSubject(Subject):
+    """A package of the workspace."""
+
+    KIND = "crate"
+    manifest: str = fact("path of the Cargo.toml")
+    crate: str = fact("package name")
+    binary_crate: bool = fact("whether it has a binary target")
+    profile: str = fact("declared profile, or the configured default")
+    profile_declared: bool = fact("whether [package.metadata.allocpolicy] profile is written")
+    allocator: str | None = fact(f"allocator wired by a #[global_allocator] ({ALLOCATORS})")
+    recommended: list[str] = fact("allocators the decision tree recommends for the profile")
+    recommended_text: str = fact("display form of recommended")
+    location: Location = fact("the profile line, or [package]")
+    declaring_crate: Crate = field(repr=False)
+
+
+@record
+class LdPreloadSubject(Subject):
+    """An LD_PRELOAD setting in an image's final stage."""
+
+    KIND = "ld_preload"
+    image: str = fact("path of the Containerfile")
+    stage: str = fact("final stage name or index")
+    path: str = fact("the library LD_PRELOAD names")
+    via: str = fact("ENV | ENTRYPOINT | CMD")
+    library_allocator: str | None = fact(
+        "allocator the library is (mimalloc | jemalloc | tcmalloc | null)"
+    )
+    runtime_libc: str = fact("libc of the stage's image: glibc | musl | static | unknown")
+    binary_linkage: str = fact(
+        "linkage of the Rust binaries the image ships: static | dynamic | unknown"
+    )
+    library_status: str = fact("provided | missing | wrong-path | unknown")
+    expected_path: str | None = fact("where the stage's distro installs that allocator, or null")
+    expected_package: str | None = fact("the package that installs it, or null")
+    distro: str | None = fact("the stage's distribution, or null")
+    reason: str = fact("why LD_PRELOAD cannot work here (display)")
+    status_text: str = fact("what is wrong with the library path (display)")
+    location: Location = fact("the instruction that sets LD_PRELOAD")
+    preload: Preload = field(repr=False)
+    containerfile: Containerfile = field(repr=False)
+
+
+@record
+class ParseErrorSubject(Subject):
+    """A file that could not be read or parsed."""
+
+    KIND = "parse_error"
+    file: str = fact("the file")
+    message: str = fact("what went wrong")
+    location: Location = fact("the line that could not be parsed")
+
+
+@record
+class UnknownImageSubject(Subject):
+    """A final stage whose base image is not in the image table."""
+
+    KIND = "unknown_image"
+    image: str = fact("path of the Containerfile")
+    base: str = fact("the image reference")
+    location: Location = fact("the FROM line")
+
+
+@record
+class SuppressionSubject(Subject):
+    """A suppression comment that suppressed nothing."""
+
+    KIND = "suppression"
+    file: str = fact("the file")
+    rules: list[str] = fact("rule ids of a suppression comment that suppressed nothing")
+    rules_text: str = fact("display form of rules")
+    location: Location = fact("the comment")
+    suppression: Suppression = field(repr=False)
+
+
+SUBJECT_TYPES: tuple[type[Subject], ...] = (
+    BinarySubject,
+    DependencySubject,
+    GlobalAllocatorSubject,
+    CrateSubject,
+    LdPreloadSubject,
+    ParseErrorSubject,
+    UnknownImageSubject,
+    SuppressionSubject,
+)
+
+# kind -> fact -> its doc: what the policy loader checks conditions and messages against.
+SUBJECTS: dict[str, dict[str, str]] = {t.KIND: docs(t) for t in SUBJECT_TYPES}
+
+
+def facts_markdown() -> str:
+    """docs/facts.md, generated from the records above (tests keep the file in step)."""
+    out = [
+        "# Facts a policy condition can test",
+        "",
+        "Generated from the subject records in `src/allocpolicy/facts/catalog.py` (the "
+        "contract between the engine and policy files) by `python scripts/generate.py`; "
+        "`tests/test_generated.py` fails when this page is stale.",
+    ]
+    for t in SUBJECT_TYPES:
+        summary = (t.__doc__ or "").strip().splitlines()[0]
+        out += ["", f"## `{t.KIND}`", "", summary, "", "| fact | meaning |", "|---|---|"]
+        out += [f"| `{name}` | {_cell(doc)} |" for name, doc in docs(t).items()]
+    return "\n".join(out) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a literal bar inside a Markdown table cell

@@ -12,7 +12,7 @@ import re
 from allocpolicy._record import field, record, replace
 from allocpolicy.facts.cargo_cmd import CargoBuild, parse_cargo
 from allocpolicy.facts.images import ImageInfo, classify_image
-from allocpolicy.facts.shell import commands, installed_packages
+from allocpolicy.facts.shell import Command, commands, installed_packages
 from allocpolicy.facts.triples import normalize_triple, triple_from_target_path
 from allocpolicy.parsing.dockerfile import Dockerfile, Instruction, Stage, substitute
 
@@ -174,7 +174,9 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
     facts.workdir = workdir  # a `cd` lasts only for its own RUN
 
 
-def _run_command(facts: StageFacts, ins: Instruction, cmd, local_env: dict[str, str]) -> None:
+def _run_command(
+    facts: StageFacts, ins: Instruction, cmd: Command, local_env: dict[str, str]
+) -> None:
     cmd.argv = argv = [substitute(a, local_env) for a in cmd.argv]
     if argv[:1] == ["export"]:
         for w in argv[1:]:

@@ -6,9 +6,14 @@ from pathlib import Path
 
 from allocpolicy.config import Config
 from allocpolicy.discovery import FileSet
+from allocpolicy.facts.catalog import (
+    BinarySubject,
+    ParseErrorSubject,
+    Subject,
+    UnknownImageSubject,
+)
 from allocpolicy.facts.repo import ParseProblem, Repo, load_repo
 from allocpolicy.facts.subjects import (
-    Subject,
     binary_subjects,
     crate_subjects,
     dependency_subjects,
@@ -17,7 +22,7 @@ from allocpolicy.facts.subjects import (
     static_subjects,
 )
 from allocpolicy.model import Location
-from allocpolicy.suppressions import Suppression, Suppressions, scan_lines
+from allocpolicy.parsing.suppressions import Suppression, Suppressions, scan_lines
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -39,7 +44,7 @@ def gather(
             "parse_error",
             "unknown_image",
         )
-    }
+    }  # kind -> subjects of that kind
     inventory: list[dict[str, Any]] = []
     image_triples: dict[str, set[str]] = {}
     for cf in repo.containerfiles:
@@ -62,43 +67,40 @@ def gather(
         final = cf.final
         if final is not None and bins and final.image.libc == "unknown":
             subjects["unknown_image"].append(
-                Subject(
-                    "unknown_image",
-                    {"image": cf.path, "base": final.image.ref},
-                    Location(cf.path, final.stage.from_line),
+                UnknownImageSubject(
+                    image=cf.path,
+                    base=final.image.ref,
+                    location=Location(cf.path, final.stage.from_line),
                 )
             )
         if final is not None and not bins:
             inventory.append(_empty_row(cf))
-    subjects["dependency"] = dependency_subjects(repo)
+    subjects["dependency"] = list(dependency_subjects(repo))
     # problems found while analysing images are parse errors too
-    subjects["global_allocator"] = static_subjects(repo, image_triples)
-    subjects["crate"] = crate_subjects(repo)
+    subjects["global_allocator"] = list(static_subjects(repo, image_triples))
+    subjects["crate"] = list(crate_subjects(repo))
     subjects["parse_error"] = [
-        Subject(
-            "parse_error",
-            {"file": p.path, "message": p.message},
-            Location(p.path, p.line, p.column),
+        ParseErrorSubject(
+            file=p.path, message=p.message, location=Location(p.path, p.line, p.column)
         )
         for p in repo.problems
     ]
     return repo, subjects, inventory, _suppressions(repo)
 
 
-def _row(subj: Subject, reasons: list[str]) -> dict[str, Any]:
-    f = subj.facts
+def _row(subj: BinarySubject, reasons: list[str]) -> dict[str, Any]:
     return {
-        "file": f["image"],
-        "stage": f["stage"],
-        "base": f["base"],
-        "libc": f["runtime_libc"],
-        "binary": f["binary"],
-        "crate": f["crate"],
-        "target": f["target"],
-        "binary_libc": f["libc"],
-        "linkage": f["linkage"],
-        "allocator": f["allocator"],
-        "ld_preload": f["ld_preload_allocator"],
+        "file": subj.image,
+        "stage": subj.stage,
+        "base": subj.base,
+        "libc": subj.runtime_libc,
+        "binary": subj.binary,
+        "crate": subj.crate,
+        "target": subj.target,
+        "binary_libc": subj.libc,
+        "linkage": subj.linkage,
+        "allocator": subj.allocator,
+        "ld_preload": subj.ld_preload_allocator,
         "reasons": reasons,
     }
 

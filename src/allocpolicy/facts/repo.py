@@ -32,7 +32,7 @@ from allocpolicy.parsing.cargo import (
     parse_lock,
     parse_manifest,
 )
-from allocpolicy.parsing.dockerfile import DockerfileError, parse_dockerfile
+from allocpolicy.parsing.dockerfile import Dockerfile, DockerfileError, parse_dockerfile
 from allocpolicy.parsing.rust_needle import might_declare_allocator
 from allocpolicy.parsing.text import ReadError, SourceText, decode, read_bytes
 
@@ -290,7 +290,7 @@ def _load_containerfiles(repo: Repo) -> None:
             )
 
 
-def _context(root: Path, rel: str, doc) -> str:
+def _context(root: Path, rel: str, doc: Dockerfile) -> str:
     """The build context: the nearest directory (Dockerfile's, then up) holding every COPY source."""
     sources = []
     for ins in doc.instructions:

@@ -1,7 +1,7 @@
-"""Turn the repository model into subjects: flat fact dictionaries rules can test.
+"""Turn the repository model into subjects: the typed records of facts/catalog.py.
 
-Each Subject carries its facts (documented in facts/catalog.py), where a finding
-about it is reported, and the objects a fix action needs.
+Each subject carries its facts, where a finding about it is reported, and the
+objects a fix action needs.
 """
 
 from __future__ import annotations
@@ -9,9 +9,16 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 
-from allocpolicy._record import field, record
+from allocpolicy._record import record
 from allocpolicy.facts import allocators
-from allocpolicy.facts.catalog import PROFILE_ALLOCATORS
+from allocpolicy.facts.catalog import (
+    PROFILE_ALLOCATORS,
+    BinarySubject,
+    CrateSubject,
+    DependencySubject,
+    GlobalAllocatorSubject,
+    LdPreloadSubject,
+)
 from allocpolicy.facts.containers import (
     Artifact,
     Build,
@@ -28,25 +35,24 @@ from allocpolicy.facts.libraries import (
     packages_providing,
 )
 from allocpolicy.facts.repo import Repo
-from allocpolicy.facts.triples import arch_from_platform, cfg_facts, is_musl, links_statically
+from allocpolicy.facts.triples import (
+    arch_from_platform,
+    cfg_facts,
+    config_rustflags,
+    is_musl,
+    links_statically,
+)
 from allocpolicy.facts.workspace import AllocatorStatic, Crate, enabled_features
 from allocpolicy.model import Location
 from allocpolicy.parsing.cargo import Dependency
 from allocpolicy.parsing.cfg import CfgError, target_key_matches
+from allocpolicy.parsing.versions import version_tuple
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from typing import Any
 
 BASELINE_TRIPLES = ("x86_64-unknown-linux-gnu", "x86_64-unknown-linux-musl")
-
-
-@record
-class Subject:
-    kind: str
-    facts: dict[str, Any]
-    location: Location
-    context: dict[str, Any] = field(default_factory=dict)  # objects for fix actions
 
 
 @record
@@ -134,7 +140,8 @@ def _build_crates(repo: Repo, cf: Containerfile, b: Build) -> list[Crate]:
     if crate is not None:
         return [crate]
     members = [c for c in repo.crates if c.root is not None and c.root.dir == d]
-    defaults = members[0].root.workspace_default_members if members else []
+    root = members[0].root if members else None
+    defaults = root.workspace_default_members if root is not None else []
     if defaults and not b.cargo.workspace:  # a plain `cargo build` at a root builds default-members
         return [
             c
@@ -176,6 +183,7 @@ def _shipped(
 ) -> ShippedBinary:
     b = art.build
     reasons: list[str] = []
+    triple: str | None
     if art.triple and "$" not in art.triple:
         triple, evidence = (
             art.triple,
@@ -232,7 +240,7 @@ def _rustflags(repo: Repo, cf: Containerfile, sb: ShippedBinary) -> str:
         flags += " " + env.get(f"CARGO_TARGET_{sb.triple.upper().replace('-', '_')}_RUSTFLAGS", "")
     config = repo.cargo_config_for(_repo_dir(cf.stages[sb.build.stage], sb.build.workdir) or "")
     image_flags = getattr(sb.build.image, "rustflags", "") or ""
-    config_flags = config.rustflags_for(sb.triple) if config and sb.triple else ""
+    config_flags = config_rustflags(config, sb.triple) if config and sb.triple else ""
     return " ".join(x for x in (flags, config_flags, image_flags) if x).strip()
 
 
@@ -343,7 +351,9 @@ def _library_statics(
     return out
 
 
-def binary_subjects(repo: Repo, cf: Containerfile, bins: list[ShippedBinary]) -> list[Subject]:
+def binary_subjects(
+    repo: Repo, cf: Containerfile, bins: list[ShippedBinary]
+) -> list[BinarySubject]:
     final = cf.final
     if final is None:
         return []
@@ -364,36 +374,32 @@ def binary_subjects(repo: Repo, cf: Containerfile, bins: list[ShippedBinary]) ->
             allocator, source = pre_alloc, "ld_preload"
         profile = (sb.crate.manifest.profile if sb.crate else None) or repo.config.default_profile
         recommended = list(PROFILE_ALLOCATORS.get(profile, ("mimalloc",)))
-        facts = {
-            "image": cf.path,
-            "stage": final.stage.name or str(final.stage.index),
-            "base": final.image.ref,
-            "runtime_libc": final.image.libc,
-            "binary": sb.name,
-            "crate": sb.crate.name if sb.crate else None,
-            "target": sb.triple,
-            "libc": libc_of(sb.triple),
-            "linkage": linkage,
-            "allocator": allocator,
-            "linked_allocator": linked,
-            "allocator_source": source,
-            "ld_preload_allocator": pre_alloc,
-            "profile": profile,
-            "recommended": recommended,
-            "recommended_text": _fmt_list(recommended),
-            "features": sorted(sb.features[0]),
-        }
-        line = sb.evidence[0]
         # An image-level suppression may sit above the final FROM or the builder's FROM.
         anchors = [final.stage.from_line] + (
             [cf.stages[sb.build.stage].stage.from_line] if sb.build else []
         )
         out.append(
-            Subject(
-                "binary",
-                facts,
-                Location(cf.path, line),
-                {"binary": sb, "repo": repo, "also_anchored": anchors},
+            BinarySubject(
+                image=cf.path,
+                stage=final.stage.name or str(final.stage.index),
+                base=final.image.ref,
+                runtime_libc=final.image.libc,
+                binary=sb.name,
+                crate=sb.crate.name if sb.crate else None,
+                target=sb.triple,
+                libc=libc_of(sb.triple),
+                linkage=linkage,
+                allocator=allocator,
+                linked_allocator=linked,
+                allocator_source=source,
+                ld_preload_allocator=pre_alloc,
+                profile=profile,
+                recommended=recommended,
+                recommended_text=_fmt_list(recommended),
+                features=sorted(sb.features[0]),
+                location=Location(cf.path, sb.evidence[0]),
+                shipped=sb,
+                suppression_anchors=tuple(anchors),
             )
         )
         sb.reasons.append(
@@ -405,11 +411,13 @@ def binary_subjects(repo: Repo, cf: Containerfile, bins: list[ShippedBinary]) ->
 # ---------------------------------------------------------------- LD_PRELOAD
 
 
-def preload_subjects(repo: Repo, cf: Containerfile, bins: list[Subject]) -> list[Subject]:
+def preload_subjects(
+    repo: Repo, cf: Containerfile, bins: list[BinarySubject]
+) -> list[LdPreloadSubject]:
     final = cf.final
     if final is None or not bins:
         return []
-    linkages = {b.facts["linkage"] for b in bins}
+    linkages = {b.linkage for b in bins}
     linkage = (
         "dynamic" if "dynamic" in linkages else ("static" if linkages == {"static"} else "unknown")
     )
@@ -417,29 +425,26 @@ def preload_subjects(repo: Repo, cf: Containerfile, bins: list[Subject]) -> list
     for p in preloads(final):
         lib_alloc = allocator_of_library(p.path)
         status, expected, pkg = _library_status(final, p.path, lib_alloc)
-        facts = {
-            "image": cf.path,
-            "stage": final.stage.name or str(final.stage.index),
-            "path": p.path,
-            "via": p.via,
-            "library_allocator": lib_alloc,
-            "runtime_libc": final.image.libc,
-            "binary_linkage": linkage,
-            "library_status": status,
-            "expected_path": expected,
-            "expected_package": pkg,
-            "distro": final.image.distro,
-            "reason": _preload_reason(final, bins, linkage),
-            "status_text": _status_text(
-                status, final.image.distro, expected, pkg, final.image.package_manager
-            ),
-        }
         out.append(
-            Subject(
-                "ld_preload",
-                facts,
-                Location(cf.path, p.line, end_line=p.end_line),
-                {"preload": p, "containerfile": cf},
+            LdPreloadSubject(
+                image=cf.path,
+                stage=final.stage.name or str(final.stage.index),
+                path=p.path,
+                via=p.via,
+                library_allocator=lib_alloc,
+                runtime_libc=final.image.libc,
+                binary_linkage=linkage,
+                library_status=status,
+                expected_path=expected,
+                expected_package=pkg,
+                distro=final.image.distro,
+                reason=_preload_reason(final, bins, linkage),
+                status_text=_status_text(
+                    status, final.image.distro, expected, pkg, final.image.package_manager
+                ),
+                location=Location(cf.path, p.line, end_line=p.end_line),
+                preload=p,
+                containerfile=cf,
             )
         )
     return out
@@ -502,17 +507,17 @@ def _status_text(
     return status
 
 
-def _preload_reason(final: StageFacts, bins: list[Subject], linkage: str) -> str:
+def _preload_reason(final: StageFacts, bins: list[BinarySubject], linkage: str) -> str:
     if final.image.libc == "static":
         return f"`{final.image.ref}` has no dynamic loader (a static-only image)"
-    targets = sorted({b.facts["target"] for b in bins if b.facts["target"]})
+    targets = sorted({b.target for b in bins if b.target})
     return f"the shipped Rust binaries are statically linked ({', '.join(targets)})"
 
 
 # ---------------------------------------------------------------- Cargo and sources
 
 
-def dependency_subjects(repo: Repo) -> list[Subject]:
+def dependency_subjects(repo: Repo) -> list[DependencySubject]:
     out = []
     for crate in repo.crates:
         for dep in crate.deps:
@@ -537,7 +542,7 @@ def _interesting(dep: Dependency) -> bool:
 
 def _dep_subject(
     path: str, dep: Dependency, crate: Crate | None, binary: bool, locked: dict[str, list[str]]
-) -> Subject:
+) -> DependencySubject:
     versions = locked.get(dep.package, [])
     lv = max(versions, key=_vkey) if versions else None
     wired = crate is not None and any(
@@ -548,36 +553,34 @@ def _dep_subject(
         )
         for s in crate.statics
     )
-    facts = {
-        "manifest": path,
-        "crate": dep.package,
-        "key": dep.key,
-        "allocator": allocators.family(dep.package),
-        "version": dep.version,
-        "locked_version": lv,
-        "default_features": dep.default_features is not False,
-        "default_features_written": dep.default_features is not None,
-        "optional": dep.optional,
-        "target": dep.target,
-        "workspace": dep.workspace and crate is not None,
-        "binary_crate": binary,
-        "wired": wired,
-        "activates_itself": allocators.activates_itself(dep.package, dep.features),
-        "features": list(dep.features),
-        "locked_text": f"; Cargo.lock has {lv}" if lv else "",
-    }
-    return Subject(
-        "dependency", facts, Location(path, dep.line), {"dependency": dep, "crate": crate}
+    return DependencySubject(
+        manifest=path,
+        crate=dep.package,
+        key=dep.key,
+        allocator=allocators.family(dep.package),
+        version=dep.version,
+        locked_version=lv,
+        default_features=dep.default_features is not False,
+        default_features_written=dep.default_features is not None,
+        optional=dep.optional,
+        target=dep.target,
+        workspace=dep.workspace and crate is not None,
+        binary_crate=binary,
+        wired=wired,
+        activates_itself=allocators.activates_itself(dep.package, dep.features),
+        features=list(dep.features),
+        locked_text=f"; Cargo.lock has {lv}" if lv else "",
+        location=Location(path, dep.line),
+        dependency=dep,
+        declaring_crate=crate,
     )
 
 
 def _vkey(v: str) -> tuple[int, ...]:
-    from allocpolicy.policy.conditions import version_tuple
-
     return version_tuple(v)
 
 
-def crate_subjects(repo: Repo) -> list[Subject]:
+def crate_subjects(repo: Repo) -> list[CrateSubject]:
     out = []
     for crate in repo.crates:
         m = crate.manifest
@@ -590,46 +593,49 @@ def crate_subjects(repo: Repo) -> list[Subject]:
         ]
         allocator = (fams or selfinst or ["system"])[0]
         rec = list(PROFILE_ALLOCATORS.get(profile, ("mimalloc",)))
-        facts = {
-            "manifest": m.path,
-            "crate": crate.name,
-            "binary_crate": crate.has_binary,
-            "profile": profile,
-            "profile_declared": m.profile is not None,
-            "allocator": allocator,
-            "recommended": rec,
-            "recommended_text": _fmt_list(rec),
-        }
         line = m.profile_line or m.line_of("package")
-        out.append(Subject("crate", facts, Location(m.path, line), {"crate": crate}))
+        out.append(
+            CrateSubject(
+                manifest=m.path,
+                crate=crate.name,
+                binary_crate=crate.has_binary,
+                profile=profile,
+                profile_declared=m.profile is not None,
+                allocator=allocator,
+                recommended=rec,
+                recommended_text=_fmt_list(rec),
+                location=Location(m.path, line),
+                declaring_crate=crate,
+            )
+        )
     return out
 
 
-def static_subjects(repo: Repo, image_triples: dict[str, set[str]]) -> list[Subject]:
+def static_subjects(repo: Repo, image_triples: dict[str, set[str]]) -> list[GlobalAllocatorSubject]:
     out = []
     for crate in repo.crates:
         for s in crate.statics:
             dep = crate.dep_by_rust_name(s.item.crate)
             mismatch = _mismatch(crate, s, dep, image_triples.get(crate.name, set()))
-            facts = {
-                "file": s.file,
-                "crate": crate.name,
-                "allocator_crate": s.item.crate,
-                "allocator": static_family(crate, s, repo),
-                "in_library": s.in_library or not crate.has_binary,
-                "cfg": str(s.item.cfg) if s.item.cfg else None,
-                "dependency_cfg": _dep_gate(dep),
-                "cfg_mismatch": mismatch is not None,
-                "mismatch": mismatch,
-                "cfg_text": f"#[cfg({s.item.cfg})]" if s.item.cfg else "no cfg",
-                "dependency_cfg_text": (_dep_gate(dep) or "nothing (always present)")
-                if dep
-                else "no dependency at all",
-            }
-            loc = Location(s.file, s.item.attr_line, end_line=s.item.end_line)
             out.append(
-                Subject(
-                    "global_allocator", facts, loc, {"static": s, "crate": crate, "dependency": dep}
+                GlobalAllocatorSubject(
+                    file=s.file,
+                    crate=crate.name,
+                    allocator_crate=s.item.crate,
+                    allocator=static_family(crate, s, repo),
+                    in_library=s.in_library or not crate.has_binary,
+                    cfg=str(s.item.cfg) if s.item.cfg else None,
+                    dependency_cfg=_dep_gate(dep),
+                    cfg_mismatch=mismatch is not None,
+                    mismatch=mismatch,
+                    cfg_text=f"#[cfg({s.item.cfg})]" if s.item.cfg else "no cfg",
+                    dependency_cfg_text=(_dep_gate(dep) or "nothing (always present)")
+                    if dep
+                    else "no dependency at all",
+                    location=Location(s.file, s.item.attr_line, end_line=s.item.end_line),
+                    static=s,
+                    declaring_crate=crate,
+                    dependency=dep,
                 )
             )
     return out

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import re
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from allocpolicy.parsing.cargo import CargoConfig
+
 __all__ = [
     "LEGACY_STATIC_MUSL",
     "arch_from_platform",
     "cfg_facts",
+    "config_rustflags",
     "crt_static_override",
     "is_musl",
     "links_statically",
@@ -155,7 +160,7 @@ def is_musl(triple: str) -> bool:
 
 def crt_static_override(rustflags: str) -> bool | None:
     """+crt-static -> True, -crt-static -> False (last one wins), else None."""
-    found = _CRT_STATIC_RE.findall(rustflags or "")
+    found: list[str] = _CRT_STATIC_RE.findall(rustflags or "")
     if not found:
         return None
     return found[-1] == "+"
@@ -277,3 +282,17 @@ def triple_from_target_path(path: str) -> str | None:
         if _looks_like_triple(part):
             return normalize_triple(part)
     return None
+
+
+def config_rustflags(config: CargoConfig, triple: str) -> str:
+    """The flags cargo applies to this triple: [build] plus the matching [target.*] tables."""
+    from allocpolicy.parsing.cfg import CfgError, target_key_matches
+
+    flags = [config.rustflags]
+    for key, value in config.target_rustflags.items():
+        try:
+            if target_key_matches(key, triple, cfg_facts(triple)):
+                flags.append(value)
+        except CfgError:
+            continue
+    return " ".join(f for f in flags if f)

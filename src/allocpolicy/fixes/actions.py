@@ -1,19 +1,44 @@
 """Fix actions named by policy files. Each turns a subject into a Fix, or None.
 
-An action returns None when it cannot produce an edit it is sure of; the
-finding then carries no fix rather than a guess.
+An action is registered once, with `@action(...)`: its name (what policies say),
+the subject kind it works on, the title a text scan shows, and its precondition,
+read off the subject alone. A text scan offers a fix when the precondition holds
+(no tomlkit, no tree-sitter); computing edits checks the same precondition first,
+so nothing is computed that was not offered. An action returns None when it
+cannot produce an edit it is sure of; the finding then carries no fix rather
+than a guess.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
 
+from allocpolicy._record import record
+from allocpolicy.engine import PendingFix, ScanResult
+from allocpolicy.facts.catalog import (
+    BinarySubject,
+    DependencySubject,
+    GlobalAllocatorSubject,
+    LdPreloadSubject,
+    Subject,
+    SuppressionSubject,
+)
 from allocpolicy.fixes.edits import insert_before, line_diff, replace_lines
 from allocpolicy.fixes.toml_edit import edit_toml, inline_table, table_at, toml_after
 from allocpolicy.model import Edit, Fix, Safety
 from allocpolicy.policy.rule import FixSpec
+
+TYPE_CHECKING = False  # typing is not imported at run time: a text scan offers fixes from here
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Literal
+
+    from allocpolicy.facts.workspace import Crate
+    from allocpolicy.parsing.cargo import Dependency
+
+    Builder = Callable[[FixSpec, Any, Any], Any]
+    TomlChange = Callable[[Any], bool]
+    Changes = dict[str, list[TomlChange]]  # manifest path -> tomlkit changes, one edit per file
 
 MIMALLOC_VERSION = "0.1"
 MUSL_TABLE = 'cfg(target_env = "musl")'
@@ -29,12 +54,58 @@ ALLOCATOR_TYPES = {
 TIKV_VERSION = "0.6"
 
 
-def build_fix(spec: FixSpec, subject: Any, repo: Any) -> Fix | None:
-    action = ACTIONS.get(spec.action)
-    if action is None:
+@record(frozen=True)
+class FixAction:
+    name: str
+    subject: type[Subject]  # the subject kind it edits; any other kind gets no fix
+    title: str  # what a text scan shows before edits are computed
+    build: Builder
+    applies: Callable[[Any], bool]  # the precondition, from the subject's facts alone
+
+
+ACTIONS: dict[str, FixAction] = {}
+
+
+def action(
+    name: str, subject: type[Subject], title: str, applies: Callable[[Any], bool] | None = None
+) -> Callable[[Builder], Builder]:
+    """Register a fix action under the name policy files use."""
+
+    def register(build: Builder) -> Builder:
+        ACTIONS[name] = FixAction(name, subject, title, build, applies or (lambda _s: True))
+        return build
+
+    return register
+
+
+def _usable(spec: FixSpec, subject: Subject) -> FixAction | None:
+    act = ACTIONS.get(spec.action)
+    if act is None or not isinstance(subject, act.subject) or not act.applies(subject):
         return None
+    return act
+
+
+def offer_fixes(result: ScanResult) -> None:
+    """Mark each finding with the fix its action would make (title, safety), edits uncomputed."""
+    for p in result.pending:
+        act = _usable(p.spec, p.subject)
+        p.finding.offered = (act.title, Safety(p.spec.safety)) if act else None
+
+
+def resolve_fixes(result: ScanResult) -> None:
+    """Compute the edits of every offered fix (tomlkit, tree-sitter): only outputs that show them pay."""
+    for p in result.pending:
+        p.finding.fix = build_fix(p)
+    result.pending = []
+
+
+def build_fix(p: PendingFix) -> Fix | None:
+    act = _usable(p.spec, p.subject)
+    if act is None:
+        return None
+    spec = p.spec
     try:
-        result = action(spec, subject, repo)
+        result = act.build(spec, p.subject, p.repo)
     except Exception:  # a fix we cannot compute is no fix, never a crash of the scan
         return None
     if not result:
@@ -52,6 +123,10 @@ def build_fix(spec: FixSpec, subject: Any, repo: Any) -> Fix | None:
 def _text(repo: Any, path: str) -> str | None:
     src = repo.text(path)
     return src.text if src is not None else None
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
 
 
 def _static_lines(rust_name: str, type_name: str, cfg: str | None, indent: str = "") -> list[str]:
@@ -78,7 +153,7 @@ def _insert_static(repo: Any, path: str, lines: list[str]) -> Edit | None:
     return insert_before(path, at, block)
 
 
-def _dep_cfg(dep: Any, crate: Any) -> str | bool | None:
+def _dep_cfg(dep: Dependency, crate: Crate) -> str | Literal[False] | None:
     """The cfg a static needs to match a dependency; False when none can express it."""
     parts = []
     if dep.target:
@@ -97,7 +172,7 @@ def _dep_cfg(dep: Any, crate: Any) -> str | bool | None:
 
 def _feature_enabling(crate: Any, key: str) -> str | None:
     feats = crate.manifest.features
-    explicit = [f for f, v in feats.items() if f"dep:{key}" in v]
+    explicit: list[str] = [f for f, v in feats.items() if f"dep:{key}" in v]
     if explicit:
         return explicit[0]
     return key if not any(f"dep:{key}" in v for v in feats.values()) else None
@@ -105,19 +180,31 @@ def _feature_enabling(crate: Any, key: str) -> str | None:
 
 # ------------------------------------------------------------------ add-mimalloc (AP001, AP003)
 
-TomlChange = Callable[[Any], bool]
-Changes = dict[str, list[TomlChange]]  # manifest path -> tomlkit changes, one edit per file
 
-
-def add_mimalloc(spec: FixSpec, subject: Any, repo: Any) -> tuple[Any, ...] | None:
-    sb = subject.context["binary"]
+def _add_mimalloc_applies(subject: BinarySubject) -> bool:
+    sb = subject.shipped
     crate = sb.crate
-    if crate is None or sb.name not in crate.bins:
+    if not (crate and sb.name in crate.bins and "mimalloc" in subject.recommended):
+        return False  # no crate to edit, or the profile asks for another allocator
+    # mimalloc already wired but gated off for this build: the gate is the problem, not a missing static
+    mimalloc = {d.rust_name for d in crate.deps if d.package == "mimalloc"}
+    return not any(s.item.crate in mimalloc for s in crate.statics if s.bin_only in (None, sb.name))
+
+
+@action(
+    "add-mimalloc",
+    BinarySubject,
+    "Link mimalloc as the #[global_allocator]",
+    applies=_add_mimalloc_applies,
+)
+def add_mimalloc(spec: FixSpec, subject: BinarySubject, repo: Any) -> tuple[Any, ...] | None:
+    sb = subject.shipped
+    crate = sb.crate
+    if crate is None:
         return None
-    if "mimalloc" not in (subject.facts.get("recommended") or ["mimalloc"]):
-        return None  # the crate's profile asks for another allocator: not ours to swap
     existing = next((d for d in crate.deps if d.package == "mimalloc"), None)
     changes: Changes = {}
+    cfg: str | Literal[False] | None
     if existing is None:
         musl_only = spec.params.get("placement") == "musl-only" or (
             spec.params.get("placement") == "auto" and _has_musl_table(crate)
@@ -177,7 +264,11 @@ def _toml_edits(repo: Any, changes: Changes) -> list[Edit] | None:
         text = _text(repo, path)
         if text is None:
             return None
-        edit = edit_toml(path, text, lambda doc, fns=fns: any([fn(doc) for fn in fns]))
+
+        def apply_all(doc: Any, fns: list[TomlChange] = fns) -> bool:
+            return any([fn(doc) for fn in fns])  # a list: every change runs, none short-circuits
+
+        edit = edit_toml(path, text, apply_all)
         edits += [edit] if edit else []
     return edits
 
@@ -215,7 +306,7 @@ def _replace_allocator(
         return None
     lines = text.splitlines()
     first, last = static.item.line, static.item.end_line
-    indent = re.match(r"\s*", lines[first - 1]).group(0)
+    indent = _indent(lines[first - 1])
     keep = (
         [ln for ln in lines[first - 1 : last] if ln.strip().startswith("#[cfg(")] if not cfg else []
     )
@@ -339,10 +430,26 @@ def _crate_sources(repo: Any, crate: Any) -> list[str]:
 # ------------------------------------------------------------------ AP005: add-global-allocator
 
 
-def add_global_allocator(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
-    dep, crate = subject.context["dependency"], subject.context["crate"]
-    if crate is None or not crate.bins or crate.statics:
-        return None  # another allocator is wired: adding this one would make two
+def _add_static_applies(subject: DependencySubject) -> bool:
+    crate = subject.declaring_crate
+    # another allocator already wired: adding this one would make two
+    return bool(crate and crate.bins and not crate.statics) and (
+        subject.dependency.package.replace("-", "_") in ALLOCATOR_TYPES
+    )
+
+
+@action(
+    "add-global-allocator",
+    DependencySubject,
+    "Add the #[global_allocator] static",
+    applies=_add_static_applies,
+)
+def add_global_allocator(
+    spec: FixSpec, subject: DependencySubject, repo: Any
+) -> tuple[str, list[Edit]] | None:
+    dep, crate = subject.dependency, subject.declaring_crate
+    if crate is None:
+        return None
     type_name = ALLOCATOR_TYPES.get(dep.package.replace("-", "_"))
     if type_name is None:
         return None
@@ -361,11 +468,12 @@ def add_global_allocator(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, l
 # ------------------------------------------------------------------ AP004
 
 
+@action("set-default-features-false", DependencySubject, "Set default-features = false on mimalloc")
 def set_default_features_false(
-    spec: FixSpec, subject: Any, repo: Any
+    spec: FixSpec, subject: DependencySubject, repo: Any
 ) -> tuple[str, list[Edit]] | None:
-    dep = subject.context["dependency"]
-    path = subject.facts["manifest"]
+    dep = subject.dependency
+    path = subject.manifest
 
     def change(doc: Any) -> bool:
         table = table_at(doc, dep.table, create=False)
@@ -426,14 +534,25 @@ def _inline_with_default_features_off(value: Any) -> Any:
 # ------------------------------------------------------------------ AP006
 
 
-def align_allocator_cfg(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
-    static, crate, dep = (
-        subject.context["static"],
-        subject.context["crate"],
-        subject.context["dependency"],
-    )
+def _align_applies(subject: GlobalAllocatorSubject) -> bool:
+    dep = subject.dependency
+    return dep is not None and (dep.target is None or dep.target.startswith("cfg("))
+
+
+@action(
+    "align-allocator-cfg",
+    GlobalAllocatorSubject,
+    "Gate the #[global_allocator] like its dependency",
+    applies=_align_applies,
+)
+def align_allocator_cfg(
+    spec: FixSpec, subject: GlobalAllocatorSubject, repo: Any
+) -> tuple[str, list[Edit]] | None:
+    static, crate, dep = subject.static, subject.declaring_crate, subject.dependency
+    if dep is None:
+        return None
     cfg = _dep_cfg(dep, crate)
-    if cfg is False or dep is None:
+    if cfg is False:
         return None
     text = _text(repo, static.file)
     if text is None:
@@ -442,7 +561,7 @@ def align_allocator_cfg(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, li
     first, attr = static.item.line, static.item.attr_line
     header = lines[first - 1 : attr - 1]
     cfg_rows = [i for i, ln in enumerate(header) if re.match(r"\s*#\[cfg\(", ln)]
-    indent = re.match(r"\s*", lines[attr - 1]).group(0)
+    indent = _indent(lines[attr - 1])
     if len(cfg_rows) > 1 or any(")]" not in header[i] for i in cfg_rows):
         return None  # several or multi-line cfg attributes: leave it to a human
     new_attr = [f"{indent}#[cfg({cfg})]"] if cfg else []
@@ -482,10 +601,18 @@ _RENAMES = {
 }
 
 
-def rename_jemallocator(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
-    dep, crate = subject.context["dependency"], subject.context["crate"]
+@action(
+    "rename-jemallocator",
+    DependencySubject,
+    "Use the tikv-jemallocator crate",
+    applies=lambda s: s.crate in _RENAMES,
+)
+def rename_jemallocator(
+    spec: FixSpec, subject: DependencySubject, repo: Any
+) -> tuple[str, list[Edit]] | None:
+    dep, crate = subject.dependency, subject.declaring_crate
     new_pkg = _RENAMES.get(dep.package)
-    path = subject.facts["manifest"]
+    path = subject.manifest
     text = _text(repo, path)
     if new_pkg is None or text is None:
         return None
@@ -590,10 +717,13 @@ def _rename_in_sources(repo: Any, crate: Any, old: str, new: str) -> list[Edit]:
 # ------------------------------------------------------------------ remove-dependency
 
 
-def remove_dependency(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
+@action("remove-dependency", DependencySubject, "Remove the dependency")
+def remove_dependency(
+    spec: FixSpec, subject: DependencySubject, repo: Any
+) -> tuple[str, list[Edit]] | None:
     """For users' rules (the schema offers it): drop the dependency's entry from its manifest."""
-    dep = subject.context["dependency"]
-    path = subject.facts["manifest"]
+    dep = subject.dependency
+    path = subject.manifest
     text = _text(repo, path)
     edit = edit_toml(path, text, _remove_key(dep)) if text is not None else None
     return (f"Remove the {dep.key} dependency", [edit]) if edit else None
@@ -602,21 +732,35 @@ def remove_dependency(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list
 # ------------------------------------------------------------------ Containerfile actions
 
 
-def remove_ld_preload(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
+@action("remove-ld-preload", LdPreloadSubject, "Remove the LD_PRELOAD setting")
+def remove_ld_preload(
+    spec: FixSpec, subject: LdPreloadSubject, repo: Any
+) -> tuple[str, list[Edit]] | None:
     from allocpolicy.fixes.dockerfile_edit import remove_preload
 
-    edits = remove_preload(subject.context["containerfile"], subject.context["preload"], repo)
+    edits = remove_preload(subject.containerfile, subject.preload, repo)
     return ("Remove the LD_PRELOAD setting", edits) if edits else None
 
 
-def fix_ld_preload_path(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
+@action(
+    "fix-ld-preload-path",
+    LdPreloadSubject,
+    "Install the library and point LD_PRELOAD at it",
+    applies=lambda s: bool(s.expected_path and s.expected_package),
+)
+def fix_ld_preload_path(
+    spec: FixSpec, subject: LdPreloadSubject, repo: Any
+) -> tuple[str, list[Edit]] | None:
     from allocpolicy.fixes.dockerfile_edit import correct_preload
 
     return correct_preload(subject, repo)
 
 
-def remove_suppression(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
-    s = subject.context["suppression"]
+@action("remove-suppression", SuppressionSubject, "Remove the unused suppression")
+def remove_suppression(
+    spec: FixSpec, subject: SuppressionSubject, repo: Any
+) -> tuple[str, list[Edit]] | None:
+    s = subject.suppression
     text = _text(repo, s.path)
     if text is None:
         return None
@@ -627,16 +771,3 @@ def remove_suppression(spec: FixSpec, subject: Any, repo: Any) -> tuple[str, lis
     rest = line[: m.start()]
     new = [] if not rest.strip() else [rest.rstrip()]
     return "Remove the unused suppression", [replace_lines(s.path, s.line, s.line, new)]
-
-
-ACTIONS: dict[str, Callable[[FixSpec, Any, Any], Any]] = {
-    "add-mimalloc": add_mimalloc,
-    "add-global-allocator": add_global_allocator,
-    "set-default-features-false": set_default_features_false,
-    "align-allocator-cfg": align_allocator_cfg,
-    "rename-jemallocator": rename_jemallocator,
-    "remove-ld-preload": remove_ld_preload,
-    "fix-ld-preload-path": fix_ld_preload_path,
-    "remove-suppression": remove_suppression,
-    "remove-dependency": remove_dependency,
-}

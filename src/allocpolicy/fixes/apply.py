@@ -6,15 +6,15 @@ import difflib
 import os
 import stat
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from allocpolicy._record import field, record
 from allocpolicy.fixes.edits import apply_edits
 from allocpolicy.model import Edit
 from allocpolicy.parsing.text import ReadError, decode, read_bytes
 
 
-@dataclass
+@record
 class FileChange:
     path: str
     before: str
@@ -34,17 +34,19 @@ class FileChange:
         )
 
 
-@dataclass
-class Plan:
+@record
+class WritePlan:
+    """What a set of edits would write, file by file, and the files left alone with why."""
+
     changes: list[FileChange] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # path, why
 
 
-def plan(root: Path, edits: list[Edit]) -> Plan:
+def plan_writes(root: Path, edits: list[Edit]) -> WritePlan:
     by_path: dict[str, list[Edit]] = {}
     for e in edits:
         by_path.setdefault(e.path, []).append(e)
-    result = Plan()
+    result = WritePlan()
     for path, file_edits in sorted(by_path.items()):
         try:
             raw = read_bytes(root / path)

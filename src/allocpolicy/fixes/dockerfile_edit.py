@@ -11,6 +11,10 @@ from allocpolicy.facts.shell import commands, installed_packages
 from allocpolicy.fixes.edits import replace_lines
 from allocpolicy.model import Edit
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from allocpolicy.facts.catalog import LdPreloadSubject
+
 # `(?<![\w-])`: MY_LD_PRELOAD=... is another variable.
 _ASSIGN = re.compile(r"""(?:\benv\s+)?(?<![\w-])LD_PRELOAD=("[^"]*"|'[^']*'|\S+)\s*""")
 _INSTALL = {
@@ -124,10 +128,9 @@ def _housekeeping(cmd: Any) -> bool:
     )
 
 
-def correct_preload(subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
-    facts = subject.facts
-    cf, preload = subject.context["containerfile"], subject.context["preload"]
-    expected, pkg = facts.get("expected_path"), facts.get("expected_package")
+def correct_preload(subject: LdPreloadSubject, repo: Any) -> tuple[str, list[Edit]] | None:
+    cf, preload = subject.containerfile, subject.preload
+    expected, pkg = subject.expected_path, subject.expected_package
     ins = _instruction(cf, preload.line)
     if not expected or not pkg or ins is None:
         return None
@@ -144,7 +147,7 @@ def correct_preload(subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
         if row is None:
             return None
         rows[row] = [path_re.sub(expected, lines[row - 1])]
-    if facts["library_status"] == "missing":
+    if subject.library_status == "missing":
         manager = cf.final.image.package_manager if cf.final else None
         template = _INSTALL.get(manager or "")
         if template is None:
@@ -153,8 +156,8 @@ def correct_preload(subject: Any, repo: Any) -> tuple[str, list[Edit]] | None:
         rows[ins.start_line] = [template.format(pkg=pkg)] + rows.get(
             ins.start_line, [lines[ins.start_line - 1]]
         )
-    if facts["library_status"] == "wrong-path":
-        _swap_package(cf, pkg, facts.get("library_allocator"), rows)
+    if subject.library_status == "wrong-path":
+        _swap_package(cf, pkg, subject.library_allocator, rows)
     if not rows:
         return None
     edits = [replace_lines(cf.path, n, n, new) for n, new in sorted(rows.items())]

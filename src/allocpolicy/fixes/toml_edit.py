@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
 
 from allocpolicy.fixes.edits import line_diff
 from allocpolicy.model import Edit
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 def toml_after(text: str, change: Callable[[Any], bool]) -> str | None:

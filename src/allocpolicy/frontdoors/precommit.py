@@ -584,15 +584,20 @@ def scan_changed(
             started.output()
         raise
     scope = narrow(root, config, files, started)
-    if not scope.changed:
-        return scan(root, config=config, files=FileSet(), with_fixes=with_fixes)
-    result = scan(root, config=config, files=scope.files, with_fixes=with_fixes)
-    affected = {row["crate"] for row in result.inventory if row.get("crate")}
-    crate_names = _crate_names(root, scope.crate_dirs)
-    images = {row["file"] for row in result.inventory if row.get("crate") in crate_names}
-    result.findings = [f for f in result.findings if _reports(f, scope, images, affected)]
-    kept = {id(f) for f in result.findings}
-    result.pending = [p for p in result.pending if id(p[0]) in kept]
+    result = scan(root, config=config, files=scope.files if scope.changed else FileSet())
+    if scope.changed:
+        affected = {row["crate"] for row in result.inventory if row.get("crate")}
+        crate_names = _crate_names(root, scope.crate_dirs)
+        images = {row["file"] for row in result.inventory if row.get("crate") in crate_names}
+        result.findings = [f for f in result.findings if _reports(f, scope, images, affected)]
+        kept = {id(f) for f in result.findings}
+        result.pending = [p for p in result.pending if id(p.finding) in kept]
+    # Fixes only for what the hook reports: the rest of the scope's findings cost nothing.
+    from allocpolicy.fixes.actions import offer_fixes, resolve_fixes
+
+    offer_fixes(result)
+    if with_fixes:
+        resolve_fixes(result)
     return result
 
 

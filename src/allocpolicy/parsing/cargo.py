@@ -297,24 +297,11 @@ class CargoConfig:
         default_factory=dict
     )  # [target.<triple|cfg>] rustflags
 
-    def rustflags_for(self, triple: str) -> str:
-        """The flags cargo applies to this triple: [build] plus the matching [target.*] tables."""
-        from allocpolicy.facts.triples import cfg_facts
-        from allocpolicy.parsing.cfg import CfgError, target_key_matches
-
-        flags = [self.rustflags]
-        for key, value in self.target_rustflags.items():
-            try:
-                if target_key_matches(key, triple, cfg_facts(triple)):
-                    flags.append(value)
-            except CfgError:
-                continue
-        return " ".join(f for f in flags if f)
-
 
 def parse_cargo_config(path: str, text: str) -> CargoConfig:
     data = load_toml(text, cache=True)
-    build = data.get("build") if isinstance(data.get("build"), dict) else {}
+    raw_build = data.get("build")
+    build: dict[str, Any] = raw_build if isinstance(raw_build, dict) else {}
     target = build.get("target")
     if isinstance(target, list):
         target = target[0] if target else None

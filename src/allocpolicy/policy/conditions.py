@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from allocpolicy.parsing.versions import version_tuple
+
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -37,11 +39,6 @@ OPERATORS = (
     "version_lt",
     "version_ge",
 )
-
-
-def version_tuple(text: str) -> tuple[int, ...]:
-    nums = re.findall(r"\d+", text.split("+")[0].split("-")[0])
-    return tuple(int(n) for n in nums[:3])
 
 
 @lru_cache(maxsize=256)
@@ -72,16 +69,17 @@ _TESTS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def evaluate(cond: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
+def evaluate(cond: Mapping[str, Any], fact: Callable[[str], Any]) -> bool:
+    """Whether a subject meets the condition; `fact(name)` reads one of its facts (None if absent)."""
     if "all" in cond:
-        return all(evaluate(c, facts) for c in cond["all"])
+        return all(evaluate(c, fact) for c in cond["all"])
     if "any" in cond:
-        return any(evaluate(c, facts) for c in cond["any"])
+        return any(evaluate(c, fact) for c in cond["any"])
     if "not" in cond:
-        return not evaluate(cond["not"], facts)
-    value = facts.get(cond["fact"])
+        return not evaluate(cond["not"], fact)
+    value = fact(cond["fact"])
     if "in_fact" in cond:
-        other = facts.get(cond["in_fact"])
+        other = fact(cond["in_fact"])
         return (
             value is not None
             and isinstance(other, (list, tuple, set, frozenset))

@@ -21,6 +21,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # every pre-commit run cost more than the rest of a one-service scan, and even JSON
 # costs the json import. tests/policy keeps the two identical.
 COMPILED_DEFAULT = Path(__file__).resolve().parent / "compiled_default.py"
+SCHEMA = Path(__file__).resolve().parent / "schema.json"
 
 
 class PolicyError(Exception):
@@ -39,7 +40,8 @@ def default_policy_text() -> tuple[str, str]:
 def _schema() -> dict[str, Any]:
     import json
 
-    return json.loads((Path(__file__).resolve().parent / "schema.json").read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    return schema
 
 
 def compile_default() -> str:
@@ -64,7 +66,8 @@ def _builtin_rules() -> list[Rule]:
     except ImportError:
         # The shipped policy is validated by the test suite; skipping the schema keeps start-up fast.
         return parse_policy(name, default_policy_text()[1], validate=False)
-    return [_rule(name, r) for r in POLICY["rules"]]
+    policy: dict[str, Any] = POLICY
+    return [_rule(name, r) for r in policy["rules"]]
 
 
 def load_rules(extra: list[Path] | None = None) -> dict[str, Rule]:

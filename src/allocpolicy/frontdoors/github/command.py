@@ -317,10 +317,10 @@ def main(argv: list[str] | None = None) -> int:
             data["head_sha"],
         )
     else:
-        from allocpolicy import engine
+        from allocpolicy.commands.scan import scan
 
         try:
-            result = engine.scan(opt.path, opt.config)
+            result = scan(opt.path, opt.config)
         except Exception as exc:
             workflow.log(f"::error::allocpolicy: scan failed: {workflow.escape_data(exc)}")
             return 2

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from allocpolicy.engine import ScanResult, scan
-from allocpolicy.fixes.apply import FileChange, Plan, plan, write
+from allocpolicy.commands.scan import fail_on
+from allocpolicy.fixes.apply import FileChange, WritePlan, plan_writes, write
 from allocpolicy.fixes.edits import merge
-from allocpolicy.model import Finding, Fix, Safety, Severity
+from allocpolicy.model import Finding, Fix, Safety
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    import argparse
+
+    from allocpolicy.commands import Scanner
+    from allocpolicy.engine import ScanResult
 
 MAX_ROUNDS = 4  # a fix can enable another (add mimalloc, then its cfg); bounded like ruff's loop
 
@@ -20,19 +26,11 @@ def _wanted(f: Finding, rules: list[str], unsafe: bool) -> bool:
     return unsafe or f.fix.safety == Safety.SAFE
 
 
-def _scan(root: Path, args: argparse.Namespace) -> ScanResult:
-    if getattr(args, "files", None) is not None:
-        from allocpolicy.frontdoors.precommit import scan_changed
-
-        return scan_changed(root, args.files, args.config)
-    return scan(root, args.config)
-
-
-def run_fix(args: argparse.Namespace, root: Path) -> int:
+def run(args: argparse.Namespace, root: Path, scanner: Scanner) -> int:
     rules = [r.upper() for r in args.rule]
     changed: dict[str, FileChange] = {}
     notes: list[str] = []
-    result = _scan(root, args)
+    result = scanner(True)
     applied: set[str] = set()  # fingerprints of findings whose fix was written
     for _ in range(MAX_ROUNDS if not args.diff else 1):
         todo = [f for f in result.findings if _wanted(f, rules, args.unsafe_fixes) and f.fix]
@@ -59,11 +57,11 @@ def run_fix(args: argparse.Namespace, root: Path) -> int:
         applied |= {
             f.fingerprint for f in todo if f.fix and all(e.path in changed for e in f.fix.edits)
         }
-        result = _scan(root, args)
+        result = scanner(True)
     return _report(args, result, changed, list(dict.fromkeys(notes)))
 
 
-def _say_fixed(findings: list[Finding], p: Plan, verb: str) -> None:
+def _say_fixed(findings: list[Finding], p: WritePlan, verb: str) -> None:
     """One line per finding whose fix is in the plan: what changed, where."""
     paths = {c.path for c in p.changes}
     for f in findings:
@@ -72,13 +70,13 @@ def _say_fixed(findings: list[Finding], p: Plan, verb: str) -> None:
             print(f"{verb} {f.rule} at {loc.path}:{loc.line}: {f.fix.title}", file=sys.stderr)
 
 
-def _plan_round(root: Path, fixes: list[Fix], notes: list[str]) -> Plan:
+def _plan_round(root: Path, fixes: list[Fix], notes: list[str]) -> WritePlan:
     """Merge and plan; a fix touching a file that cannot be edited is dropped whole,
     so a multi-file fix (dependency + #[global_allocator]) never lands half-way."""
     while True:
         merged = merge(fixes)
         notes += [f"skipped fix '{fx.title}': {why}" for fx, why in merged.dropped]
-        p = plan(root, merged.edits)
+        p = plan_writes(root, merged.edits)
         bad = {path for path, _ in p.skipped}
         notes += [f"{path}: {why}" for path, why in p.skipped]
         partial = [fx for fx in merged.accepted if any(e.path in bad for e in fx.edits)]
@@ -99,29 +97,8 @@ def _report(
         print(f"{verb}: {path}", file=err)
     for note in notes:
         print(f"note: {note}", file=err)
-    remaining = result.findings
-    if args.diff:  # nothing was written, so nothing was re-scanned: drop what the diff fixes
-        remaining = [
-            f
-            for f in remaining
-            if not (
-                f.fix
-                and f.fix.edits
-                and all(e.path in changed for e in f.fix.edits)
-                and _wanted(f, [r.upper() for r in args.rule], args.unsafe_fixes)
-            )
-        ]
-    fail_on = Severity(args.fail_on) if args.fail_on else result.config.fail_on
-    unsafe_left = sum(
-        1 for f in remaining if f.fix and f.fix.safety == Safety.UNSAFE and not args.unsafe_fixes
-    )
-    print(
-        f"{len(changed)} file(s) {'would change' if args.diff else 'changed'}; "
-        f"{len(remaining)} finding(s) {'would remain' if args.diff else 'remain'}"
-        + (f" ({unsafe_left} with unsafe fixes: --unsafe-fixes)" if unsafe_left else "")
-        + ".",
-        file=err,
-    )
+    remaining = _remaining(args, result, changed)
+    print(_closing_line(args, changed, remaining), file=err)
     if not args.diff:
         from allocpolicy.reporters.text import one_line
 
@@ -129,4 +106,38 @@ def _report(
             print(one_line(f), file=err)
     if changed and args.exit_non_zero_on_fix and not args.diff:
         return 1
-    return 1 if result.failed(fail_on) else 0
+    return 1 if result.failed(fail_on(args, result.config.fail_on)) else 0
+
+
+def _remaining(
+    args: argparse.Namespace, result: ScanResult, changed: dict[str, FileChange]
+) -> list[Finding]:
+    """The findings left after the fixes; with --diff nothing was written or re-scanned,
+    so the findings the diff fixes are dropped here."""
+    if not args.diff:
+        return result.findings
+    rules = [r.upper() for r in args.rule]
+    return [
+        f
+        for f in result.findings
+        if not (
+            f.fix
+            and f.fix.edits
+            and all(e.path in changed for e in f.fix.edits)
+            and _wanted(f, rules, args.unsafe_fixes)
+        )
+    ]
+
+
+def _closing_line(
+    args: argparse.Namespace, changed: dict[str, FileChange], remaining: list[Finding]
+) -> str:
+    unsafe_left = sum(
+        1 for f in remaining if f.fix and f.fix.safety == Safety.UNSAFE and not args.unsafe_fixes
+    )
+    return (
+        f"{len(changed)} file(s) {'would change' if args.diff else 'changed'}; "
+        f"{len(remaining)} finding(s) {'would remain' if args.diff else 'remain'}"
+        + (f" ({unsafe_left} with unsafe fixes: --unsafe-fixes)" if unsafe_left else "")
+        + "."
+    )
