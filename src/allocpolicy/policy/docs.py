@@ -105,14 +105,13 @@ def rule_page(rule: Rule) -> str:
     ]
     if doc.get(""):
         lines += [doc[""], ""]
-    extra = [h for h in doc if h and h not in ORDER]
-    for heading in (*ORDER, *extra):
+    for heading in ORDER:
         if body.get(heading):
             lines += [f"## {heading}", "", body[heading], ""]
-            if heading == FIX:
-                lines += ["## Fix safety", "", _fix_safety(rule), ""]
-    if not body.get(FIX):
-        lines += ["## Fix safety", "", _fix_safety(rule), ""]
+    lines += ["## Fix safety", "", _fix_safety(rule), ""]
+    for heading in doc:
+        if heading and heading not in ORDER:
+            lines += [f"## {heading}", "", doc[heading], ""]
     lines += [f"`allocpolicy explain {rule.id}` prints this documentation in the terminal."]
     return "\n".join(lines) + "\n"
 
