@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -15,9 +17,21 @@ from allocpolicy.policy.loader import load_rules, parse_policy
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("generate", ROOT / "scripts" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+generate = _load_generator()
+COMPILED = Path("src/allocpolicy/policy/compiled_default.py")
+
+
 def run_docs(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "allocpolicy.policy.docs", *args],
+        [sys.executable, str(ROOT / "scripts" / "generate.py"), *args],
         capture_output=True,
         text=True,
         check=False,
@@ -31,7 +45,10 @@ def copy(tmp_path: Path) -> Path:
     (tmp_path / "policies").mkdir()
     shutil.copy(ROOT / "policies/default.yaml", tmp_path / "policies/default.yaml")
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
-    shutil.copytree(ROOT / "docs/rules", tmp_path / "docs/rules")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    (tmp_path / "src/allocpolicy/policy").mkdir(parents=True)
+    for name in ("compiled_default.py", "schema.json"):
+        shutil.copy(ROOT / "src/allocpolicy/policy" / name, tmp_path / "src/allocpolicy/policy")
     return tmp_path
 
 
@@ -117,7 +134,7 @@ def test_check_names_the_readme_after_a_summary_edit(copy: Path) -> None:
     text = policy.read_text(encoding="utf-8")
     assert text.count(old) == 1
     policy.write_text(text.replace(old, "summary: Libraries must not."), encoding="utf-8")
-    assert docs.stale(copy) == [Path("docs/rules/AP009.md"), Path("README.md")]
+    assert generate.stale(copy) == [COMPILED, Path("docs/rules/AP009.md"), Path("README.md")]
 
 
 def test_regenerating_touches_only_the_readme_catalogue(copy: Path) -> None:
@@ -128,20 +145,20 @@ def test_regenerating_touches_only_the_readme_catalogue(copy: Path) -> None:
     edited = "# edited title\n" + text[len("# allocpolicy\n") : start]
     edited += docs.START + "\n| broken |\n" + text[end:] + "\nnew section\n"
     readme.write_text(edited, encoding="utf-8")
-    assert docs.stale(copy) == [Path("README.md")]
-    docs.write(copy)
+    assert generate.stale(copy) == [Path("README.md")]
+    generate.write(copy)
     after = readme.read_text(encoding="utf-8")
     assert after.startswith("# edited title\n") and after.endswith("\nnew section\n")
     assert readme_catalogue() in after
-    assert docs.stale(copy) == []
+    assert generate.stale(copy) == []
 
 
 def test_pages_of_rules_that_do_not_exist_are_stale_and_removed(copy: Path) -> None:
     orphan = copy / "docs/rules/AP999.md"
     orphan.write_text("# AP999: gone\n", encoding="utf-8")
     (copy / "docs/rules/AP005.md").unlink()
-    assert set(docs.stale(copy)) == {Path("docs/rules/AP999.md"), Path("docs/rules/AP005.md")}
-    docs.write(copy)
+    assert set(generate.stale(copy)) == {Path("docs/rules/AP999.md"), Path("docs/rules/AP005.md")}
+    generate.write(copy)
     assert not orphan.exists()
     assert (copy / "docs/rules/AP005.md").read_text() == (ROOT / "docs/rules/AP005.md").read_text()
 

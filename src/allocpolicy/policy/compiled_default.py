@@ -1,4 +1,4 @@
-"""Generated from policies/default.yaml by `python -m allocpolicy.policy.loader`; do not edit."""
+"""Generated from policies/default.yaml by `python scripts/generate.py`; do not edit."""
 
 POLICY = {'rules': [{'documentation': '## What it does\n'
                              'Finds images that ship a Rust binary built for a musl target '

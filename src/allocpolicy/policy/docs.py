@@ -1,33 +1,26 @@
-"""Rule documentation generated from the policy: docs/rules/<ID>.md and the README table.
+"""Rule documentation rendered from the policy: docs/rules/<ID>.md and the README table.
 
 A rule's documentation lives in one place, its entry in policies/default.yaml; the
 pages and the README's rule catalogue are rendered from it, in the layout of ruff's
-rule pages. After editing the policy:
-
-    python -m allocpolicy.policy.docs            # rewrite every generated file
-    python -m allocpolicy.policy.docs --check    # exit 1, naming each stale file
-
-tests/policy/test_docs.py runs the check, so a stale page fails the suite.
+rule pages. `python scripts/generate.py` writes them (with the other generated
+files); `--check` fails naming each stale one.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
 from allocpolicy.policy.loader import PolicyError, parse_policy
 from allocpolicy.policy.rule import Rule
 
-ROOT = Path(__file__).resolve().parents[3]
 POLICY = Path("policies") / "default.yaml"
 PAGES = Path("docs") / "rules"
 README = Path("README.md")
 START = "<!-- rules:start -->"
 END = "<!-- rules:end -->"
-COMMAND = "python -m allocpolicy.policy.docs"
+COMMAND = "python scripts/generate.py"
 GENERATED = f"<!-- Generated from policies/default.yaml by `{COMMAND}`; do not edit. -->"
 
 # ruff's section order; a section the policy does not write is left out, except that
@@ -155,54 +148,8 @@ def expected(root: Path) -> dict[Path, str]:
     return out
 
 
-def _orphans(root: Path, files: dict[Path, str]) -> list[Path]:
+def orphans(root: Path, files: dict[Path, str]) -> list[Path]:
+    """Rule pages under root that no rule of `files` generates."""
     pages = root / PAGES
     found = sorted(pages.glob("*.md")) if pages.is_dir() else []
     return [p.relative_to(root) for p in found if p.relative_to(root) not in files]
-
-
-def stale(root: Path) -> list[Path]:
-    """Generated files that are missing, differ from the policy, or belong to no rule."""
-    files = expected(root)
-    out = []
-    for rel, text in files.items():
-        path = root / rel
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            out.append(rel)
-    return out + _orphans(root, files)
-
-
-def write(root: Path) -> list[Path]:
-    """Rewrite the stale files (and delete pages of rules that no longer exist)."""
-    files = expected(root)
-    changed = stale(root)
-    for rel in changed:
-        if rel in files:
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_text(files[rel], encoding="utf-8")
-        else:
-            (root / rel).unlink()
-    return changed
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"{COMMAND}", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if a file is stale")
-    parser.add_argument("--root", type=Path, default=ROOT, help="repository root")
-    args = parser.parse_args(argv)
-    try:
-        if args.check:
-            bad = stale(args.root)
-            for rel in bad:
-                print(f"stale: {rel.as_posix()} (run: {COMMAND})", file=sys.stderr)
-            return 1 if bad else 0
-        for rel in write(args.root):
-            print(f"wrote {rel.as_posix()}")
-    except (OSError, PolicyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -45,16 +45,20 @@ def _schema() -> dict[str, Any]:
 
 
 def compile_default() -> str:
-    """default.yaml as a Python module (run `python -m allocpolicy.policy.loader` after editing it)."""
+    """The shipped default.yaml as a Python module (see scripts/generate.py)."""
+    return compile_policy(*default_policy_text())
+
+
+def compile_policy(name: str, text: str) -> str:
+    """A policy file's text as the Python module compiled_default.py holds."""
     import pprint
 
     import yaml
 
-    name, text = default_policy_text()
     parse_policy(name, text, validate=True)
     body = pprint.pformat(yaml.safe_load(text), indent=1, width=100, sort_dicts=True)
     return (
-        '"""Generated from policies/default.yaml by `python -m allocpolicy.policy.loader`; do not edit."""\n\n'
+        '"""Generated from policies/default.yaml by `python scripts/generate.py`; do not edit."""\n\n'
         f"POLICY = {body}\n"
     )
 
@@ -190,7 +194,3 @@ def _line_at(node: Any, where: list[Any]) -> int:
         node = child
         line = node.start_mark.line + 1
     return line
-
-
-if __name__ == "__main__":
-    COMPILED_DEFAULT.write_text(compile_default(), encoding="utf-8")
