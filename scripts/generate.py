@@ -55,12 +55,13 @@ def _schema(root: Path) -> str:
 def expected(root: Path) -> dict[Path, str]:
     """Every generated file under root: relative path -> content."""
     policy = (root / docs.POLICY).read_text(encoding="utf-8")
+    schema = _schema(root)  # first: the policy may name an action registered a moment ago
     out = {
-        COMPILED: compile_policy(str(docs.POLICY), policy),
-        SCHEMA: _schema(root),
+        COMPILED: compile_policy(str(docs.POLICY), policy, json.loads(schema)),
+        SCHEMA: schema,
         FACTS: facts_markdown(),
     }
-    out.update(docs.expected(root))
+    out.update(docs.expected(root, json.loads(schema)))
     return out
 
 

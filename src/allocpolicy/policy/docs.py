@@ -15,6 +15,10 @@ from pathlib import Path
 from allocpolicy.policy.loader import PolicyError, parse_policy
 from allocpolicy.policy.rule import Rule
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 POLICY = Path("policies") / "default.yaml"
 PAGES = Path("docs") / "rules"
 README = Path("README.md")
@@ -130,15 +134,15 @@ def readme_table(rules: list[Rule]) -> str:
     return "\n".join(lines)
 
 
-def load(root: Path) -> list[Rule]:
+def load(root: Path, schema: dict[str, Any] | None = None) -> list[Rule]:
     """The rules of root's policies/default.yaml, in file order."""
-    path = root / POLICY
-    return parse_policy(str(POLICY), path.read_text(encoding="utf-8"), validate=True)
+    text = (root / POLICY).read_text(encoding="utf-8")
+    return parse_policy(str(POLICY), text, validate=True, schema=schema)
 
 
-def expected(root: Path) -> dict[Path, str]:
+def expected(root: Path, schema: dict[str, Any] | None = None) -> dict[Path, str]:
     """Every generated file under root (relative path -> content)."""
-    rules = load(root)
+    rules = load(root, schema)
     out = {PAGES / f"{r.id}.md": rule_page(r) for r in rules}
     readme = (root / README).read_text(encoding="utf-8")
     start, end = readme.find(START), readme.find(END)

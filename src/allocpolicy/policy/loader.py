@@ -49,13 +49,13 @@ def compile_default() -> str:
     return compile_policy(*default_policy_text())
 
 
-def compile_policy(name: str, text: str) -> str:
+def compile_policy(name: str, text: str, schema: dict[str, Any] | None = None) -> str:
     """A policy file's text as the Python module compiled_default.py holds."""
     import pprint
 
     import yaml
 
-    parse_policy(name, text, validate=True)
+    parse_policy(name, text, validate=True, schema=schema)
     body = pprint.pformat(yaml.safe_load(text), indent=1, width=100, sort_dicts=True)
     return (
         '"""Generated from policies/default.yaml by `python scripts/generate.py`; do not edit."""\n\n'
@@ -93,7 +93,10 @@ def load_rules(extra: list[Path] | None = None) -> dict[str, Rule]:
     return rules
 
 
-def parse_policy(path: str, text: str, validate: bool = True) -> list[Rule]:
+def parse_policy(
+    path: str, text: str, validate: bool = True, schema: dict[str, Any] | None = None
+) -> list[Rule]:
+    """The rules of one policy file; `schema` replaces the shipped one (the generator's)."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -104,7 +107,7 @@ def parse_policy(path: str, text: str, validate: bool = True) -> list[Rule]:
         line = mark.line + 1 if mark else 1
         raise PolicyError(path, line, "", f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
     if validate:
-        _validate(path, text, data)
+        _validate(path, text, data, schema or _schema())
     rules = [_rule(path, r) for r in data["rules"]]
     _check_facts(path, text, rules)
     return rules
@@ -116,10 +119,10 @@ def _node(text: str) -> Any:
     return yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
-def _validate(path: str, text: str, data: Any) -> None:
+def _validate(path: str, text: str, data: Any, schema: dict[str, Any]) -> None:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(_schema())
+    validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: len(list(e.absolute_path)))
     if not errors:
         return
