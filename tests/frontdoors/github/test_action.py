@@ -362,3 +362,47 @@ def test_composite_steps_fork_pr_annotations_and_sarif(tmp_path, double, runner_
     assert outputs["reporter"] == "annotations" and outputs["sarif-file"] == str(sarif)
     assert json.loads(sarif.read_text())["version"] == "2.1.0"
     assert "fork mallory/app" in summary.read_text()
+
+
+def test_composite_steps_review_a_subdirectory_given_as_path(tmp_path, double, runner_env):
+    """`path: svc` scans only svc/ and anchors its findings at svc/... in the diff
+    (the paths the pull request's files have), not at the scan-relative ones."""
+    env, out, _ = runner_env
+    repo, base, _ = make_repo(tmp_path)
+    svc = repo / "svc"
+    (svc / "src").mkdir(parents=True)
+    (svc / "Cargo.toml").write_text((repo / "Cargo.toml").read_text())
+    (svc / "src/main.rs").write_text((repo / "src/main.rs").read_text())
+    (svc / "Containerfile").write_text((repo / "Containerfile").read_text())
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "svc")
+    head = _git(repo, "rev-parse", "HEAD").strip()
+    double.add_pull(14, head, base, github_patches(repo, base, head))
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps(
+            {
+                "number": 14,
+                "pull_request": {
+                    "number": 14,
+                    "head": {"sha": head, "repo": {"full_name": "octo/app"}},
+                    "base": {"sha": base, "repo": {"full_name": "octo/app"}},
+                },
+                "repository": {"full_name": "octo/app"},
+            }
+        )
+    )
+    env.update(
+        GITHUB_EVENT_PATH=str(event), GITHUB_EVENT_NAME="pull_request", GITHUB_WORKSPACE=str(repo)
+    )
+    rc, log = run_composite(env, {"path": "svc"}, repo)
+    assert "Traceback" not in log, log
+    assert rc == 1, log  # the error-level finding, not a crash
+    assert parse_outputs(out.read_text())["reporter"] == "review", log
+    [review] = double.calls("pulls/create-review")
+    paths = {c["path"] for c in review["body"]["comments"]}
+    assert "svc/Containerfile" in paths and "Containerfile" not in paths, review["body"]
+    ap001 = next(c for c in review["body"]["comments"] if c["path"] == "svc/Containerfile")
+    assert ap001["line"] == 1 and "AP001" in ap001["body"]
+    # the fix's edits are rebased too: the diff block names svc/src/main.rs
+    assert "svc/src/main.rs" in ap001["body"], ap001["body"]

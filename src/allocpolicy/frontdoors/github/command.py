@@ -156,7 +156,7 @@ def rebase(findings: list[Finding], prefix: str) -> list[Finding]:
     """Make paths relative to the repository when a subdirectory was scanned."""
     if not prefix:
         return findings
-    from dataclasses import replace
+    from allocpolicy._record import replace  # model classes are records, not dataclasses
 
     out = []
     for f in findings:
