@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from allocpolicy._record import record
 
 T = TypeVar("T")
 
@@ -51,7 +52,7 @@ class Unprocessable(ApiError):  # 422
     pass
 
 
-@dataclass
+@record
 class ReviewComment:
     id: int
     body: str
@@ -65,7 +66,7 @@ class ReviewComment:
     html_url: str = ""
 
 
-@dataclass
+@record
 class IssueComment:
     id: int
     body: str
@@ -73,7 +74,7 @@ class IssueComment:
     html_url: str = ""
 
 
-@dataclass
+@record
 class Review:
     id: int
     state: str
@@ -82,7 +83,7 @@ class Review:
     html_url: str = ""
 
 
-@dataclass
+@record
 class PullInfo:
     number: int
     head_sha: str
@@ -94,7 +95,7 @@ class PullInfo:
     changed_files: int
 
 
-@dataclass
+@record
 class PrFile:
     filename: str
     status: str

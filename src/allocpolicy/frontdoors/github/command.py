@@ -12,10 +12,10 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from allocpolicy._record import field, record
 from allocpolicy.model import Finding, Severity
 
 from . import artifact, render, workflow
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-@dataclass
+@record
 class Options:
     path: Path = Path(".")
     config: Path | None = None
@@ -116,7 +116,7 @@ class Options:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class Inputs:
     findings: list[Finding]
     rules: dict[str, RuleInfo]

@@ -20,8 +20,8 @@ comment and counts them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from allocpolicy._record import field, record
 from allocpolicy.model import Finding, Safety, Severity
 
 from . import render
@@ -40,7 +40,7 @@ OUT_OF_SCOPE = "not in this PR"
 ANNOTATION = "annotation"
 
 
-@dataclass
+@record
 class RuleInfo:
     id: str
     name: str
@@ -48,7 +48,7 @@ class RuleInfo:
     documentation: str = ""
 
 
-@dataclass
+@record
 class PlannedComment:
     """One review comment the bot wants to exist (inline, or file-level if line is None)."""
 
@@ -82,7 +82,7 @@ class PlannedComment:
         return d
 
 
-@dataclass
+@record
 class Plan:
     comments: list[PlannedComment] = field(default_factory=list)  # inline + file-level
     summary: list[Finding] = field(default_factory=list)

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from allocpolicy._record import field, record
 from allocpolicy.model import Finding, Severity
 
 from . import markers, render
@@ -40,7 +40,7 @@ from .diffmap import DiffMap
 from .plan import OVERFLOW, SUMMARY, Plan, PlannedComment, RuleInfo
 
 
-@dataclass
+@record
 class ReviewOptions:
     max_comments: int = 30
     review_event: str = "COMMENT"  # or REQUEST_CHANGES; never APPROVE
@@ -48,7 +48,7 @@ class ReviewOptions:
     fail_on: Severity | None = Severity.ERROR
 
 
-@dataclass
+@record
 class ReviewOutcome:
     posted: list[PlannedComment] = field(default_factory=list)
     unchanged: int = 0

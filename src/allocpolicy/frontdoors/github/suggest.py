@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from allocpolicy._record import record
 from allocpolicy.fixes.edits import common_affixes
 from allocpolicy.model import Edit
 
@@ -26,7 +26,7 @@ def fence_for(text: str, minimum: int = 3) -> str:
     return "`" * max(minimum, longest + 1)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LineReplacement:
     path: str
     start_line: int

@@ -12,10 +12,10 @@ import os
 import secrets
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from allocpolicy._record import record
 from allocpolicy.model import Finding, Severity
 
 # per step, GitHub shows at most 10 annotations of each level
@@ -75,7 +75,7 @@ def annotations(
     return out
 
 
-@dataclass
+@record
 class PullContext:
     repo: str  # owner/name of the base repository
     number: int
@@ -136,7 +136,7 @@ def pull_context(
     return ctx
 
 
-@dataclass
+@record
 class WorkflowRun:
     repo: str
     head_sha: str
