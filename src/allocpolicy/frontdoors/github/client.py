@@ -133,7 +133,6 @@ class Policy:
         self.clock = clock
         self.attempts = attempts
         self.log = log or (lambda m: None)
-        self.waited = 0.0
 
     def rate_limit_wait(self, err: ApiError, attempt: int) -> float | None:
         """Seconds to wait if err is a rate limit, else None."""
@@ -186,7 +185,6 @@ class Policy:
                         ) from err
                     self.log(f"{what}: rate limited ({err.status}); waiting {wait:.0f}s")
                     self.sleep(wait)
-                    self.waited += wait
                     attempt += 1
                     continue
                 if err.status is None or err.status >= 500:

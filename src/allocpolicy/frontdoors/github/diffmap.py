@@ -26,7 +26,6 @@ class FileDiff:
     path: str
     status: str = "modified"  # added | modified | removed | renamed | copied | changed | unchanged
     previous_path: str | None = None
-    has_patch: bool = True
     # RIGHT-side line number -> (hunk index, text, is_added)
     right: dict[int, tuple[int, str, bool]] = field(default_factory=dict)
     left: dict[int, int] = field(default_factory=dict)  # LEFT-side line -> hunk index

@@ -26,7 +26,7 @@ from allocpolicy.model import Finding, Safety, Severity
 
 from . import render
 from .diffmap import DiffMap
-from .suggest import LineReplacement, diff_block, whole_line_replacement
+from .suggest import LineReplacement, whole_line_replacement
 
 FILTER_MODES = ("added", "diff_context", "file", "nofilter")
 MAX_FILE_COMMENTS = 10
@@ -256,9 +256,3 @@ def _merge_overlapping(comments: list[PlannedComment], diff: DiffMap) -> list[Pl
         prev.findings.extend(c.findings)
         prev.keys = prev.keys + c.keys
     return sorted(out + without, key=lambda c: (-c.severity.rank, c.path, c.line or 0))
-
-
-def diff_block_for(f: Finding, line_of: Callable[[str, int], str | None]) -> str | None:
-    if f.fix is None or not f.fix.edits:
-        return None
-    return diff_block(list(f.fix.edits), line_of)

@@ -55,10 +55,8 @@ class ReviewOutcome:
     updated: int = 0
     resolved: int = 0
     review_url: str | None = None
-    summary_url: str | None = None
     fallback: str | None = None  # why the bot fell back to annotations
     notes: list[str] = field(default_factory=list)
-    unposted: list[Finding] = field(default_factory=list)  # should be in annotations
 
 
 def validate_anchor(c: PlannedComment, diff: DiffMap) -> str | None:
@@ -130,15 +128,9 @@ class Reviewer:
                 if isinstance(exc, PermissionDenied)
                 else f"GitHub rate limit did not clear in time ({exc.message})"
             )
-            self._everything_unposted()
         except ApiError as exc:
             self.out.fallback = f"GitHub API error ({exc})"
-            self._everything_unposted()
         return self.out
-
-    def _everything_unposted(self) -> None:
-        posted = {id(f) for c in self.out.posted for f in c.findings}
-        self.out.unposted = [f for f in self.plan.in_scope if id(f) not in posted]
 
     def _run(self) -> None:
         plan = self.plan
@@ -376,7 +368,6 @@ class Reviewer:
         )
         if existing:
             first = existing[0]
-            self.out.summary_url = first.html_url or None
             if first.body != body:
                 self.api.edit_issue_comment(first.id, body)
             return
@@ -388,8 +379,7 @@ class Reviewer:
                     return c
             return None
 
-        c = self.api.create_issue_comment(body, verify)
-        self.out.summary_url = c.html_url or None
+        self.api.create_issue_comment(body, verify)
 
     def _dismiss_if_clean(self) -> None:
         if self.opt.review_event != "REQUEST_CHANGES" or self._blocking():

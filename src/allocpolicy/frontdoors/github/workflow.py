@@ -8,7 +8,6 @@ command of their own.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sys
 from collections.abc import Iterable, Mapping
@@ -142,7 +141,6 @@ class WorkflowRun:
     head_sha: str
     head_repo: str | None
     pr_numbers: list[int]
-    conclusion: str | None
 
 
 def workflow_run_context(
@@ -160,7 +158,6 @@ def workflow_run_context(
             head_sha=str(wr["head_sha"]),
             head_repo=((wr.get("head_repository") or {}).get("full_name")),
             pr_numbers=numbers,
-            conclusion=wr.get("conclusion"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise EventError(f"malformed workflow_run event: {exc}") from exc
@@ -199,7 +196,3 @@ def run_url(env: Mapping[str, str]) -> str | None:
 
 def log(msg: str, stream: IO[str] | None = None) -> None:
     print(msg, file=stream or sys.stderr, flush=True)
-
-
-def in_actions(env: Mapping[str, str] | None = None) -> bool:
-    return (env or os.environ).get("GITHUB_ACTIONS") == "true"
