@@ -38,7 +38,7 @@ def workflow_command(command: str, message: str, **props: Any) -> str:
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
-def annotations(
+def annotation_lines(
     findings: Iterable[Finding], rule_names: Mapping[str, str] | None = None
 ) -> list[str]:
     """``::error file=…,line=…,endLine=…,title=…::message`` lines, at most 10 per level."""
