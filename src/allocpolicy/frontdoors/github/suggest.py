@@ -91,12 +91,28 @@ def whole_line_replacement(
     """
     if not edits or len({e.path for e in edits}) != 1:
         return None
+    for first, last in _candidate_spans(edits, prefer_line):
+        original = _known_lines(line_text, first, last) if first >= 1 else None
+        if original is None:
+            continue
+        new = _apply(original, first, edits)
+        if new is None:
+            continue
+        if new == "".join(t + "\n" for t in original):
+            return None  # a no-op suggestion is invalid on GitHub
+        if new and not new.endswith("\n"):
+            continue  # the edit eats the last newline, i.e. touches the next line
+        return LineReplacement(edits[0].path, first, last, original, new[:-1] if new else "")
+    return None
+
+
+def _candidate_spans(edits: Sequence[Edit], prefer_line: int | None) -> list[tuple[int, int]]:
+    """Line spans (first, last) the edits could be shown as replacing, best first."""
     lo = min(e.start_line for e in edits)
     hi = max(
         e.end_line - (1 if e.end_column == 1 and e.end_line > e.start_line else 0) for e in edits
     )
-    hi = max(hi, lo)
-    candidates = [(lo, hi)]
+    candidates = [(lo, max(hi, lo))]
     if all(
         e.start_column == 1 and e.end_column == 1 and e.start_line == e.end_line == lo
         for e in edits
@@ -107,23 +123,17 @@ def whole_line_replacement(
             candidates.insert(0, (lo - 1, lo - 1))
         else:
             candidates.append((lo - 1, lo - 1))
-    for first, last in candidates:
-        if first < 1:
-            continue
-        lines = [line_text(n) for n in range(first, last + 1)]
-        if any(t is None for t in lines):
-            continue
-        original = tuple(t for t in lines if t is not None)
-        new = _apply(original, first, edits)
-        if new is None:
-            continue
-        old = "".join(t + "\n" for t in original)
-        if new == old:
-            return None  # a no-op suggestion is invalid on GitHub
-        if new and not new.endswith("\n"):
-            continue  # the edit eats the last newline, i.e. touches the next line
-        return LineReplacement(edits[0].path, first, last, original, new[:-1] if new else "")
-    return None
+    return candidates
+
+
+def _known_lines(
+    line_text: Callable[[int], str | None], first: int, last: int
+) -> tuple[str, ...] | None:
+    """Text of lines first..last, or None if any of them is unknown."""
+    lines = [line_text(n) for n in range(first, last + 1)]
+    if any(t is None for t in lines):
+        return None
+    return tuple(t for t in lines if t is not None)
 
 
 def diff_block(
