@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from allocpolicy._record import record
+
+if TYPE_CHECKING:
+    from github.PullRequest import ReviewComment as GhReviewComment
 
 T = TypeVar("T")
 
@@ -159,8 +162,8 @@ class Policy:
                 return max(0.0, float(h["x-ratelimit-reset"]) - self.clock()) + 1
             except ValueError:
                 pass
-        return 60.0 * (
-            2**attempt
+        return (
+            60.0 * 2.0**attempt
         )  # secondary limit without a hint: at least a minute, then back off
 
     def call(
@@ -302,7 +305,8 @@ class GitHubClient:
         """An object's JSON as listed, without PyGithub completing it with a GET
         (list items are 'incomplete' to PyGithub; completing them would call
         single-object endpoints the bot has no business with)."""
-        return self._github_mod.GithubObject.GithubObject.raw_data.fget(obj)  # type: ignore[attr-defined]
+        raw: dict[str, Any] = self._github_mod.GithubObject.GithubObject.raw_data.fget(obj)  # type: ignore[attr-defined]
+        return raw
 
     @staticmethod
     def _login(raw: dict[str, Any]) -> str:
@@ -377,7 +381,7 @@ class GitHubClient:
         commit_sha: str,
         body: str,
         event: str,
-        comments: list[dict],
+        comments: list[dict[str, Any]],
         verify: Callable[[], Review | None],
     ) -> Review:
         if event not in ("COMMENT", "REQUEST_CHANGES"):
@@ -390,7 +394,8 @@ class GitHubClient:
         )
 
         def fn() -> Review:
-            r = self._pr.create_review(commit=commit, body=body, event=event, comments=comments)
+            items = cast("list[GhReviewComment]", comments)  # the keys pulls/create-review takes
+            r = self._pr.create_review(commit=commit, body=body, event=event, comments=items)
             return self._review(self._raw(r))
 
         return self.write("pulls/create-review", fn, verify)

@@ -420,7 +420,7 @@ def _choose_reporter(
         )
         reporter = _to_annotations(reporter)
     if wr is not None:
-        ctx, problem = _workflow_run_pull(opt, inputs, wr, opt.env, _log)
+        ctx, problem = _workflow_run_pull(opt, inputs, wr)
         if problem:
             notes.append(problem)
             reporter = _to_annotations(reporter)
@@ -624,8 +624,8 @@ def _step_outputs(
 
 
 def _workflow_run_pull(
-    opt: Options, inputs: Inputs, wr: workflow.WorkflowRun, env: Mapping[str, str], log
-) -> tuple:
+    opt: Options, inputs: Inputs, wr: workflow.WorkflowRun
+) -> tuple[workflow.PullContext | None, str | None]:
     """Re-derive the PR for a workflow_run from GitHub, not from the artifact."""
     numbers = set(wr.pr_numbers)
     claimed = inputs.pr_number

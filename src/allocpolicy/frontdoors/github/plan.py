@@ -20,6 +20,7 @@ comment and counts them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from allocpolicy._record import field, record
 from allocpolicy.model import Finding, Location, Safety, Severity
@@ -73,9 +74,14 @@ class PlannedComment:
     def severity(self) -> Severity:
         return max((f.severity for f in self.findings), key=lambda s: s.rank)
 
-    def review_dict(self) -> dict:
+    def review_dict(self) -> dict[str, Any]:
         """The item for ``comments[]`` of pulls/create-review."""
-        d: dict = {"path": self.path, "body": self.body, "line": self.line, "side": "RIGHT"}
+        d: dict[str, Any] = {
+            "path": self.path,
+            "body": self.body,
+            "line": self.line,
+            "side": "RIGHT",
+        }
         if self.start_line is not None and self.start_line < (self.line or 0):
             d["start_line"] = self.start_line
             d["start_side"] = "RIGHT"

@@ -382,7 +382,12 @@ class Reviewer:
     def _sync_summary(self) -> None:
         listed = list(self.plan.summary) + list(self.overflow) + list(self.dropped)
         seen: set[int] = set()
-        listed = [f for f in listed if not (id(f) in seen or seen.add(id(f)))]
+        unique: list[Finding] = []
+        for f in listed:  # each finding once, in first-listed order
+            if id(f) not in seen:
+                seen.add(id(f))
+                unique.append(f)
+        listed = unique
         listed.sort(key=lambda f: (-f.severity.rank, f.sort_key()))
         existing = [
             c

@@ -151,20 +151,9 @@ def diff_block(
             max(e.end_line - (1 if e.end_column == 1 and e.end_line > e.start_line else 0), lo)
             for e in group
         )
-        first, last = max(1, lo - context), hi + context
-        lines = []
-        for n in range(first, last + 1):
-            t = file_lines(path, n)
-            if t is None:
-                if n < lo:
-                    first = n + 1
-                    continue
-                if n > hi:
-                    break
-                lines = None
-                break
-            lines.append(t)
-        if lines is not None:
+        known = _context_lines(file_lines, path, lo, hi, context)
+        if known is not None:
+            first, lines = known
             new = _apply(lines, first, group)
             if new is not None:
                 new_lines = new[:-1].split("\n") if new else []
@@ -199,3 +188,23 @@ def _unified(path: str, first: int, old: list[str], new: list[str]) -> str:
     lines += ["+" + x for x in n[h : len(n) - t]]
     lines += [" " + x for x in o[len(o) - t :]]
     return "\n".join(lines)
+
+
+def _context_lines(
+    file_lines: Callable[[str, int], str | None], path: str, lo: int, hi: int, context: int
+) -> tuple[int, list[str]] | None:
+    """Lines lo..hi with up to ``context`` lines around them (fewer where the text is
+    unknown) and the number of the first; None if an edited line itself is unknown."""
+    first, last = max(1, lo - context), hi + context
+    lines: list[str] = []
+    for n in range(first, last + 1):
+        t = file_lines(path, n)
+        if t is None:
+            if n < lo:
+                first = n + 1
+                continue
+            if n > hi:
+                break
+            return None
+        lines.append(t)
+    return first, lines

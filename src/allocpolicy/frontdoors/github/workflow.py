@@ -98,9 +98,10 @@ def load_event(
     if not event_path:
         return None
     try:
-        return json.loads(Path(event_path).read_text(encoding="utf-8"))
+        event: dict[str, Any] | None = json.loads(Path(event_path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise EventError(f"cannot read GITHUB_EVENT_PATH {event_path}: {exc}") from exc
+    return event
 
 
 def pull_context(
