@@ -10,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ghdouble import PrFile
+from packaging.requirements import Requirement
 
 from allocpolicy.frontdoors.github.plan import RuleInfo
 from allocpolicy.model import Edit, Finding, Fix, Location, Safety, Severity
@@ -148,3 +149,35 @@ def parse_outputs(text: str) -> dict[str, str]:
         else:
             i += 1
     return out
+
+
+ACTION_REQUIREMENTS = (
+    Path(__file__).resolve().parents[3]
+    / "src/allocpolicy/frontdoors/github/action-requirements.txt"
+)
+
+
+@dataclass
+class Pin:
+    requirement: Requirement
+    hashes: list[str]
+
+
+def read_pins(path: Path = ACTION_REQUIREMENTS) -> list[Pin]:
+    """The Action's requirements as pip reads them: continuation lines joined, comments
+    dropped, each line a requirement followed by its --hash options."""
+    pins = []
+    logical = ""
+    for raw in path.read_text().splitlines() + [""]:
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if line.endswith("\\"):
+            logical += line[:-1] + " "
+            continue
+        logical += line
+        if logical.strip():
+            words = logical.split()
+            hashes = [w.removeprefix("--hash=") for w in words if w.startswith("--hash=")]
+            spec = " ".join(w for w in words if not w.startswith("--hash="))
+            pins.append(Pin(Requirement(spec), hashes))
+        logical = ""
+    return pins

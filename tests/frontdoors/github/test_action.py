@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gh_helpers import parse_outputs
+from gh_helpers import parse_outputs, read_pins
 from ghdouble import PrFile
 
 pytestmark = pytest.mark.github
@@ -88,11 +88,11 @@ def test_action_yml_conventions():
     src = Path(command.__file__).read_text()
     for name in a["outputs"]:
         assert f'"{name}":' in src, name
-    # pinned dependencies
-    req = (ROOT / "src/allocpolicy/frontdoors/github/action-requirements.txt").read_text()
-    for line in req.splitlines():
-        if line and not line.startswith("#"):
-            assert "==" in line, line
+    # pinned dependencies, installed in hash-checking mode
+    for pin in read_pins():
+        assert str(pin.requirement.specifier).startswith("=="), pin
+    install = next(s for s in a["runs"]["steps"] if s.get("id") == "install")["run"]
+    assert "--require-hashes" in install and "action-requirements.txt" in install
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -256,15 +256,9 @@ def pins_satisfied() -> bool:
     the action's pip fetches them, which needs the package index, as on a real runner.)"""
     from importlib import metadata
 
-    from packaging.markers import Marker
-    from packaging.requirements import Requirement
-
-    req = (ROOT / "src/allocpolicy/frontdoors/github/action-requirements.txt").read_text()
-    for line in req.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        r = Requirement(line)
-        if r.marker is not None and not Marker(str(r.marker)).evaluate():
+    for pin in read_pins():
+        r = pin.requirement
+        if r.marker is not None and not r.marker.evaluate():
             continue
         try:
             if metadata.version(r.name) not in r.specifier:
@@ -362,3 +356,96 @@ def test_composite_steps_fork_pr_annotations_and_sarif(tmp_path, double, runner_
     assert outputs["reporter"] == "annotations" and outputs["sarif-file"] == str(sarif)
     assert json.loads(sarif.read_text())["version"] == "2.1.0"
     assert "fork mallory/app" in summary.read_text()
+
+
+def test_composite_steps_review_a_subdirectory_given_as_path(tmp_path, double, runner_env):
+    """`path: svc` scans only svc/ and anchors its findings at svc/... in the diff
+    (the paths the pull request's files have), not at the scan-relative ones."""
+    env, out, _ = runner_env
+    repo, base, _ = make_repo(tmp_path)
+    svc = repo / "svc"
+    (svc / "src").mkdir(parents=True)
+    (svc / "Cargo.toml").write_text((repo / "Cargo.toml").read_text())
+    (svc / "src/main.rs").write_text((repo / "src/main.rs").read_text())
+    (svc / "Containerfile").write_text((repo / "Containerfile").read_text())
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "svc")
+    head = _git(repo, "rev-parse", "HEAD").strip()
+    double.add_pull(14, head, base, github_patches(repo, base, head))
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps(
+            {
+                "number": 14,
+                "pull_request": {
+                    "number": 14,
+                    "head": {"sha": head, "repo": {"full_name": "octo/app"}},
+                    "base": {"sha": base, "repo": {"full_name": "octo/app"}},
+                },
+                "repository": {"full_name": "octo/app"},
+            }
+        )
+    )
+    env.update(
+        GITHUB_EVENT_PATH=str(event), GITHUB_EVENT_NAME="pull_request", GITHUB_WORKSPACE=str(repo)
+    )
+    rc, log = run_composite(env, {"path": "svc"}, repo)
+    assert "Traceback" not in log, log
+    assert rc == 1, log  # the error-level finding, not a crash
+    assert parse_outputs(out.read_text())["reporter"] == "review", log
+    [review] = double.calls("pulls/create-review")
+    paths = {c["path"] for c in review["body"]["comments"]}
+    assert "svc/Containerfile" in paths and "Containerfile" not in paths, review["body"]
+    ap001 = next(c for c in review["body"]["comments"] if c["path"] == "svc/Containerfile")
+    assert ap001["line"] == 1 and "AP001" in ap001["body"]
+    # the fix's edits are rebased too: the diff block names svc/src/main.rs
+    assert "svc/src/main.rs" in ap001["body"], ap001["body"]
+
+
+def test_action_venv_from_the_pins_alone_runs_a_custom_policy(tmp_path):
+    """The install step as a runner runs it, with nothing preinstalled: a fresh venv, pip
+    fetching only the pinned, hashed requirements, the action's src/ on the path. A
+    repository with its own rule file (validated with jsonschema) is scanned by it.
+    Slow (about a minute) and needs the package index, as a real runner does."""
+    repo = tmp_path / "workspace"
+    (repo / "src").mkdir(parents=True)
+    (repo / "team.yaml").write_text((ROOT / "policies/examples/team.yaml").read_text())
+    (repo / "allocpolicy.toml").write_text('policies = ["team.yaml"]\n')
+    (repo / "Cargo.toml").write_text(
+        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        '[dependencies]\ntcmalloc = "0.3"\n'
+    )
+    (repo / "src/main.rs").write_text("fn main() {}\n")
+    temp = tmp_path / "runner_temp"
+    temp.mkdir()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    os.symlink(getattr(sys, "_base_executable", None) or sys.executable, bindir / "python3")
+    out = tmp_path / "github_output"
+    out.write_text("")
+    env = {
+        "PATH": f"{bindir}:/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", str(tmp_path)),  # pip's download cache, nothing else
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_ACTION_PATH": str(ROOT),
+        "GITHUB_OUTPUT": str(out),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "step_summary"),
+        "RUNNER_TEMP": str(temp),
+        "GITHUB_API_URL": "http://127.0.0.1:9",  # never reached: not a pull request event
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_WORKSPACE": str(repo),
+        "GITHUB_REPOSITORY": "octo/app",
+        "TEST_GITHUB_TOKEN": "",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    rc, log = run_composite(env, {"fail-on": "error"}, repo)
+    assert "No module named" not in log, log
+    assert "TEAM001" in log and "::error file=Cargo.toml,line=7" in log, log
+    assert rc == 1, log  # TEAM001 is an error
+    outputs = parse_outputs(out.read_text())
+    assert outputs["reporter"] == "annotations" and outputs["failed"] == "true", log
+    venv_python = temp / "allocpolicy-venv/bin/python"
+    freeze = subprocess.run(
+        [str(venv_python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True
+    ).stdout.lower()
+    assert "jsonschema==" in freeze and "dockerfile-parse" not in freeze, freeze

@@ -129,7 +129,7 @@ def test_workflow_command_escaping():
         "line one\nline two 100%\r",
         snippet="",
     )
-    [line] = workflow.annotations([f], {"AP001": "name, with: colon"})
+    [line] = workflow.annotation_lines([f], {"AP001": "name, with: colon"})
     assert line == (
         "::error file=we%2Cird%3Apath%25.txt,line=3,endLine=5,title=AP001 name%2C with%3A colon"
         "::line one%0Aline two 100%25%0D"
@@ -138,7 +138,7 @@ def test_workflow_command_escaping():
 
 def test_annotations_are_capped_per_level():
     fs = [Finding("AP001", "n", Severity.WARNING, Location("f", i), "m") for i in range(1, 15)]
-    out = workflow.annotations(fs)
+    out = workflow.annotation_lines(fs)
     assert sum(1 for x in out if x.startswith("::warning")) == 10 and "4 more" in out[-1]
 
 

@@ -84,6 +84,27 @@ def safe_path(v: Any, what: str) -> str:
 
 def load(path: Path) -> dict[str, Any]:
     """Read and validate a findings file. Returns findings, rules, inventory, PR info, source."""
+    data = _read_document(path)
+    rules = _rules(data.get("rules") or {})
+    raw = data.get("findings")
+    if not isinstance(raw, list) or len(raw) > MAX_FINDINGS:
+        raise ArtifactError(f"findings: expected a list of at most {MAX_FINDINGS}")
+    findings = [_finding(i, f) for i, f in enumerate(raw)]
+    number, head = _pull_request(data.get("pull_request") or {})
+    inventory = _inventory(data.get("inventory") or [])
+    source = _source(data.get("source") or {})
+    return {
+        "findings": findings,
+        "rules": rules,
+        "inventory": inventory,
+        "number": number,
+        "head_sha": head,
+        "source": source,
+    }
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    """The file as JSON, if it is small enough and says it is an allocpolicy findings file."""
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ArtifactError("findings file too large")
     try:
@@ -96,7 +117,11 @@ def load(path: Path) -> dict[str, Any]:
         or data.get("tool") != "allocpolicy"
     ):
         raise ArtifactError("not an allocpolicy findings file (version 1)")
-    raw_rules = data.get("rules") or {}
+    return data
+
+
+def _rules(raw_rules: Any) -> dict[str, RuleInfo]:
+    """Rule names and rationales, bounded; a documentation link only if it is https."""
     if not isinstance(raw_rules, dict):
         raise ArtifactError("rules: expected an object")
     rules: dict[str, RuleInfo] = {}
@@ -110,45 +135,46 @@ def load(path: Path) -> dict[str, Any]:
             _str(r.get("why", ""), "why", 1000),
             doc if doc.startswith("https://") else "",
         )
-    raw = data.get("findings")
-    if not isinstance(raw, list) or len(raw) > MAX_FINDINGS:
-        raise ArtifactError(f"findings: expected a list of at most {MAX_FINDINGS}")
-    findings = [_finding(i, f) for i, f in enumerate(raw)]
-    pr = data.get("pull_request") or {}
+    return rules
+
+
+def _pull_request(pr: Any) -> tuple[Any, Any]:
+    """The PR number and head SHA the file claims (checked against GitHub before posting)."""
     number = pr.get("number")
     head = pr.get("head_sha")
     if number is not None:
         _int(number, "pull_request.number", 1, 10**9)
     if head is not None and not (isinstance(head, str) and _SHA.match(head)):
         raise ArtifactError("pull_request.head_sha: not a commit SHA")
-    inventory = data.get("inventory") or []
+    return number, head
+
+
+def _inventory(inventory: Any) -> list[dict[str, str | None]]:
+    """Inventory rows for the job summary, as bounded strings."""
     if not isinstance(inventory, list):
         raise ArtifactError("inventory: expected a list")
-    inv = [
+    return [
         {str(k)[:50]: (str(v)[:500] if v is not None else None) for k, v in row.items()}
         for row in inventory[:1000]
         if isinstance(row, dict)
     ]
+
+
+def _source(raw_src: Any) -> dict[str, dict[int, str]]:
+    """Line text around the fixes (diff blocks need it: this workflow has no checkout)."""
     source: dict[str, dict[int, str]] = {}
-    raw_src = data.get("source") or {}
-    if isinstance(raw_src, dict):
-        for p, lines in list(raw_src.items())[:2000]:
-            if not isinstance(lines, dict):
-                continue
-            sp = safe_path(p, "source path")
-            source[sp] = {
-                _int(int(n), "source line"): _str(t, "source text", 5000)
-                for n, t in list(lines.items())[:200]
-                if str(n).isdigit()
-            }
-    return {
-        "findings": findings,
-        "rules": rules,
-        "inventory": inv,
-        "number": number,
-        "head_sha": head,
-        "source": source,
-    }
+    if not isinstance(raw_src, dict):
+        return source
+    for p, lines in list(raw_src.items())[:2000]:
+        if not isinstance(lines, dict):
+            continue
+        sp = safe_path(p, "source path")
+        source[sp] = {
+            _int(int(n), "source line"): _str(t, "source text", 5000)
+            for n, t in list(lines.items())[:200]
+            if str(n).isdigit()
+        }
+    return source
 
 
 def _finding(i: int, f: Any) -> Finding:
@@ -174,34 +200,7 @@ def _finding(i: int, f: Any) -> Finding:
         max(end_line, line),
         _int(end_col, f"{w}.end_column") if end_col is not None else None,
     )
-    fix = None
-    if f.get("fix") is not None:
-        fx = f["fix"]
-        if (
-            not isinstance(fx, dict)
-            or not isinstance(fx.get("edits"), list)
-            or len(fx["edits"]) > 100
-        ):
-            raise ArtifactError(f"{w}.fix: bad fix")
-        edits = []
-        for j, e in enumerate(fx["edits"]):
-            if not isinstance(e, dict):
-                raise ArtifactError(f"{w}.fix.edits[{j}]: bad edit")
-            edits.append(
-                Edit(
-                    safe_path(e.get("path"), f"{w}.fix.edits[{j}].path"),
-                    _int(e.get("start_line"), "start_line"),
-                    _int(e.get("start_column"), "start_column"),
-                    _int(e.get("end_line"), "end_line"),
-                    _int(e.get("end_column"), "end_column"),
-                    _str(e.get("replacement"), "replacement"),
-                )
-            )
-        try:
-            safety = Safety(fx.get("safety", "safe"))
-        except ValueError as exc:
-            raise ArtifactError(f"{w}.fix.safety: bad value") from exc
-        fix = Fix(_str(fx.get("title", ""), "fix title", 300), safety, tuple(edits))
+    fix = _fix(w, f["fix"]) if f.get("fix") is not None else None
     return Finding(
         rule=rule,
         name=_str(f.get("name", rule), f"{w}.name", 200),
@@ -211,3 +210,28 @@ def _finding(i: int, f: Any) -> Finding:
         fix=fix,
         snippet=_str(f.get("snippet", ""), f"{w}.snippet", 5000),
     )
+
+
+def _fix(w: str, fx: Any) -> Fix:
+    """A finding's fix: at most 100 edits, each to a safe path."""
+    if not isinstance(fx, dict) or not isinstance(fx.get("edits"), list) or len(fx["edits"]) > 100:
+        raise ArtifactError(f"{w}.fix: bad fix")
+    edits = []
+    for j, e in enumerate(fx["edits"]):
+        if not isinstance(e, dict):
+            raise ArtifactError(f"{w}.fix.edits[{j}]: bad edit")
+        edits.append(
+            Edit(
+                safe_path(e.get("path"), f"{w}.fix.edits[{j}].path"),
+                _int(e.get("start_line"), "start_line"),
+                _int(e.get("start_column"), "start_column"),
+                _int(e.get("end_line"), "end_line"),
+                _int(e.get("end_column"), "end_column"),
+                _str(e.get("replacement"), "replacement"),
+            )
+        )
+    try:
+        safety = Safety(fx.get("safety", "safe"))
+    except ValueError as exc:
+        raise ArtifactError(f"{w}.fix.safety: bad value") from exc
+    return Fix(_str(fx.get("title", ""), "fix title", 300), safety, tuple(edits))

@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from allocpolicy._record import record
+
+if TYPE_CHECKING:
+    from github.PullRequest import ReviewComment as GhReviewComment
 
 T = TypeVar("T")
 
@@ -51,7 +55,7 @@ class Unprocessable(ApiError):  # 422
     pass
 
 
-@dataclass
+@record
 class ReviewComment:
     id: int
     body: str
@@ -65,7 +69,7 @@ class ReviewComment:
     html_url: str = ""
 
 
-@dataclass
+@record
 class IssueComment:
     id: int
     body: str
@@ -73,7 +77,7 @@ class IssueComment:
     html_url: str = ""
 
 
-@dataclass
+@record
 class Review:
     id: int
     state: str
@@ -82,7 +86,7 @@ class Review:
     html_url: str = ""
 
 
-@dataclass
+@record
 class PullInfo:
     number: int
     head_sha: str
@@ -94,7 +98,7 @@ class PullInfo:
     changed_files: int
 
 
-@dataclass
+@record
 class PrFile:
     filename: str
     status: str
@@ -132,7 +136,6 @@ class Policy:
         self.clock = clock
         self.attempts = attempts
         self.log = log or (lambda m: None)
-        self.waited = 0.0
 
     def rate_limit_wait(self, err: ApiError, attempt: int) -> float | None:
         """Seconds to wait if err is a rate limit, else None."""
@@ -159,8 +162,8 @@ class Policy:
                 return max(0.0, float(h["x-ratelimit-reset"]) - self.clock()) + 1
             except ValueError:
                 pass
-        return 60.0 * (
-            2**attempt
+        return (
+            60.0 * 2.0**attempt
         )  # secondary limit without a hint: at least a minute, then back off
 
     def call(
@@ -185,7 +188,6 @@ class Policy:
                         ) from err
                     self.log(f"{what}: rate limited ({err.status}); waiting {wait:.0f}s")
                     self.sleep(wait)
-                    self.waited += wait
                     attempt += 1
                     continue
                 if err.status is None or err.status >= 500:
@@ -303,7 +305,8 @@ class GitHubClient:
         """An object's JSON as listed, without PyGithub completing it with a GET
         (list items are 'incomplete' to PyGithub; completing them would call
         single-object endpoints the bot has no business with)."""
-        return self._github_mod.GithubObject.GithubObject.raw_data.fget(obj)  # type: ignore[attr-defined]
+        raw: dict[str, Any] = self._github_mod.GithubObject.GithubObject.raw_data.fget(obj)  # type: ignore[attr-defined]
+        return raw
 
     @staticmethod
     def _login(raw: dict[str, Any]) -> str:
@@ -378,7 +381,7 @@ class GitHubClient:
         commit_sha: str,
         body: str,
         event: str,
-        comments: list[dict],
+        comments: list[dict[str, Any]],
         verify: Callable[[], Review | None],
     ) -> Review:
         if event not in ("COMMENT", "REQUEST_CHANGES"):
@@ -391,7 +394,8 @@ class GitHubClient:
         )
 
         def fn() -> Review:
-            r = self._pr.create_review(commit=commit, body=body, event=event, comments=comments)
+            items = cast("list[GhReviewComment]", comments)  # the keys pulls/create-review takes
+            r = self._pr.create_review(commit=commit, body=body, event=event, comments=items)
             return self._review(self._raw(r))
 
         return self.write("pulls/create-review", fn, verify)

@@ -12,15 +12,19 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
+from allocpolicy._record import field, record
 from allocpolicy.model import Finding, Severity
 
 from . import artifact, render, workflow
 from .diffmap import GITHUB_MAX_FILES, DiffMap, git_diff, parse_patch
 from .plan import ANNOTATION, FILE, FILTER_MODES, INLINE, Plan, RuleInfo, build_plan
+
+if TYPE_CHECKING:  # the client (and PyGithub) is imported only when a pull request is read
+    from .client import GitHubClient, Policy
+    from .review import ReviewOutcome
 
 REPORTERS = ("review", "annotations", "sarif", "none")
 FAIL_ON = ("error", "warning", "info", "none")
@@ -92,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-@dataclass
+@record
 class Options:
     path: Path = Path(".")
     config: Path | None = None
@@ -116,7 +120,7 @@ class Options:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class Inputs:
     findings: list[Finding]
     rules: dict[str, RuleInfo]
@@ -156,7 +160,7 @@ def rebase(findings: list[Finding], prefix: str) -> list[Finding]:
     """Make paths relative to the repository when a subdirectory was scanned."""
     if not prefix:
         return findings
-    from dataclasses import replace
+    from allocpolicy._record import replace  # model classes are records, not dataclasses
 
     out = []
     for f in findings:
@@ -332,41 +336,94 @@ def main(argv: list[str] | None = None) -> int:
     return run(inputs, opt)
 
 
-def run(inputs: Inputs, opt: Options, out=None) -> int:
+def _log(message: str) -> None:
+    """Log through workflow.log as looked up at call time (tests replace it)."""
+    workflow.log(message)
+
+
+def _to_annotations(reporter: str) -> str:
+    """The reporter to use when a review cannot be posted: annotations stand in for it."""
+    return "annotations" if reporter == "review" else reporter
+
+
+def run(inputs: Inputs, opt: Options, out: IO[str] | None = None) -> int:
     """Report ``inputs`` according to ``opt``; returns the exit code (0 pass, 1 fail-on hit)."""
-    env = opt.env
-    out = out or sys.stdout
-    log = lambda m: workflow.log(m)  # noqa: E731
     notes: list[str] = []
     fail_on = resolve_fail_on(opt, inputs)
+    ctx, wr = _event_context(opt, notes)
+    ctx, reporter = _choose_reporter(opt, inputs, ctx, wr, notes)
+    api, diff, reporter = _read_pull(opt, ctx, reporter, notes)
+    diff = _local_diff_fallback(opt, ctx, diff, notes)
+
+    reader = SourceReader(opt.path, inputs.source, read_files=not opt.findings_in)
+    plan: Plan | None = None
+    if diff is not None:
+        plan = build_plan(inputs.findings, inputs.rules, diff, opt.filter_mode, reader)
+    in_scope = plan.in_scope if plan is not None else list(inputs.findings)
+
+    outcome, reporter = _post_review(
+        opt, inputs, ctx, api, diff, plan, reader, fail_on, reporter, notes
+    )
+    if reporter in ("annotations", "review"):
+        _print_annotations(inputs, plan, in_scope, outcome, out or sys.stdout)
+    sarif_path = _write_sarif(opt, inputs, reporter, notes)
+    if opt.findings_out:
+        _write_findings_file(opt.findings_out, inputs, ctx, reader)
+
+    failed = fail_on is not None and any(f.severity.at_least(fail_on) for f in in_scope)
+    if outcome is not None:
+        notes.extend(_outcome_notes(outcome))
+    fail_label = fail_on.value if fail_on else "none"
+    summary_md = render.job_summary(
+        list(inputs.findings), plan, inputs.inventory, notes, fail_label, failed
+    )
+    workflow.write_step_summary(opt.env.get("GITHUB_STEP_SUMMARY"), summary_md)
+    workflow.write_outputs(
+        opt.env.get("GITHUB_OUTPUT"),
+        _step_outputs(inputs, in_scope, reporter, outcome, sarif_path, failed),
+    )
+    for n in notes:
+        _log(f"allocpolicy: {n}")
+    return 1 if failed else 0
+
+
+def _event_context(
+    opt: Options, notes: list[str]
+) -> tuple[workflow.PullContext | None, workflow.WorkflowRun | None]:
+    """Which pull request (or workflow_run) the event is about; a bad event is a note, not a crash."""
     event = None
     try:
-        event = workflow.load_event(opt.event_path, opt.event_name, env)
+        event = workflow.load_event(opt.event_path, opt.event_name, opt.env)
     except workflow.EventError as exc:
         notes.append(str(exc))
-    ctx = None
-    wr = None
     try:
-        ctx = workflow.pull_context(event, opt.event_name, env)
-        wr = workflow.workflow_run_context(event, env) if ctx is None else None
+        ctx = workflow.pull_context(event, opt.event_name, opt.env)
+        wr = workflow.workflow_run_context(event, opt.env) if ctx is None else None
     except workflow.EventError as exc:
         notes.append(str(exc))
+        return None, None
+    return ctx, wr
 
-    api = None
-    pull = None
-    diff: DiffMap | None = None
+
+def _choose_reporter(
+    opt: Options,
+    inputs: Inputs,
+    ctx: workflow.PullContext | None,
+    wr: workflow.WorkflowRun | None,
+    notes: list[str],
+) -> tuple[workflow.PullContext | None, str]:
+    """Fall back from review to annotations wherever posting is not allowed or not possible."""
     reporter = opt.reporter
     if opt.findings_in and wr is None:
         notes.append(
             "A findings file is only posted from a workflow_run event; reporting it without a review."
         )
-        reporter = "annotations" if reporter == "review" else reporter
+        reporter = _to_annotations(reporter)
     if wr is not None:
-        ctx, problem = _workflow_run_pull(opt, inputs, wr, env, log)
+        ctx, problem = _workflow_run_pull(opt, inputs, wr)
         if problem:
             notes.append(problem)
-            reporter = "annotations" if reporter == "review" else reporter
-            ctx = None if ctx is None else ctx
+            reporter = _to_annotations(reporter)
     if ctx is None and reporter == "review":
         notes.append(
             "Not a pull request event: findings are reported as annotations and in this summary."
@@ -378,152 +435,197 @@ def run(inputs: Inputs, opt: Options, out=None) -> int:
             "use the two-workflow setup (pull_request + workflow_run) to get review comments on fork PRs."
         )
         reporter = "annotations"
+    return ctx, reporter
 
-    if ctx is not None and opt.token:
-        from .client import ApiError, GitHubClient, Policy
 
-        policy = Policy(
-            max_wait=opt.max_rate_limit_wait, sleep=opt.sleep or __import__("time").sleep, log=log
+def _read_pull(
+    opt: Options, ctx: workflow.PullContext | None, reporter: str, notes: list[str]
+) -> tuple[GitHubClient | None, DiffMap | None, str]:
+    """The API client and the PR's diff from GitHub; no review on a PR that moved on."""
+    if ctx is None or not opt.token:
+        return None, None, reporter
+    from .client import ApiError, GitHubClient
+
+    try:
+        api = GitHubClient(
+            opt.token,
+            ctx.repo,
+            ctx.number,
+            api_url=opt.api_url,
+            policy=_policy(opt, log=_log),
+            seconds_between_requests=opt.seconds_between_requests,
+            seconds_between_writes=opt.seconds_between_writes,
         )
-        try:
-            api = GitHubClient(
-                opt.token,
-                ctx.repo,
-                ctx.number,
-                api_url=opt.api_url,
-                policy=policy,
-                seconds_between_requests=opt.seconds_between_requests,
-                seconds_between_writes=opt.seconds_between_writes,
+        pull = api.get_pull()
+        if pull.head_sha != ctx.head_sha:
+            notes.append(
+                f"The pull request has moved on to {pull.head_sha[:12]} since {ctx.head_sha[:12]} was scanned; "
+                "not posting a review (the run for the new commit will)."
             )
-            pull = api.get_pull()
-            if pull.head_sha != ctx.head_sha:
-                notes.append(
-                    f"The pull request has moved on to {pull.head_sha[:12]} since {ctx.head_sha[:12]} was scanned; "
-                    "not posting a review (the run for the new commit will)."
-                )
-                if reporter == "review":
-                    reporter = "annotations"
-            diff = build_diff(api, pull, opt.path, log)
-        except ApiError as exc:
-            notes.append(f"Could not read the pull request from the API ({exc}).")
-            api = None
+            reporter = _to_annotations(reporter)
+        return api, build_diff(api, pull, opt.path, _log), reporter
+    except ApiError as exc:
+        notes.append(f"Could not read the pull request from the API ({exc}).")
+        return None, None, reporter
+
+
+def _policy(opt: Options, log: Callable[[str], None] | None = None) -> Policy:
+    """Rate-limit policy from the options (the sleep is injectable for tests)."""
+    import time
+
+    from .client import Policy
+
+    return Policy(max_wait=opt.max_rate_limit_wait, sleep=opt.sleep or time.sleep, log=log)
+
+
+def _local_diff_fallback(
+    opt: Options, ctx: workflow.PullContext | None, diff: DiffMap | None, notes: list[str]
+) -> DiffMap | None:
+    """Without the API's diff, the local checkout's git diff (not in artifact mode: no checkout)."""
     if ctx is not None and diff is None and not opt.findings_in:
         local = git_diff(opt.path, ctx.base_sha, ctx.head_sha)
         if local is not None:
             diff = DiffMap(files=local, sources={p: "git" for p in local})
     if ctx is not None and diff is None:
         notes.append("The pull request diff is unknown: every finding is reported.")
+    return diff
 
-    reader = SourceReader(opt.path, inputs.source, read_files=not opt.findings_in)
-    plan: Plan | None = None
-    if diff is not None:
-        plan = build_plan(inputs.findings, inputs.rules, diff, opt.filter_mode, reader)
-    in_scope = plan.in_scope if plan is not None else list(inputs.findings)
 
-    outcome = None
-    if reporter == "review" and plan is not None and api is not None and ctx is not None:
-        from .review import Reviewer, ReviewOptions
-
-        def refresh() -> DiffMap:
-            return build_diff(api, api.get_pull(), opt.path, log)
-
-        reviewer = Reviewer(
-            api,
-            ctx.head_sha,
-            plan,
-            inputs.rules,
-            diff,  # type: ignore[arg-type]
-            ReviewOptions(opt.max_comments, opt.review_event, opt.bot_login, fail_on),
-            reader,
-            workflow.run_url(env),
-            refresh,
-            log,
-        )
-        outcome = reviewer.run()
-        notes.extend(outcome.notes)
-        if outcome.fallback:
-            notes.append(
-                f"Review not posted: {outcome.fallback}. Findings are reported as annotations instead."
-            )
-    elif reporter == "review":
+def _post_review(
+    opt: Options,
+    inputs: Inputs,
+    ctx: workflow.PullContext | None,
+    api: GitHubClient | None,
+    diff: DiffMap | None,
+    plan: Plan | None,
+    reader: SourceReader,
+    fail_on: Severity | None,
+    reporter: str,
+    notes: list[str],
+) -> tuple[ReviewOutcome | None, str]:
+    """Reconcile the review with the plan when everything a review needs is there."""
+    if reporter != "review":
+        return None, reporter
+    if plan is None or api is None or ctx is None or diff is None:
         notes.append("No usable GitHub API access: findings are reported as annotations.")
-        reporter = "annotations"
+        return None, "annotations"
+    from .review import Reviewer, ReviewOptions
 
-    # annotations: every in-scope finding that is not already an inline/file review comment
-    if reporter in ("annotations", "review"):
-        if outcome is not None and not outcome.fallback and plan is not None:
-            ann = [f for f in in_scope if plan.disposition.get(plan.key(f)) not in (INLINE, FILE)]
-        else:
-            ann = list(in_scope)
-            if plan is not None:
-                for f in ann:
-                    plan.disposition[plan.key(f)] = ANNOTATION
-        names = {k: r.name for k, r in inputs.rules.items()}
-        for line in workflow.annotations(ann, names):
-            print(line, file=out)
+    client = api
 
-    sarif_path = None
-    if reporter == "sarif" or opt.sarif_file:
-        sarif_path = opt.sarif_file or Path(env.get("RUNNER_TEMP", ".")) / "allocpolicy.sarif"
-        try:
-            from allocpolicy.reporters.sarif import render as render_sarif  # type: ignore[import-not-found]
+    def refresh() -> DiffMap:
+        return build_diff(client, client.get_pull(), opt.path, _log)
 
-            result = inputs.result
-            if result is None:
-                raise ImportError("SARIF needs a scan result")
-            sarif_path.write_text(render_sarif(result), encoding="utf-8")
-        except ImportError as exc:
-            notes.append(f"SARIF output is not available in this version ({exc}).")
-            sarif_path = None
-
-    if opt.findings_out:
-        src = _source_for_fixes(inputs.findings, reader)
-        artifact.dump(
-            opt.findings_out,
-            inputs.findings,
-            inputs.rules,
-            inputs.inventory,
-            ctx.number if ctx else None,
-            ctx.head_sha if ctx else None,
-            src,
-        )
-
-    failed = fail_on is not None and any(f.severity.at_least(fail_on) for f in in_scope)
-    fail_label = fail_on.value if fail_on else "none"
-    if outcome is not None:
-        if outcome.review_url:
-            notes.append(f"Review: {outcome.review_url}")
+    reviewer = Reviewer(
+        api,
+        ctx.head_sha,
+        plan,
+        inputs.rules,
+        diff,
+        ReviewOptions(opt.max_comments, opt.review_event, opt.bot_login, fail_on),
+        reader,
+        workflow.run_url(opt.env),
+        refresh,
+        _log,
+    )
+    outcome = reviewer.run()
+    notes.extend(outcome.notes)
+    if outcome.fallback:
         notes.append(
-            f"Review comments: {len(outcome.posted)} posted, {outcome.unchanged} unchanged, "
-            f"{outcome.updated} updated, {outcome.resolved} resolved."
+            f"Review not posted: {outcome.fallback}. Findings are reported as annotations instead."
         )
-    summary_md = render.job_summary(
-        list(inputs.findings), plan, inputs.inventory, notes, fail_label, failed
+    return outcome, reporter
+
+
+def _print_annotations(
+    inputs: Inputs,
+    plan: Plan | None,
+    in_scope: list[Finding],
+    outcome: ReviewOutcome | None,
+    out: IO[str],
+) -> None:
+    """Annotate every in-scope finding that is not already an inline or file review comment."""
+    if outcome is not None and not outcome.fallback and plan is not None:
+        ann = [f for f in in_scope if plan.disposition.get(plan.key(f)) not in (INLINE, FILE)]
+    else:
+        ann = list(in_scope)
+        if plan is not None:
+            for f in ann:
+                plan.disposition[plan.key(f)] = ANNOTATION
+    names = {k: r.name for k, r in inputs.rules.items()}
+    for line in workflow.annotation_lines(ann, names):
+        print(line, file=out)
+
+
+def _write_sarif(opt: Options, inputs: Inputs, reporter: str, notes: list[str]) -> Path | None:
+    """SARIF for code scanning, when asked for; needs the scan result (not a findings file)."""
+    if not (reporter == "sarif" or opt.sarif_file):
+        return None
+    sarif_path = opt.sarif_file or Path(opt.env.get("RUNNER_TEMP", ".")) / "allocpolicy.sarif"
+    try:
+        from allocpolicy.reporters.sarif import render as render_sarif
+
+        result = inputs.result
+        if result is None:
+            raise ImportError("SARIF needs a scan result")
+        sarif_path.write_text(render_sarif(result), encoding="utf-8")
+    except ImportError as exc:
+        notes.append(f"SARIF output is not available in this version ({exc}).")
+        return None
+    return sarif_path
+
+
+def _write_findings_file(
+    path: Path, inputs: Inputs, ctx: workflow.PullContext | None, reader: SourceReader
+) -> None:
+    """The first half of the two-workflow setup: findings plus the lines their fixes touch."""
+    artifact.dump(
+        path,
+        inputs.findings,
+        inputs.rules,
+        inputs.inventory,
+        ctx.number if ctx else None,
+        ctx.head_sha if ctx else None,
+        _source_for_fixes(inputs.findings, reader),
     )
-    workflow.write_step_summary(env.get("GITHUB_STEP_SUMMARY"), summary_md)
+
+
+def _outcome_notes(outcome: ReviewOutcome) -> list[str]:
+    """What the review did, for the job summary and the log."""
+    notes = [f"Review: {outcome.review_url}"] if outcome.review_url else []
+    notes.append(
+        f"Review comments: {len(outcome.posted)} posted, {outcome.unchanged} unchanged, "
+        f"{outcome.updated} updated, {outcome.resolved} resolved."
+    )
+    return notes
+
+
+def _step_outputs(
+    inputs: Inputs,
+    in_scope: list[Finding],
+    reporter: str,
+    outcome: ReviewOutcome | None,
+    sarif_path: Path | None,
+    failed: bool,
+) -> dict[str, Any]:
+    """The step outputs action.yml declares, one per name."""
     counts = render.severity_counts(in_scope)
-    workflow.write_outputs(
-        env.get("GITHUB_OUTPUT"),
-        {
-            "findings": len(in_scope),
-            "errors": counts["error"],
-            "warnings": counts["warning"],
-            "infos": counts["info"],
-            "total-findings": len(inputs.findings),
-            "reporter": reporter,
-            "review-url": (outcome.review_url if outcome else "") or "",
-            "sarif-file": str(sarif_path) if sarif_path else "",
-            "failed": str(failed).lower(),
-        },
-    )
-    for n in notes:
-        log(f"allocpolicy: {n}")
-    return 1 if failed else 0
+    return {
+        "findings": len(in_scope),
+        "errors": counts["error"],
+        "warnings": counts["warning"],
+        "infos": counts["info"],
+        "total-findings": len(inputs.findings),
+        "reporter": reporter,
+        "review-url": (outcome.review_url if outcome else "") or "",
+        "sarif-file": str(sarif_path) if sarif_path else "",
+        "failed": str(failed).lower(),
+    }
 
 
 def _workflow_run_pull(
-    opt: Options, inputs: Inputs, wr: workflow.WorkflowRun, env: Mapping[str, str], log
-) -> tuple:
+    opt: Options, inputs: Inputs, wr: workflow.WorkflowRun
+) -> tuple[workflow.PullContext | None, str | None]:
     """Re-derive the PR for a workflow_run from GitHub, not from the artifact."""
     numbers = set(wr.pr_numbers)
     claimed = inputs.pr_number
@@ -542,7 +644,7 @@ def _workflow_run_pull(
         )
     if not opt.token:
         return None, "No token to post with."
-    from .client import ApiError, GitHubClient, Policy
+    from .client import ApiError, GitHubClient
 
     try:
         api = GitHubClient(
@@ -550,9 +652,7 @@ def _workflow_run_pull(
             wr.repo,
             number,
             api_url=opt.api_url,
-            policy=Policy(
-                max_wait=opt.max_rate_limit_wait, sleep=opt.sleep or __import__("time").sleep
-            ),
+            policy=_policy(opt),
             seconds_between_requests=opt.seconds_between_requests,
             seconds_between_writes=opt.seconds_between_writes,
         )

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from allocpolicy._record import field, record
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
@@ -20,12 +21,11 @@ _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 GITHUB_MAX_FILES = 3000
 
 
-@dataclass
+@record
 class FileDiff:
     path: str
     status: str = "modified"  # added | modified | removed | renamed | copied | changed | unchanged
     previous_path: str | None = None
-    has_patch: bool = True
     # RIGHT-side line number -> (hunk index, text, is_added)
     right: dict[int, tuple[int, str, bool]] = field(default_factory=dict)
     left: dict[int, int] = field(default_factory=dict)  # LEFT-side line -> hunk index
@@ -98,7 +98,7 @@ def parse_patch(
     return fd
 
 
-@dataclass
+@record
 class DiffMap:
     files: dict[str, FileDiff] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)  # in the PR, but no hunks known

@@ -13,14 +13,15 @@ numbers). Markers are only trusted on comments authored by the bot's own login.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from allocpolicy._record import record
 
 PREFIX = "allocpolicy:v1"
 _MARKER = re.compile(r"<!-- allocpolicy:v1 ((?:[a-z_]+=[A-Za-z0-9_,.:\-]*\s?)*)-->")
 _FP = re.compile(r"^[0-9a-f]{8,64}$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Marker:
     kind: str
     fps: tuple[str, ...] = ()

@@ -20,13 +20,14 @@ comment and counts them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
-from allocpolicy.model import Finding, Safety, Severity
+from allocpolicy._record import field, record
+from allocpolicy.model import Finding, Location, Safety, Severity
 
 from . import render
-from .diffmap import DiffMap
-from .suggest import LineReplacement, diff_block, whole_line_replacement
+from .diffmap import DiffMap, FileDiff
+from .suggest import LineReplacement, whole_line_replacement
 
 FILTER_MODES = ("added", "diff_context", "file", "nofilter")
 MAX_FILE_COMMENTS = 10
@@ -40,7 +41,7 @@ OUT_OF_SCOPE = "not in this PR"
 ANNOTATION = "annotation"
 
 
-@dataclass
+@record
 class RuleInfo:
     id: str
     name: str
@@ -48,7 +49,7 @@ class RuleInfo:
     documentation: str = ""
 
 
-@dataclass
+@record
 class PlannedComment:
     """One review comment the bot wants to exist (inline, or file-level if line is None)."""
 
@@ -73,16 +74,21 @@ class PlannedComment:
     def severity(self) -> Severity:
         return max((f.severity for f in self.findings), key=lambda s: s.rank)
 
-    def review_dict(self) -> dict:
+    def review_dict(self) -> dict[str, Any]:
         """The item for ``comments[]`` of pulls/create-review."""
-        d: dict = {"path": self.path, "body": self.body, "line": self.line, "side": "RIGHT"}
+        d: dict[str, Any] = {
+            "path": self.path,
+            "body": self.body,
+            "line": self.line,
+            "side": "RIGHT",
+        }
         if self.start_line is not None and self.start_line < (self.line or 0):
             d["start_line"] = self.start_line
             d["start_side"] = "RIGHT"
         return d
 
 
-@dataclass
+@record
 class Plan:
     comments: list[PlannedComment] = field(default_factory=list)  # inline + file-level
     summary: list[Finding] = field(default_factory=list)
@@ -119,6 +125,39 @@ def build_plan(
     if filter_mode not in FILTER_MODES:
         raise ValueError(f"unknown filter mode {filter_mode!r}")
     plan = Plan(keys=finding_keys(findings))
+    line_of = _line_reader(diff, source_line)
+    singles: list[PlannedComment] = []
+    file_level: dict[str, list[Finding]] = {}
+    for f in sorted(findings, key=lambda f: (-f.severity.rank, f.sort_key())):
+        key = plan.key(f)
+        fd = diff.get(f.location.path)
+        if fd is None or fd.status == "removed":
+            _place_outside_diff(plan, f, filter_mode)
+            continue
+        plan.in_scope.append(f)
+        anchor = _anchor(fd, f.location, filter_mode)
+        if anchor is not None:
+            singles.append(_inline_comment(f, key, anchor, _suggestion(f, fd)))
+            plan.disposition[key] = INLINE
+        elif filter_mode in ("file", "nofilter"):
+            file_level.setdefault(f.location.path, []).append(f)
+        else:
+            plan.summary.append(f)
+            plan.disposition[key] = SUMMARY
+
+    merged = _merge_overlapping(singles, diff)
+    for c in merged:
+        c.body = render.inline_body(c, rules, plan, line_of)
+    plan.comments.extend(merged)
+    _add_file_comments(plan, file_level, rules, line_of)
+    plan.summary.sort(key=lambda f: (-f.severity.rank, f.sort_key()))
+    return plan
+
+
+def _line_reader(
+    diff: DiffMap, source_line: Callable[[str, int], str | None] | None
+) -> Callable[[str, int], str | None]:
+    """Line text for diff blocks: the diff's own text first, else the checked-out file."""
 
     def line_of(path: str, n: int) -> str | None:
         fd = diff.get(path)
@@ -126,74 +165,76 @@ def build_plan(
             return fd.text(n)
         return source_line(path, n) if source_line else None
 
-    singles: list[PlannedComment] = []
-    file_level: dict[str, list[Finding]] = {}
-    for f in sorted(findings, key=lambda f: (-f.severity.rank, f.sort_key())):
-        key = plan.key(f)
-        loc = f.location
-        fd = diff.get(loc.path)
-        if fd is None or fd.status == "removed":
-            if filter_mode == "nofilter":
-                plan.summary.append(f)
-                plan.in_scope.append(f)
-                plan.disposition[key] = SUMMARY
-            else:
-                plan.out_of_scope.append(f)
-                plan.disposition[key] = OUT_OF_SCOPE
-            continue
+    return line_of
+
+
+def _place_outside_diff(plan: Plan, f: Finding, filter_mode: str) -> None:
+    """A finding in a file the PR does not change: only nofilter reports it (in the summary)."""
+    key = plan.key(f)
+    if filter_mode == "nofilter":
+        plan.summary.append(f)
         plan.in_scope.append(f)
-        first, last = loc.line, max(loc.end_line or loc.line, loc.line)
+        plan.disposition[key] = SUMMARY
+    else:
+        plan.out_of_scope.append(f)
+        plan.disposition[key] = OUT_OF_SCOPE
 
-        def eligible(a: int, b: int) -> bool:
-            if not fd.same_hunk(a, b):  # noqa: B023 - called only in this iteration
-                return False
-            return fd.all_added(a, b) if filter_mode == "added" else True  # noqa: B023
 
-        anchor: tuple[int, int] | None = None
-        if eligible(first, last):
-            anchor = (first, last)
-        elif last != first and eligible(first, first):
-            anchor = (first, first)
-        if anchor is None:
-            if filter_mode in ("file", "nofilter"):
-                file_level.setdefault(loc.path, []).append(f)
-            else:
-                plan.summary.append(f)
-                plan.disposition[key] = SUMMARY
-            continue
-        sugg = None
-        if f.fix is not None and f.fix.safety == Safety.SAFE:
-            cand = whole_line_replacement(list(f.fix.edits), fd.text, prefer_line=loc.line)
-            if (
-                cand is not None
-                and cand.path == loc.path
-                and fd.same_hunk(cand.start_line, cand.end_line)
-            ):
-                sugg = cand
-        if sugg is not None:
-            start, end = sugg.start_line, sugg.end_line
-        else:
-            start, end = anchor
-        singles.append(
-            PlannedComment(
-                path=loc.path,
-                line=end,
-                start_line=start if start < end else None,
-                findings=[f],
-                keys=(key,),
-                body="",
-                suggestion=sugg,
-                suggested=[f] if sugg is not None else [],
-            )
-        )
-        plan.disposition[key] = INLINE
+def _anchor(fd: FileDiff, loc: Location, filter_mode: str) -> tuple[int, int] | None:
+    """Lines an inline comment can hang on: the whole finding, else its first line, if
+    they lie in one hunk (and, for `added`, are all added lines)."""
 
-    merged = _merge_overlapping(singles, diff)
-    for c in merged:
-        c.body = render.inline_body(c, rules, plan, line_of)
-    plan.comments.extend(merged)
+    def eligible(a: int, b: int) -> bool:
+        if not fd.same_hunk(a, b):
+            return False
+        return fd.all_added(a, b) if filter_mode == "added" else True
 
-    # file-level comments, most severe first, at most MAX_FILE_COMMENTS files
+    first, last = loc.line, max(loc.end_line or loc.line, loc.line)
+    if eligible(first, last):
+        return (first, last)
+    if last != first and eligible(first, first):
+        return (first, first)
+    return None
+
+
+def _suggestion(f: Finding, fd: FileDiff) -> LineReplacement | None:
+    """A ```suggestion for a safe fix that is a whole-line change inside one hunk of this file."""
+    if f.fix is None or f.fix.safety != Safety.SAFE:
+        return None
+    cand = whole_line_replacement(list(f.fix.edits), fd.text, prefer_line=f.location.line)
+    if (
+        cand is not None
+        and cand.path == f.location.path
+        and fd.same_hunk(cand.start_line, cand.end_line)
+    ):
+        return cand
+    return None
+
+
+def _inline_comment(
+    f: Finding, key: str, anchor: tuple[int, int], sugg: LineReplacement | None
+) -> PlannedComment:
+    """One finding's inline comment, spanning its suggestion's lines when it has one."""
+    start, end = (sugg.start_line, sugg.end_line) if sugg is not None else anchor
+    return PlannedComment(
+        path=f.location.path,
+        line=end,
+        start_line=start if start < end else None,
+        findings=[f],
+        keys=(key,),
+        body="",
+        suggestion=sugg,
+        suggested=[f] if sugg is not None else [],
+    )
+
+
+def _add_file_comments(
+    plan: Plan,
+    file_level: dict[str, list[Finding]],
+    rules: dict[str, RuleInfo],
+    line_of: Callable[[str, int], str | None],
+) -> None:
+    """File-level comments, most severe file first, at most MAX_FILE_COMMENTS (the rest: summary)."""
     ordered = sorted(
         file_level.items(), key=lambda kv: (-max(f.severity.rank for f in kv[1]), kv[0])
     )
@@ -216,8 +257,6 @@ def build_plan(
         plan.comments.append(c)
         for f in fs:
             plan.disposition[plan.key(f)] = FILE
-    plan.summary.sort(key=lambda f: (-f.severity.rank, f.sort_key()))
-    return plan
 
 
 def _merge_overlapping(comments: list[PlannedComment], diff: DiffMap) -> list[PlannedComment]:
@@ -256,9 +295,3 @@ def _merge_overlapping(comments: list[PlannedComment], diff: DiffMap) -> list[Pl
         prev.findings.extend(c.findings)
         prev.keys = prev.keys + c.keys
     return sorted(out + without, key=lambda c: (-c.severity.rank, c.path, c.line or 0))
-
-
-def diff_block_for(f: Finding, line_of: Callable[[str, int], str | None]) -> str | None:
-    if f.fix is None or not f.fix.edits:
-        return None
-    return diff_block(list(f.fix.edits), line_of)

@@ -18,7 +18,6 @@ from .suggest import diff_block, fence_for
 if TYPE_CHECKING:
     from .plan import Plan, PlannedComment, RuleInfo
 
-GITHUB_BODY_LIMIT = 65_536
 MAX_BODY = 65_000
 JOB_SUMMARY_LIMIT = 1024 * 1024 - 4096  # 1 MiB per step, in bytes
 MAX_MESSAGE = 2_000

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from allocpolicy._record import field, record
 from allocpolicy.model import Finding, Severity
 
 from . import markers, render
@@ -40,7 +40,7 @@ from .diffmap import DiffMap
 from .plan import OVERFLOW, SUMMARY, Plan, PlannedComment, RuleInfo
 
 
-@dataclass
+@record
 class ReviewOptions:
     max_comments: int = 30
     review_event: str = "COMMENT"  # or REQUEST_CHANGES; never APPROVE
@@ -48,17 +48,15 @@ class ReviewOptions:
     fail_on: Severity | None = Severity.ERROR
 
 
-@dataclass
+@record
 class ReviewOutcome:
     posted: list[PlannedComment] = field(default_factory=list)
     unchanged: int = 0
     updated: int = 0
     resolved: int = 0
     review_url: str | None = None
-    summary_url: str | None = None
     fallback: str | None = None  # why the bot fell back to annotations
     notes: list[str] = field(default_factory=list)
-    unposted: list[Finding] = field(default_factory=list)  # should be in annotations
 
 
 def validate_anchor(c: PlannedComment, diff: DiffMap) -> str | None:
@@ -130,49 +128,70 @@ class Reviewer:
                 if isinstance(exc, PermissionDenied)
                 else f"GitHub rate limit did not clear in time ({exc.message})"
             )
-            self._everything_unposted()
         except ApiError as exc:
             self.out.fallback = f"GitHub API error ({exc})"
-            self._everything_unposted()
         return self.out
 
-    def _everything_unposted(self) -> None:
-        posted = {id(f) for c in self.out.posted for f in c.findings}
-        self.out.unposted = [f for f in self.plan.in_scope if id(f) not in posted]
-
     def _run(self) -> None:
-        plan = self.plan
         self._handle_pending()
-        existing = [
-            c
-            for c in self.api.list_review_comments()
-            if self._mine(c.user) and c.in_reply_to_id is None
-        ]
+        open_by_keys = self._open_comments_by_keys()
+        to_post, kept_keys = self._keep_matching(open_by_keys)
+        to_resolve = self._stale_comments(open_by_keys, to_post, kept_keys)
+        line_new, file_new = self._new_comments_within_budget(to_post, kept_keys)
+        if line_new:
+            self._post_review(line_new)
+        for p in file_new:
+            self._post_file_comment(p)
+        self._resolve(to_resolve)
+        self._sync_summary()
+        self._dismiss_if_clean()
+
+    def _open_comments_by_keys(self) -> dict[frozenset[str], list[ReviewComment]]:
+        """The bot's open inline and file comments, by the finding keys their markers carry."""
         open_by_keys: dict[frozenset[str], list[ReviewComment]] = {}
-        for c in existing:
+        for c in self.api.list_review_comments():
+            if not self._mine(c.user) or c.in_reply_to_id is not None:
+                continue
             m = markers.parse(c.body)
             if m is None or m.kind not in ("inline", "file") or m.state != "open" or not m.fps:
                 continue
             open_by_keys.setdefault(frozenset(m.fps), []).append(c)
+        return open_by_keys
 
-        current_keys = set(plan.disposition)
+    def _keep_matching(
+        self, open_by_keys: dict[frozenset[str], list[ReviewComment]]
+    ) -> tuple[list[PlannedComment], set[str]]:
+        """Planned comments already open at the same anchor are kept (edited if the text
+        changed); returns the ones still to post and the keys the kept ones cover.
+        Matched comments are taken out of ``open_by_keys``."""
         to_post: list[PlannedComment] = []
-        to_resolve: list[tuple[ReviewComment, str]] = []
         kept_keys: set[str] = set()
-        for pc in plan.comments:
+        for pc in self.plan.comments:
             olds = open_by_keys.get(frozenset(pc.keys), [])
             match = next((o for o in olds if self._same_anchor(o, pc)), None)
-            if match is not None:
-                olds.remove(match)
-                kept_keys.update(pc.keys)
-                self.kept_line_comments += 0 if pc.file_level else 1
-                if match.body != pc.body:
-                    self.api.edit_review_comment(match.id, pc.body)
-                    self.out.updated += 1
-                else:
-                    self.out.unchanged += 1
+            if match is None:
+                to_post.append(pc)
                 continue
-            to_post.append(pc)
+            olds.remove(match)
+            kept_keys.update(pc.keys)
+            self.kept_line_comments += 0 if pc.file_level else 1
+            if match.body != pc.body:
+                self.api.edit_review_comment(match.id, pc.body)
+                self.out.updated += 1
+            else:
+                self.out.unchanged += 1
+        return to_post, kept_keys
+
+    def _stale_comments(
+        self,
+        open_by_keys: dict[frozenset[str], list[ReviewComment]],
+        to_post: list[PlannedComment],
+        kept_keys: set[str],
+    ) -> list[tuple[ReviewComment, str]]:
+        """Unmatched open comments to resolve, with why; one whose findings are still
+        reported where it stands is left open (and its keys join ``kept_keys``)."""
+        current_keys = set(self.plan.disposition)
+        to_resolve: list[tuple[ReviewComment, str]] = []
         for keys, olds in open_by_keys.items():
             for o in olds:
                 if not keys & current_keys:
@@ -188,9 +207,16 @@ class Reviewer:
                 else:
                     kept_keys.update(keys)  # still valid where it is
                     self.kept_line_comments += 0 if o.subject_type == "file" else 1
+        return to_resolve
 
-        # max-comments caps the bot's open line comments (kept ones count), so an
-        # identical re-run does not trickle the overflow in; file-level ones are capped in the plan
+    def _new_comments_within_budget(
+        self, to_post: list[PlannedComment], kept_keys: set[str]
+    ) -> tuple[list[PlannedComment], list[PlannedComment]]:
+        """New line comments up to max-comments and with anchors GitHub accepts, and new
+        file comments. max-comments caps the bot's open line comments (kept ones count), so
+        an identical re-run does not trickle the overflow in; file-level ones are capped in
+        the plan."""
+        plan = self.plan
         line_new = [p for p in to_post if not p.file_level and not (set(p.keys) <= kept_keys)]
         file_new = [p for p in to_post if p.file_level and not (set(p.keys) <= kept_keys)]
         line_new.sort(key=lambda p: (-p.severity.rank, p.path, p.line or 0))
@@ -206,12 +232,10 @@ class Reviewer:
         for p in invalid:
             self.log(f"not posting {p.path}:{p.line}: {validate_anchor(p, self.diff)}")
             self._to_summary(p)
-        line_new = [p for p in line_new if p not in invalid]
+        return [p for p in line_new if p not in invalid], file_new
 
-        if line_new:
-            self._post_review(line_new)
-        for p in file_new:
-            self._post_file_comment(p)
+    def _resolve(self, to_resolve: list[tuple[ReviewComment, str]]) -> None:
+        """Edit stale comments to resolved: collapsed, their suggestion no longer appliable."""
         for o, reason in to_resolve:
             m = markers.parse(o.body)
             self.api.edit_review_comment(
@@ -219,8 +243,6 @@ class Reviewer:
                 render.resolved_body(o.body, m.fps if m else (), m.kind if m else "inline", reason),
             )
             self.out.resolved += 1
-        self._sync_summary()
-        self._dismiss_if_clean()
 
     def _same_anchor(self, o: ReviewComment, pc: PlannedComment) -> bool:
         if o.path != pc.path:
@@ -360,7 +382,12 @@ class Reviewer:
     def _sync_summary(self) -> None:
         listed = list(self.plan.summary) + list(self.overflow) + list(self.dropped)
         seen: set[int] = set()
-        listed = [f for f in listed if not (id(f) in seen or seen.add(id(f)))]
+        unique: list[Finding] = []
+        for f in listed:  # each finding once, in first-listed order
+            if id(f) not in seen:
+                seen.add(id(f))
+                unique.append(f)
+        listed = unique
         listed.sort(key=lambda f: (-f.severity.rank, f.sort_key()))
         existing = [
             c
@@ -376,7 +403,6 @@ class Reviewer:
         )
         if existing:
             first = existing[0]
-            self.out.summary_url = first.html_url or None
             if first.body != body:
                 self.api.edit_issue_comment(first.id, body)
             return
@@ -388,8 +414,7 @@ class Reviewer:
                     return c
             return None
 
-        c = self.api.create_issue_comment(body, verify)
-        self.out.summary_url = c.html_url or None
+        self.api.create_issue_comment(body, verify)
 
     def _dismiss_if_clean(self) -> None:
         if self.opt.review_event != "REQUEST_CHANGES" or self._blocking():

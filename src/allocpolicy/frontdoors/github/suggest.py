@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from allocpolicy._record import record
 from allocpolicy.fixes.edits import common_affixes
 from allocpolicy.model import Edit
 
@@ -26,7 +26,7 @@ def fence_for(text: str, minimum: int = 3) -> str:
     return "`" * max(minimum, longest + 1)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LineReplacement:
     path: str
     start_line: int
@@ -91,12 +91,28 @@ def whole_line_replacement(
     """
     if not edits or len({e.path for e in edits}) != 1:
         return None
+    for first, last in _candidate_spans(edits, prefer_line):
+        original = _known_lines(line_text, first, last) if first >= 1 else None
+        if original is None:
+            continue
+        new = _apply(original, first, edits)
+        if new is None:
+            continue
+        if new == "".join(t + "\n" for t in original):
+            return None  # a no-op suggestion is invalid on GitHub
+        if new and not new.endswith("\n"):
+            continue  # the edit eats the last newline, i.e. touches the next line
+        return LineReplacement(edits[0].path, first, last, original, new[:-1] if new else "")
+    return None
+
+
+def _candidate_spans(edits: Sequence[Edit], prefer_line: int | None) -> list[tuple[int, int]]:
+    """Line spans (first, last) the edits could be shown as replacing, best first."""
     lo = min(e.start_line for e in edits)
     hi = max(
         e.end_line - (1 if e.end_column == 1 and e.end_line > e.start_line else 0) for e in edits
     )
-    hi = max(hi, lo)
-    candidates = [(lo, hi)]
+    candidates = [(lo, max(hi, lo))]
     if all(
         e.start_column == 1 and e.end_column == 1 and e.start_line == e.end_line == lo
         for e in edits
@@ -107,23 +123,17 @@ def whole_line_replacement(
             candidates.insert(0, (lo - 1, lo - 1))
         else:
             candidates.append((lo - 1, lo - 1))
-    for first, last in candidates:
-        if first < 1:
-            continue
-        lines = [line_text(n) for n in range(first, last + 1)]
-        if any(t is None for t in lines):
-            continue
-        original = tuple(t for t in lines if t is not None)
-        new = _apply(original, first, edits)
-        if new is None:
-            continue
-        old = "".join(t + "\n" for t in original)
-        if new == old:
-            return None  # a no-op suggestion is invalid on GitHub
-        if new and not new.endswith("\n"):
-            continue  # the edit eats the last newline, i.e. touches the next line
-        return LineReplacement(edits[0].path, first, last, original, new[:-1] if new else "")
-    return None
+    return candidates
+
+
+def _known_lines(
+    line_text: Callable[[int], str | None], first: int, last: int
+) -> tuple[str, ...] | None:
+    """Text of lines first..last, or None if any of them is unknown."""
+    lines = [line_text(n) for n in range(first, last + 1)]
+    if any(t is None for t in lines):
+        return None
+    return tuple(t for t in lines if t is not None)
 
 
 def diff_block(
@@ -141,20 +151,9 @@ def diff_block(
             max(e.end_line - (1 if e.end_column == 1 and e.end_line > e.start_line else 0), lo)
             for e in group
         )
-        first, last = max(1, lo - context), hi + context
-        lines = []
-        for n in range(first, last + 1):
-            t = file_lines(path, n)
-            if t is None:
-                if n < lo:
-                    first = n + 1
-                    continue
-                if n > hi:
-                    break
-                lines = None
-                break
-            lines.append(t)
-        if lines is not None:
+        known = _context_lines(file_lines, path, lo, hi, context)
+        if known is not None:
+            first, lines = known
             new = _apply(lines, first, group)
             if new is not None:
                 new_lines = new[:-1].split("\n") if new else []
@@ -189,3 +188,23 @@ def _unified(path: str, first: int, old: list[str], new: list[str]) -> str:
     lines += ["+" + x for x in n[h : len(n) - t]]
     lines += [" " + x for x in o[len(o) - t :]]
     return "\n".join(lines)
+
+
+def _context_lines(
+    file_lines: Callable[[str, int], str | None], path: str, lo: int, hi: int, context: int
+) -> tuple[int, list[str]] | None:
+    """Lines lo..hi with up to ``context`` lines around them (fewer where the text is
+    unknown) and the number of the first; None if an edited line itself is unknown."""
+    first, last = max(1, lo - context), hi + context
+    lines: list[str] = []
+    for n in range(first, last + 1):
+        t = file_lines(path, n)
+        if t is None:
+            if n < lo:
+                first = n + 1
+                continue
+            if n > hi:
+                break
+            return None
+        lines.append(t)
+    return first, lines

@@ -8,14 +8,13 @@ command of their own.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from allocpolicy._record import record
 from allocpolicy.model import Finding, Severity
 
 # per step, GitHub shows at most 10 annotations of each level
@@ -39,7 +38,7 @@ def workflow_command(command: str, message: str, **props: Any) -> str:
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
-def annotations(
+def annotation_lines(
     findings: Iterable[Finding], rule_names: Mapping[str, str] | None = None
 ) -> list[str]:
     """``::error file=…,line=…,endLine=…,title=…::message`` lines, at most 10 per level."""
@@ -75,7 +74,7 @@ def annotations(
     return out
 
 
-@dataclass
+@record
 class PullContext:
     repo: str  # owner/name of the base repository
     number: int
@@ -99,9 +98,10 @@ def load_event(
     if not event_path:
         return None
     try:
-        return json.loads(Path(event_path).read_text(encoding="utf-8"))
+        event: dict[str, Any] | None = json.loads(Path(event_path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise EventError(f"cannot read GITHUB_EVENT_PATH {event_path}: {exc}") from exc
+    return event
 
 
 def pull_context(
@@ -136,13 +136,12 @@ def pull_context(
     return ctx
 
 
-@dataclass
+@record
 class WorkflowRun:
     repo: str
     head_sha: str
     head_repo: str | None
     pr_numbers: list[int]
-    conclusion: str | None
 
 
 def workflow_run_context(
@@ -160,7 +159,6 @@ def workflow_run_context(
             head_sha=str(wr["head_sha"]),
             head_repo=((wr.get("head_repository") or {}).get("full_name")),
             pr_numbers=numbers,
-            conclusion=wr.get("conclusion"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise EventError(f"malformed workflow_run event: {exc}") from exc
@@ -199,7 +197,3 @@ def run_url(env: Mapping[str, str]) -> str | None:
 
 def log(msg: str, stream: IO[str] | None = None) -> None:
     print(msg, file=stream or sys.stderr, flush=True)
-
-
-def in_actions(env: Mapping[str, str] | None = None) -> bool:
-    return (env or os.environ).get("GITHUB_ACTIONS") == "true"
