@@ -35,10 +35,12 @@ def _is_header_line(text: str) -> bool:
     return s.startswith("#") or s.startswith("//")
 
 
+@record
 class Suppressions:
-    def __init__(self, by_file: dict[str, list[Suppression]], lines: dict[str, list[str]]) -> None:
-        self.by_file = by_file
-        self.lines = lines
+    """Every suppression comment of a scan, and the lines needed to see what each sits above."""
+
+    by_file: dict[str, list[Suppression]]
+    lines: dict[str, list[str]]
 
     def match(self, rule: str, path: str, line: int, end_line: int) -> Suppression | None:
         for s in self.by_file.get(path, []):
