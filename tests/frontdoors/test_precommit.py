@@ -6,12 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from helpers import MIMALLOC_DEP, STATIC, cargo, rules_of, write_tree
 
-from allocpolicy.frontdoors.precommit import scan_changed
+from allocpolicy.frontdoors.precommit import Running, scan_changed
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 ALPINE = """
@@ -38,6 +39,42 @@ def _monorepo(root: Path) -> Path:
     _git(root, "init", "-q")
     _git(root, "add", "-A")
     return root
+
+
+# -- the git runner: started early, read later ------------------------------------
+
+
+def test_runner_returns_stdout_of_a_successful_program() -> None:
+    program = [sys.executable, "-c", "import sys; sys.stdout.write('x' * 200000)"]
+    assert Running(program).output() == b"x" * 200000
+
+
+def test_runner_gives_none_for_failing_and_missing_programs() -> None:
+    failing = [sys.executable, "-c", "import sys; print('partial'); sys.exit(3)"]
+    assert Running(failing).output() is None
+    assert Running(["allocpolicy-no-such-program-here"]).output() is None
+
+
+def test_runner_discards_stderr_and_gives_empty_stdin() -> None:
+    code = "import sys; sys.stderr.write('noise'); print(repr(sys.stdin.read()))"
+    assert Running([sys.executable, "-c", code]).output() == b"''\n"
+
+
+def test_runner_kills_a_hanging_program_at_the_deadline() -> None:
+    start = time.monotonic()
+    assert Running([sys.executable, "-c", "import time; time.sleep(30)"]).output(0.5) is None
+    assert time.monotonic() - start < 10
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipes grow on Linux only")
+def test_a_started_program_finishes_its_output_before_it_is_read() -> None:
+    running = Running([sys.executable, "-c", "import sys; sys.stdout.write('y' * 500000)"])
+    deadline = time.monotonic() + 20
+    while running._proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # nothing reads the pipe yet: it exits only if its output fits
+    assert running._proc.poll() == 0, "the program blocked on a full pipe"
+    assert running.output() == b"y" * 500000
+    assert running.output() is None  # read once
 
 
 def test_changed_source_reports_the_image_it_breaks(tmp_path):

@@ -30,7 +30,6 @@ TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from typing import Any
 
-    from allocpolicy._proc import Running
     from allocpolicy.engine import ScanResult
     from allocpolicy.model import Finding
 
@@ -139,11 +138,56 @@ class Files:
 
 
 def _start_listing(root: Path, pathspecs: tuple[str, ...]) -> Running:
-    from allocpolicy._proc import Running
-
     return Running(
         ["git", "-C", str(root), "ls-files", "-z", "--cached", "--stage", "--", *pathspecs]
     )
+
+
+class Running:
+    """A program (git) started now and read later, so it runs while the check imports the engine."""
+
+    def __init__(self, argv: list[str]) -> None:
+        import subprocess
+
+        try:
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            )
+        except OSError:  # not installed, not executable
+            self._proc = None
+            return
+        _widen(self._proc.stdout)
+
+    def output(self, timeout: float = 30.0) -> bytes | None:
+        """stdout if the program exits 0 within `timeout` seconds, else None; reaps it either way."""
+        import subprocess
+
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return None
+        return out if proc.returncode == 0 else None
+
+
+def _widen(pipe: Any) -> None:
+    """Let a started program write all of its output before anyone reads it.
+
+    A pipe holds 64 KiB; a listing of thousands of files would stall git until
+    `output()` reads, which is the waiting that starting it early avoids. Linux
+    lets a pipe grow to 1 MiB (the unprivileged default limit). Elsewhere, or
+    under a lower limit, git just waits for the reader.
+    """
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (ImportError, AttributeError, OSError):
+        pass
 
 
 def _staged(raw: bytes | None) -> dict[str, str] | None:
