@@ -636,12 +636,7 @@ def scan_rust_source(data: bytes) -> RustSource:
     if not might_declare_allocator(data):
         return RustSource([], None)
     data = _strip_bom(data)
-    from allocpolicy.parsing.rust_quick import quick_scan
-
     prefix = _prefix(data)
-    fast = quick_scan(prefix if prefix is not None else data)
-    if fast is not None:
-        return fast
     if prefix is not None:
         quick = _scan(prefix)
         if _trustworthy(quick):
