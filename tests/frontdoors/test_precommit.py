@@ -195,6 +195,38 @@ def test_word_cache_is_reused_and_follows_content(tmp_path, monkeypatch):
     assert len(again.findings) == len(first.findings) + 1
 
 
+def test_word_caches_are_bounded_and_the_recently_used_stay(tmp_path, monkeypatch):
+    from allocpolicy.frontdoors import precommit
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(precommit, "MENTION_ENTRIES", 3)  # evicts down to 2
+    folder = tmp_path / "cache" / "allocpolicy"
+
+    def check(name: str) -> list[tuple[str, str]]:
+        root = tmp_path / name
+        if not root.exists():
+            _monorepo(root)
+            (root / "services/alpha/src/main.rs").write_text("fn main() {}\n")
+        result = scan_changed(root, ["services/alpha/src/main.rs"])
+        return sorted((f.rule, f.location.path) for f in result.findings)
+
+    def cache_of(name: str) -> Path:
+        return precommit.MentionCache(tmp_path / name).path
+
+    expected = check("a")
+    check("b")
+    check("c")
+    for age, name in ((300, "a"), (200, "b"), (100, "c")):  # distinct times, a the oldest
+        os.utime(cache_of(name), (time.time() - age, time.time() - age))
+    assert check("a") == expected  # a hit: a is now the most recently used
+    check("d")
+    kept = sorted(p.name for p in folder.glob("mentions-*.txt"))
+    assert kept == sorted(cache_of(n).name for n in ("a", "d"))
+    monkeypatch.setattr(precommit.MentionCache, "learn", lambda *args: pytest.fail("not a hit"))
+    assert check("a") == expected
+    assert (folder / "toml").is_dir()  # other caches are not entries of this one
+
+
 @pytest.mark.parametrize(
     "garbage",
     [

@@ -227,6 +227,11 @@ def _owned(parent: str) -> bool:
     return not any(part in ("target", "node_modules") for part in parent.split("/"))
 
 
+# The word caches' limits: one file per repository, ~1 MB for 3000 Containerfiles.
+MENTION_ENTRIES = 64
+MENTION_BYTES = 64 << 20
+
+
 class MentionCache:
     """Words each Containerfile mentions, by git blob id, kept between runs.
 
@@ -264,6 +269,9 @@ class MentionCache:
         end = data.find(b"\n")
         if data[: len(self.MAGIC)] != self.MAGIC or end < 0:
             return b"", ""  # not ours: start again
+        from allocpolicy.usercache import touch
+
+        touch(self.path)  # used: evicted after the caches of repositories checked less recently
         return data, data[len(self.MAGIC) : end].decode("ascii", "replace")
 
     @property
@@ -321,7 +329,7 @@ class MentionCache:
         lines = [line for line in self._lines() if line[: line.find(" ")] in live]
         lines += [f"{blob}{words}" for blob, words in self.fresh.items() if blob in live]
         text = self.MAGIC.decode() + self.covered + "\n" + "".join(f"{line}\n" for line in lines)
-        store(self.path, text.encode("ascii", "replace"))
+        store(self.path, text.encode("ascii", "replace"), MENTION_ENTRIES, MENTION_BYTES)
 
     def _lines(self) -> list[str]:
         """The cached `<blob> words` lines, read whole (only when a listing is new to the cache)."""
