@@ -32,7 +32,6 @@ class FileSet:
     manifests: list[str] = field(default_factory=list)
     locks: list[str] = field(default_factory=list)
     cargo_configs: list[str] = field(default_factory=list)
-    toolchains: list[str] = field(default_factory=list)
     rust_sources: list[str] = field(default_factory=list)
     unreadable_dirs: list[str] = field(default_factory=list)
 
@@ -52,8 +51,6 @@ def kind_of(name: str, parent: str) -> str | None:
         return "rust_sources"
     if name in ("config.toml", "config") and parent.endswith(".cargo"):
         return "cargo_configs"
-    if name == "rust-toolchain.toml":
-        return "toolchains"
     if is_containerfile(name):
         return "containerfiles"
     return None
@@ -89,7 +86,6 @@ def discover(root: Path, excludes: Iterable[str] = ()) -> FileSet:
         "manifests",
         "locks",
         "cargo_configs",
-        "toolchains",
         "rust_sources",
     ):
         getattr(inv, kind).sort()

@@ -101,6 +101,13 @@ def test_unrelated_and_non_engine_files_report_nothing(tmp_path):
     assert scan_changed(root, ["README.md"]).findings == []
 
 
+def test_a_toolchain_file_is_not_an_input(tmp_path):
+    root = _monorepo(tmp_path)
+    (root / "rust-toolchain.toml").write_text('[toolchain]\nchannel = "1.82"\n')
+    result = scan_changed(root, ["rust-toolchain.toml"])
+    assert result.findings == [] and result.files_scanned == 0
+
+
 def test_only_the_scope_is_read(tmp_path):
     root = _monorepo(tmp_path)
     (root / "services/gamma/Cargo.toml").write_text("not [ toml")  # broken but out of scope

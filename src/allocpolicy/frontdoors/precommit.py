@@ -414,7 +414,7 @@ def _expand_workspace_roots(root: Path, scope: Scope, tree: Files) -> None:
         ):
             scope.crate_dirs |= _manifest_dirs_below(tree, d)
     for rel in scope.changed:
-        if rel.endswith((".cargo/config.toml", ".cargo/config", "rust-toolchain.toml")):
+        if rel.endswith((".cargo/config.toml", ".cargo/config")):
             base = _parent(_parent(rel)) if "/.cargo/" in "/" + rel else _parent(rel)
             scope.crate_dirs |= _manifest_dirs_below(tree, base)
 
@@ -598,7 +598,7 @@ def _git_sources(root: Path) -> list[str]:
 def _restrict(root: Path, tree: Files, scope: Scope) -> FileSet:
     """The scope as a file set: its Containerfiles, and the Cargo files its crates see.
 
-    Cargo reads manifests, locks, toolchains and `.cargo/config` from a crate's
+    Cargo reads manifests, locks and `.cargo/config` from a crate's
     directory upward, so those are looked up there, not listed.
     """
     dirs = scope.crate_dirs
@@ -609,9 +609,6 @@ def _restrict(root: Path, tree: Files, scope: Scope) -> FileSet:
     # in path order, as a full scan lists them (it decides which of two same-named crates wins)
     inv.manifests = sorted(m for m in (_join(r, "Cargo.toml") for r in roots) if tree.has(m))
     inv.locks = sorted(m for m in (_join(r, "Cargo.lock") for r in roots) if tree.has(m))
-    inv.toolchains = sorted(
-        t for t in (_join(r, "rust-toolchain.toml") for r in roots) if tree.has(t)
-    )
     configs = (_join(r, f".cargo/{n}") for r in roots | builds for n in ("config", "config.toml"))
     inv.cargo_configs = sorted(c for c in configs if tree.has(c))
     inv.rust_sources = _sources(root, tree, dirs)
