@@ -9,7 +9,9 @@ from allocpolicy._record import field, record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
+
+    Ignore = Callable[[str, bool], bool]  # (path, is_dir) -> skipped
 
 SKIP_DIRS = frozenset({".git", "target", "node_modules", ".hg", ".svn", ".venv", "__pycache__"})
 
@@ -54,9 +56,6 @@ def kind_of(name: str, parent: str) -> str | None:
     if is_containerfile(name):
         return "containerfiles"
     return None
-
-
-Ignore = "Callable[[str, bool], bool]"  # a string: typing is not imported at run time
 
 
 def discover(root: Path, excludes: Iterable[str] = ()) -> FileSet:

@@ -550,9 +550,9 @@ def _dirs_named(root: Path, manifests: list[str], names: set[str]) -> set[str]:
     by_base: dict[str, list[str]] = {}
     for m in manifests:
         by_base.setdefault(posixpath.basename(_parent(m)), []).append(m)
-    for candidates in (lambda n: by_base.get(n, []), lambda n: manifests):
+    for by_dir_name in (True, False):
         for name in sorted(remaining):
-            for m in candidates(name):
+            for m in by_base.get(name, []) if by_dir_name else manifests:
                 try:
                     data = (root / m).read_bytes()
                 except OSError:

@@ -590,7 +590,7 @@ class _Scanner:
             leaf = self.root.descendant_for_byte_range(hit, hit + len(_NEEDLE))
             if leaf is None or leaf.type in _TEXTUAL:
                 continue
-            parent = leaf
+            parent: Node | None = leaf
             while parent is not None:
                 if parent.is_error:
                     yield (leaf.start_point[0] + 1, "syntax error around #[global_allocator]")
