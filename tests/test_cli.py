@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 from helpers import MIMALLOC_DEP, STATIC, cargo, write_tree
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from allocpolicy.cli import main
 
@@ -219,145 +217,20 @@ def test_github_review_options_reach_the_bot(capsys):
     assert code == 0 and "--reporter" in out + err
 
 
-# -- the argparse-free reader of common command lines ----------------------------
-
-_TOKENS = [
-    "scan",
-    "fix",
-    "inventory",
-    "rules",
-    ".",
-    "repo",
-    "--debug",
-    "--format",
-    "json",
-    "sarif",
-    "text",
-    "--format=json",
-    "--format=xml",
-    "--output",
-    "-o",
-    "out.txt",
-    "--output=r.sarif",
-    "--fail-on",
-    "warning",
-    "--fail-on=info",
-    "--color",
-    "never",
-    "--color=always",
-    "--files",
-    "a/Dockerfile",
-    "b/Cargo.toml",
-    "--files=x",
-    "--quiet",
-    "-q",
-    "--quiet=1",
-    "--config",
-    "c.toml",
-    "--unsafe-fixes",
-    "--diff",
-    "--rule",
-    "AP001",
-    "--rule=AP002",
-    "--exit-non-zero-on-fix",
-    "--form",
-    "-h",
-    "--help",
-    "--version",
-    "--",
-    "-",
-    "",
-    "-x",
-    "-qo",
-    "--rule=",
-]
-
-
-def _argparse_namespace(argv: list[str]) -> dict | None:
-    from allocpolicy.cli import _parser
-
-    try:
-        return vars(_parser().parse_args(argv))
-    except SystemExit:
-        return None
-
-
-@settings(max_examples=1500, deadline=None)
-@given(
-    st.lists(st.sampled_from(["--debug", "-q"]), max_size=1),
-    st.sampled_from(["scan", "fix", "inventory", "rules"]),
-    st.lists(st.sampled_from(_TOKENS), max_size=6),
-)
-def test_fast_command_line_reader_agrees_with_argparse(
-    head: list[str], command: str, tail: list[str]
-) -> None:
-    from allocpolicy.cli import fast_parse
-
-    argv = [*head, command, *tail]
-    fast = fast_parse(argv)
-    if fast is not None:
-        assert vars(fast) == _argparse_namespace(argv), argv
-
-
 @pytest.mark.parametrize(
     "argv",
     [
-        ["scan", "--format=xml"],
-        ["scan", "--format", "xml"],
-        ["scan", ".", "repo"],
-        ["scan", "--quiet=1"],
-        ["scan", "--form", "json"],
-        ["scan", "--files", "-x"],
-        ["scan", "--", "x"],
-        ["scan", "-h"],
-        ["rules"],
-    ],
-)
-def test_fast_command_line_reader_leaves_the_rest_to_argparse(argv: list[str]) -> None:
-    from allocpolicy.cli import fast_parse
-
-    assert fast_parse(argv) is None
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        [
-            "scan",
-            "--quiet",
-            "--color",
-            "never",
-            "--files",
-            "a/Dockerfile",
-            "b/Cargo.toml",
-        ],  # the pre-commit hook
-        ["fix", "--files", "Dockerfile"],
+        ["scan", "--quiet", "--color", "never", "--files", "a/Dockerfile", "b/Cargo.toml"],
+        ["fix", "--exit-non-zero-on-fix", "--files", "Dockerfile"],
         ["scan", ".", "--format", "sarif", "--output", "r.sarif"],
         ["--debug", "inventory", "--format=json", "repo"],
         ["fix", "--diff", "--rule", "AP001", "--rule=AP002"],
+        ["explain", "AP001"],
     ],
 )
-def test_common_command_lines_skip_argparse(argv: list[str]) -> None:
-    from allocpolicy.cli import fast_parse
+def test_the_one_subcommand_parser_reads_lines_as_the_whole_parser(argv: list[str]) -> None:
+    from allocpolicy.cli import _parser
 
-    assert fast_parse(argv) is not None
-    assert vars(fast_parse(argv)) == _argparse_namespace(argv)
-
-
-def test_argparse_is_not_imported_by_the_hook_command(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"Cargo.toml": cargo("svc")})
-    code = (
-        "import sys\nfrom allocpolicy.cli import main\n"
-        f"code = main(['scan', '--quiet', '--files', 'Cargo.toml', {str(tmp_path)!r}])\n"
-        "assert 'argparse' not in sys.modules\nsys.exit(code)\n"
+    assert vars(_parser(argv[1] if argv[0] == "--debug" else argv[0]).parse_args(argv)) == vars(
+        _parser().parse_args(argv)
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-
-
-def test_suppress_is_argparses() -> None:
-    import argparse
-
-    from allocpolicy.cli import SUPPRESS
-
-    assert SUPPRESS == argparse.SUPPRESS

@@ -51,7 +51,7 @@ def test_discovery_skips_vendored_and_ignored_trees(tmp_path):
     assert inv.manifests == ["Cargo.toml"]
     assert inv.rust_sources == ["src/main.rs"]
     assert inv.cargo_configs == [".cargo/config", ".cargo/config.toml"]
-    assert inv.toolchains == ["rust-toolchain.toml"]
+    assert not any("rust-toolchain.toml" in paths for paths in vars(inv).values())  # never read
     assert inv.containerfiles == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -10,7 +11,6 @@ from allocpolicy.commands import EXIT_ERROR, EXIT_OK, UsageError
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Callable, Sequence
     from typing import Any
 
@@ -18,11 +18,10 @@ if TYPE_CHECKING:
 
 
 # Every subcommand option, as (flags, add_argument keywords): argparse is built from
-# this table, and so is the fast reader of the common command lines below.
-SUPPRESS = "==SUPPRESS=="  # argparse.SUPPRESS, without importing argparse to name it
+# this table, one subcommand at a time.
 _PATH = (("path",), {"nargs": "?", "default": ".", "help": "repository to check (default: .)"})
 _CONFIG = (("--config",), {"type": Path, "help": "config file (default: allocpolicy.toml at PATH)"})
-_DEBUG = (("--debug",), {"action": "store_true", "default": SUPPRESS})
+_DEBUG = (("--debug",), {"action": "store_true", "default": argparse.SUPPRESS})
 _FAIL_ON = (
     ("--fail-on",),
     {"choices": ("error", "warning", "info"), "help": "exit 1 at or above (default: error)"},
@@ -107,8 +106,6 @@ _OPTIONS: dict[str, tuple[str, list[tuple[tuple[str, ...], dict[str, Any]]]]] = 
 
 def _parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `only`, just that subcommand's options (each costs start-up time)."""
-    import argparse
-
     p = argparse.ArgumentParser(
         prog="allocpolicy",
         description="Keep Rust container images on the right memory allocator.",
@@ -119,82 +116,12 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     for name, (help_text, options) in _OPTIONS.items():
         sp = sub.add_parser(name, help=help_text)
         for flags, kw in options if only in (None, name) else ():
-            # argparse tests its sentinel by identity
-            sp.add_argument(
-                *flags,
-                **({**kw, "default": argparse.SUPPRESS} if kw.get("default") == SUPPRESS else kw),
-            )
+            sp.add_argument(*flags, **kw)
     g = sub.add_parser(
         "github-review", help="post findings to a GitHub pull request (Action)", add_help=False
     )
     g.add_argument("rest", nargs=argparse.REMAINDER)
     return p
-
-
-def fast_parse(argv: list[str]) -> Any | None:
-    """The namespace argparse would give for a plain `scan`/`fix`/`inventory` line, else None.
-
-    Importing argparse and building its parser cost a tenth of a one-file
-    pre-commit check. Plain lines (long and short options, `--opt=value`, a path,
-    `--files ...`) are read here; anything else (help, abbreviations, `--`,
-    mistakes) goes to argparse, which also words every error. tests/test_cli.py
-    checks that both agree on every line this accepts.
-    """
-    i, debug = 0, False
-    while argv[i : i + 1] == ["--debug"]:
-        debug, i = True, i + 1
-    if i >= len(argv) or argv[i] not in ("scan", "fix", "inventory"):
-        return None
-    values: dict[str, Any] = {"debug": debug, "command": argv[i]}
-    flags: dict[str, tuple[str, dict[str, Any]]] = {}
-    for names, kw in _OPTIONS[argv[i]][1]:
-        dest = names[0].lstrip("-").replace("-", "_")
-        default = kw.get("default", False if kw.get("action") == "store_true" else None)
-        if default != SUPPRESS:
-            values[dest] = list(default) if isinstance(default, list) else default
-        flags.update({n: (dest, kw) for n in names if n.startswith("-")})
-    return _read_options(argv[i + 1 :], values, flags)
-
-
-def _read_options(
-    argv: list[str], values: dict[str, Any], flags: dict[str, tuple[str, dict[str, Any]]]
-) -> Any:
-    import types
-
-    rest, seen, into = argv[::-1], set(), None
-    while rest:
-        token = rest.pop()
-        if not token.startswith("-") and token:
-            if into is not None:
-                values[into].append(token)
-            elif "path" in seen:
-                return None
-            else:
-                values["path"] = token
-                seen.add("path")
-            continue
-        name, eq, inline = token.partition("=") if token.startswith("--") else (token, "", "")
-        if name not in flags or (
-            (dest := flags[name][0]) in seen and flags[name][1].get("action") != "append"
-        ):
-            return None  # help, unknown or abbreviated options, repeats, "", "-", "--": argparse's business
-        kw, into = flags[name][1], None
-        seen.add(dest)
-        if kw.get("action") == "store_true" or kw.get("nargs") == "*":
-            if eq:
-                return None
-            values[dest], into = (True, None) if kw.get("action") else ([], dest)
-            continue
-        value = inline if eq else (rest.pop() if rest else None)
-        if (
-            value is None
-            or (not eq and value.startswith("-"))
-            or value not in kw.get("choices", (value,))
-        ):
-            return None
-        value = kw["type"](value) if "type" in kw else value
-        values[dest] = values[dest] + [value] if kw.get("action") == "append" else value
-    return types.SimpleNamespace(**values)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,17 +133,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return github_main(args_list[1:])
         except SystemExit as exc:  # argparse's --help and usage errors
             return EXIT_OK if exc.code in (0, None) else EXIT_ERROR
-    args = fast_parse(args_list)
-    if args is None:
-        first = next((a for a in args_list if not a.startswith("-")), None)
-        parser = _parser(first if first in _OPTIONS else None)
-        try:
-            args = parser.parse_args(args_list)
-        except SystemExit as exc:
-            return EXIT_ERROR if exc.code not in (0, None) else EXIT_OK
-        if args.command is None:
-            parser.print_help(sys.stderr)
-            return EXIT_ERROR
+    first = next((a for a in args_list if not a.startswith("-")), None)
+    parser = _parser(first if first in _OPTIONS else None)
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:
+        return EXIT_ERROR if exc.code not in (0, None) else EXIT_OK
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
     try:
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt:

@@ -9,7 +9,9 @@ from allocpolicy._record import field, record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
+
+    Ignore = Callable[[str, bool], bool]  # (path, is_dir) -> skipped
 
 SKIP_DIRS = frozenset({".git", "target", "node_modules", ".hg", ".svn", ".venv", "__pycache__"})
 
@@ -32,7 +34,6 @@ class FileSet:
     manifests: list[str] = field(default_factory=list)
     locks: list[str] = field(default_factory=list)
     cargo_configs: list[str] = field(default_factory=list)
-    toolchains: list[str] = field(default_factory=list)
     rust_sources: list[str] = field(default_factory=list)
     unreadable_dirs: list[str] = field(default_factory=list)
 
@@ -52,14 +53,9 @@ def kind_of(name: str, parent: str) -> str | None:
         return "rust_sources"
     if name in ("config.toml", "config") and parent.endswith(".cargo"):
         return "cargo_configs"
-    if name == "rust-toolchain.toml":
-        return "toolchains"
     if is_containerfile(name):
         return "containerfiles"
     return None
-
-
-Ignore = "Callable[[str, bool], bool]"  # a string: typing is not imported at run time
 
 
 def discover(root: Path, excludes: Iterable[str] = ()) -> FileSet:
@@ -89,7 +85,6 @@ def discover(root: Path, excludes: Iterable[str] = ()) -> FileSet:
         "manifests",
         "locks",
         "cargo_configs",
-        "toolchains",
         "rust_sources",
     ):
         getattr(inv, kind).sort()

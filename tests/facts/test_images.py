@@ -3,14 +3,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from allocpolicy.facts.images import (
     IMAGE_TABLE,
     alpine_apk_rust_target,
     classify_image,
-    literal_prefixes,
     normalize_ref,
 )
 from allocpolicy.facts.triples import links_statically
@@ -319,29 +316,3 @@ def test_reason_names_the_row_and_source():
     assert "cargo-chef" in info.reason
     assert "not in the image table" in classify_image("mycorp/x").reason
     assert "unresolved" in classify_image("rust:$V").reason
-
-
-@pytest.mark.parametrize("row", IMAGE_TABLE, ids=lambda r: r.pattern)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_literal_prefix_filter_never_skips_a_matching_row(row, data) -> None:
-    """Rows are skipped without compiling when a reference cannot start like their pattern."""
-    ref = data.draw(st.from_regex(row.pattern, fullmatch=True))
-    assert ref.startswith(literal_prefixes(row.pattern))
-
-
-@pytest.mark.parametrize(
-    "pattern, prefixes",
-    [
-        ("rust:(?:.*-)?alpine.*", ("rust:",)),
-        (r"gcr\.io/distroless/cc(?:-debian(?P<rel>\d+))?:.*", ("gcr.io/distroless/cc",)),
-        ("(?:messense|rust-cross)/rust-musl-cross:.*", ("messense", "rust-cross")),
-        ("(?:registry\\.access\\.redhat\\.com/|redhat/)?ubi(?:8|9):.*", ("",)),
-        ("busybox:.*", ("busybox:",)),
-        ("rusts?:.*", ("rust",)),
-        ("abc|xyz", ("",)),
-        ("[^:]+:(?:.*-)?alpine.*", ("",)),
-    ],
-)
-def test_literal_prefixes(pattern: str, prefixes: tuple[str, ...]) -> None:
-    assert literal_prefixes(pattern) == prefixes

@@ -6,12 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from helpers import MIMALLOC_DEP, STATIC, cargo, rules_of, write_tree
 
-from allocpolicy.frontdoors.precommit import scan_changed
+from allocpolicy.frontdoors.precommit import Running, scan_changed
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 ALPINE = """
@@ -40,6 +41,42 @@ def _monorepo(root: Path) -> Path:
     return root
 
 
+# -- the git runner: started early, read later ------------------------------------
+
+
+def test_runner_returns_stdout_of_a_successful_program() -> None:
+    program = [sys.executable, "-c", "import sys; sys.stdout.write('x' * 200000)"]
+    assert Running(program).output() == b"x" * 200000
+
+
+def test_runner_gives_none_for_failing_and_missing_programs() -> None:
+    failing = [sys.executable, "-c", "import sys; print('partial'); sys.exit(3)"]
+    assert Running(failing).output() is None
+    assert Running(["allocpolicy-no-such-program-here"]).output() is None
+
+
+def test_runner_discards_stderr_and_gives_empty_stdin() -> None:
+    code = "import sys; sys.stderr.write('noise'); print(repr(sys.stdin.read()))"
+    assert Running([sys.executable, "-c", code]).output() == b"''\n"
+
+
+def test_runner_kills_a_hanging_program_at_the_deadline() -> None:
+    start = time.monotonic()
+    assert Running([sys.executable, "-c", "import time; time.sleep(30)"]).output(0.5) is None
+    assert time.monotonic() - start < 10
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipes grow on Linux only")
+def test_a_started_program_finishes_its_output_before_it_is_read() -> None:
+    running = Running([sys.executable, "-c", "import sys; sys.stdout.write('y' * 500000)"])
+    deadline = time.monotonic() + 20
+    while running._proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # nothing reads the pipe yet: it exits only if its output fits
+    assert running._proc.poll() == 0, "the program blocked on a full pipe"
+    assert running.output() == b"y" * 500000
+    assert running.output() is None  # read once
+
+
 def test_changed_source_reports_the_image_it_breaks(tmp_path):
     root = _monorepo(tmp_path)
     (root / "services/alpha/src/main.rs").write_text("fn main() {}\n")
@@ -62,6 +99,13 @@ def test_unrelated_and_non_engine_files_report_nothing(tmp_path):
     root = _monorepo(tmp_path)
     (root / "README.md").write_text("hello\n")
     assert scan_changed(root, ["README.md"]).findings == []
+
+
+def test_a_toolchain_file_is_not_an_input(tmp_path):
+    root = _monorepo(tmp_path)
+    (root / "rust-toolchain.toml").write_text('[toolchain]\nchannel = "1.82"\n')
+    result = scan_changed(root, ["rust-toolchain.toml"])
+    assert result.findings == [] and result.files_scanned == 0
 
 
 def test_only_the_scope_is_read(tmp_path):
@@ -156,6 +200,38 @@ def test_word_cache_is_reused_and_follows_content(tmp_path, monkeypatch):
     _git(root, "add", "-A")
     again = scan_changed(root, ["services/alpha/src/main.rs"])
     assert len(again.findings) == len(first.findings) + 1
+
+
+def test_word_caches_are_bounded_and_the_recently_used_stay(tmp_path, monkeypatch):
+    from allocpolicy.frontdoors import precommit
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(precommit, "MENTION_ENTRIES", 3)  # evicts down to 2
+    folder = tmp_path / "cache" / "allocpolicy"
+
+    def check(name: str) -> list[tuple[str, str]]:
+        root = tmp_path / name
+        if not root.exists():
+            _monorepo(root)
+            (root / "services/alpha/src/main.rs").write_text("fn main() {}\n")
+        result = scan_changed(root, ["services/alpha/src/main.rs"])
+        return sorted((f.rule, f.location.path) for f in result.findings)
+
+    def cache_of(name: str) -> Path:
+        return precommit.MentionCache(tmp_path / name).path
+
+    expected = check("a")
+    check("b")
+    check("c")
+    for age, name in ((300, "a"), (200, "b"), (100, "c")):  # distinct times, a the oldest
+        os.utime(cache_of(name), (time.time() - age, time.time() - age))
+    assert check("a") == expected  # a hit: a is now the most recently used
+    check("d")
+    kept = sorted(p.name for p in folder.glob("mentions-*.txt"))
+    assert kept == sorted(cache_of(n).name for n in ("a", "d"))
+    monkeypatch.setattr(precommit.MentionCache, "learn", lambda *args: pytest.fail("not a hit"))
+    assert check("a") == expected
+    assert (folder / "toml").is_dir()  # other caches are not entries of this one
 
 
 @pytest.mark.parametrize(

@@ -89,3 +89,60 @@ def test_a_cache_entry_for_other_content_is_never_used(tmp_path, monkeypatch):
     path.parent.mkdir(parents=True)
     path.write_bytes(marshal.dumps(("[package]\nname = 'other'\n", {"package": {"name": "other"}})))
     assert load_toml(text, cache=True) == {"package": {"name": "real"}}
+
+
+def _entries(folder):
+    return [p for p in folder.iterdir() if not p.name.startswith(".")]
+
+
+def test_the_toml_cache_keeps_to_its_entry_limit_and_still_hits(tmp_path, monkeypatch):
+    from allocpolicy import usercache
+    from allocpolicy.parsing import cargo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(usercache, "MAX_ENTRIES", 10)
+    folder = tmp_path / "allocpolicy" / "toml"
+    texts = [f'[package]\nname = "svc{i}"\n' for i in range(25)]
+    for text in texts:
+        load_toml(text, cache=True)
+        assert 0 < len(_entries(folder)) <= 10
+    monkeypatch.setattr(cargo, "_parse_toml", lambda text: pytest.fail("parsed, not cached"))
+    assert load_toml(texts[-1], cache=True) == {"package": {"name": "svc24"}}
+
+
+def test_the_toml_cache_keeps_to_its_byte_limit_evicting_the_oldest(tmp_path, monkeypatch):
+    import os
+
+    from allocpolicy import usercache
+    from allocpolicy.parsing import cargo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(usercache, "MAX_BYTES", 4000)
+    folder = tmp_path / "allocpolicy" / "toml"
+    texts = [f'[package]\nname = "svc{i}"\ndescription = "{"x" * 300}"\n' for i in range(30)]
+    for i, text in enumerate(texts):
+        load_toml(text, cache=True)
+        second = (i + 1) * 10**9
+        os.utime(cargo._cache_path(text, "value"), ns=(second, second))  # distinct, in order
+        assert sum(p.stat().st_size for p in _entries(folder)) <= 4000
+    kept = [cargo._cache_path(text, "value").exists() for text in texts]
+    assert kept[-1] and not kept[0]
+    assert kept == sorted(kept)  # the oldest went first
+
+
+def test_a_deleted_or_damaged_usage_count_is_counted_again(tmp_path, monkeypatch):
+    from allocpolicy import usercache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(usercache, "MAX_ENTRIES", 5)
+    folder = tmp_path / "allocpolicy" / "toml"
+    for i in range(4):
+        load_toml(f'[package]\nname = "a{i}"\n', cache=True)
+    (folder / ".usage").write_bytes(b"garbage")
+    for i in range(4):
+        load_toml(f'[package]\nname = "b{i}"\n', cache=True)
+    assert len(_entries(folder)) <= 5
+    (folder / ".usage").unlink()
+    load_toml('[package]\nname = "c"\n', cache=True)
+    assert len(_entries(folder)) <= 5
+    assert (folder / ".usage").read_text().split()[0] == str(len(_entries(folder)))

@@ -637,3 +637,96 @@ def test_cfg_if_inside_cfg_module_and_function() -> None:
 
 def test_other_macros_are_not_expanded() -> None:
     assert scan("my_macro! { #[global_allocator] static A: X = X; }\n").allocators == []
+
+
+# -- the prefix shortcut: parsing up to the last static gives the whole file's answer ----
+
+_HEADER = st.sampled_from(
+    [
+        "use mimalloc::MiMalloc;",
+        "use mimalloc::MiMalloc as Fast;",
+        "use mimalloc as mi;",
+        "use std::collections::{HashMap, HashSet};",
+        "use mimalloc::{MiMalloc as M, self};",
+        "extern crate mimalloc as mi;",
+        "extern crate tikv_jemallocator;",
+        "mod alloc;",
+        "pub mod mi;",
+        "use tikv_jemallocator::Jemalloc;",
+        "use crate::alloc::A;",
+        "use super::*;",
+        "// a comment",
+        "//! crate docs",
+        "",
+        "use std::{\n    io,\n    fmt,\n};",
+        "/* block */",
+        "#![cfg(unix)]",
+        "use ::mimalloc::MiMalloc;",
+        "pub(crate) use mimalloc::MiMalloc;",
+        "struct Local;",
+    ]
+)
+_ATTRS = st.lists(
+    st.sampled_from(
+        [
+            "#[global_allocator]",
+            '#[cfg(target_env = "musl")]',
+            '#[cfg(all(unix, not(feature = "sys")))]',
+            "#[allow(dead_code)]",
+            "// allocpolicy: ignore[AP009]",
+            "#[cfg(",
+            "  #[global_allocator]",
+            "// add a #[global_allocator] here",
+            "    //#[global_allocator]",
+        ]
+    ),
+    min_size=1,
+    max_size=3,
+)
+_TYPES = st.sampled_from(
+    [
+        "mimalloc::MiMalloc",
+        "MiMalloc",
+        "Fast",
+        "mi::MiMalloc",
+        "M",
+        "Jemalloc",
+        "tikv_jemallocator::Jemalloc",
+        "::mimalloc::MiMalloc",
+        "alloc::A",
+        "A",
+        "Local",
+        "std::alloc::System",
+        "self::Local",
+    ]
+)
+
+
+def _source(header: list[str], attrs: list[str], typ: str, vis: str, tail: str) -> bytes:
+    static = f"{vis}static GLOBAL: {typ} = {typ};"
+    return ("\n".join(header + attrs + [static]) + "\n" + tail).encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_HEADER, max_size=5),
+    _ATTRS,
+    _TYPES,
+    st.sampled_from(["", "pub "]),
+    st.sampled_from(["", "fn main() {}\n", 'fn main() { let s = "#[global_allocator]"; }\n']),
+)
+def test_prefix_shortcut_agrees_with_a_whole_file_parse(header, attrs, typ, vis, tail):
+    data = _source(header, attrs, typ, vis, tail)
+    assert scan_rust_source(data).allocators == rust_mod._scan(data).allocators
+
+
+def test_canonical_shapes_read_from_the_prefix_equal_the_whole_file():
+    for data in [
+        b"#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n",
+        b'use mimalloc::MiMalloc;\n\n#[cfg(target_env = "musl")]\n#[global_allocator]\nstatic A: MiMalloc = MiMalloc;\n',
+        b"extern crate mimalloc as mi;\n#[global_allocator]\nstatic A: mi::MiMalloc = mi::MiMalloc;\n",
+    ]:
+        whole = data + b"fn main() {}\n" * 100
+        assert rust_mod._prefix(whole) == data
+        assert scan_rust_source(whole) == rust_mod._scan(whole)
+        assert len(scan_rust_source(whole).allocators) == 1

@@ -21,12 +21,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-@record(frozen=True)
-class Evidence:
-    line: int
-    text: str  # why, for the inventory
-
-
 @record
 class Build:
     cargo: CargoBuild

@@ -460,11 +460,9 @@ IMAGE_TABLE: tuple[ImageRow, ...] = (
     ),
 )
 
-# Compiled on first use, row by row, and only for a reference that starts the way the
-# row's pattern must: compiling the table cost more than the rest of a one-service scan.
+# Compiled on first use, row by row: compiling the whole table cost more than the rest of
+# a one-service scan, and a scan sees the same few images.
 _COMPILED: list[re.Pattern[str] | None] = [None] * len(IMAGE_TABLE)
-_PREFIXES: list[tuple[str, ...] | None] = [None] * len(IMAGE_TABLE)
-_META = frozenset("\\[](){}?*+.|^$")
 
 
 def _pattern(i: int) -> re.Pattern[str]:
@@ -472,70 +470,6 @@ def _pattern(i: int) -> re.Pattern[str]:
     if p is None:
         p = _COMPILED[i] = re.compile(IMAGE_TABLE[i].pattern)
     return p
-
-
-def _may_match(i: int, ref: str) -> bool:
-    found = _PREFIXES[i]
-    if found is None:
-        found = _PREFIXES[i] = literal_prefixes(IMAGE_TABLE[i].pattern)
-    return ref.startswith(found)
-
-
-def literal_prefixes(pattern: str) -> tuple[str, ...]:
-    """Strings one of which every full match starts with; ("",) when unsure.
-
-    Reads a leading run of literals (``rust:``, ``gcr\\.io/``) or a leading group of
-    literal alternatives (``(?:messense|rust-cross)/``); anything else stops the run.
-    """
-    if _has_top_level_alternation(pattern):
-        return ("",)
-    if pattern.startswith("(?:"):
-        end = pattern.find(")")
-        alts = pattern[3:end].split("|")
-        if end < 0 or pattern[end + 1 : end + 2] in ("?", "*", "{") or not all(alts):
-            return ("",)
-        heads = [_literal_run(a, whole=True) for a in alts]
-        return tuple(heads) if all(h is not None for h in heads) else ("",)  # type: ignore[arg-type]
-    return (_literal_run(pattern, whole=False) or "",)
-
-
-def _has_top_level_alternation(pattern: str) -> bool:
-    depth, i, in_class = 0, 0, False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            return True
-        i += 1
-    return False
-
-
-def _literal_run(text: str, whole: bool) -> str | None:
-    """The literal text `text` starts with (None if `whole` and it is not all literal)."""
-    out, i = [], 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and text[i + 1 : i + 2] in (".", "/", "-", ":"):
-            out.append(text[i + 1])
-            i += 2
-            continue
-        if c in _META:
-            if c in "?*{" and out:
-                out.pop()  # the last literal is optional
-            return None if whole else "".join(out)
-        out.append(c)
-        i += 1
-    return "".join(out)
 
 
 _DEBIAN_CODENAMES = ("buster", "bullseye", "bookworm", "trixie", "forky", "sid")
@@ -661,8 +595,6 @@ def _classify(ref: str, platform: str | None) -> ImageInfo:
         return _unknown(ref, f"{ref!r} names only a digest, not an image")
     arch = arch_from_platform(platform)
     for i, row in enumerate(IMAGE_TABLE):
-        if not _may_match(i, normalized):
-            continue
         m = _pattern(i).fullmatch(normalized)
         if m is None:
             continue

@@ -6,7 +6,6 @@ import fnmatch
 import re
 
 from allocpolicy._record import field, record
-from allocpolicy.facts import allocators
 from allocpolicy.parsing.cargo import Dependency, Manifest
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -48,9 +47,6 @@ class Crate:
             if dep.rust_name == rust_name:
                 return dep
         return None
-
-    def allocator_deps(self) -> list[Dependency]:
-        return [d for d in self.deps if allocators.family(d.package)]
 
 
 def bin_sources(files: list[str]) -> dict[str, list[str]]:

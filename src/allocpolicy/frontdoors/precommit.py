@@ -30,7 +30,6 @@ TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from typing import Any
 
-    from allocpolicy._proc import Running
     from allocpolicy.engine import ScanResult
     from allocpolicy.model import Finding
 
@@ -139,11 +138,56 @@ class Files:
 
 
 def _start_listing(root: Path, pathspecs: tuple[str, ...]) -> Running:
-    from allocpolicy._proc import Running
-
     return Running(
         ["git", "-C", str(root), "ls-files", "-z", "--cached", "--stage", "--", *pathspecs]
     )
+
+
+class Running:
+    """A program (git) started now and read later, so it runs while the check imports the engine."""
+
+    def __init__(self, argv: list[str]) -> None:
+        import subprocess
+
+        try:
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            )
+        except OSError:  # not installed, not executable
+            self._proc = None
+            return
+        _widen(self._proc.stdout)
+
+    def output(self, timeout: float = 30.0) -> bytes | None:
+        """stdout if the program exits 0 within `timeout` seconds, else None; reaps it either way."""
+        import subprocess
+
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return None
+        return out if proc.returncode == 0 else None
+
+
+def _widen(pipe: Any) -> None:
+    """Let a started program write all of its output before anyone reads it.
+
+    A pipe holds 64 KiB; a listing of thousands of files would stall git until
+    `output()` reads, which is the waiting that starting it early avoids. Linux
+    lets a pipe grow to 1 MiB (the unprivileged default limit). Elsewhere, or
+    under a lower limit, git just waits for the reader.
+    """
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (ImportError, AttributeError, OSError):
+        pass
 
 
 def _staged(raw: bytes | None) -> dict[str, str] | None:
@@ -183,6 +227,11 @@ def _owned(parent: str) -> bool:
     return not any(part in ("target", "node_modules") for part in parent.split("/"))
 
 
+# The word caches' limits: one file per repository, ~1 MB for 3000 Containerfiles.
+MENTION_ENTRIES = 64
+MENTION_BYTES = 64 << 20
+
+
 class MentionCache:
     """Words each Containerfile mentions, by git blob id, kept between runs.
 
@@ -220,6 +269,9 @@ class MentionCache:
         end = data.find(b"\n")
         if data[: len(self.MAGIC)] != self.MAGIC or end < 0:
             return b"", ""  # not ours: start again
+        from allocpolicy.usercache import touch
+
+        touch(self.path)  # used: evicted after the caches of repositories checked less recently
         return data, data[len(self.MAGIC) : end].decode("ascii", "replace")
 
     @property
@@ -277,7 +329,7 @@ class MentionCache:
         lines = [line for line in self._lines() if line[: line.find(" ")] in live]
         lines += [f"{blob}{words}" for blob, words in self.fresh.items() if blob in live]
         text = self.MAGIC.decode() + self.covered + "\n" + "".join(f"{line}\n" for line in lines)
-        store(self.path, text.encode("ascii", "replace"))
+        store(self.path, text.encode("ascii", "replace"), MENTION_ENTRIES, MENTION_BYTES)
 
     def _lines(self) -> list[str]:
         """The cached `<blob> words` lines, read whole (only when a listing is new to the cache)."""
@@ -362,7 +414,7 @@ def _expand_workspace_roots(root: Path, scope: Scope, tree: Files) -> None:
         ):
             scope.crate_dirs |= _manifest_dirs_below(tree, d)
     for rel in scope.changed:
-        if rel.endswith((".cargo/config.toml", ".cargo/config", "rust-toolchain.toml")):
+        if rel.endswith((".cargo/config.toml", ".cargo/config")):
             base = _parent(_parent(rel)) if "/.cargo/" in "/" + rel else _parent(rel)
             scope.crate_dirs |= _manifest_dirs_below(tree, base)
 
@@ -498,9 +550,9 @@ def _dirs_named(root: Path, manifests: list[str], names: set[str]) -> set[str]:
     by_base: dict[str, list[str]] = {}
     for m in manifests:
         by_base.setdefault(posixpath.basename(_parent(m)), []).append(m)
-    for candidates in (lambda n: by_base.get(n, []), lambda n: manifests):
+    for by_dir_name in (True, False):
         for name in sorted(remaining):
-            for m in candidates(name):
+            for m in by_base.get(name, []) if by_dir_name else manifests:
                 try:
                     data = (root / m).read_bytes()
                 except OSError:
@@ -546,7 +598,7 @@ def _git_sources(root: Path) -> list[str]:
 def _restrict(root: Path, tree: Files, scope: Scope) -> FileSet:
     """The scope as a file set: its Containerfiles, and the Cargo files its crates see.
 
-    Cargo reads manifests, locks, toolchains and `.cargo/config` from a crate's
+    Cargo reads manifests, locks and `.cargo/config` from a crate's
     directory upward, so those are looked up there, not listed.
     """
     dirs = scope.crate_dirs
@@ -557,9 +609,6 @@ def _restrict(root: Path, tree: Files, scope: Scope) -> FileSet:
     # in path order, as a full scan lists them (it decides which of two same-named crates wins)
     inv.manifests = sorted(m for m in (_join(r, "Cargo.toml") for r in roots) if tree.has(m))
     inv.locks = sorted(m for m in (_join(r, "Cargo.lock") for r in roots) if tree.has(m))
-    inv.toolchains = sorted(
-        t for t in (_join(r, "rust-toolchain.toml") for r in roots) if tree.has(t)
-    )
     configs = (_join(r, f".cargo/{n}") for r in roots | builds for n in ("config", "config.toml"))
     inv.cargo_configs = sorted(c for c in configs if tree.has(c))
     inv.rust_sources = _sources(root, tree, dirs)

@@ -182,9 +182,6 @@ class Manifest:
         return self.index.line_of(tuple(path)) or 1
 
 
-_DEP_TABLES = ("dependencies", "build-dependencies", "dev-dependencies")
-
-
 def parse_manifest(path: str, text: str) -> Manifest:
     data = load_toml(text, cache=True)
     lines = text.splitlines()
@@ -292,7 +289,6 @@ def parse_lock(text: str) -> dict[str, list[str]]:
 class CargoConfig:
     path: str
     target: str | None  # [build] target (the first, when it is a list)
-    target_line: int | None
     rustflags: str  # [build] rustflags
     target_rustflags: dict[str, str] = field(
         default_factory=dict
@@ -312,11 +308,9 @@ def parse_cargo_config(path: str, text: str) -> CargoConfig:
     ):
         if isinstance(table, dict) and table.get("rustflags"):
             per_target[key] = _flags(table.get("rustflags"))
-    line = index_toml(text.splitlines()).line_of(("build", "target")) if target else None
     return CargoConfig(
         path,
         target if isinstance(target, str) else None,
-        line,
         _flags(build.get("rustflags")),
         per_target,
     )

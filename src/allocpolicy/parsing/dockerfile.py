@@ -58,14 +58,6 @@ class Heredoc:
     quoted: bool = False  # <<"NAME" / <<'NAME': body is not variable-expanded
 
 
-# A JSON array of strings without escapes or control characters, which JSON reads
-# as the characters between the quotes (tests/parsing/test_dockerfile.py checks).
-_PLAIN_STRING = re.compile(r'"([^"\\\x00-\x1f]*)"')
-_PLAIN_ARRAY = re.compile(
-    r'\[[ \t\r\n]*(?:"[^"\\\x00-\x1f]*"[ \t\r\n]*(?:,[ \t\r\n]*"[^"\\\x00-\x1f]*"[ \t\r\n]*)*)?\]'
-)
-
-
 @record
 class Instruction:
     keyword: str
@@ -83,8 +75,6 @@ class Instruction:
         text = self.args.strip()
         if not text.startswith("["):
             return None
-        if _PLAIN_ARRAY.fullmatch(text):  # the usual ["a", "b"]: json's import costs more than this
-            return _PLAIN_STRING.findall(text)
         import json
 
         try:

@@ -590,7 +590,7 @@ class _Scanner:
             leaf = self.root.descendant_for_byte_range(hit, hit + len(_NEEDLE))
             if leaf is None or leaf.type in _TEXTUAL:
                 continue
-            parent = leaf
+            parent: Node | None = leaf
             while parent is not None:
                 if parent.is_error:
                     yield (leaf.start_point[0] + 1, "syntax error around #[global_allocator]")
@@ -636,12 +636,7 @@ def scan_rust_source(data: bytes) -> RustSource:
     if not might_declare_allocator(data):
         return RustSource([], None)
     data = _strip_bom(data)
-    from allocpolicy.parsing.rust_quick import quick_scan
-
     prefix = _prefix(data)
-    fast = quick_scan(prefix if prefix is not None else data)
-    if fast is not None:
-        return fast
     if prefix is not None:
         quick = _scan(prefix)
         if _trustworthy(quick):
