@@ -6,9 +6,6 @@ import sys
 from pathlib import Path
 
 from allocpolicy.commands import EXIT_FINDINGS, EXIT_OK
-from allocpolicy.engine import ScanResult
-from allocpolicy.engine import scan as scan_findings
-from allocpolicy.fixes.actions import offer_fixes, resolve_fixes
 from allocpolicy.model import Severity
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -19,6 +16,7 @@ if TYPE_CHECKING:
     from allocpolicy.commands import Scanner
     from allocpolicy.config import Config
     from allocpolicy.discovery import FileSet
+    from allocpolicy.engine import ScanResult
 
 
 def scan(
@@ -30,6 +28,11 @@ def scan(
     with_fixes: bool = True,
 ) -> ScanResult:
     """The engine's findings with their fixes: computed edits, or (cheaper) only offered titles."""
+    # Imported here, not above: the pre-commit front door starts git before the engine is
+    # imported so the two overlap, and `scan --files` must not import it first.
+    from allocpolicy.engine import scan as scan_findings
+    from allocpolicy.fixes.actions import offer_fixes, resolve_fixes
+
     result = scan_findings(root, config_path, config=config, files=files)
     offer_fixes(result)
     if with_fixes:
