@@ -234,3 +234,34 @@ def test_the_one_subcommand_parser_reads_lines_as_the_whole_parser(argv: list[st
     assert vars(_parser(argv[1] if argv[0] == "--debug" else argv[0]).parse_args(argv)) == vars(
         _parser().parse_args(argv)
     )
+
+
+@pytest.mark.parametrize("columns", ["57", "132"])
+def test_help_wraps_at_the_terminal_width_as_argparse_does(monkeypatch, columns: str) -> None:
+    import argparse
+
+    from allocpolicy.cli import _Formatter
+
+    monkeypatch.setenv("COLUMNS", columns)
+    ours = argparse.ArgumentParser(prog="allocpolicy scan", formatter_class=_Formatter)
+    stock = argparse.ArgumentParser(prog="allocpolicy scan")
+    for p in (ours, stock):
+        p.add_argument("--format", choices=("text", "json", "sarif"), help="x " * 40)
+        p.add_argument("--files", nargs="*", metavar="FILE", help="changed files " * 8)
+    assert ours.format_help() == stock.format_help()
+
+
+def test_a_pre_commit_check_does_not_import_shutil(tmp_path: Path) -> None:
+    # argparse's stock formatter imports shutil (and bz2, lzma) for the terminal width
+    write_tree(tmp_path, {"Cargo.toml": cargo("svc"), "src/main.rs": "fn main() {}\n"})
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    code = (
+        "import sys\nfrom allocpolicy.cli import main\n"
+        "code = main(['scan', '.', '--files', 'Cargo.toml'])\n"
+        "assert 'shutil' not in sys.modules, 'shutil imported'\nsys.exit(code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
