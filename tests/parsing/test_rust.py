@@ -3,6 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -730,3 +731,48 @@ def test_canonical_shapes_read_from_the_prefix_equal_the_whole_file():
         assert rust_mod._prefix(whole) == data
         assert scan_rust_source(whole) == rust_mod._scan(whole)
         assert len(scan_rust_source(whole).allocators) == 1
+
+
+CACHED_SOURCES = [
+    b"use mimalloc::MiMalloc;\n#[global_allocator]\nstatic GLOBAL: MiMalloc = MiMalloc;\nfn main() {}\n",
+    b'#[cfg(all(target_env = "musl", not(feature = "sys")))]\n#[global_allocator]\n'
+    b"static A: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;\n",
+    b"// allocpolicy: ignore[AP009]\n#[global_allocator]\nstatic A: std::alloc::System = std::alloc::System;\n",
+    b"#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc\nfn main( {\n",
+]
+
+
+@pytest.mark.parametrize("source", CACHED_SOURCES)
+def test_a_cached_scan_reads_back_what_the_scan_found(
+    source: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from allocpolicy.parsing import rust
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = rust.scan_rust_source_cached(source)
+    assert first == rust.scan_rust_source(source)
+
+    def no_parse(data: bytes) -> rust.RustSource:
+        raise AssertionError("parsed again although the file did not change")
+
+    monkeypatch.setattr(rust, "scan_rust_source", no_parse)
+    assert rust.scan_rust_source_cached(source) == first
+
+
+def test_a_damaged_or_foreign_cache_entry_means_a_fresh_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from allocpolicy.parsing import rust
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    source = CACHED_SOURCES[1]
+    expected = rust.scan_rust_source(source)
+    assert not (tmp_path / "allocpolicy" / "rust").exists()  # the plain scan keeps nothing
+    rust.scan_rust_source_cached(source)
+    [entry] = (tmp_path / "allocpolicy" / "rust").glob("*.marshal")
+    for junk in (b"", b"\x00garbage", __import__("marshal").dumps((99, (), None))):
+        entry.write_bytes(junk)
+        assert rust.scan_rust_source_cached(source) == expected
+    # an edited file is a different entry: never the old file's answer
+    edited = source.replace(b"musl", b"gnu")
+    assert rust.scan_rust_source_cached(edited) == rust.scan_rust_source(edited) != expected

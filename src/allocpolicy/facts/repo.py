@@ -239,9 +239,9 @@ def _load_sources(repo: Repo) -> None:
             repo.rust_suppressions[rel] = file_suppressions(data)
         if not might_declare_allocator(data) or _not_shipped(crate, rel):
             continue
-        from allocpolicy.parsing.rust import scan_rust_source  # only files that may declare one
+        from allocpolicy.parsing.rust import scan_rust_source_cached  # files that may declare one
 
-        info = scan_rust_source(data)
+        info = scan_rust_source_cached(data)
         if info.parse_error:
             repo.problems.append(ParseProblem(rel, info.parse_error[0], info.parse_error[1]))
         lib_mods = _lib_modules(repo, crate)
