@@ -39,11 +39,11 @@ def trees() -> list[Path]:
     return examples + golden
 
 
-def run(src: Path, args: tuple[str, ...], tree: Path) -> bytes:
+def run(src: Path, args: tuple[str, ...], tree: Path, cache: Path) -> bytes:
     argv = [a.replace("{tree}", str(tree)) for a in args]
     env = dict(os.environ, PYTHONPATH=str(src), NO_COLOR="1")
     # A private cache dir per side: the caches must not carry one side's work to the other.
-    env["XDG_CACHE_HOME"] = str(src.parent / ".diffcache")
+    env["XDG_CACHE_HOME"] = str(cache)
     done = subprocess.run(
         [sys.executable, "-m", "allocpolicy", *argv],
         cwd=tree,
@@ -72,8 +72,8 @@ def main() -> int:
         try:
             for tree in trees():
                 for args in COMMANDS:
-                    before = run(base / "src", args, tree)
-                    after = run(ROOT / "src", args, tree)
+                    before = run(base / "src", args, tree, Path(tmp) / "cache-base")
+                    after = run(ROOT / "src", args, tree, Path(tmp) / "cache-head")
                     if before != after:
                         differ += 1
                         name = tree.relative_to(ROOT)
