@@ -68,7 +68,7 @@ class Repo:
         """A file's text, read once: Rust sources are read as bytes, so later readers come here."""
         if path not in self.texts:
             try:
-                self.texts[path] = decode(read_bytes(self.root / path))
+                self.texts[path] = decode(read_bytes(self.root / path, root=self.root))
             except ReadError:
                 return None
         return self.texts[path]
@@ -122,7 +122,7 @@ def load_repo(root: Path, config: Config, files: FileSet | None = None) -> Repo:
 
 def _read(repo: Repo, rel: str) -> SourceText | None:
     try:
-        text = decode(read_bytes(repo.root / rel))
+        text = decode(read_bytes(repo.root / rel, root=repo.root))
     except ReadError as exc:
         repo.problems.append(ParseProblem(rel, exc.line, exc.message))
         return None
@@ -229,7 +229,7 @@ def _load_sources(repo: Repo) -> None:
         if crate is None:
             continue
         try:
-            data = read_bytes(repo.root / rel)
+            data = read_bytes(repo.root / rel, root=repo.root)
         except ReadError as exc:
             repo.problems.append(ParseProblem(rel, exc.line, exc.message))
             continue
@@ -263,7 +263,7 @@ def _lib_modules(repo: Repo, crate: Crate) -> frozenset[str]:
     if crate.lib is None:
         return frozenset()
     try:
-        return library_modules(read_bytes(repo.root / crate.lib))
+        return library_modules(read_bytes(repo.root / crate.lib, root=repo.root))
     except ReadError:
         return frozenset()
 

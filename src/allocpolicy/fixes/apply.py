@@ -49,7 +49,7 @@ def plan_writes(root: Path, edits: list[Edit]) -> WritePlan:
     result = WritePlan()
     for path, file_edits in sorted(by_path.items()):
         try:
-            raw = read_bytes(root / path)
+            raw = read_bytes(root / path, root=root)
             src = decode(raw)
         except ReadError as exc:
             result.skipped.append((path, exc.message))
@@ -92,6 +92,8 @@ def write(root: Path, change: FileChange) -> str | None:
     target = root / change.path
     if target.is_symlink():
         target = target.resolve()  # replace the file the link points to, not the link
+        if not target.is_relative_to(Path(os.path.realpath(root))):
+            return "a link to a file outside the scanned tree; not written"
     try:
         if target.read_bytes() != change.original_bytes:
             return "changed on disk since it was read; not overwritten"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from functools import lru_cache
 from pathlib import Path
 
 from allocpolicy._record import record
@@ -27,16 +30,60 @@ class SourceText:
         return self.text.splitlines()
 
 
-def read_bytes(path: Path, limit: int = MAX_BYTES) -> bytes:
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_bytes(path: Path, limit: int = MAX_BYTES, root: Path | None = None) -> bytes:
+    """A regular file's bytes, at most `limit` of them; with `root`, only from inside it.
+
+    Hostile trees are normal input (a pull request from anyone): a FIFO must not block
+    the scan, a link to /dev/zero must not fill memory, and a link out of the tree must
+    not show another file's lines. So the file is opened without blocking, checked on
+    the open descriptor, and read no further than the limit whatever its size claims.
+    """
+    if root is not None and not _inside(path, root):
+        raise ReadError("a link to a file outside the scanned tree; not read")
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise ReadError(f"file is {size} bytes, over the {limit}-byte limit; skipped")
-        return path.read_bytes()
+        fd = os.open(path, _OPEN_FLAGS)
     except PermissionError as exc:
         raise ReadError(f"cannot read file: permission denied ({exc.strerror})") from None
     except OSError as exc:
         raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        return _read_regular(fd, limit)
+    except OSError as exc:
+        raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _read_regular(fd: int, limit: int) -> bytes:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise ReadError("not a regular file (a FIFO, socket or device); not read")
+    if info.st_size > limit:
+        raise ReadError(f"file is {info.st_size} bytes, over the {limit}-byte limit; skipped")
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:  # it grew while we read it
+        raise ReadError(f"file is over the {limit}-byte limit; skipped")
+    return b"".join(chunks)
+
+
+@lru_cache(maxsize=8)
+def _real_root(root: Path) -> str:
+    return os.path.realpath(root)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, its links followed, is `root` or below it."""
+    real, top = os.path.realpath(path), _real_root(root)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
 
 
 def decode(data: bytes) -> SourceText:
