@@ -16,6 +16,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Any
+
 # The TOML value cache's limits, the default for `store`: a few KB per manifest, so a
 # 3000-service monorepo fills about a third of the entries.
 MAX_ENTRIES = 10_000
@@ -59,6 +63,38 @@ def store(
         MAX_ENTRIES if max_entries is None else max_entries,
         MAX_BYTES if max_bytes is None else max_bytes,
     )
+
+
+def entry(kind: str, data: bytes, tag: str) -> Path:
+    """Where a value derived from `data` is kept: by content, and by Python version
+    (marshal's format): `<cache>/<kind>/<crc32>-<adler32>-<length>-<tag>-py<version>.marshal`."""
+    import sys
+    import zlib
+
+    version = f"{sys.version_info[0]}{sys.version_info[1]}"
+    name = f"{zlib.crc32(data):08x}-{zlib.adler32(data):08x}-{len(data)}-{tag}-py{version}"
+    return cache_dir() / kind / f"{name}.marshal"
+
+
+def load(path: Path) -> Any:
+    """The value kept at `path`, or None when it is missing or unreadable; never raises."""
+    import marshal
+
+    try:
+        return marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+
+
+def save(path: Path, value: Any) -> None:
+    """Keep `value` at `path` (bounded like `store`); a value marshal cannot write is not kept."""
+    import marshal
+
+    try:
+        encoded = marshal.dumps(value)
+    except ValueError:
+        return
+    store(path, encoded)
 
 
 def touch(path: Path) -> None:

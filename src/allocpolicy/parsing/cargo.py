@@ -59,8 +59,10 @@ def _parse_toml(text: str) -> dict[str, Any]:
 
 def _cached_toml(text: str) -> dict[str, Any]:
     """tomllib's value for `text`, kept in the user cache, keyed by content (and checked against it)."""
+    from allocpolicy.usercache import load, save
+
     path = _cache_path(text, "value")
-    cached = _cache_read(path)
+    cached = load(path)
     if (
         isinstance(cached, tuple)
         and len(cached) == 2
@@ -69,56 +71,28 @@ def _cached_toml(text: str) -> dict[str, Any]:
     ):
         return cached[1]
     data = _parse_toml(text)  # raises ManifestError for a broken file, which is never cached
-    _cache_write(path, (text, data))
+    save(path, (text, data))
     return data
 
 
 def _cached_index(lines: list[str]) -> TomlIndex:
     """The line index of a large file (a 3000-member workspace root), cached like its value."""
+    from allocpolicy.usercache import load, save
+
     path = _cache_path("\n".join(lines), "lines")
-    cached = _cache_read(path)
+    cached = load(path)
     if isinstance(cached, tuple) and len(cached) == 3 and all(isinstance(d, dict) for d in cached):
         return TomlIndex(*cached)
     index = index_toml(lines)
-    _cache_write(path, (index.tables, index.keys, index.table_ends))
+    save(path, (index.tables, index.keys, index.table_ends))
     return index
 
 
 def _cache_path(text: str, what: str) -> Any:
-    """Where a TOML file's `what` is kept: by content, and by Python version (marshal's format)."""
-    import sys
-    import zlib
+    """Where a TOML file's `what` is kept: by content (see usercache.entry)."""
+    from allocpolicy.usercache import entry
 
-    from allocpolicy.usercache import cache_dir
-
-    raw = text.encode("utf-8", "surrogatepass")
-    version = "".join(map(str, sys.version_info[:2]))
-    return (
-        cache_dir()
-        / "toml"
-        / f"{zlib.crc32(raw):08x}-{zlib.adler32(raw):08x}-{len(raw)}-{what}-py{version}.marshal"
-    )
-
-
-def _cache_read(path: Any) -> Any:
-    import marshal
-
-    try:
-        return marshal.loads(path.read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
-        return None
-
-
-def _cache_write(path: Any, value: Any) -> None:
-    import marshal
-
-    from allocpolicy.usercache import store
-
-    try:
-        encoded = marshal.dumps(value)  # TOML dates are not marshallable: such files are not cached
-    except ValueError:
-        return
-    store(path, encoded)
+    return entry("toml", text.encode("utf-8", "surrogatepass"), what)
 
 
 @record

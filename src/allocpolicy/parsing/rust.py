@@ -18,6 +18,7 @@ import _thread
 import bisect
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 from allocpolicy._record import field, record
 from allocpolicy.parsing.cfg import CfgError, CfgExpr, conj, disj, negate, parse_cfg
@@ -650,33 +651,31 @@ def scan_rust_source_cached(data: bytes) -> RustSource:
 
 
 def _cache_path(data: bytes) -> Any:
+    from allocpolicy.usercache import entry
+
+    return entry("rust", data, _scanner_key())
+
+
+@lru_cache(maxsize=1)
+def _scanner_key() -> str:
+    """This scanner's own source (rust.py, cfg.py), so a new version never reads an old entry."""
     import os
-    import sys
     import zlib
 
-    from allocpolicy.usercache import cache_dir
-
-    code = 0
-    for module in (__file__, _cfg_module_file()):
-        st = os.stat(module)
-        code = zlib.crc32(f"{st.st_size}:{st.st_mtime_ns}".encode(), code)
-    key = f"{zlib.crc32(data):08x}-{zlib.adler32(data):08x}-{len(data)}-{code:08x}"
-    return cache_dir() / "rust" / f"{key}-py{sys.version_info[0]}{sys.version_info[1]}.marshal"
-
-
-def _cfg_module_file() -> str:
     from allocpolicy.parsing import cfg
 
-    return cfg.__file__ or ""
+    code = 0
+    for module in (__file__, cfg.__file__ or ""):
+        st = os.stat(module)
+        code = zlib.crc32(f"{st.st_size}:{st.st_mtime_ns}".encode(), code)
+    return f"{code:08x}"
 
 
 _CACHE_FORMAT = 1
 
 
 def _to_cache(path: Any, info: RustSource) -> None:
-    import marshal
-
-    from allocpolicy.usercache import store
+    from allocpolicy.usercache import save
 
     rows = []
     for a in info.allocators:
@@ -698,14 +697,17 @@ def _to_cache(path: Any, info: RustSource) -> None:
                 a.suppression_lines,
             )
         )
-    store(path, marshal.dumps((_CACHE_FORMAT, tuple(rows), info.parse_error)))
+    save(path, (_CACHE_FORMAT, tuple(rows), info.parse_error))
 
 
 def _from_cache(path: Any) -> RustSource | None:
-    import marshal
+    from allocpolicy.usercache import load
 
+    cached = load(path)
+    if cached is None:
+        return None
     try:
-        version, rows, error = marshal.loads(path.read_bytes())
+        version, rows, error = cached
         if version != _CACHE_FORMAT:
             return None
         allocators = [
@@ -737,7 +739,7 @@ def _from_cache(path: Any) -> RustSource | None:
             ) in rows
         ]
         return RustSource(allocators, tuple(error) if error is not None else None)
-    except (OSError, ValueError, EOFError, TypeError, CfgError):
+    except (ValueError, TypeError, CfgError):
         return None
 
 
