@@ -31,12 +31,10 @@ def scan(
     # Imported here, not above: the pre-commit front door starts git before the engine is
     # imported so the two overlap, and `scan --files` must not import it first.
     from allocpolicy.engine import scan as scan_findings
-    from allocpolicy.fixes.actions import offer_fixes, resolve_fixes
+    from allocpolicy.fixes.actions import attach_fixes
 
     result = scan_findings(root, config_path, config=config, files=files)
-    offer_fixes(result)
-    if with_fixes:
-        resolve_fixes(result)
+    attach_fixes(result, with_fixes)
     return result
 
 

@@ -43,7 +43,9 @@ class Subject:
 
     def fact(self, name: str) -> Any:
         """The value of a documented fact; None for a name the subject does not have."""
-        return getattr(self, name) if name in docs(type(self)) else None
+        # read on every condition of every subject: the record's own table, not a copy
+        documented: dict[str, str] = getattr(type(self), "__record_docs__", {})
+        return getattr(self, name) if name in documented else None
 
 
 @record

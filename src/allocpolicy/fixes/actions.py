@@ -92,6 +92,13 @@ def offer_fixes(result: ScanResult) -> None:
         p.finding.offered = (act.title, Safety(p.spec.safety)) if act else None
 
 
+def attach_fixes(result: ScanResult, with_edits: bool) -> None:
+    """Offer every pending fix, and with `with_edits` compute its edits too."""
+    offer_fixes(result)
+    if with_edits:
+        resolve_fixes(result)
+
+
 def resolve_fixes(result: ScanResult) -> None:
     """Compute the edits of every offered fix (tomlkit, tree-sitter): only outputs that show them pay."""
     for p in result.pending:

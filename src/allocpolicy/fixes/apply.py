@@ -11,7 +11,7 @@ from pathlib import Path
 from allocpolicy._record import field, record
 from allocpolicy.fixes.edits import apply_edits
 from allocpolicy.model import Edit
-from allocpolicy.parsing.text import ReadError, decode, read_bytes
+from allocpolicy.parsing.text import ReadError, decode, inside, read_bytes
 
 
 @record
@@ -91,9 +91,9 @@ def write(root: Path, change: FileChange) -> str | None:
     """Atomically replace the file; returns why it was not written, or None."""
     target = root / change.path
     if target.is_symlink():
-        target = target.resolve()  # replace the file the link points to, not the link
-        if not target.is_relative_to(Path(os.path.realpath(root))):
+        if not inside(target, root):
             return "a link to a file outside the scanned tree; not written"
+        target = target.resolve()  # replace the file the link points to, not the link
     try:
         if target.read_bytes() != change.original_bytes:
             return "changed on disk since it was read; not overwritten"

@@ -626,7 +626,7 @@ def scan_changed(
     try:
         from allocpolicy.engine import scan
         from allocpolicy.facts import gather  # noqa: F401 - the scan's analysers, imported while git runs
-        from allocpolicy.fixes.actions import offer_fixes, resolve_fixes
+        from allocpolicy.fixes.actions import attach_fixes
 
         config = load_config(root, config_path)
     except BaseException:
@@ -643,9 +643,7 @@ def scan_changed(
         kept = {id(f) for f in result.findings}
         result.pending = [p for p in result.pending if id(p.finding) in kept]
     # Fixes only for what the hook reports: the rest of the scope's findings cost nothing.
-    offer_fixes(result)
-    if with_fixes:
-        resolve_fixes(result)
+    attach_fixes(result, with_fixes)
     return result
 
 

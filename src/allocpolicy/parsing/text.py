@@ -41,7 +41,7 @@ def read_bytes(path: Path, limit: int = MAX_BYTES, root: Path | None = None) -> 
     not show another file's lines. So the file is opened without blocking, checked on
     the open descriptor, and read no further than the limit whatever its size claims.
     """
-    if root is not None and not _inside(path, root):
+    if root is not None and not inside(path, root):
         raise ReadError("a link to a file outside the scanned tree; not read")
     try:
         fd = os.open(path, _OPEN_FLAGS)
@@ -80,7 +80,7 @@ def _real_root(root: Path) -> str:
     return os.path.realpath(root)
 
 
-def _inside(path: Path, root: Path) -> bool:
+def inside(path: Path, root: Path) -> bool:
     """Whether `path`, its links followed, is `root` or below it."""
     real, top = os.path.realpath(path), _real_root(root)
     return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
