@@ -23,7 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from allocpolicy.facts.catalog import facts_markdown
+from allocpolicy.facts.catalog import SUBJECT_TYPES, facts_markdown
 from allocpolicy.fixes.actions import ACTIONS
 from allocpolicy.policy import docs
 from allocpolicy.policy.loader import PolicyError, compile_policy
@@ -35,20 +35,27 @@ FACTS = Path("docs/facts.md")
 
 
 def _schema(root: Path) -> str:
-    """schema.json with `fix.action` listing the registered actions.
+    """schema.json with `fix.action` listing the registered actions and `subject` the
+    subject kinds of the fact catalogue.
 
     Names already listed keep their place (a policy error lists them in this order);
     new ones are appended, removed ones dropped. Everything else in the file is kept.
     """
     text = (root / SCHEMA).read_text(encoding="utf-8")
     schema = json.loads(text)
-    fix = schema["$defs"]["rule"]["properties"]["fix"]
-    prop = next(o for o in fix["oneOf"] if o.get("type") == "object")["properties"]["action"]
-    old = [a for a in prop["enum"] if a in ACTIONS]
-    new = old + [a for a in ACTIONS if a not in old]
+    rule = schema["$defs"]["rule"]["properties"]
+    fix = rule["fix"]
+    action = next(o for o in fix["oneOf"] if o.get("type") == "object")["properties"]["action"]
+    text = _enum(text, action, list(ACTIONS), "fix.action")
+    return _enum(text, rule["subject"], [t.KIND for t in SUBJECT_TYPES], "subject")
+
+
+def _enum(text: str, prop: dict[str, list[str]], names: list[str], where: str) -> str:
+    old = [a for a in prop["enum"] if a in names]
+    new = old + [a for a in names if a not in old]
     before = json.dumps(prop["enum"])
     if before not in text:
-        raise PolicyError(str(SCHEMA), 1, "fix.action", "enum is not written on one line")
+        raise PolicyError(str(SCHEMA), 1, where, "enum is not written on one line")
     return text.replace(before, json.dumps(new), 1)
 
 

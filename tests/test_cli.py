@@ -206,10 +206,13 @@ def test_a_local_scan_does_not_import_pygithub():
 
 
 def test_dangling_symlink_is_reported_not_fatal(capsys, tmp_path):
+    # a link to a file not in the checkout (often a generated one) leaves that image
+    # unknown: a note, not an error that fails the build
     write_tree(tmp_path, {"ok/Cargo.toml": cargo("svc")})
     (tmp_path / "Dockerfile").symlink_to(tmp_path / "nowhere")
-    _code, out, _ = run(capsys, "scan", str(tmp_path), "--quiet")
-    assert out.startswith("Dockerfile:1:1: AP900 [error] cannot read file")
+    code, out, _ = run(capsys, "scan", str(tmp_path), "--quiet")
+    assert out.startswith("Dockerfile:1:1: AP903 [info] cannot read file")
+    assert code == 0
 
 
 def test_github_review_options_reach_the_bot(capsys):

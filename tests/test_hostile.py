@@ -91,3 +91,82 @@ def test_a_link_inside_the_tree_is_still_followed(tree: Path) -> None:
     (tree / "Cargo.toml").symlink_to("manifest.toml")
     found = findings(allocpolicy("scan", "--format", "json", ".", cwd=tree))
     assert [f["rule"] for f in found] == ["AP001"]
+
+
+def by_rule(found: list[dict[str, object]]) -> dict[str, list[dict[str, object]]]:
+    out: dict[str, list[dict[str, object]]] = {}
+    for f in found:
+        out.setdefault(str(f["rule"]), []).append(f)
+    return out
+
+
+def test_what_the_tool_skips_is_an_info_note_that_never_fails_the_build(tree: Path) -> None:
+    # a FIFO Dockerfile: the image is unknown, so nothing fails; the note says why
+    (tree / "Dockerfile").unlink()
+    os.mkfifo(tree / "Dockerfile")
+    done = allocpolicy("scan", "--format", "json", ".", cwd=tree)
+    found = by_rule(findings(done))
+    assert [f["severity"] for f in found["AP903"]] == ["info"]
+    assert "AP900" not in found
+    assert done.returncode == 0
+
+
+def test_a_large_generated_source_within_the_cap_is_read(tree: Path) -> None:
+    # a 2.5 MB generated data module beside main.rs is ordinary, not an error
+    row = "    0x1234_5678_9abc_def0,\n"
+    table = "pub static TABLE: [u64; N] = [\n" + row * (2_500_000 // len(row)) + "];\n"
+    (tree / "src" / "tables.rs").write_text(table)
+    found = by_rule(findings(allocpolicy("scan", "--format", "json", ".", cwd=tree)))
+    assert sorted(found) == ["AP001"]
+
+
+def test_a_file_over_the_configured_cap_is_skipped_with_the_reason(tree: Path) -> None:
+    (tree / "allocpolicy.toml").write_text('max-file-size = "1KiB"\n')
+    (tree / "src" / "tables.rs").write_text("// data\n" * 200)
+    done = allocpolicy("scan", "--format", "json", ".", cwd=tree)
+    found = by_rule(findings(done))
+    (note,) = found["AP903"]
+    assert note["path"] == "src/tables.rs" and note["severity"] == "info"
+    assert "over the 1024-byte limit (max-file-size)" in str(note["message"])
+    assert done.returncode == 1  # AP001 from the files that were read still stands
+
+
+@pytest.mark.parametrize("value", ['"100MiB"', "0", '"lots"', "true"])
+def test_an_unusable_size_cap_is_a_config_error_naming_the_line(tree: Path, value: str) -> None:
+    (tree / "allocpolicy.toml").write_text(f"fail-on = 'error'\nmax-file-size = {value}\n")
+    done = allocpolicy("scan", ".", cwd=tree)
+    assert done.returncode == 2
+    assert "allocpolicy.toml:2: max-file-size must be a size" in done.stderr
+
+
+def test_toml_nested_deeper_than_cargo_reads_is_malformed_not_an_internal_error(
+    tree: Path,
+) -> None:
+    with open(tree / "Cargo.toml", "a") as fh:
+        fh.write("\n[package.metadata]\nx = " + "[" * 500 + "]" * 500 + "\n")
+    done = allocpolicy("scan", "--format", "json", ".", cwd=tree)
+    (err,) = by_rule(findings(done))["AP900"]
+    assert err["line"] == 10 and "nested deeper than 80 levels" in str(err["message"])
+
+
+def test_a_file_that_fails_to_parse_keeps_its_suppressions(tree: Path) -> None:
+    cargo = (tree / "Cargo.toml").read_text()
+    broken = "# allocpolicy: ignore[AP004]\n" + cargo + 'serde = "1\n'  # unterminated string
+    (tree / "Cargo.toml").write_text(broken)
+    found = by_rule(findings(allocpolicy("scan", "--format", "json", ".", cwd=tree)))
+    assert "AP902" not in found and "AP900" in found
+    allocpolicy("fix", ".", cwd=tree)
+    assert (tree / "Cargo.toml").read_text() == broken
+
+
+def test_no_fix_removes_a_suppression_while_another_file_is_unread(tree: Path) -> None:
+    # with Cargo.toml broken nothing is known about the image, so its AP001
+    # suppression looks unused; it is reported, but no safe fix deletes it
+    dockerfile = "# allocpolicy: ignore[AP001]\n" + (tree / "Dockerfile").read_text()
+    (tree / "Dockerfile").write_text(dockerfile)
+    (tree / "Cargo.toml").write_text('[package\nname = "orders"\n')
+    done = allocpolicy("scan", "--format", "json", ".", cwd=tree)
+    (unused,) = by_rule(findings(done))["AP902"]
+    assert unused["fix"] is None
+    allocpolicy("fix", ".", cwd=tree)
+    assert (tree / "Dockerfile").read_text() == dockerfile

@@ -7,7 +7,7 @@ from pathlib import Path
 from allocpolicy._record import field, record
 from allocpolicy.model import Severity
 from allocpolicy.parsing.cargo import ManifestError, load_toml
-from allocpolicy.parsing.text import ReadError, read_text
+from allocpolicy.parsing.text import MAX_BYTES, ReadError, read_text
 from allocpolicy.parsing.toml_lines import index_toml
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -36,6 +36,7 @@ class Config:
     per_path_ignores: dict[str, set[str]] = field(default_factory=dict)
     build_args: dict[str, str] = field(default_factory=dict)
     default_profile: str = "default"
+    max_file_size: int = MAX_BYTES  # bytes; a larger file is skipped with an info finding
 
     def rule_enabled(self, rule_id: str) -> bool:
         if rule_id in self.disable:
@@ -51,7 +52,13 @@ _KEYS = {
     "rules",
     "build-args",
     "per-path-ignores",
+    "max-file-size",
 }
+
+# The config may come from a stranger's pull request: it can raise the per-file cap, but
+# not so far that one file could take the runner's memory.
+MAX_FILE_SIZE_CEILING = 64 * 1024 * 1024
+_UNITS = {"": 1, "B": 1, "KIB": 1024, "MIB": 1024 * 1024, "KB": 1000, "MB": 1000 * 1000}
 
 
 def find_config(root: Path) -> Path | None:
@@ -67,7 +74,7 @@ def load_config(root: Path, explicit: Path | None = None) -> Config:
         return Config()
     shown = str(path)
     try:
-        src = read_text(path)
+        src = read_text(path, 1024 * 1024)  # a config file is a few lines
         data = load_toml(src.text)
     except ReadError as exc:
         raise ConfigError(shown, exc.line, exc.message) from None
@@ -91,6 +98,8 @@ def _build(path: Path, data: dict[str, Any], idx: Any) -> Config:
     if profile not in PROFILES:
         raise fail(("default-profile",), f"default-profile must be one of {', '.join(PROFILES)}")
     cfg.default_profile = profile
+    if "max-file-size" in data:
+        cfg.max_file_size = _size(data["max-file-size"], ("max-file-size",), fail)
     _rules(cfg, data.get("rules", {}), fail)
     cfg.build_args = {str(k): str(v) for k, v in _table(data, "build-args", fail).items()}
     for pattern, ids in _table(data, "per-path-ignores", fail).items():
@@ -127,6 +136,25 @@ def _severity(value: Any, keys: tuple[str, ...], fail: Any) -> Severity:
         raise fail(
             keys, f"{'.'.join(keys)} must be error, warning or info, not {value!r}"
         ) from None
+
+
+def _size(value: Any, keys: tuple[str, ...], fail: Any) -> int:
+    """Bytes, from an integer or a string such as "8MiB", "512 KiB", "2MB"."""
+    size: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str):
+        number = value.strip().rstrip("bBiIkKmM ")
+        unit = value.strip()[len(number) :].strip().upper()
+        if number.isdigit() and unit in _UNITS:
+            size = int(number) * _UNITS[unit]
+    if size is None or not 0 < size <= MAX_FILE_SIZE_CEILING:
+        raise fail(
+            keys,
+            f'{keys[0]} must be a size in bytes (or like "8MiB") between 1 and 64MiB, '
+            f"not {value!r}",
+        )
+    return size
 
 
 def _strings(data: dict[str, Any], key: str, fail: Any, prefix: tuple[str, ...] = ()) -> list[str]:

@@ -154,7 +154,14 @@ def _unused_suppressions(
     if rule is None or not config.rule_enabled("AP902"):
         return []
     out = []
+    # A file that did not parse or was skipped produced no findings, so its suppressions
+    # are not unused, only unseen. And while any file is unread, a finding it would give
+    # may be what another file's suppression is for: report those, offer no removal.
+    broken = {p.path for p in repo.problems}
+    offer = pending if not broken else []
     for s in suppressions.unused():
+        if s.path in broken:
+            continue
         ids = sorted(s.rules)
         subject = SuppressionSubject(
             file=s.path,
@@ -163,7 +170,7 @@ def _unused_suppressions(
             location=Location(s.path, s.line),
             suppression=s,
         )
-        f = _evaluate(rule, subject, repo, config, pending)
+        f = _evaluate(rule, subject, repo, config, offer)
         if f is not None:
             out.append(f)
     return out

@@ -194,6 +194,16 @@ class ParseErrorSubject(Subject):
 
 
 @record
+class SkippedFileSubject(Subject):
+    """A file the tool's own bounds kept out (size, file type, a link out of the tree)."""
+
+    KIND = "skipped_file"
+    file: str = fact("the file")
+    reason: str = fact("why it was not read (display)")
+    location: Location = fact("the file (line 1)")
+
+
+@record
 class UnknownImageSubject(Subject):
     """A final stage whose base image is not in the image table."""
 
@@ -222,6 +232,7 @@ SUBJECT_TYPES: tuple[type[Subject], ...] = (
     CrateSubject,
     LdPreloadSubject,
     ParseErrorSubject,
+    SkippedFileSubject,
     UnknownImageSubject,
     SuppressionSubject,
 )

@@ -9,6 +9,7 @@ from allocpolicy.discovery import FileSet
 from allocpolicy.facts.catalog import (
     BinarySubject,
     ParseErrorSubject,
+    SkippedFileSubject,
     Subject,
     UnknownImageSubject,
 )
@@ -54,7 +55,10 @@ def gather(
         except Exception as exc:  # one odd Containerfile must not end the scan of the rest
             repo.problems.append(
                 ParseProblem(
-                    cf.path, 1, f"internal error analysing this file: {type(exc).__name__}: {exc}"
+                    cf.path,
+                    1,
+                    f"internal error analysing this file: {type(exc).__name__}: {exc}",
+                    skipped=True,  # our defect, not the user's: its facts are unknown
                 )
             )
             continue
@@ -84,6 +88,12 @@ def gather(
             file=p.path, message=p.message, location=Location(p.path, p.line, p.column)
         )
         for p in repo.problems
+        if not p.skipped
+    ]
+    subjects["skipped_file"] = [
+        SkippedFileSubject(file=p.path, reason=p.message, location=Location(p.path, p.line))
+        for p in repo.problems
+        if p.skipped
     ]
     return repo, subjects, inventory, _suppressions(repo)
 
@@ -132,10 +142,6 @@ def _suppressions(repo: Repo) -> Suppressions:
             by_file[path] = scan_lines(path, lines[path])
     for path, items in repo.rust_suppressions.items():
         by_file[path] = [Suppression(path, line, kind, ids) for line, kind, ids in items]
-        try:
-            lines[path] = (
-                (repo.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
-            )
-        except OSError:
-            lines[path] = []
+        source = repo.text(path)  # through the bounded reader, like every other read
+        lines[path] = source.lines if source is not None else []
     return Suppressions(by_file, lines)

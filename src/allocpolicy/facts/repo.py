@@ -1,7 +1,8 @@
 """Load a repository into one model: manifests, crates, sources, Containerfiles.
 
-Every file is read once; anything unreadable or malformed becomes a ParseProblem
-(reported as AP900) and the rest of the repository is still analysed.
+Every file is read once; anything malformed becomes a ParseProblem (reported as AP900),
+anything the reader's bounds keep out (size, file type, a link out of the tree) a
+skipped one (AP903, info), and the rest of the repository is still analysed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class ParseProblem:
     line: int
     message: str
     column: int = 1
+    skipped: bool = False  # kept out by the tool's own bounds, not malformed: facts unknown
 
 
 @record
@@ -68,10 +70,14 @@ class Repo:
         """A file's text, read once: Rust sources are read as bytes, so later readers come here."""
         if path not in self.texts:
             try:
-                self.texts[path] = decode(read_bytes(self.root / path, root=self.root))
+                self.texts[path] = decode(self.read(path))
             except ReadError:
                 return None
         return self.texts[path]
+
+    def read(self, path: str) -> bytes:
+        """A file's bytes through the bounded reader, with the configured size cap."""
+        return read_bytes(self.root / path, self.config.max_file_size, root=self.root)
 
     def _index(self) -> dict[str, dict[str, list[Crate]]]:
         if self._by is None or self._by_size != len(self.crates):
@@ -116,15 +122,17 @@ def load_repo(root: Path, config: Config, files: FileSet | None = None) -> Repo:
     _load_sources(repo)
     _load_containerfiles(repo)
     for d in inv.unreadable_dirs:
-        repo.problems.append(ParseProblem(d, 1, "cannot read directory: permission denied"))
+        repo.problems.append(
+            ParseProblem(d, 1, "cannot read directory: permission denied", skipped=True)
+        )
     return repo
 
 
 def _read(repo: Repo, rel: str) -> SourceText | None:
     try:
-        text = decode(read_bytes(repo.root / rel, root=repo.root))
+        text = decode(repo.read(rel))
     except ReadError as exc:
-        repo.problems.append(ParseProblem(rel, exc.line, exc.message))
+        repo.problems.append(ParseProblem(rel, exc.line, exc.message, skipped=exc.skipped))
         return None
     repo.texts[rel] = text
     return text
@@ -229,9 +237,9 @@ def _load_sources(repo: Repo) -> None:
         if crate is None:
             continue
         try:
-            data = read_bytes(repo.root / rel, root=repo.root)
+            data = repo.read(rel)
         except ReadError as exc:
-            repo.problems.append(ParseProblem(rel, exc.line, exc.message))
+            repo.problems.append(ParseProblem(rel, exc.line, exc.message, skipped=exc.skipped))
             continue
         if b"allocpolicy:" in data:
             from allocpolicy.parsing.rust import file_suppressions
@@ -263,7 +271,7 @@ def _lib_modules(repo: Repo, crate: Crate) -> frozenset[str]:
     if crate.lib is None:
         return frozenset()
     try:
-        return library_modules(read_bytes(repo.root / crate.lib, root=repo.root))
+        return library_modules(repo.read(crate.lib))
     except ReadError:
         return frozenset()
 
@@ -285,7 +293,10 @@ def _load_containerfiles(repo: Repo) -> None:
         except Exception as exc:  # a shape we did not foresee costs this file, not the scan
             repo.problems.append(
                 ParseProblem(
-                    rel, 1, f"internal error analysing this file: {type(exc).__name__}: {exc}"
+                    rel,
+                    1,
+                    f"internal error analysing this file: {type(exc).__name__}: {exc}",
+                    skipped=True,  # our defect, not the user's: its facts are unknown
                 )
             )
 

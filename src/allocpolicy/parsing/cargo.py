@@ -13,6 +13,15 @@ if TYPE_CHECKING:
 
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
+# cargo's TOML parser stops at 80 nested arrays/inline tables ("cannot recurse further;
+# max recursion depth met", checked with cargo 1.95); tomllib recurses per level and a
+# few hundred levels end in RecursionError. So deeper is malformed, for both.
+MAX_TOML_DEPTH = 80
+# Strings and comments, whose brackets do not nest, or one bracket.
+_TOML_TOKEN = re.compile(
+    r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}]'
+)
+
 
 class ManifestError(Exception):
     def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
@@ -47,6 +56,13 @@ def _parse_toml(text: str) -> dict[str, Any]:
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
+    deep = _too_deep(text)
+    if deep is not None:
+        raise ManifestError(
+            f"invalid TOML: arrays or inline tables nested deeper than {MAX_TOML_DEPTH} levels"
+            " (cargo refuses them too)",
+            *deep,
+        )
     try:
         data: dict[str, Any] = tomllib.loads(text)
         return data
@@ -55,6 +71,27 @@ def _parse_toml(text: str) -> dict[str, Any]:
         m = _TOML_POS.search(msg)
         line, col = (int(m.group(1)), int(m.group(2))) if m else (1, 1)
         raise ManifestError(f"invalid TOML: {_TOML_POS.sub('', msg).strip()}", line, col) from None
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """Where `text` first nests past MAX_TOML_DEPTH, as (line, column); None if it does not.
+
+    Only counted when the file has that many opening brackets at all, which no real
+    manifest has, so the common file pays two `count` calls.
+    """
+    if text.count("[") + text.count("{") <= MAX_TOML_DEPTH:
+        return None
+    depth = 0
+    for m in _TOML_TOKEN.finditer(text):
+        tok = m.group()
+        if tok in ("[", "{"):
+            depth += 1
+            if depth > MAX_TOML_DEPTH:
+                line = text.count("\n", 0, m.start()) + 1
+                return line, m.start() - text.rfind("\n", 0, m.start())
+        elif tok in ("]", "}"):
+            depth = max(depth - 1, 0)
+    return None
 
 
 def _cached_toml(text: str) -> dict[str, Any]:

@@ -9,14 +9,21 @@ from pathlib import Path
 
 from allocpolicy._record import record
 
-MAX_BYTES = 2 * 1024 * 1024  # manifests and Dockerfiles are small; a 2 MiB one is not ours
+# Manifests and Dockerfiles are small, but generated Rust data files of a few MiB are
+# real; past this the file is skipped (an info finding), never read whole. Configurable.
+MAX_BYTES = 8 * 1024 * 1024
 
 
 class ReadError(Exception):
-    def __init__(self, message: str, line: int = 1) -> None:
+    """Why a file was not read. `skipped`: the tool's own bounds (size, file type, a
+    link out of the tree, permissions) kept it out, so its facts are unknown; otherwise
+    the content is malformed (binary, not UTF-8), which cargo or BuildKit reject too."""
+
+    def __init__(self, message: str, line: int = 1, skipped: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
+        self.skipped = skipped
 
 
 @record(frozen=True)
@@ -42,17 +49,19 @@ def read_bytes(path: Path, limit: int = MAX_BYTES, root: Path | None = None) -> 
     the open descriptor, and read no further than the limit whatever its size claims.
     """
     if root is not None and not inside(path, root):
-        raise ReadError("a link to a file outside the scanned tree; not read")
+        raise ReadError("a link to a file outside the scanned tree; not read", skipped=True)
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except PermissionError as exc:
-        raise ReadError(f"cannot read file: permission denied ({exc.strerror})") from None
+        raise ReadError(
+            f"cannot read file: permission denied ({exc.strerror})", skipped=True
+        ) from None
     except OSError as exc:
-        raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
+        raise ReadError(f"cannot read file: {exc.strerror or exc}", skipped=True) from None
     try:
         return _read_regular(fd, limit)
     except OSError as exc:
-        raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
+        raise ReadError(f"cannot read file: {exc.strerror or exc}", skipped=True) from None
     finally:
         os.close(fd)
 
@@ -60,9 +69,12 @@ def read_bytes(path: Path, limit: int = MAX_BYTES, root: Path | None = None) -> 
 def _read_regular(fd: int, limit: int) -> bytes:
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
-        raise ReadError("not a regular file (a FIFO, socket or device); not read")
+        raise ReadError("not a regular file (a FIFO, socket or device); not read", skipped=True)
     if info.st_size > limit:
-        raise ReadError(f"file is {info.st_size} bytes, over the {limit}-byte limit; skipped")
+        raise ReadError(
+            f"file is {info.st_size} bytes, over the {limit}-byte limit (max-file-size); skipped",
+            skipped=True,
+        )
     chunks, size = [], 0
     while size <= limit:
         chunk = os.read(fd, min(1 << 20, limit + 1 - size))
@@ -71,7 +83,9 @@ def _read_regular(fd: int, limit: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     if size > limit:  # it grew while we read it
-        raise ReadError(f"file is over the {limit}-byte limit; skipped")
+        raise ReadError(
+            f"file is over the {limit}-byte limit (max-file-size); skipped", skipped=True
+        )
     return b"".join(chunks)
 
 
@@ -101,5 +115,5 @@ def decode(data: bytes) -> SourceText:
     return SourceText(text=text, bom=bom, newline=newline)
 
 
-def read_text(path: Path) -> SourceText:
-    return decode(read_bytes(path))
+def read_text(path: Path, limit: int = MAX_BYTES) -> SourceText:
+    return decode(read_bytes(path, limit))

@@ -348,8 +348,14 @@ POLICY = {'rules': [{'documentation': '## What it does\n'
                              {'exists': True, 'fact': 'library_allocator'},
                              {'fact': 'library_status', 'in': ['provided', 'unknown']}]}},
            {'documentation': '## What it does\n'
-                             'Reports files that are unreadable, binary, too large or malformed\n'
-                             '(broken TOML, an unterminated heredoc, ...).\n'
+                             'Reports files that are malformed in a way cargo or BuildKit would '
+                             'reject\n'
+                             'too: broken TOML, TOML nested deeper than cargo reads, binary '
+                             'content or\n'
+                             'invalid UTF-8 in a manifest or source, an unterminated heredoc, ...\n'
+                             'Files allocpolicy skips because of its own bounds (size, file type, '
+                             'a\n'
+                             'link out of the tree) are AP903, at info severity.\n'
                              '\n'
                              '## Fix\n'
                              'Fix the syntax at the reported line, or exclude the path in\n'
@@ -398,5 +404,36 @@ POLICY = {'rules': [{'documentation': '## What it does\n'
             'severity': 'info',
             'subject': 'suppression',
             'summary': 'A suppression comment that suppresses nothing.',
-            'when': {'exists': True, 'fact': 'rules'}}],
+            'when': {'exists': True, 'fact': 'rules'}},
+           {'documentation': '## What it does\n'
+                             'Notes each file allocpolicy left unread: larger than '
+                             '`max-file-size`\n'
+                             '(8 MiB by default), not a regular file (FIFO, socket, device), a\n'
+                             'symbolic link whose target is outside the scanned tree, a directory '
+                             'it\n'
+                             'may not list, or a file whose analysis hit an internal error. '
+                             'Nothing\n'
+                             'from such a file is reported, printed or written.\n'
+                             '\n'
+                             '## Example\n'
+                             'A generated 12 MB `src/tables.rs` gives `file is 12582912 bytes, '
+                             'over the\n'
+                             '8388608-byte limit (max-file-size); skipped`.\n'
+                             '\n'
+                             '## Fix\n'
+                             'Nothing is required. To have the file read, raise `max-file-size` '
+                             'in\n'
+                             'allocpolicy.toml (at most 64MiB), replace the link by the file, or\n'
+                             'exclude the path to silence the note.\n',
+            'fix': None,
+            'id': 'AP903',
+            'message': '{reason}',
+            'name': 'file-skipped',
+            'rationale': 'A file over the size cap, a FIFO or device, or a link out of the scanned '
+                         "tree is not the repository's error: allocpolicy does not read it, the "
+                         'facts it would give are unknown, and unknown never fails a build.',
+            'severity': 'info',
+            'subject': 'skipped_file',
+            'summary': "A file was not read because of allocpolicy's own bounds.",
+            'when': {'exists': True, 'fact': 'reason'}}],
  'version': 1}
