@@ -121,3 +121,70 @@ def test_a_multi_file_fix_is_not_applied_half_way(
     run = cli("fix", root)
     assert (root / "Cargo.toml").read_bytes() == before
     assert "it also edits src/main.rs" in run.err
+
+
+def _musl_example(tmp_path: Path) -> Path:
+    from fixkit import EXAMPLES, copy_tree
+
+    return copy_tree(EXAMPLES / "alpine-no-mimalloc", tmp_path / "repo")
+
+
+def test_a_failed_write_puts_back_every_file_already_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # AP001's fix adds the dependency to Cargo.toml and the static to src/main.rs; when
+    # main.rs cannot be replaced, the Cargo.toml already replaced gets its bytes back.
+    root = _musl_example(tmp_path)
+    before = {p: (root / p).read_bytes() for p in ("Cargo.toml", "src/main.rs")}
+    real_replace = os.replace
+
+    def disk_full_for_main_rs(src: str, dst: str | Path) -> None:
+        if str(dst).endswith("main.rs"):
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(apply_mod.os, "replace", disk_full_for_main_rs)
+    run = cli("fix", root)
+    assert {p: (root / p).read_bytes() for p in before} == before
+    assert "Fixed AP001" not in run.err
+    assert "src/main.rs: cannot write: No space left on device" in run.err
+    assert "restored unchanged: Cargo.toml" in run.err
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith(".")) == []
+    assert run.rc == 1  # AP001 still stands
+
+
+def test_a_file_changed_after_planning_stops_the_whole_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _musl_example(tmp_path)
+    cargo = (root / "Cargo.toml").read_bytes()
+    real_plan = apply_mod.plan_writes
+
+    def plan_then_edit_main(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real_plan(*args, **kwargs)
+        with open(root / "src/main.rs", "a") as fh:
+            fh.write("// edited meanwhile\n")
+        return result
+
+    monkeypatch.setattr("allocpolicy.commands.fix.plan_writes", plan_then_edit_main)
+    run = cli("fix", root)
+    assert (root / "Cargo.toml").read_bytes() == cargo  # its half of the fix did not land
+    assert (root / "src/main.rs").read_text().endswith("// edited meanwhile\n")
+    assert "global_allocator" not in (root / "src/main.rs").read_text()
+    assert "src/main.rs: changed on disk since it was read; not overwritten" in run.err
+    assert "Fixed AP001" not in run.err
+
+
+def test_write_all_writes_every_file_when_nothing_fails(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a/Cargo.toml": "a = 1\n", "b/Cargo.toml": "b = 1\n"})
+    p = plan(
+        root,
+        [
+            replace_lines("a/Cargo.toml", 1, 1, ["a = 2"]),
+            replace_lines("b/Cargo.toml", 1, 1, ["b = 2"]),
+        ],
+    )
+    out = apply_mod.write_all(root, p.changes)
+    assert out.ok and out.written == ["a/Cargo.toml", "b/Cargo.toml"]
+    assert (root / "a/Cargo.toml").read_text() == "a = 2\n"
+    assert (root / "b/Cargo.toml").read_text() == "b = 2\n"

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from allocpolicy.commands.scan import fail_on
-from allocpolicy.fixes.apply import FileChange, WritePlan, plan_writes, write
+from allocpolicy.fixes.apply import FileChange, WritePlan, plan_writes, write_all
 from allocpolicy.fixes.edits import merge
 from allocpolicy.model import Finding, Fix, Safety
 
@@ -38,7 +38,8 @@ def run(args: argparse.Namespace, root: Path, scanner: Scanner) -> int:
             # a finding came back after its fix was written: stop rather than stack edits
             notes.append("a fixed finding was reported again; stopped so edits do not pile up")
             break
-        p = _plan_round(root, [f.fix for f in todo if f.fix], notes)
+        fixes = [f.fix for f in todo if f.fix]
+        p = _plan_round(root, fixes, notes)
         if not p.changes:
             break
         if args.diff:
@@ -47,12 +48,11 @@ def run(args: argparse.Namespace, root: Path, scanner: Scanner) -> int:
             changed.update({c.path: c for c in p.changes})
             _say_fixed(todo, p, "Would fix")
             break
+        p = _write_round(root, fixes, p, notes)
+        if not p.changes:
+            break
         for c in p.changes:
-            problem = write(root, c)
-            if problem:
-                notes.append(f"{c.path}: {problem}")
-            else:
-                changed.setdefault(c.path, c)
+            changed.setdefault(c.path, c)
         _say_fixed(todo, p, "Fixed")
         applied |= {
             f.fingerprint for f in todo if f.fix and all(e.path in changed for e in f.fix.edits)
@@ -68,6 +68,30 @@ def _say_fixed(findings: list[Finding], p: WritePlan, verb: str) -> None:
         if f.fix and f.fix.edits and all(e.path in paths for e in f.fix.edits):
             loc = f.location
             print(f"{verb} {f.rule} at {loc.path}:{loc.line}: {f.fix.title}", file=sys.stderr)
+
+
+def _write_round(root: Path, fixes: list[Fix], p: WritePlan, notes: list[str]) -> WritePlan:
+    """Write the round's files all together or not at all; when some cannot be written,
+    drop the fixes that touch them and write the rest, again all together. Returns the
+    plan that was written (no changes: nothing was)."""
+    while p.changes:
+        outcome = write_all(root, p.changes)
+        if outcome.ok:
+            return p
+        notes += [f"{path}: {why}" for path, why in outcome.failed]
+        if outcome.restored:
+            notes.append(f"restored unchanged: {', '.join(outcome.restored)}")
+        bad = {path for path, _ in outcome.failed}
+        kept = [fx for fx in fixes if not any(e.path in bad for e in fx.edits)]
+        notes += [
+            f"skipped fix '{fx.title}': {', '.join(sorted(bad & {e.path for e in fx.edits}))} "
+            "could not be written, so none of its files were"
+            for fx in fixes
+            if fx not in kept
+        ]
+        fixes = kept
+        p = _plan_round(root, fixes, notes) if fixes else WritePlan()
+    return WritePlan()
 
 
 def _plan_round(root: Path, fixes: list[Fix], notes: list[str]) -> WritePlan:

@@ -87,20 +87,140 @@ def _verify(path: str, text: str) -> str | None:
     return None
 
 
+@record
+class WriteOutcome:
+    """What a transaction did: every file written, or none (restored where needed)."""
+
+    written: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # path, why
+    restored: list[str] = field(default_factory=list)  # replaced, then put back after a failure
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@record
+class _Staged:
+    change: FileChange
+    target: Path
+    tmp: str
+
+
+def write_all(root: Path, changes: list[FileChange]) -> WriteOutcome:
+    """Write every change or none: a multi-file fix (dependency + `#[global_allocator]`)
+    that lands half-way leaves a crate that does not build.
+
+    Each new content is staged first in a temporary file beside its target; if any
+    cannot be staged (a link out of the tree, a file changed since it was read, a full
+    disk), nothing is replaced. Then the targets are replaced one by one, each checked
+    again just before; if one fails, the ones already replaced get their old bytes back.
+    """
+    out = WriteOutcome()
+    staged: list[_Staged] = []
+    try:
+        for change in changes:
+            try:
+                staged.append(_stage(root, change))
+            except _NotWritten as exc:
+                out.failed.append((change.path, exc.why))
+        if out.failed:
+            return out
+        for i, item in enumerate(staged):
+            try:
+                _replace(root, item)
+            except _NotWritten as exc:
+                out.failed.append((item.change.path, exc.why))
+                out.restored = _restore(staged[:i], out)
+                out.written = []
+                return out
+            out.written.append(item.change.path)
+        return out
+    finally:
+        for item in staged:
+            _unlink(item.tmp)
+
+
 def write(root: Path, change: FileChange) -> str | None:
-    """Atomically replace the file; returns why it was not written, or None."""
+    """Replace one file atomically; returns why it was not written, or None."""
+    out = write_all(root, [change])
+    return out.failed[0][1] if out.failed else None
+
+
+class _NotWritten(Exception):
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def _target(root: Path, change: FileChange) -> Path:
     target = root / change.path
     if target.is_symlink():
         if not inside(target, root):
-            return "a link to a file outside the scanned tree; not written"
+            raise _NotWritten("a link to a file outside the scanned tree; not written")
         target = target.resolve()  # replace the file the link points to, not the link
+    return target
+
+
+def _unchanged(root: Path, target: Path, change: FileChange) -> None:
+    changed = _NotWritten("changed on disk since it was read; not overwritten")
     try:
-        if target.read_bytes() != change.original_bytes:
-            return "changed on disk since it was read; not overwritten"
-        mode = stat.S_IMODE(target.stat().st_mode)
+        if target.stat().st_size != len(change.original_bytes):
+            raise changed
+        now = read_bytes(target, len(change.original_bytes), root=root)
     except OSError as exc:
-        return f"cannot read: {exc.strerror}"
+        raise _NotWritten(f"cannot read: {exc.strerror}") from None
+    except ReadError as exc:  # grew past its old size meanwhile, or became a FIFO...
+        raise changed if "limit" in exc.message else _NotWritten(exc.message) from None
+    if now != change.original_bytes:
+        raise changed
+
+
+def _stage(root: Path, change: FileChange) -> _Staged:
+    target = _target(root, change)
+    _unchanged(root, target, change)
     data = (b"\xef\xbb\xbf" if change.bom else b"") + change.after.encode("utf-8")
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".allocpolicy", dir=target.parent
+        )
+    except OSError as exc:
+        raise _NotWritten(f"cannot write: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+    except OSError as exc:
+        _unlink(tmp)
+        raise _NotWritten(f"cannot write: {exc.strerror}") from None
+    return _Staged(change, target, tmp)
+
+
+def _replace(root: Path, item: _Staged) -> None:
+    _unchanged(root, item.target, item.change)
+    try:
+        os.replace(item.tmp, item.target)
+    except OSError as exc:
+        raise _NotWritten(f"cannot write: {exc.strerror}") from None
+
+
+def _restore(done: list[_Staged], out: WriteOutcome) -> list[str]:
+    """Put the original bytes back into every file already replaced."""
+    restored = []
+    for item in done:
+        try:
+            _put(item.target, item.change.original_bytes)
+            restored.append(item.change.path)
+        except OSError as exc:
+            out.failed.append((item.change.path, f"could not be restored: {exc.strerror}"))
+    return restored
+
+
+def _put(target: Path, data: bytes) -> None:
+    mode = stat.S_IMODE(target.stat().st_mode)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".allocpolicy", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -109,10 +229,12 @@ def write(root: Path, change: FileChange) -> str | None:
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, target)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        return f"cannot write: {exc.strerror}"
-    return None
+    finally:
+        _unlink(tmp)
+
+
+def _unlink(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
