@@ -81,3 +81,15 @@ def test_scan_never_raises(tmp_path_factory, lines, manifest, source):
     result = scan(root)
     for f in result.findings:
         assert f.location.line >= 1 and f.rule.startswith("AP")
+
+
+def test_a_short_run_of_the_fuzz_harness_finds_nothing() -> None:
+    # the same generators and checks as `python -m tests.fuzz --minutes N`, a few dozen
+    # cases: hostile trees (FIFOs, links out, deep nesting, ARG doubling, alias bombs)
+    # and mutated examples, each command capped in time and memory in a forked child
+    from fuzz import _COUNT, _mutated_batch, _structured_batch
+
+    _COUNT["cases"] = 0
+    _structured_batch(25)
+    _mutated_batch(15)
+    assert _COUNT["cases"] >= 30  # hypothesis may stop a batch early on duplicates

@@ -90,12 +90,13 @@ def test_json_has_every_command_and_comparison(bench):
         "precommit-cargo-10",
         "fix-diff-5",
         "scan-broken-5",
+        "scan-hostile-10",
         "hadolint-10",
         "checkov-10",
     ):
         assert key in cmds, key
     assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"]
-    for key in ("scan-10", "python-pass", "one-service-10", "fix-diff-5"):
+    for key in ("scan-10", "python-pass", "one-service-10", "fix-diff-5", "scan-hostile-10"):
         c = cmds[key]
         assert c["available"], c["note"]
         assert len(c["times"]) == 1 and c["time_s"]["median"] > 0
@@ -105,6 +106,7 @@ def test_json_has_every_command_and_comparison(bench):
         assert c["available"] or c["note"]
     whats = {row["what"] for row in data["comparisons"]}
     assert "scan vs hadolint, 10 services" in whats
+    assert "scan with hostile files vs without, 10 services" in whats
     for row in data["comparisons"]:
         assert row.get("ratio") or row.get("status") in ("not measured", "not available")
     assert data["repos"]["mixed-10"]["dockerfiles"] == 10
