@@ -114,7 +114,8 @@ def test_user_rules_forbid_tcmalloc_and_minimum_version(capsys, tmp_path):
     write_tree(
         tmp_path,
         {
-            "allocpolicy.toml": f'policies = ["{(EXAMPLES.parent / "policies/examples/team.yaml").as_posix()}"]\n',
+            "allocpolicy.toml": 'policies = ["policies/team.yaml"]\n',
+            "policies/team.yaml": (EXAMPLES.parent / "policies/examples/team.yaml").read_text(),
             "Cargo.toml": cargo("svc", 'tcmalloc = "0.3"\n' + MIMALLOC_DEP),
             "Cargo.lock": 'version = 3\n[[package]]\nname = "mimalloc"\nversion = "0.1.39"\n',
             "src/main.rs": STATIC + "fn main() {}\n",

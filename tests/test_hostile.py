@@ -170,3 +170,74 @@ def test_no_fix_removes_a_suppression_while_another_file_is_unread(tree: Path) -
     assert unused["fix"] is None
     allocpolicy("fix", ".", cwd=tree)
     assert (tree / "Dockerfile").read_text() == dockerfile
+# A leaked line: jsonschema's messages quote the value they refuse.
+SECRET_POLICY = (
+    f"version: 1\nrules:\n  - id: {SECRET}\n    name: a\n    severity: error\n"
+    "    subject: binary\n    summary: s\n    when: {fact: libc, eq: musl}\n    message: m\n"
+)
+
+
+def refused(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert SECRET not in done.stdout + done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    return done.stderr
+
+
+@pytest.mark.parametrize("how", ["dotdot", "absolute", "link"])
+def test_a_repository_config_cannot_name_a_policy_outside_the_tree(tree: Path, how: str) -> None:
+    outside = tree.parent / "secret.yaml"
+    outside.write_text(SECRET_POLICY)
+    name = {"dotdot": "../secret.yaml", "absolute": outside.as_posix(), "link": "team.yaml"}[how]
+    if how == "link":
+        (tree / "team.yaml").symlink_to(outside)
+    (tree / "allocpolicy.toml").write_text(f'fail-on = "error"\npolicies = [\n  "{name}",\n]\n')
+    err = refused(allocpolicy("scan", ".", cwd=tree))
+    assert f"allocpolicy.toml:3: policies: '{name}' is outside the scanned tree" in err
+
+
+def test_a_config_outside_the_tree_may_name_a_policy_beside_it(tree: Path) -> None:
+    org = tree.parent / "org"
+    org.mkdir()
+    (org / "team.yaml").write_text(SECRET_POLICY.replace(SECRET, "ORG001"))
+    (org / "allocpolicy.toml").write_text('policies = ["team.yaml"]\n')
+    found = findings(
+        allocpolicy(
+            "scan", "--format", "json", "--config", str(org / "allocpolicy.toml"), ".", cwd=tree
+        )
+    )
+    assert "ORG001" in {f["rule"] for f in found}
+
+
+def test_a_policy_named_into_the_tree_is_not_read_through_a_link_out(tree: Path) -> None:
+    # the invoker's config is trusted, the tree it points into is not
+    outside = tree.parent / "secret.yaml"
+    outside.write_text(SECRET_POLICY)
+    (tree / "team.yaml").symlink_to(outside)
+    config = tree.parent / "allocpolicy.toml"
+    config.write_text(f'policies = ["{(tree / "team.yaml").as_posix()}"]\n')
+    err = refused(allocpolicy("scan", "--config", str(config), ".", cwd=tree))
+    assert "allocpolicy.toml:1: policies: " in err and "is outside the scanned tree" in err
+
+
+def test_a_policy_linked_within_the_tree_is_read(tree: Path) -> None:
+    (tree / "policies").mkdir()
+    (tree / "policies/team.yaml").write_text(SECRET_POLICY.replace(SECRET, "TEAM001"))
+    (tree / "team.yaml").symlink_to("policies/team.yaml")
+    (tree / "allocpolicy.toml").write_text('policies = ["team.yaml"]\n')
+    found = findings(allocpolicy("scan", "--format", "json", ".", cwd=tree))
+    assert "TEAM001" in {f["rule"] for f in found}
+
+
+def test_a_fifo_named_allocpolicy_toml_is_an_error_not_a_hang_or_ignored(tree: Path) -> None:
+    os.mkfifo(tree / "allocpolicy.toml")
+    err = refused(allocpolicy("scan", ".", cwd=tree))
+    assert "allocpolicy.toml:1: not a regular file" in err
+
+
+def test_a_config_linked_out_of_the_tree_is_not_read(tree: Path) -> None:
+    outside = tree.parent / "secret.toml"
+    outside.write_text(f'fail-on = "{SECRET}"\n')
+    (tree / "allocpolicy.toml").symlink_to(outside)
+    err = refused(allocpolicy("scan", ".", cwd=tree))
+    assert "allocpolicy.toml:1: a link to a file outside the scanned tree" in err

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from allocpolicy._record import field, record
 from allocpolicy.model import Severity
 from allocpolicy.parsing.cargo import ManifestError, load_toml
-from allocpolicy.parsing.text import MAX_BYTES, ReadError, read_text
+from allocpolicy.parsing.text import MAX_BYTES, ReadError, decode, inside, read_bytes
 from allocpolicy.parsing.toml_lines import index_toml
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -63,9 +64,23 @@ _UNITS = {"": 1, "B": 1, "KIB": 1024, "MIB": 1024 * 1024, "KB": 1000, "MB": 1000
 
 def find_config(root: Path) -> Path | None:
     for name in CONFIG_NAMES:
-        if (root / name).is_file():
-            return root / name
+        path = root / name
+        # A FIFO or a dangling link by that name is the config, refused when read: passed
+        # over, the scan would silently run without the config the user thinks applies.
+        if os.path.lexists(path) and not path.is_dir():
+            return path
     return None
+
+
+def confined(path: Path, root: Path) -> Path | None:
+    """`root` when `path` is named inside the scanned tree, which it must then not leave.
+
+    Trust follows who names a file: one named inside the tree is the tree's data (a
+    pull request can turn it into a link to any file of the machine running the scan),
+    one named outside it by the invoker (`--config ~/org.toml`) is read as named.
+    """
+    full, top = os.path.abspath(path), os.path.abspath(root)
+    return root if full == top or full.startswith(top.rstrip(os.sep) + os.sep) else None
 
 
 def load_config(root: Path, explicit: Path | None = None) -> Config:
@@ -74,16 +89,19 @@ def load_config(root: Path, explicit: Path | None = None) -> Config:
         return Config()
     shown = str(path)
     try:
-        src = read_text(path, 1024 * 1024)  # a config file is a few lines
+        # a config file is a few lines
+        src = decode(read_bytes(path, 1024 * 1024, root=confined(path, root)))
         data = load_toml(src.text)
     except ReadError as exc:
         raise ConfigError(shown, exc.line, exc.message) from None
     except ManifestError as exc:
         raise ConfigError(shown, exc.line, exc.message) from None
-    return _build(path, data, index_toml(src.lines))
+    return _build(path, root, data, src.lines)
 
 
-def _build(path: Path, data: dict[str, Any], idx: Any) -> Config:
+def _build(path: Path, root: Path, data: dict[str, Any], lines: list[str]) -> Config:
+    idx = index_toml(lines)
+
     def fail(keys: tuple[str, ...], message: str) -> ConfigError:
         return ConfigError(str(path), idx.line_of(keys) or 1, message)
 
@@ -92,7 +110,8 @@ def _build(path: Path, data: dict[str, Any], idx: Any) -> Config:
         if key not in _KEYS:
             raise fail((key,), f"unknown key {key!r} (known: {', '.join(sorted(_KEYS))})")
     cfg.fail_on = _severity(data.get("fail-on", "error"), ("fail-on",), fail)
-    cfg.policies = [path.parent / p for p in _strings(data, "policies", fail)]
+    names = _strings(data, "policies", fail)
+    cfg.policies = _policies(path, root, names, lines, idx.line_of(("policies",)) or 1)
     cfg.exclude = _strings(data, "exclude", fail)
     profile = data.get("default-profile", "default")
     if profile not in PROFILES:
@@ -109,6 +128,25 @@ def _build(path: Path, data: dict[str, Any], idx: Any) -> Config:
             )
         cfg.per_path_ignores[pattern] = {str(i) for i in ids}
     return cfg
+
+
+def _policies(path: Path, root: Path, names: list[str], lines: list[str], line: int) -> list[Path]:
+    """The policy files named; a config in the scanned tree may name none outside it."""
+    in_tree = confined(path, root) is not None
+    found = []
+    for name in names:
+        policy = path.parent / name
+        if (in_tree or confined(policy, root)) and not inside(policy, root):
+            # `inside` follows links: "../../etc/x.yaml", "/etc/x.yaml" and a link out alike
+            at = next((n for n in range(line, len(lines) + 1) if name in lines[n - 1]), line)
+            raise ConfigError(
+                str(path),
+                at,
+                f"policies: {name!r} is outside the scanned tree; a repository's policy "
+                "files must be inside it (not through '..', an absolute path or a link)",
+            )
+        found.append(policy)
+    return found
 
 
 def _rules(cfg: Config, rules: Any, fail: Any) -> None:

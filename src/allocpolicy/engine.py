@@ -76,7 +76,7 @@ def scan(
 ) -> ScanResult:
     """Every finding of the tree (or of `files`, a narrowed file set), sorted; fixes pending."""
     config = config or load_config(root, config_path)
-    rules = load_rules(config.policies)
+    rules = load_rules(config.policies, root)
     repo, subjects, inventory, suppressions = gather(root, config, files)
     findings: list[Finding] = []
     pending: list[PendingFix] = []

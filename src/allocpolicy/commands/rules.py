@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 
 def _rules(args: argparse.Namespace) -> dict[str, Rule]:
-    return load_rules(load_config(Path(args.path), args.config).policies)
+    root = Path(args.path)
+    return load_rules(load_config(root, args.config).policies, root)
 
 
 def run_rules(args: argparse.Namespace) -> int:

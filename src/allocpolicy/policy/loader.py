@@ -6,9 +6,13 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from allocpolicy.config import confined
 from allocpolicy.facts.catalog import SUBJECTS
 from allocpolicy.model import Severity
-from allocpolicy.policy.conditions import facts_used
+from allocpolicy.parsing.text import ReadError, decode, read_bytes
+from allocpolicy.policy.conditions import facts_used, pattern_error, walk
+from allocpolicy.policy.errors import PolicyError as PolicyError  # re-exported
+from allocpolicy.policy.errors import error_at, field_name, invalid_yaml, line_at, node
 from allocpolicy.policy.rule import FixSpec, Rule, SeverityOverride
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -22,13 +26,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # costs the json import. tests/policy keeps the two identical.
 COMPILED_DEFAULT = Path(__file__).resolve().parent / "compiled_default.py"
 SCHEMA = Path(__file__).resolve().parent / "schema.json"
-
-
-class PolicyError(Exception):
-    def __init__(self, path: str, line: int, field: str, message: str) -> None:
-        where = f" (field {field})" if field else ""
-        super().__init__(f"{path}:{line}: {message}{where}")
-        self.path, self.line, self.field, self.message = path, line, field, message
 
 
 def default_policy_text() -> tuple[str, str]:
@@ -74,14 +71,11 @@ def _builtin_rules() -> list[Rule]:
     return [_rule(name, r) for r in policy["rules"]]
 
 
-def load_rules(extra: list[Path] | None = None) -> dict[str, Rule]:
+def load_rules(extra: list[Path] | None = None, root: Path | None = None) -> dict[str, Rule]:
+    """The shipped rules and those of `extra`; one named inside `root` must really be there."""
     rules = {r.id: r for r in _builtin_rules()}
     for path in extra or []:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PolicyError(str(path), 1, "", f"cannot read policy file: {exc}") from None
-        for rule in parse_policy(str(path), text):
+        for rule in parse_policy(str(path), _read(path, root)):
             if rule.id in rules and rules[rule.id].source != rule.source:
                 raise PolicyError(
                     str(path),
@@ -93,30 +87,39 @@ def load_rules(extra: list[Path] | None = None) -> dict[str, Rule]:
     return rules
 
 
+def _read(path: Path, root: Path | None) -> str:
+    # Bounded, regular files only, never blocking: a FIFO or /dev/zero by a policy's
+    # name must not hang the scan or fill memory.
+    from allocpolicy.policy import bounds
+
+    try:
+        inside = confined(path, root) if root is not None else None
+        return decode(read_bytes(path, bounds.MAX_POLICY_BYTES, root=inside)).text
+    except ReadError as exc:
+        reason = exc.message.removesuffix("; skipped")
+        raise PolicyError(str(path), exc.line, "", f"cannot read policy file: {reason}") from None
+
+
 def parse_policy(
     path: str, text: str, validate: bool = True, schema: dict[str, Any] | None = None
 ) -> list[Rule]:
     """The rules of one policy file; `schema` replaces the shipped one (the generator's)."""
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    from allocpolicy.policy import bounds  # here: the shipped policy loads without it
+
+    bounds.check_yaml(path, text)  # before anything is built: aliases, nesting
     try:
-        data = yaml.load(text, Loader=loader)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise PolicyError(path, line, "", f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise invalid_yaml(path, exc) from None
+    bounds.check_rules(path, text, data)  # before the schema walks it: rule count, conditions
     if validate:
         _validate(path, text, data, schema or _schema())
     rules = [_rule(path, r) for r in data["rules"]]
     _check_facts(path, text, rules)
+    _check_patterns(path, text, rules)
     return rules
-
-
-def _node(text: str) -> Any:
-    import yaml
-
-    return yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _validate(path: str, text: str, data: Any, schema: dict[str, Any]) -> None:
@@ -128,8 +131,9 @@ def _validate(path: str, text: str, data: Any, schema: dict[str, Any]) -> None:
         return
     err = jsonschema.exceptions.best_match(errors)
     where = list(err.absolute_path)
-    field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in where).replace(".[", "[")
-    raise PolicyError(path, _line_at(_node(text), where), field or "(top level)", err.message)
+    raise PolicyError(
+        path, line_at(node(text), where), field_name(where) or "(top level)", err.message
+    )
 
 
 def _rule(path: str, raw: dict[str, Any]) -> Rule:
@@ -163,7 +167,7 @@ def _check_facts(path: str, text: str, rules: list[Rule]) -> None:
             if fact not in known:
                 raise PolicyError(
                     path,
-                    _line_at(_node(text), ["rules", i, "when"]),
+                    line_at(node(text), ["rules", i, "when"]),
                     f"rules[{i}].when",
                     f"rule {rule.id}: subject {rule.subject!r} has no fact {fact!r} "
                     f"(facts: {', '.join(sorted(known))})",
@@ -172,28 +176,27 @@ def _check_facts(path: str, text: str, rules: list[Rule]) -> None:
             if name not in known:
                 raise PolicyError(
                     path,
-                    _line_at(_node(text), ["rules", i, "message"]),
+                    line_at(node(text), ["rules", i, "message"]),
                     f"rules[{i}].message",
                     f"rule {rule.id}: message names unknown fact {{{name}}}",
                 )
 
 
-def _line_at(node: Any, where: list[Any]) -> int:
-    """Line (1-based) of the YAML node at a JSON path, or of its nearest ancestor."""
-    line = node.start_mark.line + 1 if node is not None else 1
-    for step in where:
-        child = None
-        if isinstance(step, int) and hasattr(node, "value") and isinstance(node.value, list):
-            if step < len(node.value) and not isinstance(node.value[step], tuple):
-                child = node.value[step]
-        elif hasattr(node, "value") and isinstance(node.value, list):
-            for key, value in node.value:
-                if isinstance(key.value, str) and key.value == step:
-                    child = value
-                    line = key.start_mark.line + 1
-                    break
-        if child is None:
-            return line
-        node = child
-        line = node.start_mark.line + 1
-    return line
+def _check_patterns(path: str, text: str, rules: list[Rule]) -> None:
+    """Every `matches` pattern compiles now, so a bad one names its rule, not a failed scan."""
+    for i, rule in enumerate(rules):
+        conds = [(["when"], rule.when)] + [
+            (["severity_overrides", j, "when"], o.when)
+            for j, o in enumerate(rule.severity_overrides)
+        ]
+        for where, cond in conds:
+            for sub, c in walk(cond):
+                reason = pattern_error(c["matches"]) if "matches" in c else None
+                if reason is not None:
+                    raise error_at(
+                        path,
+                        text,
+                        ["rules", i, *where, *sub, "matches"],
+                        f"rule {rule.id}: pattern {c['matches']!r} is not RE2 syntax: {reason} "
+                        "(policy patterns are RE2: no backreferences or lookaround)",
+                    )
