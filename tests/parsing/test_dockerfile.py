@@ -102,17 +102,21 @@ def test_global_args_substituted_into_from():
         FROM ${REGISTRY}/app:$TAG AS c
         ARG LOCAL=1
         FROM rust:${LOCAL}
+        FROM rust:${VARIANT}
         """
     )
     assert df.global_args == {"RUST_VERSION": "1.80", "IMAGE": "rust:1.80-slim"}
     assert [s.base_resolved for s in df.stages] == [
         "rust:1.80-slim",
         "rust:1.80-alpine",
-        "${REGISTRY}/app:$TAG",
-        "rust:${LOCAL}",  # ARG after FROM is stage-local, never global
+        # BuildKit expands a name no global ARG declares to nothing (and then
+        # rejects the reference); allocpolicy's image table knows neither.
+        "/app:",
+        "rust:",  # ARG after FROM is stage-local, never global
+        "rust:${VARIANT}",  # declared without a value: --build-arg may still set it
     ]
     assert df.stages[0].base == "$IMAGE"
-    assert df.unresolved_args == {"REGISTRY", "TAG", "LOCAL"}
+    assert df.unresolved_args == {"REGISTRY", "TAG", "LOCAL", "VARIANT"}
 
 
 def test_build_args_override_declared_args_only():
@@ -120,11 +124,11 @@ def test_build_args_override_declared_args_only():
         ARG RUST_VERSION=1.80
         ARG VARIANT
         FROM rust:${RUST_VERSION}-${VARIANT}
-        FROM alpine:${UNDECLARED}
+        FROM alpine:3${UNDECLARED}
         """
     df = parse(text, build_args={"RUST_VERSION": "1.85", "VARIANT": "bookworm", "UNDECLARED": "3"})
     assert df.stages[0].base_resolved == "rust:1.85-bookworm"
-    assert df.stages[1].base_resolved == "alpine:${UNDECLARED}"
+    assert df.stages[1].base_resolved == "alpine:3"
     assert df.unresolved_args == {"UNDECLARED"}
 
 
@@ -476,7 +480,8 @@ def test_double_dash_ends_flags():
         ("$", "$"),
         ("${A", "${A"),
         ("$1", "$1"),
-        ("${A#pat}", "${A#pat}"),
+        ("${A#pat}", "1"),
+        ("${B#pat}", "${B#pat}"),
         ("no vars", "no vars"),
     ],
 )

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
 from allocpolicy._record import field, record
+from allocpolicy.parsing.expand import Expander, ExpansionError
 
 __all__ = [
     "Dockerfile",
@@ -110,7 +111,32 @@ class Dockerfile:
     instructions: list[Instruction]
     comments: list[tuple[int, str]]
     lines: list[str]
-    unresolved_args: set[str]
+    unresolved_args: set[str]  # names FROM lines use that are unset or unknown here
+    build_args: dict[str, str] = field(default_factory=dict)  # the caller's --build-arg values
+    # Shared by every expansion in this file, so its work budget bounds the file.
+    expander: Expander = field(default_factory=Expander, repr=False)
+
+    def word(
+        self, raw: str, env: Mapping[str, str], line: int, unset: Set[str] = frozenset()
+    ) -> str:
+        """A word of a stage's instruction expanded as BuildKit would (quotes removed).
+
+        Names not in ``env`` may come from the base image's ENV, so they stay as
+        written (unknown), except those in ``unset``.  A word BuildKit refuses
+        raises DockerfileError at ``line``.
+        """
+        try:
+            return self.expander.word(raw, env, unset=unset)
+        except ExpansionError as exc:
+            raise DockerfileError(line, exc.message) from None
+
+    def shell(self, text: str, env: Mapping[str, str]) -> str:
+        """Shell-time expansion of RUN or command text (see ``substitute``)."""
+        return self.expander.shell(text, env) if "$" in text else text
+
+    def words(self, ins: Instruction) -> list[str]:
+        """The raw words of an ARG, ENV or LABEL (quotes kept, for ``word``)."""
+        return _parse_words(ins.args, self.escape)
 
 
 # --- small helpers -----------------------------------------------------------
@@ -119,7 +145,6 @@ _DIRECTIVE_RE = re.compile(r"^\s*#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
 _HEREDOC_KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
 _HEREDOC_WORD_RE = re.compile(r"^(\d*)<<(-?)([^<-][^<]*)$")
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RAW_WORD_RE = re.compile(r"""(?:[^\s"'\\]|\\.|\\$|"(?:[^"\\]|\\.|\\$)*"?|'[^']*'?)+""", re.S)
 _NEEDS_SHLEX_RE = re.compile(r"[\"'\\]")
 _KEYWORD_RE = re.compile(r"(\S*)(\s*)(.*)", re.S)
@@ -128,10 +153,13 @@ _AUTOMATIC_ARGS = frozenset(
     {
         "TARGETPLATFORM",
         "TARGETOS",
+        "TARGETOSVERSION",
         "TARGETARCH",
         "TARGETVARIANT",
+        "TARGETSTAGE",
         "BUILDPLATFORM",
         "BUILDOS",
+        "BUILDOSVERSION",
         "BUILDARCH",
         "BUILDVARIANT",
     }
@@ -203,104 +231,62 @@ def _heredoc_specs(value: str) -> list[tuple[str, bool, bool]]:
 
 
 def substitute(text: str, env: Mapping[str, str]) -> str:
-    """Expand ``$VAR``, ``${VAR}``, ``${VAR:-x}``, ``${VAR-x}``, ``${VAR:+x}``, ``${VAR+x}``.
+    """Shell-time expansion of ``$VAR``, ``${VAR}`` and the ``${VAR...}`` operator forms.
 
-    Unknown variables in the plain forms are left as written so a caller can
-    still see what was unresolved; ``\\$`` is an escaped dollar and kept as is.
+    For already unquoted text (a RUN word, a container command): names not in
+    ``env`` are left as written so a caller can still see what was unresolved;
+    ``\\$`` is an escaped dollar and kept as is.  Bounded like every expansion
+    (see :mod:`allocpolicy.parsing.expand`).
     """
     if "$" not in text:
         return text
-    return _expand(text, env, None)
+    return Expander().shell(text, env)
 
 
-def _find_close(text: str, i: int) -> int:
-    """Index of the ``}`` closing the ``${`` whose body starts at i, or -1."""
-    depth = 1
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "$" and i + 1 < n and text[i + 1] == "{":
-            depth += 1
-            i += 2
-            continue
-        if ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
+def _parse_words(text: str, escape: str) -> list[str]:
+    """Words of an ARG/ENV/LABEL line as BuildKit's parseWords splits them.
 
-
-def _expand(text: str, env: Mapping[str, str], unresolved: set[str] | None) -> str:
-    out: list[str] = []
+    Whitespace outside quotes separates words; quotes and escapes stay in the
+    word (the expansion removes them later).  The escape character protects
+    the next character, also inside double quotes, never inside single quotes.
+    """
+    if "'" not in text and '"' not in text and escape not in text:
+        return text.split()  # the common line: nothing quoted
+    words: list[str] = []
+    buf: list[str] = []
+    blank_ok = False  # a quoted empty word ("") is still a word
+    quote = ""
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch == "\\" and i + 1 < n and text[i + 1] == "$":
-            out.append(text[i : i + 2])
-            i += 2
-            continue
-        if ch != "$" or i + 1 >= n:
-            out.append(ch)
-            i += 1
-            continue
-        if text[i + 1] == "{":
-            close = _find_close(text, i + 2)
-            if close < 0:
-                out.append(text[i:])
-                break
-            out.append(_expand_braced(text[i + 2 : close], text[i : close + 1], env, unresolved))
-            i = close + 1
-            continue
-        m = _NAME_RE.match(text, i + 1)
-        if not m:
-            out.append(ch)
-            i += 1
-            continue
-        name = m.group(0)
-        if name in env:
-            out.append(env[name])
+        if quote:
+            if ch == quote:
+                quote = ""
+            elif ch == escape and quote != "'":
+                if i + 1 == n:
+                    break  # a trailing escape is dropped
+                buf.append(ch)
+                i += 1
+                ch = text[i]
+            buf.append(ch)
+        elif ch.isspace():
+            if buf or blank_ok:
+                words.append("".join(buf))
+            buf, blank_ok = [], False
         else:
-            out.append(text[i : m.end()])
-            if unresolved is not None:
-                unresolved.add(name)
-        i = m.end()
-    return "".join(out)
-
-
-def _expand_braced(
-    inner: str, original: str, env: Mapping[str, str], unresolved: set[str] | None
-) -> str:
-    m = _NAME_RE.match(inner)
-    if not m:
-        return original
-    name = m.group(0)
-    op_text = inner[m.end() :]
-    value = env.get(name)
-    if not op_text:
-        if value is None:
-            if unresolved is not None:
-                unresolved.add(name)
-            return original
-        return value
-    colon = op_text.startswith(":")
-    op = op_text[1:2] if colon else op_text[:1]
-    word = op_text[2:] if colon else op_text[1:]
-    # With ':' an empty value counts as unset, as in POSIX sh and BuildKit.
-    is_set = value is not None and (value != "" or not colon)
-    if op == "-":
-        return value if is_set else _expand(word, env, unresolved)  # type: ignore[return-value]
-    if op == "+":
-        return _expand(word, env, unresolved) if is_set else ""
-    if op == "?" and is_set:
-        return value  # type: ignore[return-value]
-    # ${VAR?msg} unset, or pattern operators we do not model: leave as written.
-    if value is None and unresolved is not None:
-        unresolved.add(name)
-    return original
+            if ch in "'\"":
+                quote, blank_ok = ch, True
+            elif ch == escape:
+                if i + 1 == n:
+                    break
+                buf.append(ch)
+                i += 1
+                ch = text[i]
+            buf.append(ch)
+        i += 1
+    if buf or blank_ok:
+        words.append("".join(buf))
+    return words
 
 
 # --- the tokenizer ----------------------------------------------------------------
@@ -443,18 +429,8 @@ class _Tokenizer:
 # --- stages ---------------------------------------------------------------------------
 
 
-def _arg_pairs(ins: Instruction) -> list[tuple[str, str | None]]:
-    """``ARG A=1 B`` -> [("A", "1"), ("B", None)]."""
-    pairs: list[tuple[str, str | None]] = []
-    for word in ins.words():
-        name, eq, default = word.partition("=")
-        if name:
-            pairs.append((name, default if eq else None))
-    return pairs
-
-
 def _parse_from(ins: Instruction) -> tuple[str, str | None]:
-    words = ins.words()
+    words = ins.args.split()  # BuildKit splits FROM on whitespace only; quotes go later
     if len(words) == 1:
         return words[0], None
     if len(words) == 3 and words[1].lower() == "as":
@@ -467,64 +443,99 @@ def parse_dockerfile(text: str, build_args: Mapping[str, str] | None = None) -> 
     return _parse(text, build_args or {})
 
 
+class _GlobalScope:
+    """BuildKit's global scope: the ARGs before the first FROM, seen by FROM lines.
+
+    Every name that can have a value here is known, so a name in neither
+    ``env`` nor ``unknown`` is unset and expands to nothing, as in BuildKit.
+    ``unknown`` holds ARGs declared without a value (``--build-arg`` may set
+    them at build time) and the platform ARGs BuildKit fills in itself.
+    """
+
+    def __init__(self, build_args: Mapping[str, str], expander: Expander) -> None:
+        self.build_args, self.expander = build_args, expander
+        # BuildKit defines the platform ARGs itself; a caller may pass them in.
+        self.automatic = {k: v for k, v in build_args.items() if k in _AUTOMATIC_ARGS}
+        self.env: dict[str, str] = {}
+        self.declared: set[str] = set()  # declared without a value, no build arg
+
+    def expand(self, raw: str, line: int, missing: set[str] | None = None) -> str:
+        env = {**self.automatic, **self.env}
+        unknown = self.declared | (_AUTOMATIC_ARGS - self.automatic.keys())
+        try:
+            return self.expander.word(raw, env, closed=True, unknown=unknown, missing=missing)
+        except ExpansionError as exc:
+            raise DockerfileError(line, exc.message) from None
+
+    def arg(self, ins: Instruction, escape: str) -> None:
+        for word in _parse_words(ins.args, escape):
+            name, eq, default = word.partition("=")
+            if not name:
+                continue
+            if name in self.build_args:
+                self.env[name] = self.build_args[name]
+            elif eq:
+                # Defaults may use earlier ARGs (ARG IMAGE=rust:${RUST_VERSION}); a
+                # name without a value yet is unset in its own default: ARG V=$V is "".
+                saved = self.declared
+                self.declared = saved - {name}
+                try:
+                    self.env[name] = self.expand(default, ins.start_line)
+                finally:
+                    self.declared = saved
+            elif name not in self.env:
+                self.declared.add(name)  # a bare ARG keeps an earlier value, as in BuildKit
+                continue
+            self.declared.discard(name)
+
+
 def _parse(text: str, build_args: Mapping[str, str]) -> Dockerfile:
     lines = _physical_lines(text)
     tok = _Tokenizer(lines)
     tok.run()
-    global_args: dict[str, str] = {}
+    expander = Expander(tok.escape)
+    scope = _GlobalScope(build_args, expander)
     stages: list[Stage] = []
     unresolved: set[str] = set()
-    # BuildKit defines the platform ARGs itself; a caller may pass them in.
-    automatic = {k: v for k, v in build_args.items() if k in _AUTOMATIC_ARGS}
     for ins in tok.instructions:
         if ins.keyword == "FROM":
-            env = {**automatic, **global_args}
-            stages.append(_stage(ins, len(stages), stages, env, unresolved))
+            stages.append(_stage(ins, len(stages), stages, scope, unresolved))
         elif stages:
             stages[-1].instructions.append(ins)
         elif ins.keyword == "ARG":
-            _global_arg(ins, global_args, build_args)
+            scope.arg(ins, tok.escape)
         else:
             raise DockerfileError(
                 ins.start_line, f"{ins.keyword} before the first FROM (only ARG is allowed)"
             )
     return Dockerfile(
         escape=tok.escape,
-        global_args=global_args,
+        global_args=scope.env,
         stages=stages,
         instructions=tok.instructions,
         comments=tok.comments,
         lines=lines,
         unresolved_args=unresolved,
+        build_args=dict(build_args),
+        expander=expander,
     )
-
-
-def _global_arg(ins: Instruction, env: dict[str, str], build_args: Mapping[str, str]) -> None:
-    for name, default in _arg_pairs(ins):
-        if name in build_args:
-            env[name] = build_args[name]
-        elif default is not None:
-            # Defaults may use earlier ARGs: ARG IMAGE=rust:${RUST_VERSION}
-            env[name] = substitute(default, env)
-        else:
-            env.pop(name, None)
 
 
 def _stage(
     ins: Instruction,
     index: int,
     stages: list[Stage],
-    env: Mapping[str, str],
+    scope: _GlobalScope,
     unresolved: set[str],
 ) -> Stage:
     base, name = _parse_from(ins)
-    missing: set[str] = set()
-    resolved = _expand(base, env, missing)
-    unresolved |= missing
+    resolved = scope.expand(base, ins.start_line, unresolved)
+    if not resolved:
+        raise DockerfileError(ins.start_line, f"base name ({base}) should not be blank")
     platform = ins.flags.get("platform")
     if platform is not None:
-        missing = set()
-        platform = _expand(platform, env, missing)
+        missing: set[str] = set()
+        platform = scope.expand(platform, ins.start_line, missing)
         unresolved |= missing - _AUTOMATIC_ARGS
     parent = None
     lowered = resolved.lower()
