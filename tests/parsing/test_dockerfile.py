@@ -132,6 +132,37 @@ def test_build_args_override_declared_args_only():
     assert df.unresolved_args == {"UNDECLARED"}
 
 
+def test_global_arg_semantics_follow_buildkit():
+    df = parse(
+        """
+        ARG A=1
+        ARG A
+        ARG V=$V
+        ARG D
+        ARG D=${D}x
+        ARG Q='$A' R="$A" S=\\$A
+        FROM "rust:$A-alpine$V" AS b
+        """
+    )
+    # a bare ARG keeps an earlier value; a default referring to its own name sees it unset
+    assert df.global_args == {"A": "1", "V": "", "D": "x", "Q": "$A", "R": "1", "S": "$A"}
+    assert df.stages[0].base_resolved == "rust:1-alpine"
+    assert df.unresolved_args == set()
+
+
+def test_from_that_expands_to_nothing_is_an_error():
+    with pytest.raises(DockerfileError) as err:
+        parse_dockerfile("ARG BASE\nFROM alpine\nFROM ${NOTHING}\n")
+    assert err.value.line == 3 and "should not be blank" in err.value.message
+    with pytest.raises(DockerfileError) as err:
+        parse_dockerfile("ARG B=${X:?no_base}\nFROM $B\n")
+    assert err.value.line == 1 and "X: no_base" in err.value.message
+    # a build arg replaces the default, which BuildKit then never expands
+    assert parse_dockerfile("ARG B=${X:?}\nFROM $B\n", {"B": "alpine"}).stages[0].base_resolved == (
+        "alpine"
+    )
+
+
 def test_automatic_platform_args_are_not_reported_unresolved():
     df = parse(
         """

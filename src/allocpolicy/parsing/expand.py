@@ -358,7 +358,7 @@ class _Walk:
         self.pos = p
         # BuildKit expands the word before it looks at the variable, so an error in
         # an unused default is still an error.
-        word = self.run("}", op in "#%")
+        word = self.closing("}", op in "#%")
         state, value = self.lookup(name)
         is_set = state == _SET and not (colon and value == "")
         if op == "-":
@@ -371,6 +371,16 @@ class _Walk:
             result = self.trim(at, name, state, value, op, word)
         self.exp.charge(len(result))
         return result
+
+    def closing(self, stop: str, raw_escapes: bool) -> str:
+        """The text of a ${...} part up to ``stop``; BuildKit's message when it is missing."""
+        try:
+            return self.run(stop, raw_escapes)
+        except _Malformed as exc:
+            if not exc.message.startswith("unexpected end"):
+                raise  # not a part that ran off the end: a bad substitution inside it
+            where = "" if stop == "}" else " in ${}"
+            raise _Malformed(f"syntax error: missing '{stop}'{where}") from None
 
     def required(self, at: int, name: str, state: int, value: str, colon: bool, word: str) -> str:
         if state == _SET and not (colon and value == ""):
@@ -401,8 +411,8 @@ class _Walk:
     def replace(self, at: int, p: int, name: str) -> str:
         every = p < len(self.text) and self.text[p] == "/"
         self.pos = p + 1 if every else p
-        pattern = self.run("/", True)
-        replacement = self.run("}", True)
+        pattern = self.closing("/", True)
+        replacement = self.closing("}", True)
         tokens = _tokens(pattern)
         state, value = self.lookup(name)
         if state == _UNKNOWN:
