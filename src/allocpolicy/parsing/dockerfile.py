@@ -7,17 +7,21 @@ heredocs (their bodies come back as bogus instructions), ends a continuation at
 a blank line (BuildKit skips blank lines inside continuations) and ignores the
 BOM; folding heredoc bodies back would mean re-scanning every line anyway, so a
 direct single pass is both simpler and more exact.  It is also much cheaper to
-import and run.  ``tests/parsing/test_dockerfile.py`` holds a differential test
-that checks this parser agrees with ``dockerfile-parse`` (instruction, start and
-end line, value) on heredoc-free Dockerfiles without blank lines in
-continuations.
+import and run.  Two differential tests hold it to that:
+``tests/parsing/test_dockerfile_buildkit.py`` against BuildKit's own Go parser
+(the ``dockerfile`` package: instruction split, lines, flags, JSON form,
+heredocs, the errors the parser raises) and ``tests/parsing/test_dockerfile.py``
+against ``dockerfile-parse`` on heredoc-free files.
 
 Handled: parser directives (``# escape=``, ``# syntax=``, ``# check=``) at the
 top of the file, comments and blank lines inside continuations, the escape
-character for continuations, heredocs on RUN/COPY/ADD (``<<EOT``, ``<<-EOT``,
-quoted names, several per line, ``COPY <<EOF /path``), CRLF endings, a UTF-8
-BOM, lower-case keywords, global ARGs substituted into FROM (with build-arg
-overrides) and stage aliases.
+character for continuations (joined as BuildKit joins them: no space added),
+heredocs on RUN/COPY/ADD (``<<EOT``, ``<<-EOT``, quoted names, several per
+line, ``COPY <<EOF /path``), CRLF endings, a UTF-8 BOM, lower-case keywords,
+builder flags as BuildKit splits them, the ENV/LABEL and JSON-array errors
+BuildKit's parser reports, global ARGs expanded into FROM (with build-arg
+overrides; :mod:`allocpolicy.parsing.expand` does the expansion) and stage
+aliases.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ class DockerfileError(Exception):
 @record
 class Heredoc:
     name: str
-    body: str  # content as BuildKit passes it: every body line + "\n", tabs chomped for <<-
+    body: str  # content as BuildKit passes it: every line with its ending, tabs chomped for <<-
     start_line: int  # first body line; for an empty body start_line == end_line + 1
     end_line: int  # last body line (the terminator line is not part of the body)
     chomp: bool = False  # <<-NAME: leading tabs stripped
@@ -191,25 +195,87 @@ def _raw_words(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _RAW_WORD_RE.finditer(text)]
 
 
-def _split_flags(value: str) -> tuple[list[tuple[str, str]], str]:
-    """Leading ``--flag[=value]`` words and the rest of the text."""
+def _split_flags(value: str, escape: str = "\\") -> tuple[list[tuple[str, str]], str]:
+    """Leading ``--flag[=value]`` words and the rest of the text, as BuildKit's
+    extractBuilderFlags reads them: quotes removed, the escape character
+    protecting the next character (inside quotes too), ``--`` ending the flags."""
     if not value.startswith("--"):
         return [], value  # the common case, no need to tokenize
     items: list[tuple[str, str]] = []
-    rest_at = len(value)
-    for start, end in _raw_words(value):
-        word = value[start:end]
-        if not word.startswith("--") or word == "--":
-            rest_at = start
+    i, n = 0, len(value)
+    while i < n:
+        if value[i].isspace():
+            i += 1
+            continue
+        if not value.startswith("--", i):
             break
-        name, eq, raw = word[2:].partition("=")
-        if not name:
-            rest_at = start
+        word, i = _flag_word(value, i, escape)
+        if word == "--":
             break
-        if eq and ("'" in raw or '"' in raw or "\\" in raw):
-            raw = "".join(_split_words(raw))
+        name, _, raw = word[2:].partition("=")
         items.append((name, raw))
-    return items, value[rest_at:].strip()
+    return items, value[i:].strip()
+
+
+def _flag_word(text: str, i: int, escape: str) -> tuple[str, int]:
+    """One flag word from ``i``, unquoted; and where it ended."""
+    out: list[str] = []
+    quote = ""
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if not quote and ch.isspace():
+            break
+        if ch == escape:
+            if i + 1 < n:
+                out.append(text[i + 1])
+            i += 2
+            continue
+        if quote and ch == quote:
+            quote = ""
+        elif not quote and ch in "'\"":
+            quote = ch
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out), i
+
+
+_JSON_KEYWORDS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"})
+_WHITESPACE_RE = re.compile(r"[\t\v\f\r ]+")
+
+
+def _check_arguments(keyword: str, args: str, escape: str, line: int) -> None:
+    """The argument errors BuildKit's parser itself reports (it rejects the file)."""
+    if keyword in ("ENV", "LABEL"):
+        words = _parse_words(args, escape)
+        if not words:
+            return
+        if "=" not in words[0]:  # the legacy `ENV KEY value` form
+            if len(_WHITESPACE_RE.split(args, 1)) < 2:
+                raise DockerfileError(line, f"{keyword} must have two arguments")
+            return
+        for word in words:
+            if "=" not in word:
+                shown = '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                raise DockerfileError(
+                    line, f"Syntax error - can't find = in {shown}. Must be of the form: name=value"
+                )
+    elif keyword in _JSON_KEYWORDS and args.startswith("["):
+        import json
+
+        try:
+            parsed = json.loads(args, parse_constant=_no_constant)
+        except ValueError:
+            return  # not JSON: BuildKit reads it as shell form
+        if isinstance(parsed, list) and not all(isinstance(x, str) for x in parsed):
+            raise DockerfileError(
+                line, "when using JSON array syntax, arrays must be comprised of strings only"
+            )
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(name)  # NaN and Infinity are not JSON to Go either
 
 
 def _heredoc_specs(value: str) -> list[tuple[str, bool, bool]]:
@@ -292,7 +358,8 @@ def _parse_words(text: str, escape: str) -> list[str]:
 # --- the tokenizer ----------------------------------------------------------------
 
 
-def _physical_lines(text: str) -> list[str]:
+def _physical_lines(text: str) -> tuple[list[str], frozenset[int]]:
+    """The lines without their endings, and the indices of those that ended in CRLF."""
     if text.startswith("\ufeff"):
         text = text[1:]
     # Split on "\n" only: str.splitlines() also splits on form feeds and
@@ -300,7 +367,10 @@ def _physical_lines(text: str) -> list[str]:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    if "\r" not in text:
+        return lines, frozenset()
+    crlf = frozenset(i for i, line in enumerate(lines) if line.endswith("\r"))
+    return [line[:-1] if i in crlf else line for i, line in enumerate(lines)], crlf
 
 
 def _is_comment(line: str) -> bool:
@@ -311,13 +381,21 @@ def _comment_text(line: str) -> str:
     return line.strip()[1:].strip()
 
 
+def _continuation_re(escape: str) -> re.Pattern[str]:
+    """BuildKit's line continuation: the escape character at the end of a line
+    (trailing blanks allowed), unless the character before it is another escape."""
+    e = re.escape(escape)
+    return re.compile(rf"(?:(?<=[^{e}])|^){e}[ \t]*$")
+
+
 class _Tokenizer:
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], crlf: frozenset[int] = frozenset()) -> None:
         self.lines = lines
+        self.crlf = crlf  # heredoc bodies keep their CRLF endings, as BuildKit passes them
         self.escape = "\\"
         self.comments: list[tuple[int, str]] = []
         self.instructions: list[Instruction] = []
-        self._cont_re = re.compile(r"\\[ \t]*$")
+        self._cont_re = _continuation_re("\\")
 
     def run(self) -> None:
         i = self._directives()
@@ -345,7 +423,7 @@ class _Tokenizer:
                 if m.group(2) not in ("\\", "`"):
                     raise DockerfileError(i + 1, f"invalid escape token {m.group(2)!r}")
                 self.escape = m.group(2)
-                self._cont_re = re.compile(re.escape(self.escape) + r"[ \t]*$")
+                self._cont_re = _continuation_re(self.escape)
             seen.add(key)
         return len(self.lines)
 
@@ -359,7 +437,7 @@ class _Tokenizer:
         lines, n = self.lines, len(self.lines)
         start = i
         first, more = self._continues(lines[i].lstrip())
-        parts = [first.strip()]
+        parts = [first]
         end = i
         i += 1
         while more and i < n:
@@ -372,16 +450,19 @@ class _Tokenizer:
                 i += 1  # BuildKit skips blank lines inside a continuation
                 continue
             piece, more = self._continues(line)
-            parts.append(piece.strip())
+            parts.append(piece)  # as BuildKit joins them: no space added, none taken away
             end = i
             i += 1
-        text = " ".join(p for p in parts if p)
+        if more:
+            end = n - 1  # still continued at the end of the file: BuildKit's last line read
+        text = "".join(parts).strip()
         keyword, _, value = _KEYWORD_RE.match(text).groups()  # type: ignore[union-attr]
         keyword = keyword.upper()
         heredocs: list[Heredoc] = []
         if keyword in _HEREDOC_KEYWORDS and "<<" in value:
             i, end = self._heredocs(value, start, i, heredocs, end)
-        items, args = _split_flags(value)
+        items, args = _split_flags(value, self.escape)
+        _check_arguments(keyword, args, self.escape, start + 1)
         self.instructions.append(
             Instruction(
                 keyword=keyword,
@@ -399,7 +480,7 @@ class _Tokenizer:
     def _heredocs(
         self, value: str, start: int, i: int, out: list[Heredoc], end: int
     ) -> tuple[int, int]:
-        lines, n = self.lines, len(self.lines)
+        lines, n, crlf = self.lines, len(self.lines), self.crlf
         for name, chomp, quoted in _heredoc_specs(value):
             body: list[str] = []
             body_start = i
@@ -407,15 +488,20 @@ class _Tokenizer:
                 if i >= n:
                     raise DockerfileError(start + 1, f"unterminated heredoc {name!r}")
                 line = lines[i]
-                candidate = line.lstrip("\t") if chomp else line
-                i += 1
+                candidate = line.rstrip("\r")  # BuildKit trims every CR and LF at the end
+                if chomp:
+                    candidate = candidate.lstrip("\t")
                 if candidate == name:
+                    i += 1
                     break
-                body.append(line.lstrip("\t") if chomp else line)
+                body.append(
+                    (line.lstrip("\t") if chomp else line) + ("\r\n" if i in crlf else "\n")
+                )
+                i += 1
             out.append(
                 Heredoc(
                     name=name,
-                    body="".join(b + "\n" for b in body),
+                    body="".join(body),
                     start_line=body_start + 1,
                     end_line=body_start + len(body),
                     chomp=chomp,
@@ -490,8 +576,8 @@ class _GlobalScope:
 
 
 def _parse(text: str, build_args: Mapping[str, str]) -> Dockerfile:
-    lines = _physical_lines(text)
-    tok = _Tokenizer(lines)
+    lines, crlf = _physical_lines(text)
+    tok = _Tokenizer(lines, crlf)
     tok.run()
     expander = Expander(tok.escape)
     scope = _GlobalScope(build_args, expander)
