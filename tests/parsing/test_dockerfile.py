@@ -759,3 +759,11 @@ def test_parsing_is_fast_enough_for_thousands_of_files():
 def test_exec_form(args: str, argv: list[str] | None) -> None:
     ins = parse_dockerfile(f"FROM scratch\nCMD {args}\n").stages[0].instructions[-1]
     assert ins.exec_form() == argv
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab \t\"'\\`=$", max_size=14), st.sampled_from(["\\", "`"]))
+def test_word_split_fast_path_is_the_exact_reader(text: str, escape: str) -> None:
+    from allocpolicy.parsing.dockerfile import _parse_words, _parse_words_slowly
+
+    assert _parse_words(text, escape) == _parse_words_slowly(text, escape)

@@ -195,6 +195,9 @@ def _raw_words(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _RAW_WORD_RE.finditer(text)]
 
 
+_PLAIN_WORD_RE = re.compile(r"[^\s\"'\\`]+")
+
+
 def _split_flags(value: str, escape: str = "\\") -> tuple[list[tuple[str, str]], str]:
     """Leading ``--flag[=value]`` words and the rest of the text, as BuildKit's
     extractBuilderFlags reads them: quotes removed, the escape character
@@ -209,7 +212,13 @@ def _split_flags(value: str, escape: str = "\\") -> tuple[list[tuple[str, str]],
             continue
         if not value.startswith("--", i):
             break
-        word, i = _flag_word(value, i, escape)
+        plain = _PLAIN_WORD_RE.match(value, i)
+        if plain is not None and plain.end() < n and not value[plain.end()].isspace():
+            plain = None  # a quote or an escape follows: the slow, exact reader
+        if plain is not None:
+            word, i = plain.group(), plain.end()
+        else:
+            word, i = _flag_word(value, i, escape)
         if word == "--":
             break
         name, _, raw = word[2:].partition("=")
@@ -318,6 +327,25 @@ def _parse_words(text: str, escape: str) -> list[str]:
     """
     if "'" not in text and '"' not in text and escape not in text:
         return text.split()  # the common line: nothing quoted
+    if not text.endswith(escape):  # (a trailing escape is dropped: the loop below)
+        return _words_re(escape).findall(text)
+    return _parse_words_slowly(text, escape)
+
+
+_words_cache: dict[str, re.Pattern[str]] = {}
+
+
+def _words_re(escape: str) -> re.Pattern[str]:
+    found = _words_cache.get(escape)
+    if found is None:
+        e = re.escape(escape)
+        found = _words_cache[escape] = re.compile(
+            rf"""(?:[^\s"'{e}]|{e}.|"(?:[^"{e}]|{e}.)*"?|'[^']*'?)+""", re.S
+        )
+    return found
+
+
+def _parse_words_slowly(text: str, escape: str) -> list[str]:
     words: list[str] = []
     buf: list[str] = []
     blank_ok = False  # a quoted empty word ("") is still a word
