@@ -101,6 +101,10 @@ def test_workdir_is_unquoted_and_expanded(scan_tree) -> None:
     doc = parse_dockerfile("FROM alpine\nENV D=/srv\nWORKDIR \"$D/my app\"\nWORKDIR '$D'\n")
     final = analyze("Dockerfile", doc, "").final
     assert final is not None and final.workdir == "/srv/my app/$D"
+    doc = parse_dockerfile("FROM alpine\nWORKDIR //w//x/../y\nCOPY //Cargo.toml ./\n")
+    final = analyze("Dockerfile", doc, "").final
+    assert final is not None and final.workdir == "/w/y"  # Go's path.Clean: "//" is "/"
+    assert final.context_map["/w/y/Cargo.toml"] == "Cargo.toml"
 
 
 def test_a_word_buildkit_refuses_is_a_finding_at_its_line(scan_tree) -> None:

@@ -164,7 +164,7 @@ def _arg(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
 
 def _workdir(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
     target = facts.doc.word(ins.args.strip(), facts.env, ins.start_line)
-    facts.workdir = posixpath.normpath(posixpath.join(facts.workdir, target))
+    facts.workdir = _abs(facts.workdir, target)
 
 
 def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
@@ -195,7 +195,7 @@ def _run_command(
                 local_env[k] = shell(v, local_env)
         return
     if argv[:1] == ["cd"] and len(argv) > 1:
-        facts.workdir = posixpath.normpath(posixpath.join(facts.workdir, argv[1]))
+        facts.workdir = _abs(facts.workdir, argv[1])
         return
     for pkg in installed_packages(cmd):
         facts.packages[pkg] = ins.start_line
@@ -391,7 +391,8 @@ def _stage_by_ref(stages: list[StageFacts], ref: str) -> StageFacts | None:
 
 
 def _abs(workdir: str, path: str) -> str:
-    return posixpath.normpath(posixpath.join(workdir or "/", path))
+    """A container path made absolute and clean; "//x" is "/x" there, as Go's path.Clean has it."""
+    return "/" + posixpath.normpath(posixpath.join(workdir or "/", path)).lstrip("/")
 
 
 _HANDLERS: dict[str, Callable[[StageFacts, Instruction, list[StageFacts], str], None]] = {
