@@ -14,7 +14,7 @@ from allocpolicy.facts.cargo_cmd import CargoBuild, parse_cargo
 from allocpolicy.facts.images import ImageInfo, classify_image
 from allocpolicy.facts.shell import Command, commands, installed_packages
 from allocpolicy.facts.triples import normalize_triple, triple_from_target_path
-from allocpolicy.parsing.dockerfile import Dockerfile, Instruction, Stage, substitute
+from allocpolicy.parsing.dockerfile import Dockerfile, Instruction, Stage, parse_dockerfile
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -64,6 +64,8 @@ class StageFacts:
     entrypoint: Instruction | None = None
     cmd: Instruction | None = None
     global_args: dict[str, str] = field(default_factory=dict, repr=False)
+    # The file: its expander (shared work budget), escape character and build args.
+    doc: Dockerfile = field(default_factory=lambda: parse_dockerfile(""), repr=False)
 
     def inherit(self, stage: Stage) -> StageFacts:
         return StageFacts(
@@ -81,6 +83,7 @@ class StageFacts:
             entrypoint=self.entrypoint,
             cmd=self.cmd,
             global_args=self.global_args,
+            doc=self.doc,
         )
 
 
@@ -96,6 +99,7 @@ class Containerfile:
         return self.stages[-1] if self.stages else None
 
 
+_WHITESPACE = re.compile(r"[\t\v\f\r ]+")  # what BuildKit splits a legacy ENV on
 _TARGET_PATH = re.compile(r"(?:^|/)target/(?:[^/]+/)?(?:release|debug|[\w-]+)/[^/]+$")
 
 
@@ -106,7 +110,7 @@ def analyze(path: str, doc: Dockerfile, context: str) -> Containerfile:
             facts = out[stage.parent].inherit(stage)
         else:
             image = classify_image(stage.base_resolved, platform=stage.platform)
-            facts = StageFacts(stage=stage, image=image, global_args=dict(doc.global_args))
+            facts = StageFacts(stage=stage, image=image, global_args=dict(doc.global_args), doc=doc)
             _seed_image_env(facts)
         for ins in stage.instructions:
             _apply(facts, ins, out, context)
@@ -126,30 +130,41 @@ def _apply(facts: StageFacts, ins: Instruction, stages: list[StageFacts], contex
 
 
 def _env(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
-    words = ins.words()
-    pairs: list[tuple[str, str]] = []
-    if words and "=" not in words[0]:
-        pairs = [(words[0], " ".join(words[1:]))]  # legacy `ENV KEY value`
+    doc, line = facts.doc, ins.start_line
+    words = doc.words(ins)
+    if words and "=" not in words[0]:  # legacy `ENV KEY value words`: the rest is the value
+        key, *rest = _WHITESPACE.split(ins.args.strip(), maxsplit=1)
+        pairs = [(key, rest[0] if rest else "")]
     else:
-        pairs = [tuple(w.split("=", 1)) for w in words if "=" in w]  # type: ignore[misc]
+        pairs = [(k, v) for k, _, v in (w.partition("=") for w in words)]
     for key, value in pairs:
-        facts.env[key] = substitute(value, facts.env)
-        facts.env_lines[key] = ins.start_line
+        key = doc.word(key, facts.env, line)
+        facts.env[key] = doc.word(value, facts.env, line)
+        facts.env_lines[key] = line
 
 
 def _arg(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
-    for w in ins.words():
-        key, eq, value = w.partition("=")
-        if not eq and key in facts.global_args:  # `ARG NAME` brings a global ARG into the stage
-            value, eq = facts.global_args[key], "="
-        if eq:
-            facts.env.setdefault(key, substitute(value, facts.env))
+    """BuildKit's order: a build arg, else the default, else the global ARG of that name."""
+    doc = facts.doc
+    for w in doc.words(ins):
+        key, eq, default = w.partition("=")
+        if key in doc.build_args:
+            value: str | None = doc.build_args[key]
+        elif eq:
+            # Expanded in the stage's environment, where this ARG has no value
+            # yet: ARG V=$V is empty, not a reference to itself.
+            unset = frozenset() if key in facts.env else frozenset({key})
+            value = doc.word(default, facts.env, ins.start_line, unset)
+        else:
+            value = facts.global_args.get(key)  # `ARG NAME` brings a global ARG in
+        if value is not None:
+            facts.env.setdefault(key, value)
             facts.env_lines.setdefault(key, ins.start_line)
 
 
 def _workdir(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
-    target = substitute(ins.args.strip(), facts.env)
-    facts.workdir = posixpath.normpath(posixpath.join(facts.workdir, target))
+    target = facts.doc.word(ins.args.strip(), facts.env, ins.start_line)
+    facts.workdir = _abs(facts.workdir, target)
 
 
 def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
@@ -171,15 +186,16 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
 def _run_command(
     facts: StageFacts, ins: Instruction, cmd: Command, local_env: dict[str, str]
 ) -> None:
-    cmd.argv = argv = [substitute(a, local_env) for a in cmd.argv]
+    shell = facts.doc.shell
+    cmd.argv = argv = [shell(a, local_env) for a in cmd.argv]
     if argv[:1] == ["export"]:
         for w in argv[1:]:
             if "=" in w:
                 k, v = w.split("=", 1)
-                local_env[k] = substitute(v, local_env)
+                local_env[k] = shell(v, local_env)
         return
     if argv[:1] == ["cd"] and len(argv) > 1:
-        facts.workdir = posixpath.normpath(posixpath.join(facts.workdir, argv[1]))
+        facts.workdir = _abs(facts.workdir, argv[1])
         return
     for pkg in installed_packages(cmd):
         facts.packages[pkg] = ins.start_line
@@ -187,7 +203,7 @@ def _run_command(
             facts.apk_rust = True
     build = parse_cargo(cmd)
     if build is not None:
-        env = {**local_env, **{k: substitute(v, local_env) for k, v in cmd.env.items()}}
+        env = {**local_env, **{k: shell(v, local_env) for k, v in cmd.env.items()}}
         b = Build(
             build,
             ins.start_line,
@@ -239,10 +255,10 @@ def _record_copy_command(facts: StageFacts, ins: Instruction, argv: list[str]) -
 
 
 def _copy(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
-    args = ins.exec_form() or ins.words()
+    args = ins.exec_form() or facts.doc.words(ins)
     if ins.heredocs or len(args) < 2:
         return
-    *sources, dest = [substitute(a, facts.env) for a in args]
+    *sources, dest = [facts.doc.word(a, facts.env, ins.start_line) for a in args]
     dest_abs = _abs(facts.workdir, dest)
     into_dir = dest.endswith("/") or len(sources) > 1
     origin = ins.flags.get("from")
@@ -258,12 +274,25 @@ def _copy(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context
             _copy_from_stage(facts, ins, src_stage, src, target)
 
 
+def context_path(context: str, src: str) -> str:
+    """The repository path a COPY source names in the build context ``context``.
+
+    BuildKit resolves every source inside the context: a leading ``/`` is the
+    context root and ``..`` stops there, so the result never leaves ``context``
+    ("" is the repository root).
+    """
+    # normpath keeps a leading "//" (POSIX lets it mean something else), hence lstrip.
+    rel = posixpath.normpath("/" + src).lstrip("/")
+    if not context:
+        return rel
+    return posixpath.join(context, rel) if rel else context
+
+
 def _copy_from_context(
     facts: StageFacts, ins: Instruction, src: str, target: str, dest_abs: str, context: str
 ) -> None:
-    repo = posixpath.normpath(posixpath.join(context, src)) if context else posixpath.normpath(src)
-    repo = "" if repo == "." else repo
-    if src.rstrip("/") in (".", "./", "") or src.endswith("/"):
+    repo = context_path(context, src)
+    if src.endswith("/") or repo == context:  # a directory's contents: `COPY . .`, `COPY / .`
         facts.context_map[dest_abs] = repo
     else:
         facts.context_map[target] = repo
@@ -362,7 +391,8 @@ def _stage_by_ref(stages: list[StageFacts], ref: str) -> StageFacts | None:
 
 
 def _abs(workdir: str, path: str) -> str:
-    return posixpath.normpath(posixpath.join(workdir or "/", path))
+    """A container path made absolute and clean; "//x" is "/x" there, as Go's path.Clean has it."""
+    return "/" + posixpath.normpath(posixpath.join(workdir or "/", path)).lstrip("/")
 
 
 _HANDLERS: dict[str, Callable[[StageFacts, Instruction, list[StageFacts], str], None]] = {
@@ -387,7 +417,7 @@ def preloads(stage: StageFacts) -> list[Preload]:
     for ins in (stage.entrypoint, stage.cmd):
         if ins is None:
             continue
-        for p in _preload_in_command(ins, stage.env):
+        for p in _preload_in_command(ins, stage):
             out.append(Preload(p, ins.keyword, ins.start_line, ins.end_line))
     return out
 
@@ -396,7 +426,7 @@ def _split_preload(value: str) -> list[str]:
     return [p for p in re.split(r"[:\s]+", value.strip().strip("\"'")) if p]
 
 
-def _preload_in_command(ins: Instruction, env: dict[str, str]) -> list[str]:
+def _preload_in_command(ins: Instruction, stage: StageFacts) -> list[str]:
     argv = ins.exec_form()
     script = " ".join(argv) if argv is not None else ins.args
     if argv and len(argv) >= 3 and argv[1] == "-c":
@@ -404,7 +434,7 @@ def _preload_in_command(ins: Instruction, env: dict[str, str]) -> list[str]:
     found = []
     for cmd in commands(script):
         if "LD_PRELOAD" in cmd.env:
-            found += _split_preload(substitute(cmd.env["LD_PRELOAD"], env))
+            found += _split_preload(stage.doc.shell(cmd.env["LD_PRELOAD"], stage.env))
     return found
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from allocpolicy._record import field, record
 from allocpolicy.config import Config
 from allocpolicy.discovery import FileSet, discover
-from allocpolicy.facts.containers import Containerfile, analyze
+from allocpolicy.facts.containers import Containerfile, analyze, context_path
 from allocpolicy.facts.workspace import (
     AllocatorStatic,
     Crate,
@@ -103,13 +103,10 @@ class Repo:
 
     def cargo_config_for(self, directory: str) -> CargoConfig | None:
         """cargo reads .cargo/config.toml from the working directory upward; deeper wins."""
-        d = directory
-        while True:
+        for d in _upward(directory):
             if d in self.cargo_configs:
                 return self.cargo_configs[d]
-            if not d:
-                return None
-            d = posixpath.dirname(d)
+        return None
 
 
 def load_repo(root: Path, config: Config, files: FileSet | None = None) -> Repo:
@@ -220,14 +217,30 @@ def _lock_for(repo: Repo, crate: Crate, locks: dict[str, str]) -> dict[str, list
         return {}
 
 
+def _upward(directory: str) -> list[str]:
+    """``a/b`` -> ["a/b", "a", ""]: a directory and its parents up to the root.
+
+    Stops where dirname stops changing, so a path that is not repository-relative
+    ("/", "//x") ends the walk instead of looping on itself.
+    """
+    out = [directory]
+    d = directory
+    while d:
+        parent = posixpath.dirname(d)
+        if parent == d:
+            break
+        out.append(parent)
+        d = parent
+    if out[-1]:
+        out.append("")
+    return out
+
+
 def _owner(crates_by_dir: dict[str, Crate], rel: str) -> Crate | None:
-    d = posixpath.dirname(rel)
-    while True:
+    for d in _upward(posixpath.dirname(rel)):
         if d in crates_by_dir:
             return crates_by_dir[d]
-        if not d:
-            return None
-        d = posixpath.dirname(d)
+    return None
 
 
 def _load_sources(repo: Repo) -> None:
@@ -283,13 +296,11 @@ def _load_containerfiles(repo: Repo) -> None:
             continue
         try:
             doc = parse_dockerfile(text.text, repo.config.build_args)
-        except DockerfileError as exc:
+            repo.containerfiles.append(analyze(rel, doc, _context(repo.root, rel, doc)))
+        except DockerfileError as exc:  # also a word BuildKit would refuse to expand
             repo.problems.append(
                 ParseProblem(rel, exc.line, f"cannot parse Containerfile: {exc.message}")
             )
-            continue
-        try:
-            repo.containerfiles.append(analyze(rel, doc, _context(repo.root, rel, doc)))
         except Exception as exc:  # a shape we did not foresee costs this file, not the scan
             repo.problems.append(
                 ParseProblem(
@@ -307,13 +318,13 @@ def _context(root: Path, rel: str, doc: Dockerfile) -> str:
     for ins in doc.instructions:
         if ins.keyword in ("COPY", "ADD") and "from" not in ins.flags and not ins.heredocs:
             words = ins.exec_form() or ins.words()
-            sources += [w for w in words[:-1] if not any(c in w for c in "*?$[") and "://" not in w]
-    d = posixpath.dirname(rel)
-    while True:
+            sources += [
+                context_path("", w)  # `/Cargo.toml` is the context's, never the machine's
+                for w in words[:-1]
+                if not any(c in w for c in "*?$[") and "://" not in w
+            ]
+    for d in _upward(posixpath.dirname(rel)):
         base = root / d if d else root
         if sources and all(os.path.exists(base / s) for s in sources):
             return d
-        if not d:
-            break
-        d = posixpath.dirname(d)
     return posixpath.dirname(rel)

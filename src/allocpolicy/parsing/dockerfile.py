@@ -7,26 +7,31 @@ heredocs (their bodies come back as bogus instructions), ends a continuation at
 a blank line (BuildKit skips blank lines inside continuations) and ignores the
 BOM; folding heredoc bodies back would mean re-scanning every line anyway, so a
 direct single pass is both simpler and more exact.  It is also much cheaper to
-import and run.  ``tests/parsing/test_dockerfile.py`` holds a differential test
-that checks this parser agrees with ``dockerfile-parse`` (instruction, start and
-end line, value) on heredoc-free Dockerfiles without blank lines in
-continuations.
+import and run.  Two differential tests hold it to that:
+``tests/parsing/test_dockerfile_buildkit.py`` against BuildKit's own Go parser
+(the ``dockerfile`` package: instruction split, lines, flags, JSON form,
+heredocs, the errors the parser raises) and ``tests/parsing/test_dockerfile.py``
+against ``dockerfile-parse`` on heredoc-free files.
 
 Handled: parser directives (``# escape=``, ``# syntax=``, ``# check=``) at the
 top of the file, comments and blank lines inside continuations, the escape
-character for continuations, heredocs on RUN/COPY/ADD (``<<EOT``, ``<<-EOT``,
-quoted names, several per line, ``COPY <<EOF /path``), CRLF endings, a UTF-8
-BOM, lower-case keywords, global ARGs substituted into FROM (with build-arg
-overrides) and stage aliases.
+character for continuations (joined as BuildKit joins them: no space added),
+heredocs on RUN/COPY/ADD (``<<EOT``, ``<<-EOT``, quoted names, several per
+line, ``COPY <<EOF /path``), CRLF endings, a UTF-8 BOM, lower-case keywords,
+builder flags as BuildKit splits them, the ENV/LABEL and JSON-array errors
+BuildKit's parser reports, global ARGs expanded into FROM (with build-arg
+overrides; :mod:`allocpolicy.parsing.expand` does the expansion) and stage
+aliases.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
 from allocpolicy._record import field, record
+from allocpolicy.parsing.expand import Expander, ExpansionError
 
 __all__ = [
     "Dockerfile",
@@ -51,7 +56,7 @@ class DockerfileError(Exception):
 @record
 class Heredoc:
     name: str
-    body: str  # content as BuildKit passes it: every body line + "\n", tabs chomped for <<-
+    body: str  # content as BuildKit passes it: every line with its ending, tabs chomped for <<-
     start_line: int  # first body line; for an empty body start_line == end_line + 1
     end_line: int  # last body line (the terminator line is not part of the body)
     chomp: bool = False  # <<-NAME: leading tabs stripped
@@ -110,7 +115,32 @@ class Dockerfile:
     instructions: list[Instruction]
     comments: list[tuple[int, str]]
     lines: list[str]
-    unresolved_args: set[str]
+    unresolved_args: set[str]  # names FROM lines use that are unset or unknown here
+    build_args: dict[str, str] = field(default_factory=dict)  # the caller's --build-arg values
+    # Shared by every expansion in this file, so its work budget bounds the file.
+    expander: Expander = field(default_factory=Expander, repr=False)
+
+    def word(
+        self, raw: str, env: Mapping[str, str], line: int, unset: Set[str] = frozenset()
+    ) -> str:
+        """A word of a stage's instruction expanded as BuildKit would (quotes removed).
+
+        Names not in ``env`` may come from the base image's ENV, so they stay as
+        written (unknown), except those in ``unset``.  A word BuildKit refuses
+        raises DockerfileError at ``line``.
+        """
+        try:
+            return self.expander.word(raw, env, unset=unset)
+        except ExpansionError as exc:
+            raise DockerfileError(line, exc.message) from None
+
+    def shell(self, text: str, env: Mapping[str, str]) -> str:
+        """Shell-time expansion of RUN or command text (see ``substitute``)."""
+        return self.expander.shell(text, env) if "$" in text else text
+
+    def words(self, ins: Instruction) -> list[str]:
+        """The raw words of an ARG, ENV or LABEL (quotes kept, for ``word``)."""
+        return _parse_words(ins.args, self.escape)
 
 
 # --- small helpers -----------------------------------------------------------
@@ -119,7 +149,6 @@ _DIRECTIVE_RE = re.compile(r"^\s*#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
 _HEREDOC_KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
 _HEREDOC_WORD_RE = re.compile(r"^(\d*)<<(-?)([^<-][^<]*)$")
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RAW_WORD_RE = re.compile(r"""(?:[^\s"'\\]|\\.|\\$|"(?:[^"\\]|\\.|\\$)*"?|'[^']*'?)+""", re.S)
 _NEEDS_SHLEX_RE = re.compile(r"[\"'\\]")
 _KEYWORD_RE = re.compile(r"(\S*)(\s*)(.*)", re.S)
@@ -128,10 +157,13 @@ _AUTOMATIC_ARGS = frozenset(
     {
         "TARGETPLATFORM",
         "TARGETOS",
+        "TARGETOSVERSION",
         "TARGETARCH",
         "TARGETVARIANT",
+        "TARGETSTAGE",
         "BUILDPLATFORM",
         "BUILDOS",
+        "BUILDOSVERSION",
         "BUILDARCH",
         "BUILDVARIANT",
     }
@@ -163,25 +195,96 @@ def _raw_words(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _RAW_WORD_RE.finditer(text)]
 
 
-def _split_flags(value: str) -> tuple[list[tuple[str, str]], str]:
-    """Leading ``--flag[=value]`` words and the rest of the text."""
+_PLAIN_WORD_RE = re.compile(r"[^\s\"'\\`]+")
+
+
+def _split_flags(value: str, escape: str = "\\") -> tuple[list[tuple[str, str]], str]:
+    """Leading ``--flag[=value]`` words and the rest of the text, as BuildKit's
+    extractBuilderFlags reads them: quotes removed, the escape character
+    protecting the next character (inside quotes too), ``--`` ending the flags."""
     if not value.startswith("--"):
         return [], value  # the common case, no need to tokenize
     items: list[tuple[str, str]] = []
-    rest_at = len(value)
-    for start, end in _raw_words(value):
-        word = value[start:end]
-        if not word.startswith("--") or word == "--":
-            rest_at = start
+    i, n = 0, len(value)
+    while i < n:
+        if value[i].isspace():
+            i += 1
+            continue
+        if not value.startswith("--", i):
             break
-        name, eq, raw = word[2:].partition("=")
-        if not name:
-            rest_at = start
+        plain = _PLAIN_WORD_RE.match(value, i)
+        if plain is not None and plain.end() < n and not value[plain.end()].isspace():
+            plain = None  # a quote or an escape follows: the slow, exact reader
+        if plain is not None:
+            word, i = plain.group(), plain.end()
+        else:
+            word, i = _flag_word(value, i, escape)
+        if word == "--":
             break
-        if eq and ("'" in raw or '"' in raw or "\\" in raw):
-            raw = "".join(_split_words(raw))
+        name, _, raw = word[2:].partition("=")
         items.append((name, raw))
-    return items, value[rest_at:].strip()
+    return items, value[i:].strip()
+
+
+def _flag_word(text: str, i: int, escape: str) -> tuple[str, int]:
+    """One flag word from ``i``, unquoted; and where it ended."""
+    out: list[str] = []
+    quote = ""
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if not quote and ch.isspace():
+            break
+        if ch == escape:
+            if i + 1 < n:
+                out.append(text[i + 1])
+            i += 2
+            continue
+        if quote and ch == quote:
+            quote = ""
+        elif not quote and ch in "'\"":
+            quote = ch
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out), i
+
+
+_JSON_KEYWORDS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"})
+_WHITESPACE_RE = re.compile(r"[\t\v\f\r ]+")
+
+
+def _check_arguments(keyword: str, args: str, escape: str, line: int) -> None:
+    """The argument errors BuildKit's parser itself reports (it rejects the file)."""
+    if keyword in ("ENV", "LABEL"):
+        words = _parse_words(args, escape)
+        if not words:
+            return
+        if "=" not in words[0]:  # the legacy `ENV KEY value` form
+            if len(_WHITESPACE_RE.split(args, 1)) < 2:
+                raise DockerfileError(line, f"{keyword} must have two arguments")
+            return
+        for word in words:
+            if "=" not in word:
+                shown = '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                raise DockerfileError(
+                    line, f"Syntax error - can't find = in {shown}. Must be of the form: name=value"
+                )
+    elif keyword in _JSON_KEYWORDS and args.startswith("["):
+        import json
+
+        try:
+            parsed = json.loads(args, parse_constant=_no_constant)
+        except ValueError:
+            return  # not JSON: BuildKit reads it as shell form
+        if isinstance(parsed, list) and not all(isinstance(x, str) for x in parsed):
+            raise DockerfileError(
+                line, "when using JSON array syntax, arrays must be comprised of strings only"
+            )
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(name)  # NaN and Infinity are not JSON to Go either
 
 
 def _heredoc_specs(value: str) -> list[tuple[str, bool, bool]]:
@@ -203,110 +306,88 @@ def _heredoc_specs(value: str) -> list[tuple[str, bool, bool]]:
 
 
 def substitute(text: str, env: Mapping[str, str]) -> str:
-    """Expand ``$VAR``, ``${VAR}``, ``${VAR:-x}``, ``${VAR-x}``, ``${VAR:+x}``, ``${VAR+x}``.
+    """Shell-time expansion of ``$VAR``, ``${VAR}`` and the ``${VAR...}`` operator forms.
 
-    Unknown variables in the plain forms are left as written so a caller can
-    still see what was unresolved; ``\\$`` is an escaped dollar and kept as is.
+    For already unquoted text (a RUN word, a container command): names not in
+    ``env`` are left as written so a caller can still see what was unresolved;
+    ``\\$`` is an escaped dollar and kept as is.  Bounded like every expansion
+    (see :mod:`allocpolicy.parsing.expand`).
     """
     if "$" not in text:
         return text
-    return _expand(text, env, None)
+    return Expander().shell(text, env)
 
 
-def _find_close(text: str, i: int) -> int:
-    """Index of the ``}`` closing the ``${`` whose body starts at i, or -1."""
-    depth = 1
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "$" and i + 1 < n and text[i + 1] == "{":
-            depth += 1
-            i += 2
-            continue
-        if ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
+def _parse_words(text: str, escape: str) -> list[str]:
+    """Words of an ARG/ENV/LABEL line as BuildKit's parseWords splits them.
+
+    Whitespace outside quotes separates words; quotes and escapes stay in the
+    word (the expansion removes them later).  The escape character protects
+    the next character, also inside double quotes, never inside single quotes.
+    """
+    if "'" not in text and '"' not in text and escape not in text:
+        return text.split()  # the common line: nothing quoted
+    if not text.endswith(escape):  # (a trailing escape is dropped: the loop below)
+        return _words_re(escape).findall(text)
+    return _parse_words_slowly(text, escape)
 
 
-def _expand(text: str, env: Mapping[str, str], unresolved: set[str] | None) -> str:
-    out: list[str] = []
+_words_cache: dict[str, re.Pattern[str]] = {}
+
+
+def _words_re(escape: str) -> re.Pattern[str]:
+    found = _words_cache.get(escape)
+    if found is None:
+        e = re.escape(escape)
+        found = _words_cache[escape] = re.compile(
+            rf"""(?:[^\s"'{e}]|{e}.|"(?:[^"{e}]|{e}.)*"?|'[^']*'?)+""", re.S
+        )
+    return found
+
+
+def _parse_words_slowly(text: str, escape: str) -> list[str]:
+    words: list[str] = []
+    buf: list[str] = []
+    blank_ok = False  # a quoted empty word ("") is still a word
+    quote = ""
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch == "\\" and i + 1 < n and text[i + 1] == "$":
-            out.append(text[i : i + 2])
-            i += 2
-            continue
-        if ch != "$" or i + 1 >= n:
-            out.append(ch)
-            i += 1
-            continue
-        if text[i + 1] == "{":
-            close = _find_close(text, i + 2)
-            if close < 0:
-                out.append(text[i:])
-                break
-            out.append(_expand_braced(text[i + 2 : close], text[i : close + 1], env, unresolved))
-            i = close + 1
-            continue
-        m = _NAME_RE.match(text, i + 1)
-        if not m:
-            out.append(ch)
-            i += 1
-            continue
-        name = m.group(0)
-        if name in env:
-            out.append(env[name])
+        if quote:
+            if ch == quote:
+                quote = ""
+            elif ch == escape and quote != "'":
+                if i + 1 == n:
+                    break  # a trailing escape is dropped
+                buf.append(ch)
+                i += 1
+                ch = text[i]
+            buf.append(ch)
+        elif ch.isspace():
+            if buf or blank_ok:
+                words.append("".join(buf))
+            buf, blank_ok = [], False
         else:
-            out.append(text[i : m.end()])
-            if unresolved is not None:
-                unresolved.add(name)
-        i = m.end()
-    return "".join(out)
-
-
-def _expand_braced(
-    inner: str, original: str, env: Mapping[str, str], unresolved: set[str] | None
-) -> str:
-    m = _NAME_RE.match(inner)
-    if not m:
-        return original
-    name = m.group(0)
-    op_text = inner[m.end() :]
-    value = env.get(name)
-    if not op_text:
-        if value is None:
-            if unresolved is not None:
-                unresolved.add(name)
-            return original
-        return value
-    colon = op_text.startswith(":")
-    op = op_text[1:2] if colon else op_text[:1]
-    word = op_text[2:] if colon else op_text[1:]
-    # With ':' an empty value counts as unset, as in POSIX sh and BuildKit.
-    is_set = value is not None and (value != "" or not colon)
-    if op == "-":
-        return value if is_set else _expand(word, env, unresolved)  # type: ignore[return-value]
-    if op == "+":
-        return _expand(word, env, unresolved) if is_set else ""
-    if op == "?" and is_set:
-        return value  # type: ignore[return-value]
-    # ${VAR?msg} unset, or pattern operators we do not model: leave as written.
-    if value is None and unresolved is not None:
-        unresolved.add(name)
-    return original
+            if ch in "'\"":
+                quote, blank_ok = ch, True
+            elif ch == escape:
+                if i + 1 == n:
+                    break
+                buf.append(ch)
+                i += 1
+                ch = text[i]
+            buf.append(ch)
+        i += 1
+    if buf or blank_ok:
+        words.append("".join(buf))
+    return words
 
 
 # --- the tokenizer ----------------------------------------------------------------
 
 
-def _physical_lines(text: str) -> list[str]:
+def _physical_lines(text: str) -> tuple[list[str], frozenset[int]]:
+    """The lines without their endings, and the indices of those that ended in CRLF."""
     if text.startswith("\ufeff"):
         text = text[1:]
     # Split on "\n" only: str.splitlines() also splits on form feeds and
@@ -314,7 +395,10 @@ def _physical_lines(text: str) -> list[str]:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    if "\r" not in text:
+        return lines, frozenset()
+    crlf = frozenset(i for i, line in enumerate(lines) if line.endswith("\r"))
+    return [line[:-1] if i in crlf else line for i, line in enumerate(lines)], crlf
 
 
 def _is_comment(line: str) -> bool:
@@ -325,13 +409,21 @@ def _comment_text(line: str) -> str:
     return line.strip()[1:].strip()
 
 
+def _continuation_re(escape: str) -> re.Pattern[str]:
+    """BuildKit's line continuation: the escape character at the end of a line
+    (trailing blanks allowed), unless the character before it is another escape."""
+    e = re.escape(escape)
+    return re.compile(rf"(?:(?<=[^{e}])|^){e}[ \t]*$")
+
+
 class _Tokenizer:
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], crlf: frozenset[int] = frozenset()) -> None:
         self.lines = lines
+        self.crlf = crlf  # heredoc bodies keep their CRLF endings, as BuildKit passes them
         self.escape = "\\"
         self.comments: list[tuple[int, str]] = []
         self.instructions: list[Instruction] = []
-        self._cont_re = re.compile(r"\\[ \t]*$")
+        self._cont_re = _continuation_re("\\")
 
     def run(self) -> None:
         i = self._directives()
@@ -359,7 +451,7 @@ class _Tokenizer:
                 if m.group(2) not in ("\\", "`"):
                     raise DockerfileError(i + 1, f"invalid escape token {m.group(2)!r}")
                 self.escape = m.group(2)
-                self._cont_re = re.compile(re.escape(self.escape) + r"[ \t]*$")
+                self._cont_re = _continuation_re(self.escape)
             seen.add(key)
         return len(self.lines)
 
@@ -373,7 +465,7 @@ class _Tokenizer:
         lines, n = self.lines, len(self.lines)
         start = i
         first, more = self._continues(lines[i].lstrip())
-        parts = [first.strip()]
+        parts = [first]
         end = i
         i += 1
         while more and i < n:
@@ -386,16 +478,19 @@ class _Tokenizer:
                 i += 1  # BuildKit skips blank lines inside a continuation
                 continue
             piece, more = self._continues(line)
-            parts.append(piece.strip())
+            parts.append(piece)  # as BuildKit joins them: no space added, none taken away
             end = i
             i += 1
-        text = " ".join(p for p in parts if p)
+        if more:
+            end = n - 1  # still continued at the end of the file: BuildKit's last line read
+        text = "".join(parts).strip()
         keyword, _, value = _KEYWORD_RE.match(text).groups()  # type: ignore[union-attr]
         keyword = keyword.upper()
         heredocs: list[Heredoc] = []
         if keyword in _HEREDOC_KEYWORDS and "<<" in value:
             i, end = self._heredocs(value, start, i, heredocs, end)
-        items, args = _split_flags(value)
+        items, args = _split_flags(value, self.escape)
+        _check_arguments(keyword, args, self.escape, start + 1)
         self.instructions.append(
             Instruction(
                 keyword=keyword,
@@ -413,7 +508,7 @@ class _Tokenizer:
     def _heredocs(
         self, value: str, start: int, i: int, out: list[Heredoc], end: int
     ) -> tuple[int, int]:
-        lines, n = self.lines, len(self.lines)
+        lines, n, crlf = self.lines, len(self.lines), self.crlf
         for name, chomp, quoted in _heredoc_specs(value):
             body: list[str] = []
             body_start = i
@@ -421,15 +516,20 @@ class _Tokenizer:
                 if i >= n:
                     raise DockerfileError(start + 1, f"unterminated heredoc {name!r}")
                 line = lines[i]
-                candidate = line.lstrip("\t") if chomp else line
-                i += 1
+                candidate = line.rstrip("\r")  # BuildKit trims every CR and LF at the end
+                if chomp:
+                    candidate = candidate.lstrip("\t")
                 if candidate == name:
+                    i += 1
                     break
-                body.append(line.lstrip("\t") if chomp else line)
+                body.append(
+                    (line.lstrip("\t") if chomp else line) + ("\r\n" if i in crlf else "\n")
+                )
+                i += 1
             out.append(
                 Heredoc(
                     name=name,
-                    body="".join(b + "\n" for b in body),
+                    body="".join(body),
                     start_line=body_start + 1,
                     end_line=body_start + len(body),
                     chomp=chomp,
@@ -443,18 +543,8 @@ class _Tokenizer:
 # --- stages ---------------------------------------------------------------------------
 
 
-def _arg_pairs(ins: Instruction) -> list[tuple[str, str | None]]:
-    """``ARG A=1 B`` -> [("A", "1"), ("B", None)]."""
-    pairs: list[tuple[str, str | None]] = []
-    for word in ins.words():
-        name, eq, default = word.partition("=")
-        if name:
-            pairs.append((name, default if eq else None))
-    return pairs
-
-
 def _parse_from(ins: Instruction) -> tuple[str, str | None]:
-    words = ins.words()
+    words = ins.args.split()  # BuildKit splits FROM on whitespace only; quotes go later
     if len(words) == 1:
         return words[0], None
     if len(words) == 3 and words[1].lower() == "as":
@@ -467,64 +557,99 @@ def parse_dockerfile(text: str, build_args: Mapping[str, str] | None = None) -> 
     return _parse(text, build_args or {})
 
 
+class _GlobalScope:
+    """BuildKit's global scope: the ARGs before the first FROM, seen by FROM lines.
+
+    Every name that can have a value here is known, so a name in neither
+    ``env`` nor ``unknown`` is unset and expands to nothing, as in BuildKit.
+    ``unknown`` holds ARGs declared without a value (``--build-arg`` may set
+    them at build time) and the platform ARGs BuildKit fills in itself.
+    """
+
+    def __init__(self, build_args: Mapping[str, str], expander: Expander) -> None:
+        self.build_args, self.expander = build_args, expander
+        # BuildKit defines the platform ARGs itself; a caller may pass them in.
+        self.automatic = {k: v for k, v in build_args.items() if k in _AUTOMATIC_ARGS}
+        self.env: dict[str, str] = {}
+        self.declared: set[str] = set()  # declared without a value, no build arg
+
+    def expand(self, raw: str, line: int, missing: set[str] | None = None) -> str:
+        env = {**self.automatic, **self.env}
+        unknown = self.declared | (_AUTOMATIC_ARGS - self.automatic.keys())
+        try:
+            return self.expander.word(raw, env, closed=True, unknown=unknown, missing=missing)
+        except ExpansionError as exc:
+            raise DockerfileError(line, exc.message) from None
+
+    def arg(self, ins: Instruction, escape: str) -> None:
+        for word in _parse_words(ins.args, escape):
+            name, eq, default = word.partition("=")
+            if not name:
+                continue
+            if name in self.build_args:
+                self.env[name] = self.build_args[name]
+            elif eq:
+                # Defaults may use earlier ARGs (ARG IMAGE=rust:${RUST_VERSION}); a
+                # name without a value yet is unset in its own default: ARG V=$V is "".
+                saved = self.declared
+                self.declared = saved - {name}
+                try:
+                    self.env[name] = self.expand(default, ins.start_line)
+                finally:
+                    self.declared = saved
+            elif name not in self.env:
+                self.declared.add(name)  # a bare ARG keeps an earlier value, as in BuildKit
+                continue
+            self.declared.discard(name)
+
+
 def _parse(text: str, build_args: Mapping[str, str]) -> Dockerfile:
-    lines = _physical_lines(text)
-    tok = _Tokenizer(lines)
+    lines, crlf = _physical_lines(text)
+    tok = _Tokenizer(lines, crlf)
     tok.run()
-    global_args: dict[str, str] = {}
+    expander = Expander(tok.escape)
+    scope = _GlobalScope(build_args, expander)
     stages: list[Stage] = []
     unresolved: set[str] = set()
-    # BuildKit defines the platform ARGs itself; a caller may pass them in.
-    automatic = {k: v for k, v in build_args.items() if k in _AUTOMATIC_ARGS}
     for ins in tok.instructions:
         if ins.keyword == "FROM":
-            env = {**automatic, **global_args}
-            stages.append(_stage(ins, len(stages), stages, env, unresolved))
+            stages.append(_stage(ins, len(stages), stages, scope, unresolved))
         elif stages:
             stages[-1].instructions.append(ins)
         elif ins.keyword == "ARG":
-            _global_arg(ins, global_args, build_args)
+            scope.arg(ins, tok.escape)
         else:
             raise DockerfileError(
                 ins.start_line, f"{ins.keyword} before the first FROM (only ARG is allowed)"
             )
     return Dockerfile(
         escape=tok.escape,
-        global_args=global_args,
+        global_args=scope.env,
         stages=stages,
         instructions=tok.instructions,
         comments=tok.comments,
         lines=lines,
         unresolved_args=unresolved,
+        build_args=dict(build_args),
+        expander=expander,
     )
-
-
-def _global_arg(ins: Instruction, env: dict[str, str], build_args: Mapping[str, str]) -> None:
-    for name, default in _arg_pairs(ins):
-        if name in build_args:
-            env[name] = build_args[name]
-        elif default is not None:
-            # Defaults may use earlier ARGs: ARG IMAGE=rust:${RUST_VERSION}
-            env[name] = substitute(default, env)
-        else:
-            env.pop(name, None)
 
 
 def _stage(
     ins: Instruction,
     index: int,
     stages: list[Stage],
-    env: Mapping[str, str],
+    scope: _GlobalScope,
     unresolved: set[str],
 ) -> Stage:
     base, name = _parse_from(ins)
-    missing: set[str] = set()
-    resolved = _expand(base, env, missing)
-    unresolved |= missing
+    resolved = scope.expand(base, ins.start_line, unresolved)
+    if not resolved:
+        raise DockerfileError(ins.start_line, f"base name ({base}) should not be blank")
     platform = ins.flags.get("platform")
     if platform is not None:
-        missing = set()
-        platform = _expand(platform, env, missing)
+        missing: set[str] = set()
+        platform = scope.expand(platform, ins.start_line, missing)
         unresolved |= missing - _AUTOMATIC_ARGS
     parent = None
     lowered = resolved.lower()
