@@ -170,6 +170,8 @@ def test_no_fix_removes_a_suppression_while_another_file_is_unread(tree: Path) -
     assert unused["fix"] is None
     allocpolicy("fix", ".", cwd=tree)
     assert (tree / "Dockerfile").read_text() == dockerfile
+
+
 # A leaked line: jsonschema's messages quote the value they refuse.
 SECRET_POLICY = (
     f"version: 1\nrules:\n  - id: {SECRET}\n    name: a\n    severity: error\n"
