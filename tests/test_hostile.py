@@ -91,3 +91,17 @@ def test_a_link_inside_the_tree_is_still_followed(tree: Path) -> None:
     (tree / "Cargo.toml").symlink_to("manifest.toml")
     found = findings(allocpolicy("scan", "--format", "json", ".", cwd=tree))
     assert [f["rule"] for f in found] == ["AP001"]
+
+
+def test_a_relative_root_is_the_current_directory_of_each_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`allocpolicy pre-commit` scans `.`: a process that changes directory (a test run,
+    a library caller) must not have every later file refused as outside the old one."""
+    from allocpolicy.parsing.text import read_bytes
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Cargo.toml").write_text(name)
+        monkeypatch.chdir(tmp_path / name)
+        assert read_bytes(Path("Cargo.toml"), root=Path(".")) == name.encode()
