@@ -411,3 +411,95 @@ def test_narrowed_manifests_are_in_path_order_as_a_full_scan_lists_them(tmp_path
     assert (
         scope.files.manifests == discover(root).manifests == ["svc-x/Cargo.toml", "svc/Cargo.toml"]
     )
+
+
+# -- the hooks as a commit runs them: pre-commit's argument order, its stash ----------
+
+
+def _hook_env(tmp_path: Path) -> dict[str, str]:
+    """pre-commit's environment: its own home, and this interpreter's `allocpolicy` on PATH."""
+    return {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "PRE_COMMIT_COLOR": "never",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+def _use_manifest_hooks(repo: Path, args: dict[str, list[str]], env: dict[str, str]) -> None:
+    """A `repo: local` config running the manifest's hooks as declared (entry, files), with `args`.
+
+    The same command lines a `repo: <url>` config runs, without installing a virtualenv
+    per test: `language: system` finds this checkout's `allocpolicy` on PATH.
+    """
+    import yaml
+
+    hooks = []
+    for hook in yaml.safe_load((CHECKOUT / ".pre-commit-hooks.yaml").read_text()):
+        if hook["id"] in args:
+            keep = ("id", "name", "entry", "files", "exclude", "require_serial")
+            hooks.append({**{k: hook[k] for k in keep if k in hook}, "language": "system"})
+            hooks[-1]["args"] = args[hook["id"]]
+    config = {"repos": [{"repo": "local", "hooks": hooks}]}
+    (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+    _git(repo, "add", ".pre-commit-config.yaml")
+    if not (repo / ".git/hooks/pre-commit").exists():
+        _pre_commit(repo, env, "install")
+
+
+def _pre_commit(repo: Path, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", *argv],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def _commit(repo: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    identity = ["-c", "user.name=allocpolicy-test", "-c", "user.email=test@allocpolicy.invalid"]
+    return subprocess.run(
+        ["git", *identity, "commit", "-q", "-m", "change", *extra],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+@pytest.mark.precommit
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_hook_args_come_before_the_file_names_and_are_honoured(tmp_path):
+    env = _hook_env(tmp_path)
+    repo = tmp_path / "lib"
+    write_tree(
+        repo,
+        {
+            "Cargo.toml": cargo("lib", MIMALLOC_DEP),
+            "src/lib.rs": "pub fn f() {}\n",
+            "ci/strict.toml": 'fail-on = "warning"\n',
+        },
+    )
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    assert _commit(repo, env, "--no-verify").returncode == 0
+    # a library that picks the global allocator: AP009, a warning without a fix
+    (repo / "src/lib.rs").write_text(STATIC + "pub fn f() {}\n")
+    _git(repo, "add", "src/lib.rs")
+    for hook in ("allocpolicy", "allocpolicy-fix"):
+        for args, fails in (
+            ([], False),
+            (["--fail-on", "warning"], True),
+            (["--config", "ci/strict.toml"], True),
+        ):
+            _use_manifest_hooks(repo, {hook: args}, env)
+            done = _commit(repo, env)
+            assert (done.returncode != 0) == fails, (hook, args, done.stdout + done.stderr)
+            if fails:
+                out = done.stdout + done.stderr
+                assert "- exit code: 1" in out and "src/lib.rs:1:1: AP009 [warning]" in out, out
+            else:
+                _git(repo, "reset", "-q", "--soft", "HEAD~1")
