@@ -40,7 +40,7 @@ SCHEMA_VERSION = 1
 # -- commands ----------------------------------------------------------------
 
 # The `allocpolicy` hook's entry in .pre-commit-hooks.yaml, minus the program name.
-HOOK_ARGS = ("scan", "--quiet", "--color", "never", "--files")
+HOOK_ARGS = ("pre-commit", "--quiet", "--color", "never")
 
 
 def snapshot_source(repo: Path, dest: Path, log) -> tuple[dict[str, str] | None, str]:

@@ -269,3 +269,70 @@ def test_a_pre_commit_check_does_not_import_shutil(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- `pre-commit`: the hooks' entry, options first and file names last -----------------
+
+
+@pytest.fixture
+def lib_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A library crate that picks the global allocator: one AP009 warning, no fix."""
+    write_tree(
+        tmp_path,
+        {
+            "Cargo.toml": cargo("lib", MIMALLOC_DEP),
+            "src/lib.rs": STATIC + "pub fn f() {}\n",
+            "-x.rs": "",  # a file name pre-commit may pass that looks like an option
+            "strict.toml": 'fail-on = "warning"\n',
+        },
+    )
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["pre-commit", "--quiet", "src/lib.rs"], 0),
+        (["pre-commit", "--quiet", "--fail-on", "warning", "src/lib.rs"], 1),
+        (["pre-commit", "--quiet", "--fail-on=warning", "src/lib.rs", "Cargo.toml"], 1),
+        (["pre-commit", "--config", "strict.toml", "--color", "never", "src/lib.rs"], 1),
+        (["--debug", "pre-commit", "--fail-on", "warning", "--", "src/lib.rs"], 1),
+        (["pre-commit", "--fix", "--exit-non-zero-on-fix", "src/lib.rs"], 0),
+        (
+            ["pre-commit", "--fix", "--exit-non-zero-on-fix", "--fail-on", "warning", "src/lib.rs"],
+            1,
+        ),
+        (["pre-commit", "--fix", "--rule", "AP004", "--config", "strict.toml", "src/lib.rs"], 1),
+        (["pre-commit", "--fail-on", "warning", "-x.rs", "src/lib.rs"], 1),
+        (["scan", "--quiet", "--fail-on", "warning", "--files", "src/lib.rs"], 1),  # the old entry
+    ],
+)
+def test_pre_commit_takes_options_then_files(capsys, lib_repo, argv, code):
+    got, out, err = run(capsys, *argv)
+    assert got == code, out + err
+    assert "AP009" in out + err and "usage:" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["pre-commit", "--fail-onn", "warning", "src/lib.rs"],  # a typo is not a file name
+        ["pre-commit", "--fail", "warning", "src/lib.rs"],  # nor an abbreviation
+        ["pre-commit", "--fail-on", "src/lib.rs"],  # a value that is not one
+        ["pre-commit", "--fix", "--format", "json", "src/lib.rs"],  # scan's option, with --fix
+        ["pre-commit", "--rule", "AP001", "src/lib.rs"],  # fix's option, without it
+    ],
+)
+def test_pre_commit_refuses_options_it_does_not_take(capsys, lib_repo, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and "error:" in err and "AP009" not in out
+
+
+def test_pre_commit_help_names_the_mode_s_options(capsys):
+    code, out, _ = run(capsys, "pre-commit", "--help")
+    assert code == 0 and "--fail-on" in out and "--format" in out and "--unsafe-fixes" not in out
+    code, out, _ = run(capsys, "pre-commit", "--fix", "--help")
+    assert code == 0 and "--unsafe-fixes" in out and "--format" not in out

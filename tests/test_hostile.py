@@ -243,3 +243,17 @@ def test_a_config_linked_out_of_the_tree_is_not_read(tree: Path) -> None:
     (tree / "allocpolicy.toml").symlink_to(outside)
     err = refused(allocpolicy("scan", ".", cwd=tree))
     assert "allocpolicy.toml:1: a link to a file outside the scanned tree" in err
+
+
+def test_a_relative_root_is_the_current_directory_of_each_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`allocpolicy pre-commit` scans `.`: a process that changes directory (a test run,
+    a library caller) must not have every later file refused as outside the old one."""
+    from allocpolicy.parsing.text import read_bytes
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Cargo.toml").write_text(name)
+        monkeypatch.chdir(tmp_path / name)
+        assert read_bytes(Path("Cargo.toml"), root=Path(".")) == name.encode()

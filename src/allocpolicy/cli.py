@@ -1,4 +1,4 @@
-"""`allocpolicy` command line: scan, fix, inventory, rules, explain, github-review."""
+"""`allocpolicy` command line: scan, fix, inventory, rules, explain, pre-commit, github-review."""
 
 from __future__ import annotations
 
@@ -104,6 +104,26 @@ _OPTIONS: dict[str, tuple[str, list[tuple[tuple[str, ...], dict[str, Any]]]]] = 
 }
 
 
+# The pre-commit hooks' subcommand: scan's options (fix's, with --fix) for the current
+# directory, then the file names. pre-commit runs `entry args... FILE...`, so options a
+# user adds with `args:` come after the entry and before the files.
+_HOOK_FIX = (
+    ("--fix",),
+    {"action": "store_true", "help": "apply fixes, with fix's options (the allocpolicy-fix hook)"},
+)
+_HOOK_CONFIG = (("--config",), {"type": Path, "help": "config file (default: ./allocpolicy.toml)"})
+_HOOK_FILES = (
+    ("files",),
+    {"nargs": "*", "metavar": "FILE", "help": "the changed files, after every option"},
+)
+
+
+def _hook_options(fix: bool) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    """`pre-commit`'s options: scan's or fix's, without PATH (it is `.`) and --files."""
+    own = [o for o in _OPTIONS["fix" if fix else "scan"][1] if o[0][0] not in ("path", "--files")]
+    return [_HOOK_FIX, *(_HOOK_CONFIG if o is _CONFIG else o for o in own), _HOOK_FILES]
+
+
 class _Formatter(argparse.HelpFormatter):
     """argparse's formatter, told the terminal width so it does not import shutil.
 
@@ -131,8 +151,11 @@ def _columns() -> int:
     return columns or 80
 
 
-def _parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The parser; with `only`, just that subcommand's options (each costs start-up time)."""
+def _parser(only: str | None = None, hook_fix: bool = False) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that subcommand's options (each costs start-up time).
+
+    `hook_fix`: `pre-commit` takes fix's options rather than scan's (it was given --fix).
+    """
     p = argparse.ArgumentParser(
         prog="allocpolicy",
         description="Keep Rust container images on the right memory allocator.",
@@ -145,6 +168,15 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text, formatter_class=_Formatter)
         for flags, kw in options if only in (None, name) else ():
             sp.add_argument(*flags, **kw)
+    hook = sub.add_parser(
+        "pre-commit",
+        help="check (--fix: fix) what a commit's files affect; the pre-commit hooks' entry",
+        description="Options first, then the changed files; with --fix, fix's options.",
+        formatter_class=_Formatter,
+        allow_abbrev=False,  # _hook_words must know every option word exactly
+    )
+    for flags, kw in _hook_options(hook_fix) if only in (None, "pre-commit") else ():
+        hook.add_argument(*flags, **kw)
     g = sub.add_parser(
         "github-review",
         help="post findings to a GitHub pull request (Action)",
@@ -164,10 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return github_main(args_list[1:])
         except SystemExit as exc:  # argparse's --help and usage errors
             return EXIT_OK if exc.code in (0, None) else EXIT_ERROR
-    first = next((a for a in args_list if not a.startswith("-")), None)
-    parser = _parser(first if first in _OPTIONS else None)
+    at = next((i for i, a in enumerate(args_list) if not a.startswith("-")), len(args_list))
+    first = args_list[at] if at < len(args_list) else None
     try:
-        args = parser.parse_args(args_list)
+        if first == "pre-commit":
+            parser, args = _parse_hook(args_list[:at], args_list[at + 1 :])
+        else:
+            parser = _parser(first if first in _OPTIONS else None)
+            args = parser.parse_args(args_list)
     except SystemExit as exc:
         return EXIT_ERROR if exc.code not in (0, None) else EXIT_OK
     if args.command is None:
@@ -179,6 +215,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # every error becomes a message, never a traceback
         return _report_error(exc, getattr(args, "debug", False))
+
+
+def _parse_hook(
+    before: list[str], words: list[str]
+) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """`[global options] pre-commit [options] FILE...`, parsed; the files are never options."""
+    fix = "--fix" in _hook_words(words, fix=False)[0]
+    options, files = _hook_words(words, fix)
+    parser = _parser("pre-commit", hook_fix=fix)
+    args = parser.parse_args([*before, "pre-commit", *options])
+    args.files, args.path = files, "."
+    return parser, args
+
+
+def _hook_words(words: list[str], fix: bool) -> tuple[list[str], list[str]]:
+    """Split `[options] FILE...` into options and file names, as pre-commit passes them.
+
+    The options end at `--` or at the first word that is neither one of ours nor an
+    option's value. A file name may begin with `-`: an unknown word naming a file is the
+    first file. Any other unknown word stays with the options for argparse to refuse,
+    so a mistyped option is an error, not a file name that matches nothing.
+    """
+    import os
+
+    takes_value: dict[str, bool] = {"-h": False, "--help": False}
+    for flags, kw in _hook_options(fix):
+        takes_value |= {f: kw.get("action") not in ("store_true",) for f in flags if f[0] == "-"}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            return words[:i], words[i + 1 :]
+        name, joined, _ = word.partition("=") if word.startswith("--") else (word, "", "")
+        if name in takes_value:
+            i += 2 if takes_value[name] and not joined else 1
+        elif word.startswith("-") and not os.path.lexists(word):
+            return words[: i + 1], words[i + 1 :]
+        else:
+            return words[:i], words[i:]
+    return words, []
 
 
 def run() -> None:
@@ -271,6 +347,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return rules.run_explain(args)
 
 
+def cmd_pre_commit(args: argparse.Namespace) -> int:
+    return cmd_fix(args) if args.fix else cmd_scan(args)
+
+
 def cmd_github(args: argparse.Namespace) -> int:
     from allocpolicy.frontdoors.github import main as github_main
 
@@ -283,5 +363,6 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "inventory": cmd_inventory,
     "rules": cmd_rules,
     "explain": cmd_explain,
+    "pre-commit": cmd_pre_commit,
     "github-review": cmd_github,
 }

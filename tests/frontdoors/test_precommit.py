@@ -268,27 +268,73 @@ def test_word_cache_matches_whole_words_only(tmp_path, monkeypatch):
     (tmp_path / "b").write_text("COPY --from=build /app/target/release/api /api\n")
     (tmp_path / "c").write_text("FROM scratch\n")
     cache = MentionCache(tmp_path)
-    for rel, blob in (("a", "aaa1"), ("b", "bbb2"), ("c", "ccc3")):
-        cache.words(tmp_path, rel, blob)
-    cache.save({"aaa1", "bbb2", "ccc3"})
+    a, b, c = (cache.read(tmp_path, rel) for rel in "abc")
+    assert a is not None and b is not None and c is not None
+    cache.save({a, b, c})
     again = MentionCache(tmp_path)
-    assert again.known == {"aaa1", "bbb2", "ccc3"}
-    assert again.mentioning({"api"}) == {"bbb2"}
-    assert again.mentioning({"api-gateway", "scratch"}) == {"aaa1", "ccc3"}
-    assert again.mentioning({"aaa1", "app"}) == {"bbb2"}  # blob ids are not words
-    again.save({"bbb2"})  # a blob that left the index is forgotten
-    assert MentionCache(tmp_path).known == {"bbb2"}
+    assert again.known == {a, b, c}
+    assert again.mentioning({"api"}) == {b}
+    assert again.mentioning({"api-gateway", "scratch"}) == {a, c}
+    assert again.mentioning({a, "app"}) == {b}  # blob ids are not words
+    again.save({b})  # a blob that left the index is forgotten
+    assert MentionCache(tmp_path).known == {b}
+
+
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+def test_words_are_kept_under_the_id_git_gives_the_bytes_read(tmp_path, object_format):
+    from allocpolicy.frontdoors.precommit import MentionCache
+
+    _git(tmp_path, "init", "-q", f"--object-format={object_format}")
+    (tmp_path / "Dockerfile").write_bytes(b"FROM scratch\r\n\xff\x00 odd bytes, no newline")
+    git_id = subprocess.run(
+        ["git", "hash-object", "Dockerfile"], cwd=tmp_path, capture_output=True, text=True
+    ).stdout.strip()
+    assert MentionCache(tmp_path).read(tmp_path, "Dockerfile", len(git_id)) == git_id
 
 
 def test_staged_listing_keeps_the_first_stage_of_a_conflicted_path():
     from allocpolicy.frontdoors.precommit import _staged
 
     raw = (
-        b"100644 aaaa 1\tsvc/Dockerfile\x00100644 bbbb 2\tsvc/Dockerfile\x00"
-        b"100644 cccc 0\tother dir/Containerfile\x00"
+        b"M 100644 aaaa 1\tsvc/Dockerfile\x00M 100644 bbbb 2\tsvc/Dockerfile\x00"
+        b"H 100644 cccc 0\tother dir/Containerfile\x00"
     )
     assert _staged(raw) == {"svc/Dockerfile": "aaaa", "other dir/Containerfile": "cccc"}
     assert _staged(None) is None
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_path_that_holds_listing_text_stays_one_path(tmp_path):
+    """Tabs, spaces, newlines, a leading dash, non-UTF-8 bytes: git lists them as they are."""
+    from allocpolicy.frontdoors.precommit import (
+        _children,
+        _entries,
+        _paths_below,
+        _paths_with_blob,
+        start_containerfile_listing,
+    )
+
+    odd = [
+        "ops/1 ab 0\tfoo.Dockerfile",  # reads as `<mode> <blob> <stage>\t<path>` from its 1
+        "ops/x\tservices/alpha/Dockerfile",  # a tab, then what looks like another path
+        "ops/-n\nnew \udcfe line.Dockerfile",  # a newline, a leading dash, a non-UTF-8 byte
+    ]
+    for rel in odd:
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("FROM scratch\n")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    raw = start_containerfile_listing(tmp_path).output()
+    assert raw is not None
+    listing = raw.decode("utf-8", "surrogateescape")
+    staged, differs = _entries(listing)
+    assert sorted(staged) == sorted(odd) and not differs
+    assert _paths_below(listing, "services/alpha") == []
+    assert _children(listing, {""}) == []
+    assert sorted(_children(listing, {"ops"})) == sorted([odd[0], odd[2]])
+    assert sorted(_paths_with_blob(listing, staged[odd[0]])) == sorted(odd)  # one content
+    assert _paths_with_blob(listing, "ab") == []
 
 
 @pytest.mark.parametrize("with_git", [True, False])
@@ -411,3 +457,238 @@ def test_narrowed_manifests_are_in_path_order_as_a_full_scan_lists_them(tmp_path
     assert (
         scope.files.manifests == discover(root).manifests == ["svc-x/Cargo.toml", "svc/Cargo.toml"]
     )
+
+
+# -- the hooks as a commit runs them: pre-commit's argument order, its stash ----------
+
+
+def _hook_env(tmp_path: Path) -> dict[str, str]:
+    """pre-commit's environment: its own home, and this interpreter's `allocpolicy` on PATH."""
+    return {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "PRE_COMMIT_COLOR": "never",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+def _use_manifest_hooks(repo: Path, args: dict[str, list[str]], env: dict[str, str]) -> None:
+    """A `repo: local` config running the manifest's hooks as declared (entry, files), with `args`.
+
+    The same command lines a `repo: <url>` config runs, without installing a virtualenv
+    per test: `language: system` finds this checkout's `allocpolicy` on PATH.
+    """
+    import yaml
+
+    hooks = []
+    for hook in yaml.safe_load((CHECKOUT / ".pre-commit-hooks.yaml").read_text()):
+        if hook["id"] in args:
+            keep = ("id", "name", "entry", "files", "exclude", "require_serial")
+            hooks.append({**{k: hook[k] for k in keep if k in hook}, "language": "system"})
+            hooks[-1]["args"] = args[hook["id"]]
+    config = {"repos": [{"repo": "local", "hooks": hooks}]}
+    (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+    _git(repo, "add", ".pre-commit-config.yaml")
+    if not (repo / ".git/hooks/pre-commit").exists():
+        _pre_commit(repo, env, "install")
+
+
+def _pre_commit(repo: Path, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", *argv],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def _commit(repo: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    identity = ["-c", "user.name=allocpolicy-test", "-c", "user.email=test@allocpolicy.invalid"]
+    return subprocess.run(
+        ["git", *identity, "commit", "-q", "-m", "change", *extra],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+@pytest.mark.precommit
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_hook_args_come_before_the_file_names_and_are_honoured(tmp_path):
+    env = _hook_env(tmp_path)
+    repo = tmp_path / "lib"
+    write_tree(
+        repo,
+        {
+            "Cargo.toml": cargo("lib", MIMALLOC_DEP),
+            "src/lib.rs": "pub fn f() {}\n",
+            "ci/strict.toml": 'fail-on = "warning"\n',
+        },
+    )
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    assert _commit(repo, env, "--no-verify").returncode == 0
+    # a library that picks the global allocator: AP009, a warning without a fix
+    (repo / "src/lib.rs").write_text(STATIC + "pub fn f() {}\n")
+    _git(repo, "add", "src/lib.rs")
+    for hook in ("allocpolicy", "allocpolicy-fix"):
+        for args, fails in (
+            ([], False),
+            (["--fail-on", "warning"], True),
+            (["--config", "ci/strict.toml"], True),
+        ):
+            _use_manifest_hooks(repo, {hook: args}, env)
+            done = _commit(repo, env)
+            assert (done.returncode != 0) == fails, (hook, args, done.stdout + done.stderr)
+            if fails:
+                out = done.stdout + done.stderr
+                assert "- exit code: 1" in out and "src/lib.rs:1:1: AP009 [warning]" in out, out
+            else:
+                _git(repo, "reset", "-q", "--soft", "HEAD~1")
+
+
+@pytest.mark.precommit
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_check_of_unstaged_edits_does_not_hide_what_a_later_commit_breaks(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    env = _hook_env(tmp_path)
+    repo = _monorepo(tmp_path / "repo")
+    _use_manifest_hooks(repo, {"allocpolicy": []}, env)
+    assert _commit(repo, env, "--no-verify").returncode == 0
+    image = repo / "docker/alpha.Dockerfile"
+    staged = image.read_text()
+    image.write_text("FROM scratch\n")  # an unstaged edit: for now the image builds no crate
+    # `pre-commit run --files` does not stash: the check reads, and caches, the work tree
+    check = _pre_commit(repo, env, "run", "allocpolicy", "--files", "services/alpha/src/main.rs")
+    assert check.returncode == 0, check.stdout
+    image.write_text(staged)
+    # the commit drops mimalloc from alpha, whose (unchanged, staged) Alpine image now breaks
+    write_tree(
+        repo,
+        {
+            "services/alpha/Cargo.toml": cargo("alpha"),
+            "services/alpha/src/main.rs": "fn main() {}\n",
+        },
+    )
+    _git(repo, "add", "services/alpha")
+    done = _commit(repo, env)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1 and "docker/alpha.Dockerfile:1:1: AP001 [error]" in out, out
+
+
+def test_a_check_by_hand_sees_unstaged_edits_and_caches_none_of_them(tmp_path, monkeypatch):
+    """Outside a commit the engine reads the work tree: the scope follows it, the cache does not keep it."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = _monorepo(tmp_path / "repo")
+    (root / "services/alpha/src/main.rs").write_text("fn main() {}\n")  # alpha's images break
+
+    def broken() -> set[str]:
+        found = scan_changed(root, ["services/alpha/src/main.rs"]).findings
+        return {f.location.path for f in found if f.rule == "AP001"}
+
+    assert broken() == {"docker/alpha.Dockerfile"}
+    gamma = root / "docker/gamma.Dockerfile"
+    staged = gamma.read_text()
+    gamma.write_text(ALPINE.format(name="alpha"))  # unstaged: gamma's image builds alpha now
+    assert broken() == {"docker/alpha.Dockerfile", "docker/gamma.Dockerfile"}
+    gamma.write_text(ALPINE.format(name="alpha") + "# edited again\n")  # the same listing
+    assert broken() == {"docker/alpha.Dockerfile", "docker/gamma.Dockerfile"}
+    gamma.write_text(staged)
+    assert broken() == {"docker/alpha.Dockerfile"}
+    # and the other way round: an unstaged edit that stops naming alpha, then reverted
+    image = root / "docker/alpha.Dockerfile"
+    staged = image.read_text()
+    image.write_text("FROM scratch\n")
+    assert broken() == set()
+    image.write_text(staged)
+    assert broken() == {"docker/alpha.Dockerfile"}
+
+
+_MAIN = "import sys; from allocpolicy.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _bounded_run(argv: list[str], cwd: Path, code: str = _MAIN) -> subprocess.CompletedProcess[str]:
+    """Python `code` (the command line) in a child with 1 GiB of address space and a
+    minute: a hang or a read of /dev/zero fails the test, not the machine."""
+
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limit,
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="FIFOs, /dev/zero, rlimits")
+def test_the_scope_reads_no_fifo_device_or_file_outside_the_tree(tmp_path):
+    outside = write_tree(tmp_path / "outside", {"Cargo.toml": cargo("wanted")})
+    root = tmp_path / "repo"
+    write_tree(
+        root,
+        {
+            "svc/Cargo.toml": cargo("svc"),
+            "svc/src/main.rs": "fn main() {}\n",
+            "Dockerfile": ALPINE.format(name="wanted"),  # a crate found by reading manifests
+        },
+    )
+    (root / "zero").mkdir()
+    (root / "zero/Cargo.toml").symlink_to("/dev/zero")
+    (root / "away").mkdir()
+    (root / "away/Cargo.toml").symlink_to(outside / "Cargo.toml")
+    (root / "zero.Dockerfile").symlink_to("/dev/zero")  # the word cache learns every image
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")  # git keeps the links as links: a clone has them too
+    os.mkfifo(root / "svc/Cargo.lock")  # and a FIFO a script may name
+    done = _bounded_run(["pre-commit", "Dockerfile", "svc/src/main.rs", "svc/Cargo.lock"], root)
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    assert "away/" not in done.stdout  # the link out of the tree named no crate of ours
+    os.remove(root / "svc/Cargo.toml")
+    os.mkfifo(root / "svc/Cargo.toml")  # its workspace root is sniffed before anything else
+    done = _bounded_run(["pre-commit", "svc/Cargo.toml"], root)
+    assert done.returncode == 0 and "internal error" not in done.stderr, done.stdout + done.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="FIFOs and /dev/zero")
+def test_the_ignore_settings_are_read_bounded(tmp_path):
+    code = (
+        "from pathlib import Path\nfrom allocpolicy.config import Config\n"
+        "from allocpolicy.frontdoors.precommit import Files\n"
+        "print(Files(Path('.'), Config()).settings)"
+    )
+    (tmp_path / ".gitignore").symlink_to("/dev/zero")
+    assert _bounded_run([], tmp_path, code).stdout == "['']\n"
+    (tmp_path / ".gitignore").unlink()
+    os.mkfifo(tmp_path / ".gitignore")
+    assert _bounded_run([], tmp_path, code).stdout == "['']\n"
+
+
+def test_a_manifest_that_is_not_utf8_is_a_finding_not_a_crash(tmp_path):
+    root = write_tree(
+        tmp_path, {"svc/src/main.rs": "fn main() {}\n", "Dockerfile": "FROM scratch\n"}
+    )
+    (root / "svc/Cargo.toml").write_bytes(b'[package]\nname = "\xfe\xff"\nversion = "0.1.0"\n')
+    result = scan_changed(root, ["svc/Cargo.toml", "Dockerfile"])
+    assert [(f.rule, f.location.path) for f in result.findings] == [("AP900", "svc/Cargo.toml")]
+
+
+@pytest.mark.parametrize("name", ["../outside/Dockerfile", "/nowhere/Dockerfile"])
+def test_a_changed_file_outside_the_repository_is_a_usage_error(
+    tmp_path, capsys, monkeypatch, name
+):
+    from allocpolicy.cli import main
+
+    write_tree(tmp_path, {"repo/Cargo.toml": cargo("svc"), "outside/Dockerfile": ALPINE})
+    monkeypatch.chdir(tmp_path / "repo")
+    assert main(["pre-commit", name]) == 2
+    assert f"allocpolicy: error: {name}: not inside the repository" in capsys.readouterr().err

@@ -25,6 +25,7 @@ from allocpolicy.discovery import (
     kind_of,
     walk_ignore,
 )
+from allocpolicy.parsing.text import ReadError, read_bytes
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -89,17 +90,14 @@ class Files:
     @property
     def settings(self) -> list[str]:
         """What decides which listed files count: the exclude setting and the root .gitignore."""
-        try:
-            ignore = (self.root / ".gitignore").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            ignore = ""
+        ignore = (_read(self.root, ".gitignore") or b"").decode("utf-8", "replace")
         return [*self.config.exclude, ignore]
 
     def containerfile_listing(self) -> str | None:
-        """git's stage listing of the Containerfiles, as text; None without git."""
+        """git's stage listing of the Containerfiles, modified ones tagged, as text; None without git."""
         if not self._listed:
             running, self._started = (
-                self._started or _start_listing(self.root, _CONTAINERFILE_SPECS),
+                self._started or start_containerfile_listing(self.root),
                 None,
             )
             out = running.output()
@@ -137,10 +135,21 @@ class Files:
         return self._walked
 
 
-def _start_listing(root: Path, pathspecs: tuple[str, ...]) -> Running:
+def _start_listing(root: Path, pathspecs: tuple[str, ...], *, modified: bool = False) -> Running:
+    """`git ls-files` of the index: `<tag> <mode> <blob> <stage>\t<path>\0` per entry.
+
+    With `modified`, a path whose work tree differs from its staged blob is listed a
+    second time, tagged C: its words are not its blob's.
+    """
     return Running(
-        ["git", "-C", str(root), "ls-files", "-z", "--cached", "--stage", "--", *pathspecs]
+        ["git", "-C", str(root), "ls-files", "-z", "-t", "--cached", "--stage"]
+        + (["--modified"] if modified else [])
+        + ["--", *pathspecs]
     )
+
+
+def start_containerfile_listing(root: Path) -> Running:
+    return _start_listing(root, _CONTAINERFILE_SPECS, modified=True)
 
 
 class Running:
@@ -192,12 +201,30 @@ def _widen(pipe: Any) -> None:
 
 def _staged(raw: bytes | None) -> dict[str, str] | None:
     """`git ls-files --stage -z` output as path -> blob id; None without git."""
-    return None if raw is None else _entries(raw.decode("utf-8", "surrogateescape"))
+    return None if raw is None else _entries(raw.decode("utf-8", "surrogateescape"))[0]
 
 
-def _entries(listing: str) -> dict[str, str]:
-    # (path, blob) pairs; reversed, so that a conflicted path's first stage wins
-    return dict(reversed(_STAGE_ENTRY.findall(listing)))
+def _entries(listing: str) -> tuple[dict[str, str], set[str]]:
+    """The listing as path -> staged blob, and the paths whose work tree is not that blob.
+
+    Split at NULs, then at each entry's first tab: a path may hold tabs, spaces and
+    text that looks like an entry, and stays one path. A conflicted path's first stage
+    wins. Symbolic links and submodules count as not their blob: their blob is no file's
+    content.
+    """
+    staged: dict[str, str] = {}
+    differs: set[str] = set()
+    for entry in listing.split("\0"):
+        head, tab, path = entry.partition("\t")
+        fields = head.split(" ")
+        if not tab or len(fields) != 4:
+            continue  # the empty string after the last NUL
+        tag, mode, blob, _stage = fields
+        if tag == "C" or mode not in _REGULAR:
+            differs.add(path)
+        if tag != "C":
+            staged.setdefault(path, blob)
+    return staged, differs
 
 
 def _is_kind(rel: str, kind: str) -> bool:
@@ -215,9 +242,8 @@ def _kind_of(rel: str) -> str | None:
 # plain wildcards (`*` crosses `/`): git matches them much faster than `:(glob)`
 _CONTAINERFILE_SPECS = ("*ockerfile*", "*ontainerfile*")
 _TOKEN = re.compile(rb"[A-Za-z0-9_.+-]+")
-_STAGE_ENTRY = re.compile(
-    r"[0-7]+ (?=[0-9a-f]+ [0-3]\t([^\0]*)\0)([0-9a-f]+)"
-)  # "<mode> <blob> <stage>\t<path>\0"
+_REGULAR = ("100644", "100755")  # file modes whose blob is the file's bytes
+_DIFFERS = ("\0C ", " 120000 ", " 160000 ")  # what marks an entry whose file is not its blob
 
 
 def _owned(parent: str) -> bool:
@@ -241,6 +267,13 @@ class MentionCache:
     ASCII file: a header line, then a line per blob (`<blob> word word ... \\n`). It
     is memory-mapped and searched in place, a `find` per crate name, so a check
     neither reads nor decodes the whole of it.
+
+    A file is read from the work tree, which need not hold its staged blob (a check
+    run by hand, or `pre-commit run --files`, sees unstaged edits; only a commit's
+    hook runs on a stashed tree). So words are kept under the id git would give the
+    bytes read, never under the listed id: a hit on a staged blob is a hit on those
+    very bytes. A file git lists as modified is read on every run, and its words
+    there decide for it.
     """
 
     MAGIC = b"allocpolicy-mentions-1 "
@@ -255,7 +288,8 @@ class MentionCache:
             cache_dir() / f"mentions-{zlib.crc32(where.encode()):08x}-{os.path.basename(where)}.txt"
         )
         self.data, self.covered = self._load()
-        self.fresh: dict[str, str] = {}  # blob -> words, read during this run
+        self.fresh: dict[str, str] = {}  # blob (of the bytes read) -> words, read during this run
+        self.current: dict[str, str] = {}  # path -> words, of the paths read during this run
         self._known: set[str] | None = None
 
     def _load(self) -> tuple[Any, str]:
@@ -286,19 +320,33 @@ class MentionCache:
         return self.covered == _fingerprint(listing, settings)
 
     def learn(self, root: Path, listing: str, tree: Files, settings: list[str]) -> None:
-        """Read the words of every listed Containerfile the cache does not know."""
-        entries = _entries(listing)
+        """Read the words of every listed Containerfile whose staged blob the cache does not know.
+
+        Paths whose work tree is not their blob are `read_current`'s, on every run.
+        """
+        entries, differs = _entries(listing)
         complete = True
         for rel, blob in entries.items():
             if (
                 blob not in self.known
                 and blob not in self.fresh
+                and rel not in differs
                 and tree.accepts(rel, "containerfiles")
             ):
-                complete = self.words(root, rel, blob) is not None and complete
-        if complete:  # a file that could not be read is tried again next time
+                # unreadable, or changed since git listed it: tried again next time
+                complete = self.read(root, rel, len(blob)) == blob and complete
+        if complete:
             self.covered = _fingerprint(listing, settings)
-        self.save(set(entries.values()))
+        self.save(set(entries.values()) | set(self.fresh))
+
+    def read_current(self, root: Path, listing: str, tree: Files) -> None:
+        """Read the listed Containerfiles whose work tree is not their staged blob."""
+        if not any(mark in listing for mark in _DIFFERS) and not listing.startswith("C "):
+            return  # the usual case, and always in a commit's hook: parsing is not needed
+        entries, differs = _entries(listing)
+        for rel in differs:
+            if tree.accepts(rel, "containerfiles"):
+                self.read(root, rel, len(entries.get(rel, "")))
 
     def mentioning(self, names: set[str]) -> set[str]:
         """Cached blobs whose words include one of `names`."""
@@ -315,12 +363,18 @@ class MentionCache:
             found |= {blob for blob, words in self.fresh.items() if needle in words}
         return found
 
-    def words(self, root: Path, rel: str, blob: str) -> str | None:
-        """The words of a file the cache does not know (read now, kept for next time); None if unreadable."""
-        found = _words(root, rel)
-        if blob and found is not None:
-            self.fresh[blob] = found
-        return found
+    def read(self, root: Path, rel: str, width: int = 40) -> str | None:
+        """Read a file's words now, kept for this run by path and for the next by content.
+
+        Returns the git blob id of the bytes read (`width` hex digits: SHA-1 or SHA-256
+        repositories), or None when it cannot be read (the engine's read reports why).
+        """
+        data = _read(root, rel)
+        if data is None:
+            return None
+        blob = _blob_id(data, width)
+        self.current[rel] = self.fresh[blob] = _words(data)
+        return blob
 
     def save(self, live: set[str]) -> None:
         """Keep the live blobs' words (forgetting blobs no longer in the index)."""
@@ -392,24 +446,31 @@ def _narrow(root: Path, tree: Files, changed: set[str]) -> Scope:
 
 
 def _rel(root: Path, f: str) -> str:
+    """A changed file as a path in the repository (relative ones are relative to its root).
+
+    A file outside it is a usage error: the scope would walk and read outside the tree.
+    """
     p = Path(f)
     if p.is_absolute():
         try:
             p = p.resolve().relative_to(root.resolve())
         except ValueError:
-            pass
-    return p.as_posix().removeprefix("./")
+            p = Path(os.path.relpath(p, os.path.abspath(root)))
+    rel = posixpath.normpath(p.as_posix())
+    if rel == ".." or rel.startswith("../"):
+        from allocpolicy.commands import UsageError
+
+        raise UsageError(f"{f}: not inside the repository ({root})")
+    return rel
 
 
 def _expand_workspace_roots(root: Path, scope: Scope, tree: Files) -> None:
     """A changed workspace root (or lock, or cargo config) affects every member below it."""
     for d in list(scope.crate_dirs):
-        manifest = root / d / "Cargo.toml" if d else root / "Cargo.toml"
-        try:
-            is_root = b"[workspace" in manifest.read_bytes()
-        except OSError:
+        data = _read(root, _join(d, "Cargo.toml"))
+        if data is None:
             continue
-        if is_root and any(
+        if b"[workspace" in data and any(
             c in scope.changed for c in (_join(d, "Cargo.toml"), _join(d, "Cargo.lock"))
         ):
             scope.crate_dirs |= _manifest_dirs_below(tree, d)
@@ -431,11 +492,10 @@ def _join(d: str, name: str) -> str:
 def _crate_names(root: Path, dirs: set[str]) -> set[str]:
     names: set[str] = set()
     for d in dirs:
-        try:
-            data = (root / _join(d, "Cargo.toml")).read_bytes()
-        except OSError:
+        data = _read(root, _join(d, "Cargo.toml"))
+        if data is None:
             continue
-        names |= {m.decode() for m in _NAME.findall(data)}
+        names |= {m.decode("utf-8", "replace") for m in _NAME.findall(data)}
         names.add(posixpath.basename(d))
     return {n for n in names if n}
 
@@ -446,16 +506,17 @@ def _images_building(root: Path, tree: Files, dirs: set[str], names: set[str]) -
         return set()
     near = set(dirs) | {a for d in dirs for a in _ancestors(d)}
     listing = tree.containerfile_listing()
+    needles = [f" {n} " for n in names]
     if listing is None:  # no git: read every Containerfile of the tree
-        needles = [f" {n} " for n in names]
         return {
             cf
             for cf in tree.walked_containerfiles()
             if _parent(cf) in near
             or _inside(cf, dirs)
-            or any(needle in (_words(root, cf) or "") for needle in needles)
+            or any(needle in _words(_read(root, cf) or b"") for needle in needles)
         }
     cache = MentionCache(root)
+    cache.read_current(root, listing, tree)  # modified files: their work tree decides
     settings = tree.settings
     if not cache.covers(
         listing, settings
@@ -463,6 +524,8 @@ def _images_building(root: Path, tree: Files, dirs: set[str], names: set[str]) -
         cache.learn(root, listing, tree, settings)
     # In a monorepo the listing has thousands of entries: it is searched as text, not parsed.
     found = {p for blob in cache.mentioning(names) for p in _paths_with_blob(listing, blob)}
+    found -= cache.current.keys()  # a file read this run counts with the words it holds now
+    found |= {p for p, words in cache.current.items() if any(n in words for n in needles)}
     found |= set(_children(listing, near))
     found |= {
         p for d in dirs if d for p in _paths_below(listing, d)
@@ -481,14 +544,26 @@ def _fingerprint(listing: str, settings: list[str]) -> str:
     return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}{len(raw)}"
 
 
+# The listing's searches below find text, then check that it is where they meant: in an
+# entry's head (before its first tab), or at the start of its path (that first tab). A
+# path may hold tabs, spaces and blob ids; a NUL always ends an entry.
+
+
+def _in_head(listing: str, at: int) -> bool:
+    """Whether `at` is before the first tab of its entry."""
+    return listing.find("\t", listing.rfind("\0", 0, at) + 1, at) < 0
+
+
 def _paths_with_blob(listing: str, blob: str) -> list[str]:
-    """Paths of `<mode> <blob> <stage>\t<path>\0` entries carrying `blob`."""
-    out, at = [], listing.find(f" {blob} ")
+    """Paths of `<tag> <mode> <blob> <stage>\t<path>\0` entries carrying `blob`."""
+    out, needle = [], f" {blob} "
+    at = listing.find(needle)
     while at >= 0:
         tab = listing.find("\t", at)
         end = listing.find("\0", tab)
-        out.append(listing[tab + 1 : end])
-        at = listing.find(f" {blob} ", end)
+        if _in_head(listing, at):
+            out.append(listing[tab + 1 : end])
+        at = listing.find(needle, end)
     return out
 
 
@@ -497,7 +572,8 @@ def _children(listing: str, dirs: set[str]) -> list[str]:
     prefixes = "|".join(
         re.escape(f"{d}/" if d else "") for d in sorted(dirs, key=len, reverse=True)
     )
-    return re.findall(f"\t((?:{prefixes})[^/\0]*)\0", listing)
+    found = re.finditer(f"\t((?:{prefixes})[^/\0]*)\0", listing)
+    return [m.group(1) for m in found if _in_head(listing, m.start())]
 
 
 def _paths_below(listing: str, d: str) -> list[str]:
@@ -506,17 +582,36 @@ def _paths_below(listing: str, d: str) -> list[str]:
     at = listing.find(needle)
     while at >= 0:
         end = listing.find("\0", at)
-        out.append(listing[at + 1 : end])
+        if _in_head(listing, at):
+            out.append(listing[at + 1 : end])
         at = listing.find(needle, end)
     return out
 
 
-def _words(root: Path, rel: str) -> str | None:
+def _read(root: Path, rel: str) -> bytes | None:
+    """A repository file's bytes, read as the engine reads them, or None.
+
+    Regular files only, opened without blocking, no further than the engine's limit,
+    never through a link out of the tree: a FIFO, or a link to /dev/zero or to a file
+    outside the tree, is not learned from (the engine's own read reports it).
+    """
     try:
-        found = {w.decode("utf-8", "replace") for w in _TOKEN.findall((root / rel).read_bytes())}
-    except OSError:
+        return read_bytes(root / rel, root=root)
+    except ReadError:
         return None
-    return " " + " ".join(sorted(found)) + " "
+
+
+def _words(data: bytes) -> str:
+    """A file's words, as ` a b c `: what `MentionCache.mentioning` searches."""
+    return " " + " ".join(sorted({w.decode("ascii") for w in _TOKEN.findall(data)})) + " "
+
+
+def _blob_id(data: bytes, width: int) -> str:
+    """The id git gives a blob of these bytes: SHA-1, or SHA-256 in a 64-digit repository."""
+    import hashlib  # only when a file is read: most checks answer from the cache
+
+    algorithm = hashlib.sha256 if width == 64 else hashlib.sha1
+    return algorithm(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def _add_crates_of_images(root: Path, scope: Scope, tree: Files) -> None:
@@ -526,21 +621,17 @@ def _add_crates_of_images(root: Path, scope: Scope, tree: Files) -> None:
         own = _crate_dir(cf, tree)
         if own is not None and _is_package(root, own):  # a virtual workspace root is no crate
             scope.crate_dirs.add(own)
-        try:
-            text = (root / cf).read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        data = _read(root, cf)
+        if data is None:
             continue
-        wanted |= {a or b for a, b in _MENTION.findall(text)}
+        wanted |= {a or b for a, b in _MENTION.findall(data.decode("utf-8", "replace"))}
     wanted -= _crate_names(root, scope.crate_dirs)
     if wanted:
         scope.crate_dirs |= _dirs_named(root, tree.manifests(), wanted)
 
 
 def _is_package(root: Path, d: str) -> bool:
-    try:
-        return b"[package]" in (root / _join(d, "Cargo.toml")).read_bytes()
-    except OSError:
-        return False
+    return b"[package]" in (_read(root, _join(d, "Cargo.toml")) or b"")
 
 
 def _dirs_named(root: Path, manifests: list[str], names: set[str]) -> set[str]:
@@ -553,12 +644,13 @@ def _dirs_named(root: Path, manifests: list[str], names: set[str]) -> set[str]:
     for by_dir_name in (True, False):
         for name in sorted(remaining):
             for m in by_base.get(name, []) if by_dir_name else manifests:
-                try:
-                    data = (root / m).read_bytes()
-                except OSError:
+                data = _read(root, m)
+                if data is None:
                     continue
                 # [[bin]] names share the `name = "..."` pattern, so one search finds both
-                if name.encode() in data and name in {x.decode() for x in _NAME.findall(data)}:
+                if name.encode() in data and name in {
+                    x.decode("utf-8", "replace") for x in _NAME.findall(data)
+                }:
                     found.add(_parent(m))
                     remaining.discard(name)
                     break
@@ -622,7 +714,7 @@ def scan_changed(
     if any(not is_containerfile(posixpath.basename(r)) for r in _changed(root, files)):
         # A changed crate means asking every Containerfile whether it names the crate:
         # git lists them while the engine is imported.
-        started = _start_listing(root, _CONTAINERFILE_SPECS)
+        started = start_containerfile_listing(root)
     try:
         from allocpolicy.engine import scan
         from allocpolicy.facts import gather  # noqa: F401 - the scan's analysers, imported while git runs

@@ -90,13 +90,14 @@ def _read_regular(fd: int, limit: int) -> bytes:
 
 
 @lru_cache(maxsize=8)
-def _real_root(root: Path) -> str:
+def _real_root(root: str) -> str:
     return os.path.realpath(root)
 
 
 def inside(path: Path, root: Path) -> bool:
     """Whether `path`, its links followed, is `root` or below it."""
-    real, top = os.path.realpath(path), _real_root(root)
+    # keyed by the absolute root: `.` is another directory once the process changes directory
+    real, top = os.path.realpath(path), _real_root(os.path.abspath(root))
     return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
 
 
