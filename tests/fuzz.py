@@ -6,8 +6,9 @@ files a pull request can hold) or from mutations of the bundled examples and gol
 fix trees. Each command (`scan --format json`, `inventory --format json`, `fix --diff`)
 runs in a forked child of this process — allocpolicy already imported, so a case costs
 milliseconds, not an interpreter start — with an address-space cap, and is killed at
-its deadline. A case passes when every command ends with exit 0 or 1, no "internal
-error", and (for JSON) valid JSON.
+its deadline. A case passes when every command ends with exit 0 or 1 (or 2 with a
+`file:line: message` for a refused config or policy file), no "internal error", no
+traceback, nothing from outside the tree, and (for JSON) valid JSON.
 
     python -m tests.fuzz --minutes 10     # a long run; prints the number of cases
     pytest tests/test_fuzz.py             # a short run is part of the tests
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -42,6 +44,10 @@ COMMANDS = (
 )
 
 
+# How a refused allocpolicy.toml or policy file is reported: exit 2 with the file and line.
+_CONFIG_ERROR = re.compile(r"^allocpolicy: error: [^\n:]+:\d+: \S", re.M)
+
+
 @dataclass
 class Outcome:
     argv: tuple[str, ...]
@@ -52,6 +58,8 @@ class Outcome:
     def problem(self) -> str | None:
         if self.code is None:
             return f"did not finish within {DEADLINE_S:.0f} s"
+        if self.code == 2 and _CONFIG_ERROR.search(self.stderr):
+            return None  # a refused config or policy file (exit 2, file:line: why) is an answer
         if self.code not in (0, 1):
             return f"exit code {self.code}"
         if "internal error" in self.stderr or "Traceback" in self.stderr:
