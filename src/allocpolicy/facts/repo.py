@@ -117,6 +117,8 @@ def load_repo(root: Path, config: Config, files: FileSet | None = None) -> Repo:
     _load_containerfiles(repo)
     for d in inv.unreadable_dirs:
         repo.problems.append(ParseProblem(d, 1, "cannot read directory: permission denied"))
+    for rel, message in inv.ignore_problems:
+        repo.problems.append(ParseProblem(rel, 1, message))
     return repo
 
 

@@ -84,7 +84,7 @@ class Files:
             return False
         if self._ignore is None:
             self._ignore = walk_ignore(self.root, self.config.exclude)
-        return not self._ignore(rel, False)
+        return not self._ignore.ignored(rel)
 
     @property
     def settings(self) -> list[str]:
