@@ -257,3 +257,26 @@ def test_a_relative_root_is_the_current_directory_of_each_read(
         (tmp_path / name / "Cargo.toml").write_text(name)
         monkeypatch.chdir(tmp_path / name)
         assert read_bytes(Path("Cargo.toml"), root=Path(".")) == name.encode()
+
+
+@pytest.mark.parametrize("where", [".gitignore", "src/.gitignore"])
+def test_a_fifo_gitignore_is_a_finding_not_a_hang(tree: Path, where: str) -> None:
+    os.mkfifo(tree / where)  # git itself blocks on it
+    found = findings(allocpolicy("scan", "--format", "json", ".", cwd=tree))
+    assert any(f["path"] == where and "not a regular file" in str(f["message"]) for f in found)
+    assert any(f["rule"] == "AP001" for f in found)  # the scan went on
+
+
+def test_a_gitignore_linked_to_dev_zero_is_not_followed_as_in_git(tree: Path) -> None:
+    (tree / ".gitignore").symlink_to("/dev/zero")
+    found = findings(allocpolicy("scan", "--format", "json", ".", cwd=tree))
+    assert [f["rule"] for f in found] == ["AP001"]
+
+
+def test_an_oversized_gitignore_is_a_finding(tree: Path) -> None:
+    (tree / ".gitignore").write_text("Dockerfile\n" + "#" * (2 << 20))
+    found = findings(allocpolicy("scan", "--format", "json", ".", cwd=tree))
+    assert sorted((f["rule"], f["path"]) for f in found) == [
+        ("AP001", "Dockerfile"),  # its patterns are not applied: the Dockerfile is read
+        ("AP900", ".gitignore"),
+    ]

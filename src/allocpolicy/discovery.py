@@ -9,9 +9,11 @@ from allocpolicy._record import field, record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
-    Ignore = Callable[[str, bool], bool]  # (path, is_dir) -> skipped
+    from allocpolicy.ignore import IgnoreTree, PatternList
+
+    Lists = tuple[PatternList, ...]  # the .gitignore files that apply in a directory
 
 SKIP_DIRS = frozenset({".git", "target", "node_modules", ".hg", ".svn", ".venv", "__pycache__"})
 
@@ -36,6 +38,8 @@ class FileSet:
     cargo_configs: list[str] = field(default_factory=list)
     rust_sources: list[str] = field(default_factory=list)
     unreadable_dirs: list[str] = field(default_factory=list)
+    # .gitignore files whose patterns could not be applied, and why
+    ignore_problems: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, rel: str, name: str, parent: str) -> None:
         kind = kind_of(name, parent)
@@ -61,25 +65,29 @@ def kind_of(name: str, parent: str) -> str | None:
 def discover(root: Path, excludes: Iterable[str] = ()) -> FileSet:
     inv = FileSet()
     ignore = walk_ignore(root, list(excludes))
-    stack = [""]
+    stack: list[tuple[str, Lists]] = [("", ())]
     while stack:
-        rel_dir = stack.pop()
+        rel_dir, lists = stack.pop()
         try:
-            entries = list(os.scandir(root / rel_dir if rel_dir else root))
+            entries = sorted(os.scandir(root / rel_dir if rel_dir else root), key=_name)
         except OSError:
             inv.unreadable_dirs.append(rel_dir or ".")
             continue
-        for entry in sorted(entries, key=lambda e: e.name):
+        if any(entry.name == ".gitignore" for entry in entries):  # no open() where there is none
+            lists = ignore.enter(rel_dir, lists)
+        for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 continue
+            # an ignored directory is never entered, so nothing below it is re-included (git's rule)
             if is_dir:
-                if entry.name not in SKIP_DIRS and not ignore(rel, True):
-                    stack.append(rel)
-            elif not ignore(rel, False):
+                if entry.name not in SKIP_DIRS and not ignore.skips(lists, rel, True):
+                    stack.append((rel, lists))
+            elif not ignore.skips(lists, rel, False):
                 inv.add(rel, entry.name, rel_dir)
+    inv.ignore_problems = ignore.problems
     for kind in (
         "containerfiles",
         "manifests",
@@ -91,21 +99,12 @@ def discover(root: Path, excludes: Iterable[str] = ()) -> FileSet:
     return inv
 
 
-def walk_ignore(root: Path, excludes: list[str]) -> Ignore:
-    """What `discover` skips: the root .gitignore and the exclude setting, for (path, is_dir)."""
-    lines = list(excludes)
-    gitignore = root / ".gitignore"
-    try:
-        lines += gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        pass
-    if not lines:
-        return lambda rel, is_dir: False
-    from allocpolicy.ignore import ignore_matcher
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
-    matches = ignore_matcher(lines)
 
-    def ignore(rel: str, is_dir: bool) -> bool:
-        return matches(rel + "/" if is_dir else rel)
+def walk_ignore(root: Path, excludes: list[str]) -> IgnoreTree:
+    """What `discover` skips: what git ignores (every .gitignore from the root down) and the exclude setting."""
+    from allocpolicy.ignore import IgnoreTree
 
-    return ignore
+    return IgnoreTree(str(root), excludes)

@@ -439,6 +439,65 @@ def test_word_cache_is_asked_again_when_settings_change_or_a_file_was_unreadable
     assert "docker/beta.Dockerfile" in narrow(root, load_config(root, None), changed).containerfiles
 
 
+@pytest.mark.parametrize("with_git", [True, False])
+@pytest.mark.parametrize("crate", ["svc", ""])  # at the root, its sources come from git's listing
+def test_scope_skips_what_the_walk_skips_nested_gitignore_files_included(
+    tmp_path, monkeypatch, with_git, crate
+):
+    from allocpolicy.config import load_config
+    from allocpolicy.discovery import discover
+    from allocpolicy.frontdoors.precommit import narrow
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "repo"
+    at = f"{crate}/" if crate else ""
+    write_tree(
+        root,
+        {
+            ".gitignore": "*\n!*/\n!*.rs\n!*.toml\n!*Dockerfile\n!.gitignore\n",  # an allow-list
+            f"{at}Cargo.toml": cargo("svc"),
+            f"{at}src/main.rs": "fn main() {}\n",
+            f"{at}src/gen/.gitignore": "*.rs\n!keep.rs\n",
+            f"{at}src/gen/out.rs": "pub fn f() {}\n",
+            f"{at}src/gen/keep.rs": "pub fn g() {}\n",
+            "ops/.gitignore": "old.Dockerfile\n",
+            "ops/old.Dockerfile": ALPINE.format(name="svc"),
+            "ops/api.Dockerfile": ALPINE.format(name="svc"),
+            "notes.txt": "",
+        },
+    )
+    if with_git:
+        _git(root, "init", "-q")
+        _git(root, "add", "-f", "-A")  # tracked, yet ignored: a full scan does not read them
+    scope = narrow(root, load_config(root, None), [f"{at}src/main.rs"])
+    walked = discover(root)
+    assert scope.containerfiles == {"ops/api.Dockerfile"} == set(walked.containerfiles)
+    assert scope.files.rust_sources == walked.rust_sources
+    assert scope.files.rust_sources == [f"{at}src/gen/keep.rs", f"{at}src/main.rs"]
+
+
+def test_word_cache_is_asked_again_when_a_nested_gitignore_changes(tmp_path, monkeypatch):
+    from allocpolicy.config import load_config
+    from allocpolicy.frontdoors.precommit import narrow
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = _monorepo(tmp_path / "repo")
+    write_tree(
+        root,
+        {
+            "legacy/.gitignore": "*.Dockerfile\n",
+            "legacy/old.Dockerfile": ALPINE.format(name="alpha"),
+        },
+    )
+    _git(root, "add", "-f", "-A")
+    changed = ["services/alpha/src/main.rs"]
+    assert (
+        "legacy/old.Dockerfile" not in narrow(root, load_config(root, None), changed).containerfiles
+    )
+    (root / "legacy/.gitignore").write_text("# nothing ignored now\n")  # not staged
+    assert "legacy/old.Dockerfile" in narrow(root, load_config(root, None), changed).containerfiles
+
+
 def test_narrowed_manifests_are_in_path_order_as_a_full_scan_lists_them(tmp_path, monkeypatch):
     from allocpolicy.config import load_config
     from allocpolicy.discovery import discover

@@ -122,6 +122,8 @@ def load_repo(root: Path, config: Config, files: FileSet | None = None) -> Repo:
         repo.problems.append(
             ParseProblem(d, 1, "cannot read directory: permission denied", skipped=True)
         )
+    for rel, message in inv.ignore_problems:  # an unreadable .gitignore: what it hides is unknown
+        repo.problems.append(ParseProblem(rel, 1, message, skipped=True))
     return repo
 
 

@@ -85,13 +85,24 @@ class Files:
             return False
         if self._ignore is None:
             self._ignore = walk_ignore(self.root, self.config.exclude)
-        return not self._ignore(rel, False)
+        return not self._ignore.ignored(rel)
 
     @property
     def settings(self) -> list[str]:
-        """What decides which listed files count: the exclude setting and the root .gitignore."""
-        ignore = (_read(self.root, ".gitignore") or b"").decode("utf-8", "replace")
-        return [*self.config.exclude, ignore]
+        """What decides which listed files count: the exclude setting and the .gitignore files.
+
+        Those git lists (they come with the Containerfile listing), read from the work
+        tree as the walk reads them, and the root's even when untracked.
+        """
+        from allocpolicy.ignore import read_ignore_file
+
+        listing = self.containerfile_listing() or ""
+        found = {".gitignore", *_IGNORE_FILE.findall(listing)}
+        texts = []
+        for rel in sorted(found):
+            data, _ = read_ignore_file(os.path.join(self.root, rel))
+            texts.append(f"{rel}\0{'' if data is None else data.decode('latin-1')}")
+        return [*self.config.exclude, *texts]
 
     def containerfile_listing(self) -> str | None:
         """git's stage listing of the Containerfiles, modified ones tagged, as text; None without git."""
@@ -111,6 +122,9 @@ class Files:
 
     def walked_containerfiles(self) -> list[str]:
         return self._walk().containerfiles
+
+    def walked_rust_sources(self) -> list[str]:
+        return self._walk().rust_sources
 
     def manifests(self) -> list[str]:
         """Every Cargo.toml in git's index (the tree's, without git)."""
@@ -239,18 +253,13 @@ def _kind_of(rel: str) -> str | None:
     return kind_of(name, parent)
 
 
-# plain wildcards (`*` crosses `/`): git matches them much faster than `:(glob)`
-_CONTAINERFILE_SPECS = ("*ockerfile*", "*ontainerfile*")
+# plain wildcards (`*` crosses `/`): git matches them much faster than `:(glob)`; the
+# .gitignore files decide which Containerfiles count, so the word cache's key has them
+_CONTAINERFILE_SPECS = ("*ockerfile*", "*ontainerfile*", ".gitignore", "*/.gitignore")
+_IGNORE_FILE = re.compile(r"\t((?:[^\0]*/)?\.gitignore)\0")
 _TOKEN = re.compile(rb"[A-Za-z0-9_.+-]+")
 _REGULAR = ("100644", "100755")  # file modes whose blob is the file's bytes
 _DIFFERS = ("\0C ", " 120000 ", " 160000 ")  # what marks an entry whose file is not its blob
-
-
-def _owned(parent: str) -> bool:
-    """False for build output and vendored packages, which the repository does not own."""
-    if "target" not in parent and "node_modules" not in parent:
-        return True
-    return not any(part in ("target", "node_modules") for part in parent.split("/"))
 
 
 # The word caches' limits: one file per repository, ~1 MB for 3000 Containerfiles.
@@ -668,7 +677,7 @@ def _sources(root: Path, tree: Files, dirs: set[str]) -> list[str]:
     out: list[str] = []
     for d in sorted(dirs):
         if not d:
-            return _git_sources(root)
+            return _git_sources(root, tree)
         for top, subdirs, files in os.walk(root / d):
             subdirs[:] = [x for x in subdirs if x not in SKIP_DIRS]
             rel_top = Path(top).relative_to(root).as_posix()
@@ -680,11 +689,11 @@ def _sources(root: Path, tree: Files, dirs: set[str]) -> list[str]:
     return sorted(out)
 
 
-def _git_sources(root: Path) -> list[str]:
+def _git_sources(root: Path, tree: Files) -> list[str]:
     listed = _staged(_start_listing(root, ("*.rs",)).output())
     if listed is None:
-        return discover(root).rust_sources
-    return sorted(r for r in listed if _owned(_parent(r)))
+        return tree.walked_rust_sources()
+    return sorted(r for r in listed if tree.walked(r))  # what the walk would list of them
 
 
 def _restrict(root: Path, tree: Files, scope: Scope) -> FileSet:
