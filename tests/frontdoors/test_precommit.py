@@ -725,11 +725,12 @@ def test_the_ignore_settings_are_read_bounded(tmp_path):
         "from allocpolicy.frontdoors.precommit import Files\n"
         "print(Files(Path('.'), Config()).settings)"
     )
+    # the root .gitignore is named with no content: neither the link nor the FIFO is read
     (tmp_path / ".gitignore").symlink_to("/dev/zero")
-    assert _bounded_run([], tmp_path, code).stdout == "['']\n"
+    assert _bounded_run([], tmp_path, code).stdout == "['.gitignore\\x00']\n"
     (tmp_path / ".gitignore").unlink()
     os.mkfifo(tmp_path / ".gitignore")
-    assert _bounded_run([], tmp_path, code).stdout == "['']\n"
+    assert _bounded_run([], tmp_path, code).stdout == "['.gitignore\\x00']\n"
 
 
 def test_a_manifest_that_is_not_utf8_is_a_finding_not_a_crash(tmp_path):
