@@ -134,3 +134,19 @@ def test_alpine_apk_rust_follows_the_stage_platform():
         toolchain_of(["apt-get", "install", "librust-foo-dev"], ["librust-foo-dev"], image, None, 1)
         is None
     )
+
+
+def test_glibc_finding_sits_on_the_builder_image_not_the_final_from(scan_tree):
+    dockerfile = (
+        "FROM lukemathwalker/cargo-chef:latest-rust-1-slim-bookworm AS chef\nWORKDIR /app\n"
+        "FROM chef AS builder\nCOPY . .\nRUN cargo build --release --bin relay\n"
+        "FROM debian:bookworm-slim AS runtime\n"
+        "COPY --from=builder /app/target/release/relay /usr/local/bin\n"
+    )
+    result = scan_tree({**CRATE, "Dockerfile": dockerfile})
+    assert _found(result) == [("AP003", "Dockerfile", 1)]
+    # an image-level suppression above the final FROM still applies
+    suppressed = dockerfile.replace(
+        "FROM debian", "# allocpolicy: ignore[AP003] low traffic\nFROM debian"
+    )
+    assert _found(scan_tree({**CRATE, "Dockerfile": suppressed})) == []

@@ -12,6 +12,7 @@ import re
 from allocpolicy._record import field, record, replace
 from allocpolicy.facts.cargo_cmd import CargoBuild, parse_cargo
 from allocpolicy.facts.images import ImageInfo, classify_image
+from allocpolicy.facts.runtime import with_copied_loader
 from allocpolicy.facts.shell import Command, commands, installed_packages
 from allocpolicy.facts.toolchains import Toolchain, toolchain_of
 from allocpolicy.facts.triples import normalize_triple, triple_from_target_path
@@ -115,6 +116,7 @@ def analyze(path: str, doc: Dockerfile, context: str) -> Containerfile:
             _seed_image_env(facts)
         for ins in stage.instructions:
             _apply(facts, ins, out, context)
+        with_copied_loader(facts, out)  # FROM scratch plus the glibc loader is not static-only
         out.append(facts)
     return Containerfile(path, doc, context, out)
 
