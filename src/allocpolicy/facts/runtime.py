@@ -109,7 +109,7 @@ def _stage(stages: list[StageFacts], ref: str) -> StageFacts | None:
 
 
 # Alpine packages that let glibc binaries run (a glibc loader shim, or glibc itself).
-_GLIBC_ON_MUSL = frozenset({"gcompat", "libc6-compat", "glibc"})
+_GLIBC_ON_MUSL = frozenset({"gcompat", "libc6-compat", "glibc", "glibc-bin"})
 # Instructions only an image that is run has: a stage holding nothing but files (an
 # artifact carrier for `docker build --output` or `COPY --from=<image>`) proves nothing.
 _RUNTIME_CONFIG = frozenset(
