@@ -73,6 +73,11 @@ def test_what_the_runtime_cannot_prove(scan_tree):
         # a committed file of the same name is not a build output
         "script/Dockerfile": 'FROM alpine:3.20\nCOPY gated /usr/bin/\nCMD ["gated"]\n',
         "script/gated": "#!/bin/sh\nexec true\n",
+        # a link named like the binary is not one
+        "link/Dockerfile": (
+            "FROM alpine:3.20\nRUN ln -s /etc/gate/available/gated.conf /etc/gate/gated\n"
+            'CMD ["sh"]\n'
+        ),
         # LD_PRELOAD works if the binary is dynamic, which a musl runtime does not decide
         "preload/Dockerfile": (
             "FROM alpine:3.20\nRUN apk add mimalloc2\nCOPY gated /\n"
@@ -85,6 +90,7 @@ def test_what_the_runtime_cannot_prove(scan_tree):
     assert rows[("carrier/Dockerfile", "gated")]["linkage"] == "unknown"
     assert rows[("compat/Dockerfile", "gated")]["binary_libc"] == "unknown"
     assert ("script/Dockerfile", "gated") not in rows
+    assert ("link/Dockerfile", "gated") not in rows
     assert rows[("preload/Dockerfile", "gated")]["allocator"] == "unknown"
 
 

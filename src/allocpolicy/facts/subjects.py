@@ -120,10 +120,11 @@ def _built_elsewhere(
     or run by ENTRYPOINT/CMD from the base image. Their build facts are unknown."""
     found: dict[str, tuple[int, str]] = {}
     named = set(named)
+    copies = _copy_lines(cf, final)
     for path, line in final.files.items():
         name = posixpath.basename(path)
-        if name in named or name in found or not repo.crates_with_bin(name):
-            continue
+        if line not in copies or name in named or name in found or not repo.crates_with_bin(name):
+            continue  # `ln -s conf.d/x /etc/app/<bin name>` names a link, not a binary
         repo_path = _repo_dir(final, path)
         if repo_path is not None and (repo.root / repo_path).exists():
             named.add(name)  # a file of the repository (a script, a directory), not a build
@@ -142,6 +143,17 @@ def _built_elsewhere(
         sb.reasons[0] = f"target unknown: {why} (its build facts are unknown)"
         out.append(sb)
     return out
+
+
+def _copy_lines(cf: Containerfile, final: StageFacts) -> set[int]:
+    """Lines of the COPY/ADD instructions of the final stage and the stages it is FROM."""
+    lines: set[int] = set()
+    stage: StageFacts | None = final
+    while stage is not None:
+        lines |= {i.start_line for i in stage.stage.instructions if i.keyword in ("COPY", "ADD")}
+        parent = stage.stage.parent
+        stage = cf.stages[parent] if parent is not None and parent < len(cf.stages) else None
+    return lines
 
 
 def _executable(ins: Instruction) -> str | None:
