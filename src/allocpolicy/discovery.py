@@ -18,12 +18,45 @@ if TYPE_CHECKING:
 SKIP_DIRS = frozenset({".git", "target", "node_modules", ".hg", ".svn", ".venv", "__pycache__"})
 
 
+# Names that say "not a Containerfile" whatever their stem: ignore files, templates
+# rendered into one (`Dockerfile.j2`: not buildable as is), and other file types.
+_NOT_CONTAINERFILE = (
+    ".dockerignore",
+    ".containerignore",
+    ".j2",
+    ".jinja",
+    ".jinja2",
+    ".tmpl",
+    ".tpl",
+    ".template",
+    ".in",
+    ".md",
+    ".txt",
+    ".rst",
+    ".yml",
+    ".yaml",
+    ".json",
+    ".toml",
+    ".sh",
+    ".py",
+    ".bak",
+    ".orig",
+    ".rej",
+    ".swp",
+    ".patch",
+    ".diff",
+)
+
+
 def is_containerfile(name: str) -> bool:
+    """`Dockerfile`, `api.Dockerfile`, `Dockerfile.prod`, `Dockerfile-20.04`, `Dockerfile_ci`."""
     low = name.lower()
-    if low.endswith(".dockerignore") or low.endswith(".containerignore"):
+    if low.endswith(_NOT_CONTAINERFILE):
         return False
     for stem in ("dockerfile", "containerfile"):
-        if low == stem or low.endswith("." + stem) or low.startswith(stem + "."):
+        if low == stem or low.endswith("." + stem):
+            return True
+        if low.startswith(stem) and low[len(stem)] in ".-_":  # Dockerfile.ci, -20.04, _builder
             return True
     return False
 

@@ -198,6 +198,33 @@ CASES: dict[str, tuple[str, str | None, str | None, bool, str | None]] = {
         "apt",
     ),
     "lukemathwalker/cargo-chef": ("glibc", "debian-trixie", X86_GNU, False, "apt"),
+    # dev-container and CI rust images (Debian / Ubuntu, gnu hosts)
+    "mcr.microsoft.com/devcontainers/rust:1-bookworm": (
+        "glibc",
+        "debian-bookworm",
+        X86_GNU,
+        False,
+        "apt",
+    ),
+    "mcr.microsoft.com/devcontainers/rust:latest": ("glibc", None, X86_GNU, False, "apt"),
+    "cimg/rust:1.81.0": ("glibc", None, X86_GNU, False, "apt"),
+    "cimg/base:2024.01": ("glibc", None, None, False, "apt"),
+    # Wolfi and Chainguard are glibc, whatever the package manager
+    "chainguard/wolfi-base:latest": ("glibc", "wolfi", None, False, "apk"),
+    "registry.example.com/mirror/wolfi-base:1": ("glibc", "wolfi", None, False, "apk"),
+    "ghcr.io/wolfi-dev/sdk:latest": ("glibc", "wolfi", None, False, "apk"),
+    "chainguard/rust:latest-dev": ("glibc", "wolfi", X86_GNU, False, "apk"),
+    "cgr.dev/chainguard/rust:latest": ("glibc", "wolfi", X86_GNU, False, None),
+    "chainguard/static": ("static", None, None, False, None),
+    "cgr.dev/chainguard/cc-dynamic": ("glibc", "wolfi", None, False, None),
+    # openSUSE / SLE
+    "opensuse/tumbleweed": ("glibc", "suse", None, False, "zypper"),
+    "opensuse/leap:15.6": ("glibc", "suse", None, False, "zypper"),
+    "registry.opensuse.org/opensuse/tumbleweed:latest": ("glibc", "suse", None, False, "zypper"),
+    "registry.suse.com/bci/bci-base:15.6": ("glibc", "suse", None, False, "zypper"),
+    "registry.suse.com/bci/bci-micro:15.6": ("glibc", "suse", None, False, None),
+    "registry.suse.com/bci/rust:1.80": ("glibc", "suse", X86_GNU, False, "zypper"),
+    "opensuse:leap": ("glibc", "suse", None, False, "zypper"),
     # unknown: no guesses
     "mycorp/rust-builder:1": ("unknown", None, None, False, None),
     "localhost:5000/rust:1": ("unknown", None, None, False, None),

@@ -62,6 +62,7 @@ class BinarySubject(Subject):
         "package that builds it, or null when it cannot be mapped to the workspace"
     )
     target: str | None = fact("Rust target triple of the build, or null")
+    target_text: str = fact('display form of target ("an unknown target" when null)')
     libc: str = fact("libc the binary is built for: glibc | musl | unknown")
     linkage: str = fact("static | dynamic | unknown")
     allocator: str = fact(f"allocator in effect, LD_PRELOAD included: {ALLOCATORS}")
@@ -77,7 +78,9 @@ class BinarySubject(Subject):
     recommended_text: str = fact("display form of recommended")
     features: list[str] = fact("cargo features enabled for the build")
     location: Location = fact(
-        "where the finding is reported: the line that makes the build musl, or the final FROM"
+        "where the finding is reported: the line that decides the target (`--target`, "
+        "CARGO_BUILD_TARGET, the builder image's FROM, or the build stage's FROM when a RUN "
+        "installed the toolchain), or the final FROM when only the runtime image proves it"
     )
     shipped: ShippedBinary = field(repr=False)
     suppression_anchors: tuple[int, ...] = field(default=(), repr=False)

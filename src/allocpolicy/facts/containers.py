@@ -12,7 +12,9 @@ import re
 from allocpolicy._record import field, record, replace
 from allocpolicy.facts.cargo_cmd import CargoBuild, parse_cargo
 from allocpolicy.facts.images import ImageInfo, classify_image
+from allocpolicy.facts.runtime import with_copied_loader
 from allocpolicy.facts.shell import Command, commands, installed_packages
+from allocpolicy.facts.toolchains import Toolchain, toolchain_of
 from allocpolicy.facts.triples import normalize_triple, triple_from_target_path
 from allocpolicy.parsing.dockerfile import Dockerfile, Instruction, Stage, parse_dockerfile
 
@@ -29,7 +31,7 @@ class Build:
     workdir: str
     env: dict[str, str]
     image: ImageInfo
-    apk_rust: bool
+    toolchain: Toolchain | None  # one a RUN installed (apk/apt/zypper rust, rustup-init)
 
 
 @record
@@ -60,7 +62,7 @@ class StageFacts:
     files: dict[str, int] = field(default_factory=dict)  # absolute paths copied in -> line
     artifacts: dict[str, Artifact] = field(default_factory=dict)  # absolute path -> artifact
     context_map: dict[str, str] = field(default_factory=dict)  # container dir -> repo dir
-    apk_rust: bool = False
+    toolchain: Toolchain | None = None
     entrypoint: Instruction | None = None
     cmd: Instruction | None = None
     global_args: dict[str, str] = field(default_factory=dict, repr=False)
@@ -79,7 +81,7 @@ class StageFacts:
             files=dict(self.files),
             artifacts=dict(self.artifacts),
             context_map=dict(self.context_map),
-            apk_rust=self.apk_rust,
+            toolchain=self.toolchain,
             entrypoint=self.entrypoint,
             cmd=self.cmd,
             global_args=self.global_args,
@@ -114,6 +116,7 @@ def analyze(path: str, doc: Dockerfile, context: str) -> Containerfile:
             _seed_image_env(facts)
         for ins in stage.instructions:
             _apply(facts, ins, out, context)
+        with_copied_loader(facts, out)  # FROM scratch plus the glibc loader is not static-only
         out.append(facts)
     return Containerfile(path, doc, context, out)
 
@@ -197,10 +200,12 @@ def _run_command(
     if argv[:1] == ["cd"] and len(argv) > 1:
         facts.workdir = _abs(facts.workdir, argv[1])
         return
-    for pkg in installed_packages(cmd):
+    packages = installed_packages(cmd)
+    for pkg in packages:
         facts.packages[pkg] = ins.start_line
-        if pkg in ("rust", "cargo") and argv[0].endswith("apk"):
-            facts.apk_rust = True
+    toolchain = toolchain_of(argv, packages, facts.image, facts.stage.platform, ins.start_line)
+    if toolchain is not None:
+        facts.toolchain = toolchain
     build = parse_cargo(cmd)
     if build is not None:
         env = {**local_env, **{k: shell(v, local_env) for k, v in cmd.env.items()}}
@@ -211,7 +216,7 @@ def _run_command(
             facts.workdir,
             env,
             facts.image,
-            facts.apk_rust,
+            facts.toolchain,
         )
         facts.builds.append(b)
         if build.subcommand == "install":
@@ -441,25 +446,23 @@ def _preload_in_command(ins: Instruction, stage: StageFacts) -> list[str]:
 def build_target(b: Build, config_target: str | None) -> tuple[str | None, str]:
     """The triple a build compiles for, and why; None when it is an unresolved variable."""
     triple, why = _build_target(b, config_target)
-    if triple is not None and "$" in triple:
+    if triple is not None and "$" in triple:  # as written: `${RUST_TARGET}` keeps its case
         return None, f"the target is `{triple}`, a variable with no value here ({why})"
-    return triple, why
+    return (normalize_triple(triple) if triple is not None else None), why
 
 
 def _build_target(b: Build, config_target: str | None) -> tuple[str | None, str]:
     """Cargo's precedence: --target, --config, CARGO_BUILD_TARGET, .cargo/config, the host."""
     if b.cargo.targets:
-        return normalize_triple(
-            b.cargo.targets[0]
-        ), f"`--target {b.cargo.targets[0]}` on line {b.line}"
+        return b.cargo.targets[0], f"`--target {b.cargo.targets[0]}` on line {b.line}"
     if b.cargo.config_target:
-        return normalize_triple(b.cargo.config_target), f"`--config build.target` on line {b.line}"
+        return b.cargo.config_target, f"`--config build.target` on line {b.line}"
     if "CARGO_BUILD_TARGET" in b.env:
-        return normalize_triple(b.env["CARGO_BUILD_TARGET"]), "CARGO_BUILD_TARGET"
+        return b.env["CARGO_BUILD_TARGET"], "CARGO_BUILD_TARGET"
     if config_target:
-        return normalize_triple(config_target), "build.target in .cargo/config.toml"
-    if b.apk_rust:
-        return "x86_64-alpine-linux-musl", "Alpine's own rust package (apk add rust cargo)"
+        return config_target, "build.target in .cargo/config.toml"
+    if b.toolchain is not None:  # the toolchain a RUN installed is the host
+        return b.toolchain.host, f"the host of the toolchain installed by {b.toolchain.why}"
     if b.image.builder_target:
         return b.image.builder_target, f"the default target of `{b.image.ref}`"
     return None, f"no target given and `{b.image.ref}` is not a known Rust builder"

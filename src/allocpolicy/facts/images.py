@@ -82,6 +82,14 @@ _CRT_STATIC = "-C target-feature=+crt-static"
 _DOCKER_RUST = "rust-lang/docker-rust x.py (latest_debian_release = trixie), stable/*/Dockerfile"
 _UBUNTU_CODENAMES = ("focal", "jammy", "noble", "oracular", "plucky", "questing", "resolute")
 _RELEASE = r"(?P<rel>bullseye|bookworm|trixie|forky|buster)"
+_DEVCONTAINERS = "devcontainers/images src/rust/.devcontainer/Dockerfile (FROM rust:1-${VARIANT})"
+# Chainguard's registry, and its mirror on Docker Hub (chainguard/<image>)
+_CGR = r"(?:cgr\.dev/[^/]+|chainguard)"
+_WOLFI_APK_RUST = "allocator-facts.md (Wolfi: apk, glibc; `apk add rust` is a gnu toolchain)"
+_SUSE = (
+    "openSUSE/SUSE BCI container docs (glibc distributions, zypper); distribution rustc "
+    "packages keep the upstream <arch>-unknown-linux-gnu host (Medium, not source-checked)"
+)
 _UBI = r"(?:registry\.access\.redhat\.com/|registry\.redhat\.io/|redhat/)?ubi(?:8|9|10)"
 
 IMAGE_TABLE: tuple[ImageRow, ...] = (
@@ -151,6 +159,32 @@ IMAGE_TABLE: tuple[ImageRow, ...] = (
         "rust nightly Debian image of a named release",
         "rust-lang/docker-rust nightly/ (Medium)",
         distro="{release}",
+        target="gnu",
+        package_manager="apt",
+    ),
+    ImageRow(
+        rf"mcr\.microsoft\.com/(?:vscode/)?devcontainers/rust:(?:.*-)?{_RELEASE}(?:-.*)?",
+        GLIBC,
+        "dev container rust image built FROM rust:1-<release>: host <arch>-unknown-linux-gnu",
+        _DEVCONTAINERS,
+        distro="{release}",
+        target="gnu",
+        package_manager="apt",
+    ),
+    ImageRow(
+        r"mcr\.microsoft\.com/(?:vscode/)?devcontainers/rust:.*",
+        GLIBC,
+        "dev container rust image built FROM the official Debian rust image (release not in "
+        "the tag): host <arch>-unknown-linux-gnu",
+        _DEVCONTAINERS,
+        target="gnu",
+        package_manager="apt",
+    ),
+    ImageRow(
+        r"cimg/rust:.*",
+        GLIBC,
+        "CircleCI rust image: cimg/base (Ubuntu) plus rustup-init for <arch>-unknown-linux-gnu",
+        "CircleCI-Public/cimg-rust <version>/Dockerfile (FROM cimg/base, rustup-init)",
         target="gnu",
         package_manager="apt",
     ),
@@ -257,28 +291,37 @@ IMAGE_TABLE: tuple[ImageRow, ...] = (
     ),
     # --- Chainguard / Wolfi ------------------------------------------------------------
     ImageRow(
-        r"cgr\.dev/[^/]+/static:.*",
+        rf"{_CGR}/static:.*",
         STATIC,
         "Chainguard static: no libc in the image despite the tag names",
         "edu.chainguard.dev static image reference",
     ),
     ImageRow(
-        r"cgr\.dev/[^/]+/glibc-dynamic:.*",
+        rf"{_CGR}/glibc-dynamic:.*",
         GLIBC,
         "Chainguard glibc-dynamic (Wolfi); libgcc_s historically missing",
         "Chainguard directory; chainguard-images/images #165",
         distro="wolfi",
     ),
     ImageRow(
-        r"cgr\.dev/[^/]+/wolfi-base:.*",
+        r"(?:[^:]+/)?wolfi-base:.*",
         GLIBC,
-        "Wolfi base image with apk",
-        "Chainguard docs; wolfi-dev/os",
+        "Wolfi base image (glibc) with apk; Wolfi's `apk add rust` is a "
+        "<arch>-unknown-linux-gnu toolchain",
+        f"Chainguard docs; wolfi-dev/os; {_WOLFI_APK_RUST}",
         distro="wolfi",
         package_manager="apk",
     ),
     ImageRow(
-        r"cgr\.dev/[^/]+/rust:.*-dev.*",
+        r"wolfi-dev/[^:]+:.*",
+        GLIBC,
+        "Wolfi SDK image (glibc, apk)",
+        f"wolfi-dev/os; {_WOLFI_APK_RUST}",
+        distro="wolfi",
+        package_manager="apk",
+    ),
+    ImageRow(
+        rf"{_CGR}/rust:.*-dev.*",
         GLIBC,
         "Chainguard rust -dev image (Wolfi): host <arch>-unknown-linux-gnu, apk available",
         "Chainguard compiled-programs guide",
@@ -287,7 +330,7 @@ IMAGE_TABLE: tuple[ImageRow, ...] = (
         package_manager="apk",
     ),
     ImageRow(
-        r"cgr\.dev/[^/]+/rust:.*",
+        rf"{_CGR}/rust:.*",
         GLIBC,
         "Chainguard rust image (Wolfi): host <arch>-unknown-linux-gnu",
         "Chainguard compiled-programs guide",
@@ -295,15 +338,15 @@ IMAGE_TABLE: tuple[ImageRow, ...] = (
         target="gnu",
     ),
     ImageRow(
-        r"cgr\.dev/[^/]+/[^:]+:.*-dev.*",
+        rf"{_CGR}/[^:]+:.*-dev.*",
         GLIBC,
         "Chainguard -dev image (Wolfi, glibc) with apk",
-        "Chainguard docs",
+        f"Chainguard docs; {_WOLFI_APK_RUST}",
         distro="wolfi",
         package_manager="apk",
     ),
     ImageRow(
-        r"cgr\.dev/[^/]+/[^:]+:.*",
+        rf"{_CGR}/[^:]+:.*",
         GLIBC,
         "Chainguard image (Wolfi, glibc), no package manager",
         "Chainguard docs",
@@ -393,6 +436,13 @@ IMAGE_TABLE: tuple[ImageRow, ...] = (
         "docker-library",
         package_manager="apt",
     ),
+    ImageRow(
+        r"cimg/base:.*",
+        GLIBC,
+        "CircleCI base image (Ubuntu)",
+        "CircleCI-Public/cimg-base Dockerfile (FROM ubuntu)",
+        package_manager="apt",
+    ),
     # --- Red Hat family -------------------------------------------------------------------
     ImageRow(
         rf"{_UBI}(?:/ubi-minimal|-minimal):.*",
@@ -440,6 +490,43 @@ IMAGE_TABLE: tuple[ImageRow, ...] = (
         "general knowledge (not source-checked)",
         distro="amazonlinux",
         package_manager="dnf",
+    ),
+    # --- openSUSE / SUSE Linux Enterprise ----------------------------------------------------
+    ImageRow(
+        r"(?:registry\.suse\.com|registry\.opensuse\.org/opensuse)/bci/rust:.*",
+        GLIBC,
+        "SUSE BCI rust image: SLE/openSUSE (glibc) with the distribution's rust and cargo, "
+        "host <arch>-unknown-linux-gnu; zypper",
+        _SUSE,
+        distro="suse",
+        target="gnu",
+        package_manager="zypper",
+    ),
+    ImageRow(
+        r"(?:registry\.suse\.com|registry\.opensuse\.org/opensuse)/bci/bci-(?:micro|minimal)"
+        r":.*",
+        GLIBC,
+        "SUSE BCI micro/minimal (glibc) without zypper",
+        _SUSE,
+        distro="suse",
+    ),
+    ImageRow(
+        r"(?:registry\.suse\.com/(?:bci|suse)|registry\.opensuse\.org/opensuse(?:/bci)?"
+        r"|opensuse)/[^:]+:.*",
+        GLIBC,
+        "openSUSE (Tumbleweed, Leap) or SLE/BCI image: glibc, zypper; `zypper install cargo` "
+        "is a <arch>-unknown-linux-gnu toolchain",
+        _SUSE,
+        distro="suse",
+        package_manager="zypper",
+    ),
+    ImageRow(
+        r"opensuse:.*",
+        GLIBC,
+        "the old official openSUSE image (glibc, zypper)",
+        _SUSE,
+        distro="suse",
+        package_manager="zypper",
     ),
     # --- Void -------------------------------------------------------------------------------
     ImageRow(

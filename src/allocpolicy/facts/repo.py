@@ -292,7 +292,10 @@ def _lib_modules(repo: Repo, crate: Crate) -> frozenset[str]:
 
 
 def _load_containerfiles(repo: Repo) -> None:
+    listed = set(repo.files.containerfiles)
     for rel in repo.files.containerfiles:
+        if _links_to_listed(repo.root, rel, listed):
+            continue  # `Dockerfile -> docker/Dockerfile.debian` is that one image, not a second
         text = _read(repo, rel)
         if text is None:
             continue
@@ -312,6 +315,18 @@ def _load_containerfiles(repo: Repo) -> None:
                     skipped=True,  # our defect, not the user's: its facts are unknown
                 )
             )
+
+
+def _links_to_listed(root: Path, rel: str, listed: set[str]) -> bool:
+    """Whether `rel` is a symbolic link to another Containerfile of the file set."""
+    path = root / rel
+    if not path.is_symlink():
+        return False
+    try:
+        target = path.resolve(strict=True).relative_to(root.resolve()).as_posix()
+    except (OSError, ValueError, RuntimeError):  # dangling, a loop, or out of the tree
+        return False  # the reader reports it
+    return target != rel and target in listed
 
 
 def _context(root: Path, rel: str, doc: Dockerfile) -> str:

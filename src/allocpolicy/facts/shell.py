@@ -85,6 +85,8 @@ _INSTALLERS = {
     ("microdnf", "install"): "dnf",
     ("yum", "install"): "dnf",
     ("tdnf", "install"): "dnf",
+    ("zypper", "install"): "zypper",
+    ("zypper", "in"): "zypper",
 }
 
 

@@ -35,6 +35,7 @@ from allocpolicy.facts.libraries import (
     packages_providing,
 )
 from allocpolicy.facts.repo import Repo
+from allocpolicy.facts.runtime import runtime_proof
 from allocpolicy.facts.triples import (
     arch_from_platform,
     cfg_facts,
@@ -51,6 +52,8 @@ from allocpolicy.parsing.versions import version_tuple
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from typing import Any
+
+    from allocpolicy.parsing.dockerfile import Instruction
 
 BASELINE_TRIPLES = ("x86_64-unknown-linux-gnu", "x86_64-unknown-linux-musl")
 
@@ -99,7 +102,72 @@ def shipped_binaries(repo: Repo, cf: Containerfile) -> list[ShippedBinary]:
     for art in arts:
         for sb in _resolve_artifact(repo, cf, art):
             out.setdefault((sb.name, sb.crate.name if sb.crate else None, sb.triple), sb)
+    named = {sb.name for sb in out.values()}
+    for sb in _built_elsewhere(repo, cf, final, named):
+        out.setdefault((sb.name, sb.crate.name if sb.crate else None, None), sb)
     return list(out.values())
+
+
+# Wrappers an ENTRYPOINT runs the service through; the binary is the next word.
+_INIT_WRAPPERS = frozenset({"tini", "dumb-init", "catatonit", "tini-static", "--"})
+
+
+def _built_elsewhere(
+    repo: Repo, cf: Containerfile, final: StageFacts, named: set[str]
+) -> list[ShippedBinary]:
+    """Binaries named like a bin target of this repository that the image ships but does
+    not build: copied from the build context (CI put them there), downloaded in a stage,
+    or run by ENTRYPOINT/CMD from the base image. Their build facts are unknown."""
+    found: dict[str, tuple[int, str]] = {}
+    named = set(named)
+    copies = _copy_lines(cf, final)
+    for path, line in final.files.items():
+        name = posixpath.basename(path)
+        if line not in copies or name in named or name in found or not repo.crates_with_bin(name):
+            continue  # `ln -s conf.d/x /etc/app/<bin name>` names a link, not a binary
+        repo_path = _repo_dir(final, path)
+        if repo_path is not None and (repo.root / repo_path).exists():
+            named.add(name)  # a file of the repository (a script, a directory), not a build
+            continue
+        found[name] = (line, f"`{path}` (line {line}) comes from no build seen in this file")
+    for ins in (i for i in (final.entrypoint, final.cmd) if i is not None):
+        run = _executable(ins)
+        if run and run not in named and run not in found and repo.crates_with_bin(run):
+            why = f"{ins.keyword} runs `{run}` (line {ins.start_line}), which no build seen here makes"
+            found[run] = (ins.start_line, why)
+    out = []
+    for name, (line, why) in found.items():
+        crate = _crate_for(repo, [], name)
+        sb = _shipped(repo, cf, Artifact(name, None, None, line), name, crate)
+        sb.evidence = (line, why)
+        sb.reasons[0] = f"target unknown: {why} (its build facts are unknown)"
+        out.append(sb)
+    return out
+
+
+def _copy_lines(cf: Containerfile, final: StageFacts) -> set[int]:
+    """Lines of the COPY/ADD instructions of the final stage and the stages it is FROM."""
+    lines: set[int] = set()
+    stage: StageFacts | None = final
+    while stage is not None:
+        lines |= {i.start_line for i in stage.stage.instructions if i.keyword in ("COPY", "ADD")}
+        parent = stage.stage.parent
+        stage = cf.stages[parent] if parent is not None and parent < len(cf.stages) else None
+    return lines
+
+
+def _executable(ins: Instruction) -> str | None:
+    """The program ENTRYPOINT/CMD starts, past init wrappers; None for `sh -c ...`."""
+    argv = ins.exec_form()
+    words = argv if argv is not None else ins.args.split()
+    for w in words:
+        base = posixpath.basename(w)
+        if base in _INIT_WRAPPERS or (w.startswith("-") and words[0] != w):
+            continue
+        if "$" in w or base in ("sh", "bash", "ash", "dash", "env"):
+            return None
+        return base
+    return None
 
 
 def _build_bin_names(repo: Repo, cf: Containerfile, b: Build) -> list[str]:
@@ -209,7 +277,9 @@ def _evidence_line(cf: Containerfile, b: Build, why: str) -> int:
     if why == "CARGO_BUILD_TARGET":
         return stage.env_lines.get("CARGO_BUILD_TARGET", b.line)
     if why.startswith("the default target of") or why.startswith("no target"):
-        return _root_from_line(cf, stage)
+        return _root_from_line(cf, stage)  # the FROM that names the builder image
+    if why.startswith("the host of the toolchain"):
+        return stage.stage.from_line  # the build stage, whose RUNs brought the toolchain in
     return b.line
 
 
@@ -297,11 +367,12 @@ def linked_allocator(sb: ShippedBinary, repo: Repo | None = None) -> tuple[str, 
         return "unknown", "unknown"
     if sb.triple is None:  # only a static that no cfg gates is known without the target
         plain = [s for s in crate.statics if s.bin_only in (None, sb.name) and s.item.cfg is None]
-        return (
-            (static_family(crate, plain[0], repo), "global_allocator")
-            if plain
-            else ("unknown", "unknown")
-        )
+        if plain:
+            return static_family(crate, plain[0], repo), "global_allocator"
+        # No allocator under any cfg or feature: every build of it, for any target, keeps it.
+        if allocator_free(repo, crate):
+            return "system", "none"
+        return "unknown", "unknown"
     facts = cfg_facts(sb.triple)
     for s in crate.statics:
         if s.bin_only in (None, sb.name) and static_active(s, facts, sb.features[0]):
@@ -317,6 +388,22 @@ def linked_allocator(sb: ShippedBinary, repo: Repo | None = None) -> tuple[str, 
     if image is not None and image.malloc_patched and is_musl(sb.triple):
         return image.malloc_patched, "builder-image"
     return "system", "none"
+
+
+def allocator_free(repo: Repo | None, crate: Crate, seen: set[str] | None = None) -> bool:
+    """No #[global_allocator] and no allocator crate, under any cfg or feature, in the crate
+    or the repository crates it links: whatever the target, it keeps the system allocator."""
+    seen = seen if seen is not None else set()
+    seen.add(crate.name)
+    if crate.statics:
+        return False
+    for dep in crate.deps:
+        if allocators.family(dep.package) is not None or "malloc" in dep.package:
+            return False  # jemalloc-sys, *-ctl and friends can still replace malloc
+        lib = repo.crate_by_name(dep.package) if repo is not None else None
+        if lib is not None and lib.name not in seen and not allocator_free(repo, lib, seen):
+            return False
+    return True
 
 
 def _library_statics(
@@ -363,15 +450,23 @@ def binary_subjects(
     pre_alloc = next((a for a in pre if a), None)
     out = []
     for sb in bins:
-        linkage = (
-            "unknown"
-            if sb.triple is None
-            else ("static" if links_statically(sb.triple, _rustflags(repo, cf, sb)) else "dynamic")
-        )
+        libc, linkage = libc_of(sb.triple), "unknown"
+        location = Location(cf.path, sb.evidence[0])
+        if sb.triple is not None:
+            static = links_statically(sb.triple, _rustflags(repo, cf, sb))
+            linkage = "static" if static else "dynamic"
+        else:  # the build does not say; the image it runs in may
+            proof = runtime_proof(final, cf.stages)
+            if proof is not None:
+                libc, linkage, why = proof
+                sb.reasons.append(f"libc {libc}, linkage {linkage}: {why}")
+                location = Location(cf.path, final.stage.from_line)
         linked, source = linked_allocator(sb, repo)
         allocator = linked
         if linked == "system" and pre_alloc and linkage == "dynamic":
             allocator, source = pre_alloc, "ld_preload"
+        elif linked == "system" and pre_alloc and linkage == "unknown":
+            allocator, source = "unknown", "unknown"  # the preload works if it is dynamic
         profile = (sb.crate.manifest.profile if sb.crate else None) or repo.config.default_profile
         recommended = list(PROFILE_ALLOCATORS.get(profile, ("mimalloc",)))
         # An image-level suppression may sit above the final FROM or the builder's FROM.
@@ -387,7 +482,8 @@ def binary_subjects(
                 binary=sb.name,
                 crate=sb.crate.name if sb.crate else None,
                 target=sb.triple,
-                libc=libc_of(sb.triple),
+                target_text=sb.triple or "an unknown target",
+                libc=libc,
                 linkage=linkage,
                 allocator=allocator,
                 linked_allocator=linked,
@@ -397,7 +493,7 @@ def binary_subjects(
                 recommended=recommended,
                 recommended_text=_fmt_list(recommended),
                 features=sorted(sb.features[0]),
-                location=Location(cf.path, sb.evidence[0]),
+                location=location,
                 shipped=sb,
                 suppression_anchors=tuple(anchors),
             )
