@@ -252,15 +252,6 @@ def test_a_hostile_pattern_is_linear_or_unknown() -> None:
     assert time.perf_counter() - start < 10
 
 
-def test_words_without_dollar_cost_no_parsing() -> None:
-    exp = Expander()
-    words = ["--release", "/usr/local/bin/app", "rust:1.82-alpine"] * 20000
-    start = time.perf_counter()
-    for w in words:
-        exp.word(w, ENV)
-    assert time.perf_counter() - start < 0.5
-
-
 # --- the pattern matcher against a backtracking regex engine -------------------------
 
 _PATTERN = st.text(alphabet="ab*?\\\n", max_size=5)
