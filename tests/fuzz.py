@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -42,6 +43,11 @@ COMMANDS = (
 )
 
 
+# The one exit-2 outcome a generated tree may have: its settings (allocpolicy.toml, a
+# policy file) refused, with file and line, as a usage error.
+_POLICY_ERROR = re.compile(r"allocpolicy: error: [^\s:]+:\d+: ")
+
+
 @dataclass
 class Outcome:
     argv: tuple[str, ...]
@@ -52,6 +58,8 @@ class Outcome:
     def problem(self) -> str | None:
         if self.code is None:
             return f"did not finish within {DEADLINE_S:.0f} s"
+        if self.code == 2 and _POLICY_ERROR.match(self.stderr):
+            return None  # settings the loader refuses, named with file and line
         if self.code not in (0, 1):
             return f"exit code {self.code}"
         if "internal error" in self.stderr or "Traceback" in self.stderr:

@@ -71,3 +71,17 @@ def test_a_common_gitignore_is_honoured_without_importing_pathspec(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['svc/Dockerfile']"
+
+
+def test_a_fifo_or_huge_gitignore_neither_hangs_nor_floods(tmp_path):
+    import os
+
+    write_tree(tmp_path, {"Cargo.toml": '[package]\nname = "a"\n', "src/main.rs": ""})
+    os.mkfifo(tmp_path / ".gitignore")
+    assert discover(tmp_path, []).manifests == ["Cargo.toml"]
+    (tmp_path / ".gitignore").unlink()
+    with open(tmp_path / ".gitignore", "wb") as fh:
+        fh.write(b"src/\n")
+        fh.truncate(9 << 20)  # one 9 MiB line of NULs after the real pattern
+    found = discover(tmp_path, [])
+    assert found.manifests == ["Cargo.toml"] and found.rust_sources == []

@@ -109,3 +109,8 @@ def test_the_rest_goes_to_pathspec(lines: list[str]) -> None:
         "foo/x",
     ]:
         assert matcher(path) == spec.match_file(path)
+
+
+def test_patterns_git_cannot_use_are_dropped_not_raised() -> None:
+    match = ignore_matcher(["\\", "[z-a]", "target/"])
+    assert match("target/") and not match("src/")

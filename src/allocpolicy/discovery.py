@@ -91,12 +91,19 @@ def discover(root: Path, excludes: Iterable[str] = ()) -> FileSet:
     return inv
 
 
+_MAX_IGNORE_BYTES = 1 << 20
+_MAX_IGNORE_LINE = 4096  # longer than any path git itself would match
+
+
 def walk_ignore(root: Path, excludes: list[str]) -> Ignore:
     """What `discover` skips: the root .gitignore and the exclude setting, for (path, is_dir)."""
     lines = list(excludes)
     gitignore = root / ".gitignore"
     try:
-        lines += gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+        if gitignore.is_file():  # a FIFO named .gitignore would block the read forever
+            with gitignore.open("rb") as fh:  # bounded: a 9 MiB .gitignore is not one
+                text = fh.read(_MAX_IGNORE_BYTES).decode("utf-8", "replace")
+            lines += [ln for ln in text.splitlines() if len(ln) <= _MAX_IGNORE_LINE]
     except OSError:
         pass
     if not lines:

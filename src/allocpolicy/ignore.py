@@ -32,7 +32,19 @@ def ignore_matcher(lines: list[str]) -> Callable[[str], bool]:
         return quick
     import pathspec
 
-    return pathspec.GitIgnoreSpec.from_lines(lines).match_file
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines).match_file
+    except (ValueError, re.error):  # a pattern git cannot use (a lone `\\`, `[z-a]`): drop it
+        valid = [ln for ln in lines if _valid_pattern(pathspec, ln)]
+        return pathspec.GitIgnoreSpec.from_lines(valid).match_file
+
+
+def _valid_pattern(pathspec: object, line: str) -> bool:
+    try:
+        pathspec.GitIgnoreSpec.from_lines([line])  # type: ignore[attr-defined]
+    except (ValueError, re.error):
+        return False
+    return True
 
 
 def compile_ignore(lines: list[str]) -> Callable[[str], bool] | None:
