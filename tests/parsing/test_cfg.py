@@ -10,6 +10,7 @@ from allocpolicy.parsing.cfg import (
     CfgError,
     CfgExpr,
     conj,
+    decide,
     disj,
     negate,
     parse_cfg,
@@ -320,3 +321,20 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
         parse_cfg(text)
     except CfgError as err:
         assert 0 <= err.offset <= len(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("test", False),
+        ("all(unix, test)", False),
+        ('all(feature = "x", not(test))', None),  # the feature decides
+        ("any(test, unix)", None),
+        ("not(test)", True),
+        ("any(not(test), windows)", True),
+        ("all()", True),
+        ("any()", False),
+    ],
+)
+def test_decide_with_only_some_names_known(text: str, expected: bool | None) -> None:
+    assert decide(parse_cfg(text), {"test": False}) is expected

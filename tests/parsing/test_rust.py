@@ -13,10 +13,12 @@ import allocpolicy.parsing.rust as rust_mod
 from allocpolicy.parsing.cfg import parse_cfg
 from allocpolicy.parsing.rust import (
     GlobalAllocator,
+    ModDecl,
     RustSource,
     file_suppressions,
     insertion_line,
     might_declare_allocator,
+    scan_module_items,
     scan_rust_source,
 )
 
@@ -739,6 +741,9 @@ CACHED_SOURCES = [
     b"static A: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;\n",
     b"// allocpolicy: ignore[AP009]\n#[global_allocator]\nstatic A: std::alloc::System = std::alloc::System;\n",
     b"#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc\nfn main( {\n",
+    b"struct W { a: tikv_jemallocator::Jemalloc }\n#[global_allocator]\nstatic A: W = W::new();\n"
+    b"#[macro_export]\nmacro_rules! m { () => { #[cfg(unix)] #[global_allocator]\n"
+    b"static B: mimalloc::MiMalloc = mimalloc::MiMalloc; }; }\n",
 ]
 
 
@@ -776,3 +781,128 @@ def test_a_damaged_or_foreign_cache_entry_means_a_fresh_scan(
     # an edited file is a different entry: never the old file's answer
     edited = source.replace(b"musl", b"gnu")
     assert rust.scan_rust_source_cached(edited) == rust.scan_rust_source(edited) != expected
+
+
+# -- what a static wraps, local modules, macros, module items ----------------------
+
+
+@pytest.mark.parametrize(
+    ("src", "wrapped"),
+    [
+        # a generic argument, through a `use`
+        (
+            "use tikv_jemallocator::Jemalloc;\nmod track;\n#[global_allocator]\n"
+            "static A: track::Counting<Jemalloc> = track::Counting::new(Jemalloc);\n",
+            ("tikv_jemallocator::Jemalloc",),
+        ),
+        # the field of a local struct, a tuple struct's too; nested one level
+        (
+            "struct Outer { i: Inner }\nstruct Inner(mimalloc::MiMalloc);\n"
+            "#[global_allocator]\nstatic A: Outer = Outer::new();\n",
+            ("mimalloc::MiMalloc",),
+        ),
+        # the initializer, when the type names only a local wrapper
+        (
+            "#[global_allocator]\nstatic A: self::x::Alloc = self::x::wrap(std::alloc::System);\n",
+            ("std::alloc::System",),
+        ),
+        # the plain case names nothing else
+        ("#[global_allocator]\nstatic A: mimalloc::MiMalloc = mimalloc::MiMalloc;\n", ()),
+    ],
+)
+def test_paths_the_static_wraps(src: str, wrapped: tuple[str, ...]) -> None:
+    assert only(src).wrapped == wrapped
+
+
+def test_a_path_through_a_local_module_is_this_crates() -> None:
+    a = only("mod track;\n#[global_allocator]\nstatic A: track::Counting = track::Counting;\n")
+    assert (a.crate, a.resolved) == ("self", "self::track::Counting")
+    nested = only(
+        "mod track;\nmod inner {\n    #[global_allocator]\n"
+        "    static A: track::Counting = track::Counting;\n}\n"
+    )
+    assert nested.resolved == "super::track::Counting"
+
+
+def test_a_macro_body_static_belongs_to_the_macro_not_the_file() -> None:
+    result = scan(
+        """
+        #[macro_export]
+        macro_rules! with_alloc {
+            () => {
+                #[cfg(unix)]
+                #[global_allocator]
+                static GLOBAL: $crate::Heap = $crate::Heap;
+            };
+            ($t:ty) => {
+                #[global_allocator]
+                static GLOBAL: $t = <$t>::new();
+            };
+        }
+        """
+    )
+    assert result.allocators == [] and result.parse_error is None
+    [m] = result.macros
+    assert (m.name, m.exported) == ("with_alloc", True)
+    assert [(a.crate, str(a.cfg)) for a in m.allocators] == [("$crate", "unix"), ("$t", "None")]
+
+
+def test_module_items_of_a_file() -> None:
+    items = scan_module_items(
+        textwrap.dedent(
+            """
+            #![cfg(unix)]
+            use base::install;
+            #[cfg(feature = "jem")]
+            pub mod heap;
+            mod rt {
+                #[path = "../sys/imp.rs"]
+                mod imp;
+            }
+            #[cfg(test)]
+            install!();
+            fn main() { mod hidden; ignored!(); }
+            macro_rules! boot {
+                () => {
+                    #[cfg(feature = "x")]
+                    $crate::setup!();
+                    fn main() { inner!(); }
+                };
+            }
+            """
+        )
+        .lstrip("\n")
+        .encode()
+    )
+    assert items.mods == [
+        ModDecl("heap", (), None, parse_cfg('all(unix, feature = "jem")'), 4),
+        ModDecl("imp", ("rt",), "../sys/imp.rs", parse_cfg("unix"), 7),
+    ]
+    [call] = items.calls
+    assert (call.path, call.resolved, str(call.cfg)) == (
+        "install",
+        "base::install",
+        "all(unix, test)",
+    )
+    [boot] = items.macros
+    assert [(c.path, str(c.cfg)) for c in boot.calls] == [("$crate::setup", 'feature = "x"')]
+
+
+def test_module_items_never_raise_on_broken_code() -> None:
+    for junk in (b"", b"mod", b"mod x", b"#[path = ]\nmod y;", b"macro_rules! { (", b"\xff\xfe"):
+        scan_module_items(junk)
+
+
+def test_cached_module_items_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from allocpolicy.parsing import rust
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    source = b'#[cfg(feature = "a")]\nmod x;\nbase::go!();\nmacro_rules! m { () => { y!(); } }\n'
+    first = rust.scan_module_items_cached(source)
+    assert first == rust.scan_module_items(source) and first.mods and first.calls
+
+    def no_parse(data: bytes) -> rust.ModuleItems:
+        raise AssertionError("parsed again although the file did not change")
+
+    monkeypatch.setattr(rust, "scan_module_items", no_parse)
+    assert rust.scan_module_items_cached(source) == first

@@ -105,10 +105,15 @@ class DependencySubject(Subject):
     target: str | None = fact("the [target.<key>] it is declared under, or null")
     workspace: bool = fact("workspace = true")
     binary_crate: bool = fact("whether the declaring crate has a binary target")
-    wired: bool = fact("whether a #[global_allocator] static uses it")
+    wired: bool | None = fact(
+        "whether a #[global_allocator] static uses it (directly, wrapped, or declared by a "
+        "macro call); null when a macro call this scan cannot read may declare it"
+    )
+    wired_reason: str | None = fact("why wired is null, else null")
     activates_itself: bool = fact(
         "whether the crate installs itself as allocator without a static "
-        "(mimalloc's override feature, *-jemallocator-global)"
+        "(mimalloc's override feature, jemalloc's unprefixed_malloc_on_supported_platforms "
+        "on it or, unified, on the -sys crate by any crate of the build, *-jemallocator-global)"
     )
     features: list[str] = fact("features enabled on it")
     locked_text: str = fact("display form of locked_version")
@@ -124,10 +129,20 @@ class GlobalAllocatorSubject(Subject):
     KIND = "global_allocator"
     file: str = fact("the Rust source file")
     crate: str = fact("package the file belongs to")
-    allocator_crate: str = fact("Rust crate of the static's type (first path segment)")
+    allocator_crate: str = fact(
+        "Rust crate that provides the allocator: the allocator crate the static's type "
+        "wraps (a generic argument, its initializer, a field of a local struct), else the "
+        "first path segment of its type"
+    )
     allocator: str = fact(f"allocator family ({ALLOCATORS})")
-    in_library: bool = fact("whether the static is compiled into a library target")
-    cfg: str | None = fact("the cfg gating the static, or null")
+    allocator_name: str = fact(
+        "the family, or the static's type path when the family is other or unknown"
+    )
+    in_library: bool = fact(
+        "whether a library target compiles the static with its default features (not a "
+        "cdylib/staticlib, which is a final artifact; not a test-only static)"
+    )
+    cfg: str | None = fact("the cfg gating the static, its module path's gates included, or null")
     dependency_cfg: str | None = fact("the cfg under which its dependency is present, or null")
     cfg_mismatch: bool = fact(
         "whether some build has the static without the dependency or the "

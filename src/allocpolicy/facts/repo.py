@@ -15,6 +15,7 @@ from allocpolicy._record import field, record
 from allocpolicy.config import Config
 from allocpolicy.discovery import FileSet, discover
 from allocpolicy.facts.containers import Containerfile, analyze, context_path
+from allocpolicy.facts.modules import Reach, module_reach
 from allocpolicy.facts.workspace import (
     AllocatorStatic,
     Crate,
@@ -33,9 +34,15 @@ from allocpolicy.parsing.cargo import (
     parse_lock,
     parse_manifest,
 )
+from allocpolicy.parsing.cfg import disj
 from allocpolicy.parsing.dockerfile import Dockerfile, DockerfileError, parse_dockerfile
 from allocpolicy.parsing.rust_needle import might_declare_allocator
 from allocpolicy.parsing.text import ReadError, SourceText, decode, read_bytes
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from allocpolicy.parsing.cfg import CfgExpr
+    from allocpolicy.parsing.rust import GlobalAllocator, MacroDef
 
 
 @record
@@ -189,6 +196,7 @@ def _build_crates(repo: Repo) -> None:
     files = set(repo.files.rust_sources)
     bins = bin_sources(repo.files.rust_sources)
     locks = {posixpath.dirname(p): p for p in repo.files.locks}
+    parsed: dict[str, dict[str, list[str]]] = {}
     for path, m in repo.manifests.items():
         if m.package is None:
             continue
@@ -200,15 +208,23 @@ def _build_crates(repo: Repo) -> None:
         )
         resolve_targets(crate, files, bins.get(m.dir, []))
         resolve_workspace_deps(crate)
-        crate.locked = _lock_for(repo, crate, locks)
+        crate.locked = _lock_for(repo, crate, locks, parsed)
         repo.crates.append(crate)
 
 
-def _lock_for(repo: Repo, crate: Crate, locks: dict[str, str]) -> dict[str, list[str]]:
+def _lock_for(
+    repo: Repo, crate: Crate, locks: dict[str, str], parsed: dict[str, dict[str, list[str]]]
+) -> dict[str, list[str]]:
     d = crate.root.dir if crate.root else crate.dir
     rel = locks.get(d)
     if rel is None:
         return {}
+    if rel not in parsed:  # a workspace's members share one lock: read and parse it once
+        parsed[rel] = _parse_lock(repo, rel)
+    return parsed[rel]
+
+
+def _parse_lock(repo: Repo, rel: str) -> dict[str, list[str]]:
     text = _read(repo, rel)
     if text is None:
         return {}
@@ -247,6 +263,10 @@ def _owner(crates_by_dir: dict[str, Crate], rel: str) -> Crate | None:
 
 def _load_sources(repo: Repo) -> None:
     by_dir = {c.dir: c for c in repo.crates}
+    found: dict[int, tuple[Crate, list[_Pending]]] = {}  # by crate (two may share a name)
+    macros: list[tuple[Crate, MacroDef]] = []
+    owners: dict[str, Crate] = {}  # every shipped source, for the macro pass
+    macro_files: list[str] = []  # those that define a macro
     for rel in repo.files.rust_sources:
         crate = _owner(by_dir, rel)
         if crate is None:
@@ -260,17 +280,88 @@ def _load_sources(repo: Repo) -> None:
             from allocpolicy.parsing.rust import file_suppressions
 
             repo.rust_suppressions[rel] = file_suppressions(data)
-        if not might_declare_allocator(data) or _not_shipped(crate, rel):
+        if _not_shipped(crate, rel):
+            continue
+        owners[rel] = crate
+        if b"macro_rules" in data:
+            macro_files.append(rel)
+        if not might_declare_allocator(data):
             continue
         from allocpolicy.parsing.rust import scan_rust_source_cached  # files that may declare one
 
         info = scan_rust_source_cached(data)
         if info.parse_error:
             repo.problems.append(ParseProblem(rel, info.parse_error[0], info.parse_error[1]))
-        lib_mods = _lib_modules(repo, crate)
-        for item in info.allocators:
-            bin_only, in_lib = classify_static(crate, rel, lib_mods)
-            crate.statics.append(AllocatorStatic(rel, item, bin_only, in_lib))
+        found.setdefault(id(crate), (crate, []))[1].extend(
+            _Pending(rel, a) for a in info.allocators
+        )
+        macros += [(crate, m) for m in info.macros if m.allocators]
+    files = set(repo.files.rust_sources)
+    for crate, pending in found.values():
+        _place_statics(repo, crate, pending, files)
+    from allocpolicy.facts.macros import expand_allocator_macros
+
+    expanded: dict[int, tuple[Crate, list[_Pending]]] = {}
+    for crate, e in expand_allocator_macros(repo, macros, owners, macro_files):
+        expanded.setdefault(id(crate), (crate, []))[1].append(
+            _Pending(e.file, e.item, e.via, e.defined_in)
+        )
+    for crate, pending in expanded.values():
+        _place_statics(repo, crate, pending, files)
+
+
+@record(frozen=True)
+class _Pending:
+    file: str
+    item: GlobalAllocator
+    via: str | None = None  # the macro call that declares it
+    macro_crate: str | None = None  # the package defining that macro
+
+
+def _place_statics(repo: Repo, crate: Crate, pending: list[_Pending], files: set[str]) -> None:
+    """Which root compiles each static, under which module gates (facts/modules.py)."""
+    roots = {*crate.bins.values(), *([crate.lib] if crate.lib else [])}
+    targets = {p.file for p in pending if p.file not in roots}
+    reach = module_reach(crate, targets, lambda r: _read_or_none(repo, r), files) if targets else {}
+    lib_mods: frozenset[str] | None = None
+    for p in pending:
+        module_cfg = None
+        how = reach.get(p.file)
+        if how:
+            bin_only, in_lib, module_cfg = _from_reach(how)
+        else:  # a root, or a file no `mod` chain we could follow reaches
+            if lib_mods is None:
+                lib_mods = _lib_modules(repo, crate)
+            bin_only, in_lib = classify_static(crate, p.file, lib_mods)
+        crate.statics.append(
+            AllocatorStatic(
+                p.file,
+                p.item,
+                bin_only,
+                in_lib,
+                module_cfg=module_cfg,
+                links_into_bins=not (in_lib and crate.lib_is_artifact),
+                via_macro=p.via,
+                macro_crate=p.macro_crate,
+            )
+        )
+
+
+def _from_reach(how: list[Reach]) -> tuple[str | None, bool, CfgExpr | None]:
+    lib = [r for r in how if r.kind == "lib"]
+    chosen = lib or how
+    bins = {r.bin for r in chosen}
+    bin_only = bins.pop() if not lib and len(bins) == 1 else None
+    cfgs = [r.cfg for r in chosen]
+    module_cfg = None if any(c is None for c in cfgs) else disj(c for c in cfgs if c is not None)
+    return bin_only, bool(lib), module_cfg
+
+
+def _read_or_none(repo: Repo, rel: str) -> bytes | None:
+    try:
+        return repo.read(rel)
+    except ReadError:
+        return None
 
 
 _DEV_TARGET_DIRS = ("benches/", "examples/", "tests/")

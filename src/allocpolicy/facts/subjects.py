@@ -46,7 +46,7 @@ from allocpolicy.facts.triples import (
 from allocpolicy.facts.workspace import AllocatorStatic, Crate, enabled_features
 from allocpolicy.model import Location
 from allocpolicy.parsing.cargo import Dependency
-from allocpolicy.parsing.cfg import CfgError, target_key_matches
+from allocpolicy.parsing.cfg import CfgError, decide, target_key_matches
 from allocpolicy.parsing.versions import version_tuple
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -330,20 +330,75 @@ def dep_active(
 
 
 def static_active(s: AllocatorStatic, facts: dict[str, Any], features: frozenset[str]) -> bool:
-    return s.item.cfg is None or s.item.cfg.evaluate(facts, features)
+    cfg = s.cfg
+    return cfg is None or cfg.evaluate(facts, features)
+
+
+def never_shipped(s: AllocatorStatic) -> bool:
+    """Only `cargo test` compiles it (`#[cfg(test)]` on it or on its module)."""
+    cfg = s.cfg
+    return cfg is not None and decide(cfg, {"test": False, "doctest": False}) is False
 
 
 def static_family(crate: Crate, s: AllocatorStatic, repo: Repo | None = None) -> str:
-    if s.item.resolved in allocators.SYSTEM_PATHS or s.item.crate in ("std", "alloc"):
-        return "system"
-    dep = crate.dep_by_rust_name(s.item.crate)
+    """The allocator a static installs: its type's crate, or the allocator that type wraps.
+
+    `Counting<tikv_jemallocator::Jemalloc>`, a local struct with a jemalloc field, or an
+    initializer that hands one in, all allocate with jemalloc. A wrapper around nothing we
+    can name is unknown: it may be a custom allocator, or forward to one we cannot see.
+    """
+    primary, decided = _path_family(crate, s, s.item.resolved, s.item.crate, repo)
+    if decided:
+        return primary
+    inner = set()
+    for path in s.item.wrapped:
+        family, sure = _path_family(crate, s, path, path.split("::", 1)[0], repo)
+        if sure:
+            inner.add(family)
+    if len(inner) == 1:
+        return inner.pop()
+    return "unknown" if inner else primary
+
+
+def _path_family(
+    crate: Crate, s: AllocatorStatic, resolved: str, head: str, repo: Repo | None
+) -> tuple[str, bool]:
+    """The family a type path names, and whether that settles it."""
+    if resolved in allocators.SYSTEM_PATHS or head in ("std", "alloc"):
+        return "system", True
+    if head == "$crate" and s.macro_crate is not None and repo is not None:
+        defining = repo.crate_by_name(s.macro_crate)
+        named = _reexported_family(defining) if defining is not None else "unknown"
+        return named, named != "unknown"
+    dep = crate.dep_by_rust_name(head)
     family = allocators.family(dep.package) if dep else None
     if family:
-        return family
-    local = local_crate(repo, crate, s.item.crate)
+        return family, True
+    local = local_crate(repo, crate, head)
     if local is not None:
-        return _reexported_family(local)
-    return "other"
+        named = _reexported_family(local)
+        return named, named != "unknown"
+    if dep is None and head in _LOCAL_ROOTS:
+        return "unknown", False  # a type of this crate: what it forwards to is not visible
+    return "other", False
+
+
+def allocator_dependency(crate: Crate, s: AllocatorStatic) -> Dependency | None:
+    """The dependency that provides the static's allocator: its type's crate, or the
+    allocator crate that type wraps."""
+    primary = crate.dep_by_rust_name(s.item.crate)
+    if primary is not None and allocators.family(primary.package):
+        return primary
+    for path in s.item.wrapped:
+        dep = crate.dep_by_rust_name(path.split("::", 1)[0])
+        if dep is not None and allocators.family(dep.package):
+            return dep
+    return primary
+
+
+def named_crates(s: AllocatorStatic) -> set[str]:
+    """Rust crate names the static's type, initializer and wrapped fields name."""
+    return {s.item.crate} | {w.split("::", 1)[0] for w in s.item.wrapped}
 
 
 def local_crate(repo: Repo | None, crate: Crate, rust_name: str) -> Crate | None:
@@ -362,32 +417,65 @@ def _reexported_family(local: Crate) -> str:
 
 
 def linked_allocator(sb: ShippedBinary, repo: Repo | None = None) -> tuple[str, str]:
+    family, source, _ = _linked(sb, repo)
+    return family, source
+
+
+def _linked(sb: ShippedBinary, repo: Repo | None) -> tuple[str, str, str | None]:
+    """The allocator linked into a binary, where it comes from, and why it is unknown."""
     crate = sb.crate
     if crate is None:
-        return "unknown", "unknown"
+        return "unknown", "unknown", None
     if sb.triple is None:  # only a static that no cfg gates is known without the target
-        plain = [s for s in crate.statics if s.bin_only in (None, sb.name) and s.item.cfg is None]
+        plain = [s for s in crate.statics if s.serves(sb.name) and s.cfg is None]
         if plain:
-            return static_family(crate, plain[0], repo), "global_allocator"
+            return static_family(crate, plain[0], repo), "global_allocator", None
         # No allocator under any cfg or feature: every build of it, for any target, keeps it.
         if allocator_free(repo, crate):
-            return "system", "none"
-        return "unknown", "unknown"
+            return "system", "none", None
+        return "unknown", "unknown", None
     facts = cfg_facts(sb.triple)
     for s in crate.statics:
-        if s.bin_only in (None, sb.name) and static_active(s, facts, sb.features[0]):
-            return static_family(crate, s, repo), "global_allocator"
-    for lib, s in _library_statics(repo, crate, sb.triple, facts, sb.features, {crate.name}):
-        return static_family(lib, s, repo), f"global_allocator in crate {lib.name}"
+        if s.serves(sb.name) and static_active(s, facts, sb.features[0]):
+            return static_family(crate, s, repo), "global_allocator", None
+    reached = _linked_crates(repo, crate, sb.triple, facts, sb.features)
+    for lib, lib_feats in reached:
+        for s in lib.statics:
+            if s.bin_only is None and static_active(s, facts, lib_feats[0]):
+                return static_family(lib, s, repo), f"global_allocator in crate {lib.name}", None
+    if crate.unread_macros:
+        rel, line, why = crate.unread_macros[0]
+        return "unknown", "unknown", f"allocator unknown: {why} ({rel}:{line})"
+    unprefixed = _unprefixed_sys(crate, reached)
     for dep in crate.deps:
-        if allocators.activates_itself(dep.package, dep.features) and dep_active(
-            dep, sb.triple, facts, sb.features
-        ):
-            return allocators.family(dep.package) or "other", "dependency-feature"
+        if not (_activates(dep, unprefixed) and dep_active(dep, sb.triple, facts, sb.features)):
+            continue
+        if any(dep.rust_name in named_crates(s) for s in crate.statics):
+            # The package wires it with a static in its other binaries: this one has none,
+            # and links the crate only if its code uses it.
+            return (
+                "unknown",
+                "unknown",
+                (
+                    f"allocator unknown: `{dep.key}` installs itself ({_activation(dep)}) "
+                    f"but only other binaries of crate {crate.name} use it in a #[global_allocator]"
+                ),
+            )
+        return allocators.activating_family(dep.package) or "other", "dependency-feature", None
+    users = [c.name for c, _ in reached if _uses_unprefixed(c, unprefixed)]
+    if users:
+        return (
+            "unknown",
+            "unknown",
+            (
+                f"allocator unknown: jemalloc is built with unprefixed malloc and linked through "
+                f"crate {users[0]}; whether it replaces malloc depends on the link"
+            ),
+        )
     image = sb.build.image if sb.build else None
     if image is not None and image.malloc_patched and is_musl(sb.triple):
-        return image.malloc_patched, "builder-image"
-    return "system", "none"
+        return image.malloc_patched, "builder-image", None
+    return "system", "none", None
 
 
 def allocator_free(repo: Repo | None, crate: Crate, seen: set[str] | None = None) -> bool:
@@ -406,35 +494,95 @@ def allocator_free(repo: Repo | None, crate: Crate, seen: set[str] | None = None
     return True
 
 
-def _library_statics(
+def _activates(dep: Dependency, unprefixed: set[str]) -> bool:
+    """The dependency installs itself: mimalloc `override`, jemalloc unprefixed (the -sys
+    package built so by any crate of the build), a *-jemallocator-global crate."""
+    if allocators.activates_itself(dep.package, dep.features):
+        return True
+    return (
+        dep.package in allocators.OVERRIDE_FEATURE
+        and allocators.JEMALLOC_SYS.get(dep.package) in unprefixed
+    )
+
+
+def _activation(dep: Dependency) -> str:
+    if dep.package in allocators.SELF_INSTALLING:
+        return "a *-global crate"
+    feature = allocators.OVERRIDE_FEATURE.get(dep.package, "")
+    return f"feature `{feature}`"
+
+
+def _unprefixed_sys(crate: Crate, reached: list[tuple[Crate, Any]]) -> set[str]:
+    """jemalloc -sys packages some crate of the build enables unprefixed symbols on."""
+    out = set()
+    for c in [crate, *(lib for lib, _ in reached)]:
+        for dep in c.deps:
+            sys = allocators.unprefixed_sys(dep.package, dep.features)
+            if sys is not None:
+                out.add(sys)
+    return out
+
+
+def _uses_unprefixed(crate: Crate, unprefixed: set[str]) -> bool:
+    """A crate (not a workspace-hack one, which no code uses) that links an unprefixed jemalloc."""
+    if not unprefixed or is_workspace_hack(crate):
+        return False
+    return any(allocators.JEMALLOC_USERS.get(d.package) in unprefixed for d in crate.deps)
+
+
+def is_workspace_hack(crate: Crate) -> bool:
+    """A cargo-hakari crate: it only unifies features; no code names it, so nothing of it links."""
+    name = crate.name.replace("_", "-")
+    pkg = crate.manifest.data.get("package")
+    about = pkg.get("description", "") if isinstance(pkg, dict) else ""
+    return name.endswith("workspace-hack") or "hakari" in str(about)
+
+
+def activates_in_graph(repo: Repo | None, crate: Crate, dep: Dependency) -> bool:
+    """`_activates` for a dependency of `crate`, across the crates it links (any target)."""
+    if allocators.activates_itself(dep.package, dep.features):
+        return True
+    if dep.package not in allocators.OVERRIDE_FEATURE:
+        return False  # nothing another crate enables can make it install itself
+    if crate.graph_unprefixed is None:
+        reached = _linked_crates(repo, crate, None, {}, enabled_features(crate, (), True, False))
+        crate.graph_unprefixed = frozenset(_unprefixed_sys(crate, reached))
+    return _activates(dep, set(crate.graph_unprefixed))
+
+
+def _linked_crates(
     repo: Repo | None,
     crate: Crate,
-    triple: str,
+    triple: str | None,
     facts: dict[str, Any],
     feats: tuple[frozenset[str], frozenset[str]],
-    seen: set[str],
-) -> list[tuple[Crate, AllocatorStatic]]:
-    """Active statics of the repository's own library crates this crate links, transitively.
+) -> list[tuple[Crate, tuple[frozenset[str], frozenset[str]]]]:
+    """The repository's crates this crate links, transitively, with their features on.
 
     A workspace's shared `common` crate often declares the allocator for every service.
+    Without a triple, target tables are not looked at.
     """
     if repo is None:
         return []
-    out: list[tuple[Crate, AllocatorStatic]] = []
-    for dep in crate.deps:
-        lib = repo.crate_by_name(dep.package)
-        if lib is None or lib.name in seen or not dep_active(dep, triple, facts, feats):
-            continue
-        seen.add(lib.name)
-        lib_feats = enabled_features(
-            lib, tuple(dep.features), dep.default_features is not False, False
-        )
-        out += [
-            (lib, s)
-            for s in lib.statics
-            if s.bin_only is None and static_active(s, facts, lib_feats[0])
-        ]
-        out += _library_statics(repo, lib, triple, facts, lib_feats, seen)
+    out: list[tuple[Crate, tuple[frozenset[str], frozenset[str]]]] = []
+    seen = {crate.name}
+    todo = [(crate, feats)]
+    while todo:
+        here, here_feats = todo.pop()
+        for dep in here.deps:
+            lib = repo.crate_by_name(dep.package)
+            if lib is None or lib.name in seen:
+                continue
+            if triple is not None and not dep_active(dep, triple, facts, here_feats):
+                continue
+            if triple is None and dep.optional and dep.key not in here_feats[1]:
+                continue
+            seen.add(lib.name)
+            lib_feats = enabled_features(
+                lib, tuple(dep.features), dep.default_features is not False, False
+            )
+            out.append((lib, lib_feats))
+            todo.append((lib, lib_feats))
     return out
 
 
@@ -461,7 +609,9 @@ def binary_subjects(
                 libc, linkage, why = proof
                 sb.reasons.append(f"libc {libc}, linkage {linkage}: {why}")
                 location = Location(cf.path, final.stage.from_line)
-        linked, source = linked_allocator(sb, repo)
+        linked, source, unknown_why = _linked(sb, repo)
+        if unknown_why:
+            sb.reasons.append(unknown_why)
         allocator = linked
         if linked == "system" and pre_alloc and linkage == "dynamic":
             allocator, source = pre_alloc, "ld_preload"
@@ -619,13 +769,15 @@ def dependency_subjects(repo: Repo) -> list[DependencySubject]:
         for dep in crate.deps:
             if _interesting(dep):
                 out.append(
-                    _dep_subject(crate.manifest.path, dep, crate, crate.has_binary, crate.locked)
+                    _dep_subject(
+                        crate.manifest.path, dep, crate, crate.has_binary, crate.locked, repo
+                    )
                 )
     for m in repo.manifests.values():
         lock = next((c.locked for c in repo.crates if c.root is m and c.locked), {})
         for dep in m.workspace_dependencies.values():
             if _interesting(dep):
-                out.append(_dep_subject(m.path, dep, None, False, lock))
+                out.append(_dep_subject(m.path, dep, None, False, lock, None))
     return out
 
 
@@ -637,17 +789,20 @@ def _interesting(dep: Dependency) -> bool:
 
 
 def _dep_subject(
-    path: str, dep: Dependency, crate: Crate | None, binary: bool, locked: dict[str, list[str]]
+    path: str,
+    dep: Dependency,
+    crate: Crate | None,
+    binary: bool,
+    locked: dict[str, list[str]],
+    repo: Repo | None,
 ) -> DependencySubject:
     versions = locked.get(dep.package, [])
     lv = max(versions, key=_vkey) if versions else None
-    wired = crate is not None and any(
-        s.item.crate == dep.rust_name
-        or (
-            s.item.crate == crate.name.replace("-", "_")
-            and _reexported_family(crate) == allocators.family(dep.package)
-        )
-        for s in crate.statics
+    wired, wired_reason = _wired(crate, dep, repo)
+    activates = (
+        activates_in_graph(repo, crate, dep)
+        if crate is not None
+        else allocators.activates_itself(dep.package, dep.features)
     )
     return DependencySubject(
         manifest=path,
@@ -663,13 +818,35 @@ def _dep_subject(
         workspace=dep.workspace and crate is not None,
         binary_crate=binary,
         wired=wired,
-        activates_itself=allocators.activates_itself(dep.package, dep.features),
+        wired_reason=wired_reason,
+        activates_itself=activates,
         features=list(dep.features),
         locked_text=f"; Cargo.lock has {lv}" if lv else "",
         location=Location(path, dep.line),
         dependency=dep,
         declaring_crate=crate,
     )
+
+
+def _wired(
+    crate: Crate | None, dep: Dependency, repo: Repo | None
+) -> tuple[bool | None, str | None]:
+    """Whether a static uses the dependency; None (with why) when a macro call may hide one."""
+    if crate is None:
+        return False, None
+    family = allocators.family(dep.package)
+    own = crate.name.replace("-", "_")
+    for s in crate.statics:
+        if dep.rust_name in named_crates(s):
+            return True, None
+        if s.item.crate == own and _reexported_family(crate) == family:
+            return True, None
+        if s.via_macro is not None and family and static_family(crate, s, repo) == family:
+            return True, None  # `$crate::Jemalloc` of the macro's crate
+    if crate.unread_macros:
+        rel, line, why = crate.unread_macros[0]
+        return None, f"{why} ({rel}:{line})"
+    return False, None
 
 
 def _vkey(v: str) -> tuple[int, ...]:
@@ -681,11 +858,15 @@ def crate_subjects(repo: Repo) -> list[CrateSubject]:
     for crate in repo.crates:
         m = crate.manifest
         profile = m.profile or repo.config.default_profile
-        fams = [static_family(crate, s, repo) for s in crate.statics if not s.in_library]
+        fams = [
+            static_family(crate, s, repo)
+            for s in crate.statics
+            if not s.in_library and not never_shipped(s)
+        ]
         selfinst = [
-            allocators.family(d.package)
+            allocators.activating_family(d.package)
             for d in crate.deps
-            if allocators.activates_itself(d.package, d.features)
+            if activates_in_graph(repo, crate, d)
         ]
         allocator = (fams or selfinst or ["system"])[0]
         rec = list(PROFILE_ALLOCATORS.get(profile, ("mimalloc",)))
@@ -711,20 +892,24 @@ def static_subjects(repo: Repo, image_triples: dict[str, set[str]]) -> list[Glob
     out = []
     for crate in repo.crates:
         for s in crate.statics:
-            dep = crate.dep_by_rust_name(s.item.crate)
-            mismatch = _mismatch(crate, s, dep, image_triples.get(crate.name, set()))
+            dep = allocator_dependency(crate, s)
+            triples = image_triples.get(crate.name, set())
+            mismatch = _mismatch(crate, s, dep, triples)
+            family = static_family(crate, s, repo)
+            cfg = s.cfg
             out.append(
                 GlobalAllocatorSubject(
                     file=s.file,
                     crate=crate.name,
-                    allocator_crate=s.item.crate,
-                    allocator=static_family(crate, s, repo),
-                    in_library=s.in_library or not crate.has_binary,
-                    cfg=str(s.item.cfg) if s.item.cfg else None,
+                    allocator_crate=dep.rust_name if dep is not None else s.item.crate,
+                    allocator=family,
+                    allocator_name=_allocator_name(family, s),
+                    in_library=_in_default_library(crate, s, triples),
+                    cfg=str(cfg) if cfg else None,
                     dependency_cfg=_dep_gate(dep),
                     cfg_mismatch=mismatch is not None,
                     mismatch=mismatch,
-                    cfg_text=f"#[cfg({s.item.cfg})]" if s.item.cfg else "no cfg",
+                    cfg_text=_cfg_text(s),
                     dependency_cfg_text=(_dep_gate(dep) or "nothing (always present)")
                     if dep
                     else "no dependency at all",
@@ -735,6 +920,37 @@ def static_subjects(repo: Repo, image_triples: dict[str, set[str]]) -> list[Glob
                 )
             )
     return out
+
+
+def _cfg_text(s: AllocatorStatic) -> str:
+    if s.cfg is None:
+        return "no cfg"
+    if s.module_cfg is None:
+        return f"#[cfg({s.cfg})]"
+    return f"#[cfg({s.cfg})] (with its module's)"
+
+
+def _allocator_name(family: str, s: AllocatorStatic) -> str:
+    """What a message calls the allocator: its family, else the type the static names."""
+    if family not in ("other", "unknown"):
+        return family
+    return s.item.resolved or s.item.type_text or family
+
+
+def _in_default_library(crate: Crate, s: AllocatorStatic, image_triples: set[str]) -> bool:
+    """AP009's subject: a static a library compiles with its default features.
+
+    Not one behind a feature the library leaves off (the remedy AP009 recommends),
+    not one only tests compile, not one in a cdylib/staticlib, which is a final
+    artifact like a binary.
+    """
+    if not (s.in_library or not crate.has_binary) or crate.lib_is_artifact or never_shipped(s):
+        return False
+    features = enabled_features(crate, (), True, False)[0]
+    return any(
+        static_active(s, cfg_facts(t), features)
+        for t in sorted(set(BASELINE_TRIPLES) | image_triples)
+    )
 
 
 def _dep_gate(dep: Dependency | None) -> str | None:
@@ -754,23 +970,33 @@ _LOCAL_ROOTS = ("crate", "self", "super", "std", "alloc", "core", "$crate")
 def _mismatch(
     crate: Crate, s: AllocatorStatic, dep: Dependency | None, image_triples: set[str]
 ) -> str | None:
-    if s.item.crate in _LOCAL_ROOTS or s.item.crate == crate.name.replace("-", "_"):
-        return None  # a bin may always use its own package's lib
+    if never_shipped(s):
+        return None  # a test-only static: tests build with dev-dependencies, no image does
     if dep is None:
+        if s.item.crate in _LOCAL_ROOTS or s.item.crate == crate.name.replace("-", "_"):
+            return None  # a bin may always use its own package's lib
+        if s.item.crate.startswith("$"):
+            return None  # a macro's `$ty`: what it is, the caller decides
         # the extreme mismatch: the static is always there, its crate never is
         return f"no dependency provides crate `{s.item.crate}`, so every build fails to compile"
     feature_sets = [
         enabled_features(crate, (), True, False),
         enabled_features(crate, (), True, True),
     ]
+    same = [d for d in crate.deps if d.rust_name == dep.rust_name]  # one per target table
     for triple in sorted(set(BASELINE_TRIPLES) | image_triples):
         facts = cfg_facts(triple)
         for feats in feature_sets:
-            st, dp = static_active(s, facts, feats[0]), dep_active(dep, triple, facts, feats)
+            st = static_active(s, facts, feats[0])
+            dp = any(dep_active(d, triple, facts, feats) for d in same)
             label = "all features" if feats is feature_sets[1] else "default features"
             if st and not dp:
                 return f"{_article(triple)} {triple} build with {label} has the static but not the crate, so it fails to compile"
-            if dp and not st and triple in image_triples:
+            other = any(
+                o is not s and o.bin_only == s.bin_only and static_active(o, facts, feats[0])
+                for o in crate.statics
+            )  # another static of the same bins: that one is the allocator, not the system's
+            if dp and not st and not other and triple in image_triples:
                 return (
                     f"{_article(triple)} {triple} build with {label} has the crate but not the static, "
                     "so it silently keeps the system allocator"

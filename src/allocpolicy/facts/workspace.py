@@ -7,11 +7,13 @@ import re
 
 from allocpolicy._record import field, record
 from allocpolicy.parsing.cargo import Dependency, Manifest
+from allocpolicy.parsing.cfg import conj
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from allocpolicy.parsing.cfg import CfgExpr
     from allocpolicy.parsing.rust import GlobalAllocator
 
 
@@ -21,6 +23,21 @@ class AllocatorStatic:
     item: GlobalAllocator
     bin_only: str | None  # the bin whose root (or src/bin/<name>/) holds it, else None (shared)
     in_library: bool
+    module_cfg: CfgExpr | None = None  # the gates of the module path from the crate root
+    links_into_bins: bool = True  # False for a cdylib/staticlib-only library: no bin links it
+    via_macro: str | None = None  # the macro call that expands to it (`common::enable_jemalloc`)
+    macro_crate: str | None = None  # the package defining that macro (what `$crate` names)
+
+    @property
+    def cfg(self) -> CfgExpr | None:
+        """The effective gate: the module path's and the static's own."""
+        if self.module_cfg is None:
+            return self.item.cfg
+        return conj([self.module_cfg, self.item.cfg])
+
+    def serves(self, bin_name: str) -> bool:
+        """Whether the binary `bin_name` of its crate compiles this static (cfg aside)."""
+        return self.links_into_bins and self.bin_only in (None, bin_name)
 
 
 @record
@@ -34,10 +51,22 @@ class Crate:
     statics: list[AllocatorStatic] = field(default_factory=list)
     root: Manifest | None = None  # the workspace root manifest, if any
     locked: dict[str, list[str]] = field(default_factory=dict)
+    # Item-level macro calls that may declare the allocator but could not be read
+    # through: (file, line, why). They make the allocator unknown, never wrong.
+    unread_macros: list[tuple[str, int, str]] = field(default_factory=list)
+    # jemalloc -sys packages the crates it links build unprefixed (facts/subjects.py, memo)
+    graph_unprefixed: frozenset[str] | None = field(default=None, repr=False)
 
     @property
     def has_binary(self) -> bool:
         return bool(self.bins)
+
+    @property
+    def lib_is_artifact(self) -> bool:
+        """A `crate-type = ["cdylib"]` (or staticlib) library is a final artifact, like a binary:
+        no Rust crate links it, and what it declares is its own choice."""
+        types = set(self.manifest.lib_crate_types)
+        return bool(types) and types <= {"cdylib", "staticlib"}
 
     def rel(self, path: str) -> str:
         return f"{self.dir}/{path}" if self.dir else path
@@ -103,6 +132,7 @@ def resolve_workspace_deps(crate: Crate) -> None:
                 workspace=True,
                 inline=dep.inline,
                 line=dep.line,
+                path=base.path,
             )
         out.append(dep)
     crate.deps = out

@@ -195,7 +195,7 @@ def _add_mimalloc_applies(subject: BinarySubject) -> bool:
         return False  # no crate to edit, or the profile asks for another allocator
     # mimalloc already wired but gated off for this build: the gate is the problem, not a missing static
     mimalloc = {d.rust_name for d in crate.deps if d.package == "mimalloc"}
-    return not any(s.item.crate in mimalloc for s in crate.statics if s.bin_only in (None, sb.name))
+    return not any(s.item.crate in mimalloc for s in crate.statics if s.serves(sb.name))
 
 
 @action(
@@ -222,7 +222,7 @@ def add_mimalloc(spec: FixSpec, subject: BinarySubject, repo: Any) -> tuple[Any,
         rust_name, cfg = existing.rust_name, _dep_cfg(existing, crate)
         if cfg is False:
             return None
-    wired = [s for s in crate.statics if s.bin_only in (None, sb.name)]
+    wired = [s for s in crate.statics if s.serves(sb.name)]
     if wired:
         return _replace_allocator(repo, crate, wired[0], rust_name, cfg, changes)
     static = _insert_static(
@@ -306,7 +306,9 @@ def _replace_allocator(
 ) -> tuple[Any, ...] | None:
     """Swap the wired allocator for mimalloc; unsafe: the service's allocator changes."""
     old = static.item.crate
-    if old == rust_name:
+    if old == rust_name or static.via_macro or static.module_cfg or static.item.wrapped:
+        # already mimalloc, or a static a macro declares, a module gates or that wraps
+        # another allocator: a human edits those
         return None  # already mimalloc: the finding is about something a fix cannot see
     text = _text(repo, static.file)
     if text is None:
@@ -440,7 +442,7 @@ def _crate_sources(repo: Any, crate: Any) -> list[str]:
 def _add_static_applies(subject: DependencySubject) -> bool:
     crate = subject.declaring_crate
     # another allocator already wired: adding this one would make two
-    return bool(crate and crate.bins and not crate.statics) and (
+    return bool(crate and crate.bins and not crate.statics and not crate.unread_macros) and (
         subject.dependency.package.replace("-", "_") in ALLOCATOR_TYPES
     )
 
@@ -542,7 +544,9 @@ def _inline_with_default_features_off(value: Any) -> Any:
 
 
 def _align_applies(subject: GlobalAllocatorSubject) -> bool:
-    dep = subject.dependency
+    dep, static = subject.dependency, subject.static
+    if static.via_macro is not None or static.module_cfg is not None:
+        return False  # the gate is not (only) on the static's own lines
     return dep is not None and (dep.target is None or dep.target.startswith("cfg("))
 
 

@@ -145,6 +145,7 @@ class Dependency:
     workspace: bool  # `workspace = true`
     inline: bool  # `name = "1"` or `name = { ... }` (vs a [dependencies.name] table)
     line: int
+    path: str | None = None  # `path = "..."`: a crate of this repository, not of a registry
 
     @property
     def rust_name(self) -> str:
@@ -171,6 +172,7 @@ class Manifest:
     features: dict[str, list[str]] = field(default_factory=dict)
     bins: list[BinTarget] = field(default_factory=list)
     lib: str | None = None
+    lib_crate_types: list[str] = field(default_factory=list)  # [lib] crate-type, as written
     autobins: bool = True
     profile: str | None = None
     profile_line: int | None = None
@@ -270,6 +272,7 @@ def _read_deps(
                 workspace=spec.get("workspace") is True,
                 inline=inline,
                 line=m.line_of(*where, key),
+                path=spec["path"] if isinstance(spec.get("path"), str) else None,
             )
         )
     return out
@@ -279,6 +282,9 @@ def _read_targets(m: Manifest, data: dict[str, Any]) -> None:
     lib = data.get("lib")
     if isinstance(lib, dict):
         m.lib = str(lib.get("path", "src/lib.rs"))
+        types = lib.get("crate-type", lib.get("crate_type"))
+        if isinstance(types, list):
+            m.lib_crate_types = [str(t) for t in types]
     bins = data.get("bin")
     if isinstance(bins, list):
         for b in bins:

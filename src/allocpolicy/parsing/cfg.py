@@ -27,6 +27,7 @@ __all__ = [
     "CfgError",
     "CfgExpr",
     "conj",
+    "decide",
     "disj",
     "negate",
     "parse_cfg",
@@ -441,6 +442,28 @@ def disj(exprs: Iterable[CfgExpr]) -> CfgExpr | None:
     if not parts:
         return FALSE
     return parts[0] if len(parts) == 1 else CfgExpr("any", tuple(parts))
+
+
+def decide(expr: CfgExpr, names: Mapping[str, bool]) -> bool | None:
+    """The predicate's truth when only the bare `names` are known, or None when the rest decides.
+
+    `decide(all(test, feature = "x"), {"test": False})` is False: no build without
+    `test` compiles what it gates, whatever its features.
+    """
+    if expr.op in ("all", "any"):
+        vals = [decide(a, names) for a in expr.args]
+        short = expr.op == "any"  # the value that decides the whole: True for any, False for all
+        if short in vals:
+            return short
+        return None if None in vals else not short
+    if expr.op == "not":
+        val = decide(expr.args[0], names)
+        return None if val is None else not val
+    if expr.op == "name":
+        if expr.key in ("true", "false"):
+            return expr.key == "true"
+        return names.get(expr.key)
+    return None
 
 
 def negate(expr: CfgExpr) -> CfgExpr:

@@ -27,6 +27,7 @@ from allocpolicy.parsing.rust_needle import might_declare_allocator
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 if TYPE_CHECKING:  # only for annotations; importing tree_sitter is not free
@@ -34,10 +35,15 @@ if TYPE_CHECKING:  # only for annotations; importing tree_sitter is not free
 
 __all__ = [
     "GlobalAllocator",
+    "MacroCall",
+    "MacroDef",
+    "ModDecl",
+    "ModuleItems",
     "RustSource",
     "file_suppressions",
     "insertion_line",
     "might_declare_allocator",
+    "scan_module_items",
     "scan_rust_source",
 ]
 
@@ -74,12 +80,58 @@ class GlobalAllocator:
     attr_line: int  # line of the #[global_allocator] (or cfg_attr) attribute
     suppressed: frozenset[str] = frozenset()
     suppression_lines: tuple[int, ...] = ()
+    # Other paths the static names, resolved like `resolved`: the type's generic
+    # arguments, its initializer, the fields of a local struct it is (same file).
+    # `Counting<tikv_jemallocator::Jemalloc>` wraps the allocator of another crate.
+    wrapped: tuple[str, ...] = ()
+
+
+@record(frozen=True)
+class MacroCall:
+    """An item-level `path!(...)` invocation: it may expand to items, a static among them."""
+
+    path: str  # as written, e.g. "common::enable_jemalloc"
+    resolved: str  # through `use` aliases, e.g. "common::enable_jemalloc" for a bare name
+    cfg: CfgExpr | None
+    line: int
+
+
+@record(frozen=True)
+class MacroDef:
+    """A `macro_rules!` definition, with what its bodies declare or invoke at item level."""
+
+    name: str
+    exported: bool  # #[macro_export]: callable as `krate::name!` from other crates
+    line: int
+    allocators: tuple[GlobalAllocator, ...] = ()
+    calls: tuple[MacroCall, ...] = ()
+
+
+@record(frozen=True)
+class ModDecl:
+    """An out-of-line `mod name;`, with the inline modules around it and its gates."""
+
+    name: str
+    inline: tuple[str, ...]  # enclosing inline `mod a { mod b { ... } }` names
+    path: str | None  # #[path = "..."], if any
+    cfg: CfgExpr | None  # the file's, enclosing modules' and its own cfg
+    line: int
+
+
+@record
+class ModuleItems:
+    """The item-level structure of a file: module declarations and macros."""
+
+    mods: list[ModDecl] = field(default_factory=list)
+    calls: list[MacroCall] = field(default_factory=list)
+    macros: list[MacroDef] = field(default_factory=list)
 
 
 @record
 class RustSource:
     allocators: list[GlobalAllocator] = field(default_factory=list)
     parse_error: tuple[int, str] | None = None
+    macros: list[MacroDef] = field(default_factory=list)  # those whose body declares a static
 
 
 # -- tree-sitter plumbing ----------------------------------------------------
@@ -239,6 +291,8 @@ class _Scope:
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     globs: list[tuple[str, ...]] = field(default_factory=list)
     local_types: set[str] = field(default_factory=set)
+    # `mod tracking;` makes `tracking::Counting` a path into this crate, not a crate's
+    local_mods: set[str] = field(default_factory=set)
 
 
 def _use_bindings(node: Node, data: bytes, prefix: tuple[str, ...], scope: _Scope) -> None:
@@ -287,6 +341,10 @@ def _build_scope(container: Node, data: bytes) -> _Scope:
             name = child.child_by_field_name("name")
             if name is not None:
                 scope.local_types.add(_text(data, name))
+        elif kind == "mod_item":
+            name = child.child_by_field_name("name")
+            if name is not None:
+                scope.local_mods.add(_text(data, name))
     return scope
 
 
@@ -300,10 +358,12 @@ def _lookup(name: str, scopes: tuple[_Scope, ...]) -> tuple[str, ...] | None:
     return None
 
 
-def _local_prefix(name: str, scopes: tuple[_Scope, ...]) -> tuple[str, ...] | None:
+def _local_prefix(
+    name: str, scopes: tuple[_Scope, ...], modules: bool = False
+) -> tuple[str, ...] | None:
     hops = 0
     for scope in reversed(scopes):
-        if name in scope.local_types:
+        if name in (scope.local_mods if modules else scope.local_types):
             return ("self",) if hops == 0 else ("super",) * hops
         hops += scope.is_module
     return None
@@ -341,6 +401,10 @@ def _resolve(type_text: str, scopes: tuple[_Scope, ...]) -> tuple[str, ...]:
         glob = _glob_for(scopes)
         if glob is not None:
             return glob + segs
+    elif segs and segs[0] not in _PATH_ROOTS:
+        local = _local_prefix(segs[0], scopes, modules=True)
+        if local is not None:
+            return local + segs
     return segs
 
 
@@ -430,6 +494,10 @@ def _cfg_gates(metas: Iterable[_Meta], data: bytes, errors: list[tuple[int, str]
 class _Ctx:
     gates: tuple[CfgExpr, ...]
     scopes: tuple[_Scope, ...]
+    mods: tuple[str, ...] = ()  # inline modules entered in this file
+
+    def gated(self, gates: Iterable[CfgExpr]) -> _Ctx:
+        return _Ctx(self.gates + tuple(gates), self.scopes, self.mods)
 
 
 class _Scanner:
@@ -440,11 +508,17 @@ class _Scanner:
         self.errors: list[tuple[int, str]] = []
         # Each allocator with the nodes it was read from (attributes + static).
         self.found: list[tuple[GlobalAllocator, list[Node]]] = []
+        self.macros: list[MacroDef] = []
         self._comments: list[_Comment] | None = None
+        self._structs: dict[str, Node] | None = None
+        self._macro_depth = 0
 
-    def relevant(self, start: int, end: int) -> bool:
+    def near_needle(self, start: int, end: int) -> bool:
         i = bisect.bisect_left(self.hits, start)
         return i < len(self.hits) and self.hits[i] < end
+
+    def relevant(self, start: int, end: int) -> bool:
+        return self.near_needle(start, end)
 
     def comments(self) -> list[_Comment]:
         if self._comments is None:
@@ -457,6 +531,7 @@ class _Scanner:
         ctx = _Ctx(
             ctx.gates + tuple(_cfg_gates(metas, self.data, self.errors)),
             ctx.scopes + (_build_scope(node, self.data),),
+            ctx.mods,
         )
         pending: list[Node] = []
         for child in node.children:
@@ -475,8 +550,10 @@ class _Scanner:
         if node.type == "static_item":
             self.static(node, attrs, metas, ctx)
             return
-        gated = _Ctx(ctx.gates + tuple(_cfg_gates(metas, self.data, self.errors)), ctx.scopes)
-        self.descend(node, gated)
+        if node.type == "macro_definition":
+            self.macro_definition(node, metas, ctx)
+            return
+        self.descend(node, ctx.gated(_cfg_gates(metas, self.data, self.errors)))
 
     def descend(self, node: Node, ctx: _Ctx) -> None:
         if node.type in _CONTAINERS:
@@ -484,6 +561,9 @@ class _Scanner:
             return
         if node.type == "macro_invocation" and _macro_name(self.data, node) in _CFG_IF:
             self.cfg_if(node, ctx)
+            return
+        if node.type == "macro_definition":
+            self.macro_definition(node, [], ctx)
             return
         for child in node.children:
             if self.relevant(child.start_byte, child.end_byte):
@@ -516,7 +596,7 @@ class _Scanner:
                 earlier.append(cond)
             cond = None
             if self.relevant(kid.start_byte + 1, kid.end_byte - 1):
-                branch = _Ctx(ctx.gates + ((gate,) if gate is not None else ()), ctx.scopes)
+                branch = ctx.gated((gate,) if gate is not None else ())
                 self.container(_parse(_blank_outside(self.data, kid)), branch)
 
     def _cfg_if_condition(self, bracket: Node) -> CfgExpr | None:
@@ -526,6 +606,95 @@ class _Scanner:
         except CfgError as err:
             self.errors.append((bracket.start_point[0] + 1, f"invalid cfg_if predicate: {err}"))
             return None
+
+    def macro_definition(self, node: Node, metas: list[_Meta], ctx: _Ctx) -> None:
+        """`macro_rules! name { (...) => { items }; ... }`: what its bodies declare or invoke.
+
+        A static in a body belongs to whoever invokes the macro, not to this file, so
+        it is kept apart. A body is re-parsed on its own (as a cfg_if branch is), and
+        only when the needle is in it.
+        """
+        name_node = node.child_by_field_name("name")
+        if name_node is None or self._macro_depth >= _MAX_MACRO_DEPTH:
+            return
+        outer, self.found = self.found, []
+        calls: list[MacroCall] = []
+        self._macro_depth += 1
+        try:
+            for rule in node.children:
+                body = rule.child_by_field_name("right") if rule.type == "macro_rule" else None
+                if body is None or body.type != "token_tree":
+                    continue
+                calls += _body_calls(self.data, body, self.errors)
+                if self.near_needle(body.start_byte + 1, body.end_byte - 1):
+                    self.container(_parse(_blank_outside(self.data, body)), _Ctx((), ()))
+        finally:
+            self._macro_depth -= 1
+            inner, self.found = self.found, outer
+        self.macros.append(
+            MacroDef(
+                name=_text(self.data, name_node),
+                exported=any(m.name == "macro_export" for m in metas),
+                line=node.start_point[0] + 1,
+                allocators=tuple(g for g, _ in inner),
+                calls=tuple(calls),
+            )
+        )
+
+    def structs(self) -> dict[str, Node]:
+        """The file's struct items by name (top level and inline modules), built on first use."""
+        if self._structs is None:
+            self._structs = {}
+            todo = [self.root]
+            while todo and len(self._structs) < _MAX_STRUCTS:
+                container = todo.pop()
+                for child in container.named_children:
+                    if child.type == "struct_item":
+                        name = child.child_by_field_name("name")
+                        if name is not None:
+                            self._structs.setdefault(_text(self.data, name), child)
+                    elif child.type == "mod_item":
+                        body = child.child_by_field_name("body")
+                        todo += [body] if body is not None else []
+        return self._structs
+
+    def wrapped(
+        self, typ: Node | None, value: Node | None, resolved: tuple[str, ...], scopes: Any
+    ) -> tuple[str, ...]:
+        """External paths in the static's generic arguments, initializer and local struct fields."""
+        todo: list[tuple[Node, int]] = []
+        if typ is not None and typ.type == "generic_type":
+            args = typ.child_by_field_name("type_arguments")
+            todo += [(args, 0)] if args is not None else []
+        if value is not None:
+            todo.append((value, 0))
+        seen: set[str] = set()
+        out: list[str] = []
+
+        def expand(segs: tuple[str, ...], depth: int) -> None:
+            names = [x for x in segs if x not in _PATH_ROOTS]
+            for name in (names[:1] + names[-1:]) if depth < _MAX_WRAP_DEPTH else []:
+                struct = self.structs().get(name)
+                body = struct.child_by_field_name("body") if struct is not None else None
+                if body is not None and name not in seen:
+                    seen.add(name)
+                    todo.append((body, depth + 1))
+
+        if resolved[:1] in (("self",), ("super",), ("crate",)):
+            expand(resolved, 0)
+        while todo and len(out) < _MAX_WRAPPED:
+            node, depth = todo.pop()
+            for path in _paths_in(self.data, node):
+                segs = _resolve(path, scopes)
+                if not segs:
+                    continue
+                local = segs[0] in ("self", "super", "crate") or segs[0] in self.structs()
+                if len(segs) >= 2 and not local:
+                    out.append("::".join(segs))
+                else:
+                    expand(segs, depth)
+        primary = "::".join(resolved)
+        return tuple(p for p in dict.fromkeys(out) if p != primary)[:_MAX_WRAPPED]
 
     def static(self, node: Node, attrs: list[Node], metas: list[_Meta], ctx: _Ctx) -> None:
         ga_attrs = [
@@ -540,6 +709,7 @@ class _Scanner:
         typ = node.child_by_field_name("type")
         type_text = _text(self.data, typ) if typ is not None else ""
         resolved = _resolve(type_text, ctx.scopes)
+        wrapped = self.wrapped(typ, node.child_by_field_name("value"), resolved, ctx.scopes)
         # Several global_allocator attributes are odd but legal-looking;
         # any unconditional one makes the whole thing unconditional.
         ga_gate = None
@@ -564,6 +734,7 @@ class _Scanner:
                     attr_line=ga_attrs[0].start_point[0] + 1 if ga_attrs else line,
                     suppressed=ids,
                     suppression_lines=tuple(sorted({d.line for d in directives})),
+                    wrapped=wrapped,
                 ),
                 attrs + [node],
             )
@@ -599,6 +770,87 @@ class _Scanner:
                 parent = parent.parent
 
 
+class _ItemScanner(_Scanner):
+    """Every item-level module declaration, macro call and macro definition of a file.
+
+    Unlike the allocator walk it visits items far from any needle, but it never
+    enters function bodies, impls or other non-module items.
+    """
+
+    def __init__(self, data: bytes, root: Node) -> None:
+        super().__init__(data, root)
+        self.mods: list[ModDecl] = []
+        self.calls: list[MacroCall] = []
+
+    def relevant(self, start: int, end: int) -> bool:
+        return True
+
+    def item(self, node: Node, attrs: list[Node], ctx: _Ctx) -> None:
+        metas = [m for a in attrs for m in _attr_metas(a, self.data, self.errors)]
+        if node.type == "static_item":  # one in a macro body
+            self.static(node, attrs, metas, ctx)
+            return
+        if node.type == "macro_definition":
+            self.macro_definition(node, metas, ctx)
+            return
+        gated = ctx.gated(_cfg_gates(metas, self.data, self.errors))
+        if node.type == "mod_item":
+            self.module(node, attrs, gated)
+            return
+        call = _item_call(node)
+        if call is None:
+            return
+        name = _macro_name(self.data, call)
+        if name in _CFG_IF:
+            self.cfg_if(call, gated)
+        elif name != "macro_rules" and name:
+            resolved = "::".join(_resolve(name, gated.scopes)) or name
+            self.calls.append(MacroCall(name, resolved, conj(list(gated.gates)), _line(call)))
+
+    def module(self, node: Node, attrs: list[Node], ctx: _Ctx) -> None:
+        name_node = node.child_by_field_name("name")
+        if name_node is None:
+            return
+        name = _text(self.data, name_node)
+        body = node.child_by_field_name("body")
+        if body is not None:
+            self.container(body, _Ctx(ctx.gates, ctx.scopes, ctx.mods + (name,)))
+            return
+        path = _path_attr(self.data, attrs)
+        self.mods.append(ModDecl(name, ctx.mods, path, conj(list(ctx.gates)), _line(node)))
+
+
+def _line(node: Node) -> int:
+    return node.start_point[0] + 1
+
+
+def _item_call(node: Node) -> Node | None:
+    """The macro invocation an item-level `name!(...);` or `name! { ... }` is."""
+    if node.type == "macro_invocation":
+        return node
+    if node.type == "expression_statement" and node.named_child_count == 1:
+        inner = node.named_children[0]
+        return inner if inner.type == "macro_invocation" else None
+    return None
+
+
+def _path_attr(data: bytes, attrs: list[Node]) -> str | None:
+    """The value of a plain `#[path = "..."]` (a cfg_attr'd one is not followed)."""
+    for item in attrs:
+        attr = next((c for c in item.named_children if c.type == "attribute"), None)
+        if attr is None or not attr.children or _text(data, attr.children[0]) != "path":
+            continue
+        lit = next((c for c in attr.children if c.type == "string_literal"), None)
+        content = (
+            next((c for c in lit.named_children if c.type == "string_content"), None)
+            if lit is not None
+            else None
+        )
+        if content is not None:
+            return _text(data, content)
+    return None
+
+
 _CFG_IF = frozenset({"cfg_if", "cfg_if::cfg_if", "::cfg_if::cfg_if"})
 # Maps every byte except LF to a space: blanks code but keeps line structure.
 _BLANK = bytes(10 if b == 10 else 32 for b in range(256))
@@ -607,6 +859,70 @@ _BLANK = bytes(10 if b == 10 else 32 for b in range(256))
 def _macro_name(data: bytes, node: Node) -> str:
     name = node.child_by_field_name("macro")
     return re.sub(r"\s+", "", _text(data, name)) if name is not None else ""
+
+
+_MAX_MACRO_DEPTH = 4  # macro_rules! inside a macro body inside ...: deeper is not followed
+_MAX_STRUCTS = 2000
+_MAX_WRAP_DEPTH = 3  # struct in a struct in a struct
+_MAX_WRAPPED = 16
+_MAX_PATH_NODES = 2000  # nodes visited per expression or struct body
+_PATH_NODES = frozenset(
+    {"scoped_type_identifier", "scoped_identifier", "type_identifier", "identifier"}
+)
+
+
+def _paths_in(data: bytes, node: Node) -> list[str]:
+    """The outermost path expressions and types under `node`, in source order."""
+    out: list[str] = []
+    todo, visited = [node], 0
+    while todo and visited < _MAX_PATH_NODES:
+        n = todo.pop()
+        visited += 1
+        if n.type in _PATH_NODES:
+            out.append(_text(data, n))
+        elif n.type not in _TEXTUAL:
+            todo.extend(reversed(n.named_children))
+    return out
+
+
+def _body_calls(data: bytes, body: Node, errors: list[tuple[int, str]]) -> list[MacroCall]:
+    """Item-level `path!(...)` calls in a macro body, read from its tokens.
+
+    Only the body's own level counts: a call inside `fn main() { ... }` is a
+    statement, not an item. A `#[cfg(...)]` right before a call gates it.
+    """
+    out: list[MacroCall] = []
+    path: list[Node] = []
+    gates: list[CfgExpr] = []
+    kids = body.children[1:-1]
+    for i, kid in enumerate(kids):
+        text = _text(data, kid)
+        if kid.type in ("identifier", "metavariable", "::", "self", "crate", "super"):
+            joined = kid.type == "::" or (path and path[-1].type == "::")
+            path = path + [kid] if joined else [kid]  # `a b` is two words, not one path
+            continue
+        if kid.type == "token_tree" and text.startswith("[") and i and kids[i - 1].type == "#":
+            gates += _bracket_cfg(text[1:-1], kid, errors)
+            continue
+        if text == "!" and path and i + 1 < len(kids) and kids[i + 1].type == "token_tree":
+            name = "".join(_text(data, p) for p in path)
+            if name != "macro_rules":
+                out.append(MacroCall(name, name, conj(gates), path[0].start_point[0] + 1))
+            gates = []
+        elif text in (";", "}") or (kid.type == "token_tree" and text.startswith("{")):
+            gates = []
+        path = []
+    return out
+
+
+def _bracket_cfg(text: str, node: Node, errors: list[tuple[int, str]]) -> list[CfgExpr]:
+    if not text.startswith("cfg") or text.startswith("cfg_attr"):
+        return []
+    try:
+        return [parse_cfg(text)]
+    except CfgError as err:
+        errors.append((node.start_point[0] + 1, f"invalid cfg predicate: {err}"))
+        return []
 
 
 def _blank_outside(data: bytes, tree: Node) -> bytes:
@@ -641,19 +957,30 @@ def scan_rust_source_cached(data: bytes) -> RustSource:
     the file's bytes and this scanner's own source, so a new version never reads an
     old entry. Anything odd about an entry means a fresh scan.
     """
-    path = _cache_path(data)
-    cached = _from_cache(path)
+    path = _cache_path("rust", data)
+    cached: RustSource | None = _from_cache(path, _source_from)
     if cached is not None:
         return cached
     info = scan_rust_source(data)
-    _to_cache(path, info)
+    _to_cache(path, info, _source_rows)
     return info
 
 
-def _cache_path(data: bytes) -> Any:
+def scan_module_items_cached(data: bytes) -> ModuleItems:
+    """scan_module_items, kept by content like scan_rust_source_cached."""
+    path = _cache_path("rustmod", data)
+    cached: ModuleItems | None = _from_cache(path, _items_from)
+    if cached is not None:
+        return cached
+    items = scan_module_items(data)
+    _to_cache(path, items, _items_rows)
+    return items
+
+
+def _cache_path(kind: str, data: bytes) -> Any:
     from allocpolicy.usercache import entry
 
-    return entry("rust", data, _scanner_key())
+    return entry(kind, data, _scanner_key())
 
 
 @lru_cache(maxsize=1)
@@ -671,74 +998,145 @@ def _scanner_key() -> str:
     return f"{code:08x}"
 
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
-def _to_cache(path: Any, info: RustSource) -> None:
+class _Unkeepable(Exception):
+    """A value whose cfg text does not read back the same: it is not kept."""
+
+
+def _cfg_row(cfg: CfgExpr | None) -> str | None:
+    if cfg is None:
+        return None
+    text = str(cfg)
+    if parse_cfg(text) != cfg:
+        raise _Unkeepable
+    return text
+
+
+def _cfg_from(text: str | None) -> CfgExpr | None:
+    return parse_cfg(text) if text is not None else None
+
+
+def _alloc_row(a: GlobalAllocator) -> tuple[Any, ...]:
+    return (
+        a.static_name,
+        a.type_text,
+        a.resolved,
+        a.crate,
+        _cfg_row(a.cfg),
+        a.line,
+        a.column,
+        a.end_line,
+        a.attr_line,
+        a.suppressed,
+        a.suppression_lines,
+        a.wrapped,
+    )
+
+
+def _alloc_from(row: Any) -> GlobalAllocator:
+    name, text, resolved, crate, cfg, line, column, end_line, attr_line, sup, lines, wrapped = row
+    return GlobalAllocator(
+        name,
+        text,
+        resolved,
+        crate,
+        _cfg_from(cfg),
+        line,
+        column,
+        end_line,
+        attr_line,
+        frozenset(sup),
+        tuple(lines),
+        tuple(wrapped),
+    )
+
+
+def _call_row(c: MacroCall) -> tuple[Any, ...]:
+    return (c.path, c.resolved, _cfg_row(c.cfg), c.line)
+
+
+def _call_from(row: Any) -> MacroCall:
+    path, resolved, cfg, line = row
+    return MacroCall(path, resolved, _cfg_from(cfg), line)
+
+
+def _macro_row(m: MacroDef) -> tuple[Any, ...]:
+    return (
+        m.name,
+        m.exported,
+        m.line,
+        tuple(_alloc_row(a) for a in m.allocators),
+        tuple(_call_row(c) for c in m.calls),
+    )
+
+
+def _macro_from(row: Any) -> MacroDef:
+    name, exported, line, allocs, calls = row
+    return MacroDef(
+        name,
+        bool(exported),
+        line,
+        tuple(_alloc_from(a) for a in allocs),
+        tuple(_call_from(c) for c in calls),
+    )
+
+
+def _source_rows(info: RustSource) -> tuple[Any, ...]:
+    return (
+        tuple(_alloc_row(a) for a in info.allocators),
+        info.parse_error,
+        tuple(_macro_row(m) for m in info.macros),
+    )
+
+
+def _source_from(rows: Any) -> RustSource:
+    allocs, error, macros = rows
+    return RustSource(
+        [_alloc_from(a) for a in allocs],
+        tuple(error) if error is not None else None,
+        [_macro_from(m) for m in macros],
+    )
+
+
+def _items_rows(items: ModuleItems) -> tuple[Any, ...]:
+    return (
+        tuple((d.name, d.inline, d.path, _cfg_row(d.cfg), d.line) for d in items.mods),
+        tuple(_call_row(c) for c in items.calls),
+        tuple(_macro_row(m) for m in items.macros),
+    )
+
+
+def _items_from(rows: Any) -> ModuleItems:
+    mods, calls, macros = rows
+    return ModuleItems(
+        [ModDecl(n, tuple(i), p, _cfg_from(c), line) for n, i, p, c, line in mods],
+        [_call_from(c) for c in calls],
+        [_macro_from(m) for m in macros],
+    )
+
+
+def _to_cache(path: Any, value: Any, rows: Callable[[Any], tuple[Any, ...]]) -> None:
     from allocpolicy.usercache import save
 
-    rows = []
-    for a in info.allocators:
-        cfg = str(a.cfg) if a.cfg is not None else None
-        if cfg is not None and parse_cfg(cfg) != a.cfg:
-            return  # a cfg whose text does not read back the same is not kept
-        rows.append(
-            (
-                a.static_name,
-                a.type_text,
-                a.resolved,
-                a.crate,
-                cfg,
-                a.line,
-                a.column,
-                a.end_line,
-                a.attr_line,
-                a.suppressed,
-                a.suppression_lines,
-            )
-        )
-    save(path, (_CACHE_FORMAT, tuple(rows), info.parse_error))
+    try:
+        save(path, (_CACHE_FORMAT, rows(value)))
+    except _Unkeepable:
+        return
 
 
-def _from_cache(path: Any) -> RustSource | None:
+def _from_cache(path: Any, build: Callable[[Any], Any]) -> Any:
     from allocpolicy.usercache import load
 
     cached = load(path)
     if cached is None:
         return None
     try:
-        version, rows, error = cached
+        version, rows = cached
         if version != _CACHE_FORMAT:
             return None
-        allocators = [
-            GlobalAllocator(
-                name,
-                text,
-                resolved,
-                crate,
-                parse_cfg(cfg) if cfg is not None else None,
-                line,
-                column,
-                end_line,
-                attr_line,
-                frozenset(suppressed),
-                tuple(lines),
-            )
-            for (
-                name,
-                text,
-                resolved,
-                crate,
-                cfg,
-                line,
-                column,
-                end_line,
-                attr_line,
-                suppressed,
-                lines,
-            ) in rows
-        ]
-        return RustSource(allocators, tuple(error) if error is not None else None)
+        return build(rows)
     except (ValueError, TypeError, CfgError):
         return None
 
@@ -756,6 +1154,18 @@ def scan_rust_source(data: bytes) -> RustSource:
     return _scan(data)
 
 
+def scan_module_items(data: bytes) -> ModuleItems:
+    """Item-level `mod` declarations, macro calls and macro definitions; never raises."""
+    data = _strip_bom(data)
+    try:
+        root = _parse(data)
+        scanner = _ItemScanner(data, root)
+        scanner.container(root, _Ctx((), ()))
+        return ModuleItems(scanner.mods, scanner.calls, scanner.macros)
+    except RecursionError:
+        return ModuleItems()
+
+
 def _prefix(data: bytes) -> bytes | None:
     """The file up to the end of the line of the last static's `;`.
 
@@ -765,7 +1175,7 @@ def _prefix(data: bytes) -> bytes | None:
     last = data.rfind(_NEEDLE)
     semi = data.find(b";", last)
     end = data.find(b"\n", semi) if semi >= 0 else -1
-    if end < 0 or end > len(data) * 0.7 or b"cfg_if" in data:
+    if end < 0 or end > len(data) * 0.7 or b"cfg_if" in data or b"macro_rules" in data:
         return None
     return data[: end + 1]
 
@@ -782,7 +1192,7 @@ def _scan(data: bytes) -> RustSource:
         root = _parse(data)
         scanner = _Scanner(data, root)
         scanner.descend(root, _Ctx((), ()))
-        return RustSource([g for g, _ in scanner.found], scanner.parse_error())
+        return RustSource([g for g, _ in scanner.found], scanner.parse_error(), scanner.macros)
     except RecursionError:
         # Pathologically deep nesting: say so instead of crashing the scan.
         return RustSource([], (1, "source nested too deeply to analyse"))

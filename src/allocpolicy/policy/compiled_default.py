@@ -215,8 +215,27 @@ POLICY = {'rules': [{'documentation': '## What it does\n'
                              '\n'
                              '## Why is this bad?\n'
                              'The binary keeps the system allocator; the build just got slower.\n'
-                             "Crates that install themselves (mimalloc's `override` feature,\n"
-                             '`tikv-jemallocator-global`) are not reported.\n'
+                             "Crates that install themselves are not reported: mimalloc's "
+                             '`override`\n'
+                             "feature, jemalloc's `unprefixed_malloc_on_supported_platforms` (on\n"
+                             '`tikv-jemallocator` or `tikv-jemalloc-sys`, enabled by any crate of '
+                             'the\n'
+                             'build: cargo unifies features, so a workspace-hack crate counts), '
+                             'and\n'
+                             '`tikv-jemallocator-global`.\n'
+                             '\n'
+                             'A static counts when its type names the crate, or wraps it\n'
+                             '(`Counting<tikv_jemallocator::Jemalloc>`, a local struct with a '
+                             'jemalloc\n'
+                             'field, an initializer that hands one in), and when a macro call '
+                             'declares\n'
+                             'it (`common::enable_jemalloc!();`, with `macro_rules! '
+                             'enable_jemalloc`\n'
+                             'in a crate of the repository). A macro call that may declare it but '
+                             'that\n'
+                             'this scan cannot read (its crate is not in the scan) leaves the '
+                             'question\n'
+                             'open: no finding.\n'
                              '\n'
                              '## Fix\n'
                              'Add `#[global_allocator] static GLOBAL: mimalloc::MiMalloc = '
@@ -328,15 +347,32 @@ POLICY = {'rules': [{'documentation': '## What it does\n'
             'summary': 'Use `tikv-jemallocator`, not the frozen `jemallocator` name.',
             'when': {'fact': 'crate', 'in': ['jemallocator', 'jemalloc-ctl', 'jemalloc-sys']}},
            {'documentation': '## What it does\n'
-                             'Finds `#[global_allocator]` statics compiled into a library target.\n'
+                             'Finds `#[global_allocator]` statics that a library target compiles '
+                             'with\n'
+                             "its default features, for the targets the repository's images build\n"
+                             "plus x86_64 gnu and musl. The gates of the static's module path "
+                             'count:\n'
+                             '`#[cfg(feature = "jemalloc")] mod jemalloc;` in `lib.rs` gates '
+                             'every\n'
+                             'static in `jemalloc.rs`.\n'
+                             '\n'
+                             'Not reported, because no binary gets an allocator it did not ask '
+                             'for:\n'
+                             'a static behind a feature the library leaves off by default (the '
+                             'Fix\n'
+                             'below, which a binary turns on), a static only tests compile\n'
+                             '(`#[cfg(test)]`), and a static in a `crate-type = ["cdylib"]` or\n'
+                             '`["staticlib"]` library, which is a final artifact like a binary.\n'
                              '\n'
                              '## Fix\n'
                              "Move the static to the binary's `main.rs`; if the library needs the\n"
-                             'option, gate it behind a cargo feature that only binaries turn on.\n',
+                             'option, gate it behind a cargo feature that is off by default and '
+                             'that\n'
+                             'only binaries turn on.\n',
             'fix': None,
             'id': 'AP009',
-            'message': 'library crate {crate} declares #[global_allocator] ({allocator_crate}); '
-                       'declare it in the binary instead',
+            'message': 'library crate {crate} declares #[global_allocator] ({allocator_name}) with '
+                       'its default features; declare it in the binary instead',
             'name': 'global-allocator-in-library',
             'rationale': 'The guidance places `#[global_allocator]` in `src/main.rs`: the '
                          "allocator is the application's choice. A library that declares one "
