@@ -98,6 +98,7 @@ def kind_of(name: str, parent: str) -> str | None:
 def discover(root: Path, excludes: Iterable[str] = ()) -> FileSet:
     inv = FileSet()
     ignore = walk_ignore(root, list(excludes))
+    skips = ignore.skips
     stack: list[tuple[str, Lists]] = [("", ())]
     while stack:
         rel_dir, lists = stack.pop()
@@ -116,9 +117,9 @@ def discover(root: Path, excludes: Iterable[str] = ()) -> FileSet:
                 continue
             # an ignored directory is never entered, so nothing below it is re-included (git's rule)
             if is_dir:
-                if entry.name not in SKIP_DIRS and not ignore.skips(lists, rel, True):
+                if entry.name not in SKIP_DIRS and not skips(lists, rel, True):
                     stack.append((rel, lists))
-            elif not ignore.skips(lists, rel, False):
+            elif not skips(lists, rel, False):
                 inv.add(rel, entry.name, rel_dir)
     inv.ignore_problems = ignore.problems
     for kind in (

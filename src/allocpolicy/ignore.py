@@ -58,30 +58,30 @@ _OPEN_FLAGS = (
     | getattr(os, "O_CLOEXEC", 0)
 )
 
-# git's own ctype (ASCII only; its isspace leaves out \v and \f), as wildmatch sees it
+# git's own ctype (ASCII only; its isspace leaves out \v and \f), as wildmatch sees it:
+# (first, last) ranges of each [:name:]
 _POSIX = {
-    "alnum": "0-9A-Za-z",
-    "alpha": "A-Za-z",
-    "blank": " \t",
-    "cntrl": "\x01-\x1f\x7f",
-    "digit": "0-9",
-    "graph": "!-~",
-    "lower": "a-z",
-    "print": " -~",
-    "punct": "!-/:-@[-`{-~",
-    "space": "\t\n\r ",
-    "upper": "A-Z",
-    "xdigit": "0-9A-Fa-f",
+    "alnum": ((48, 57), (65, 90), (97, 122)),
+    "alpha": ((65, 90), (97, 122)),
+    "blank": ((9, 9), (32, 32)),
+    "cntrl": ((1, 31), (127, 127)),
+    "digit": ((48, 57),),
+    "graph": ((33, 126),),
+    "lower": ((97, 122),),
+    "print": ((32, 126),),
+    "punct": ((33, 47), (58, 64), (91, 96), (123, 126)),
+    "space": ((9, 10), (13, 13), (32, 32)),
+    "upper": ((65, 90),),
+    "xdigit": ((48, 57), (65, 70), (97, 102)),
 }
-_POSIX_SETS = {
-    name: frozenset(
-        c
-        for lo, hi in re.findall(r"(.)(?:-(.))?", spec, re.S)
-        for c in range(ord(lo), ord(hi or lo) + 1)
-    )
-    for name, spec in _POSIX.items()
-}
-_GLOB_SPECIAL = re.compile(r"[*?\[\\]")
+
+
+def _special(text: str, start: int = 0) -> int:
+    """Where the first of git's glob-special characters (`*?[\\`) is, at or after `start`; -1 if none."""
+    found = [at for at in (text.find(c, start) for c in "*?[\\") if at >= 0]
+    return min(found) if found else -1
+
+
 _SLASH = ord("/")
 
 
@@ -151,24 +151,27 @@ class PatternList:
         return cls(rules(lines("\n".join(_bytewise(e) for e in entries))))
 
     def decide(self, path: str, is_dir: bool) -> bool | None:
-        found = (self._dirs if is_dir else self._files).last(_bytewise(path[self._cut :]))
+        if self._cut:
+            path = path[self._cut :]
+        found = (self._dirs if is_dir else self._files).last(
+            path if path.isascii() else _bytewise(path)
+        )
         if found < 0:
             return None
         return self._negative is None or not self._negative[found]
 
 
 class _Matcher:
-    """Which rule matches a path last (-1: none).
+    """Which rule matches a path last (-1: none; without negative rules, 0: one does).
 
     As git does, literal patterns are compared, not matched: last components and paths
     by dictionary, `*literal` by the component's ending (a dictionary per length). Only
     the rest are regular expressions, one on the last component and one on the path.
     """
 
-    __slots__ = ("_names", "_paths", "_signed", "_suffixes", "_wild_names", "_wild_paths")
+    __slots__ = ("_endings", "_names", "_paths", "_suffixes", "_wild_names", "_wild_paths", "last")
 
     def __init__(self, rules: list[tuple[int, _Rule]], signed: bool) -> None:
-        self._signed = signed
         # later lines overwrite earlier ones: each key keeps the last rule's index
         self._names = {r.text: i for i, r in rules if r.kind == _NAME}
         self._paths = {r.text: i for i, r in rules if r.kind == _PATH}
@@ -177,23 +180,41 @@ class _Matcher:
             if r.kind == _SUFFIX:
                 suffixes.setdefault(len(r.text), {})[r.text] = i
         self._suffixes = sorted(suffixes.items())
+        self._endings = tuple(e for _, table in self._suffixes for e in table)
         self._wild_names = _combine([(i, r.text) for i, r in rules if r.kind == _WILD_NAME], signed)
         self._wild_paths = _combine([(i, r.text) for i, r in rules if r.kind == _WILD_PATH], signed)
+        self.last = self._last if signed else self._any
 
-    def last(self, rel: str) -> int:
+    def _any(self, rel: str) -> int:
         name = rel.rpartition("/")[2]
-        best = self._names.get(name, -1) if self._names else -1
-        if self._paths:
-            best = max(best, self._paths.get(rel, -1))
+        wild_names, wild_paths = self._wild_names, self._wild_paths
+        return (
+            0
+            if name in self._names
+            or rel in self._paths
+            or (self._endings and name.endswith(self._endings))
+            or (wild_names is not None and wild_names(name) is not None)
+            or (wild_paths is not None and wild_paths(rel) is not None)
+            else -1
+        )
+
+    def _last(self, rel: str) -> int:
+        name = rel.rpartition("/")[2]
+        best = self._names.get(name, -1)
+        found = self._paths.get(rel, -1)
+        if found > best:
+            best = found
         for size, table in self._suffixes:
             if size > len(name):
                 break
-            best = max(best, table.get(name[len(name) - size :], -1))
+            found = table.get(name[len(name) - size :], -1)
+            if found > best:
+                best = found
         for match, text in ((self._wild_names, name), (self._wild_paths, rel)):
-            if match is not None and (self._signed or best < 0):
-                found = match(text)
-                if found is not None:
-                    best = max(best, int(found.lastgroup[1:]) if found.lastgroup else 0)
+            if match is not None:
+                hit = match(text)
+                if hit is not None and int(str(hit.lastgroup)[1:]) > best:
+                    best = int(str(hit.lastgroup)[1:])
         return best
 
 
@@ -264,23 +285,33 @@ def _rule(line: str) -> _Rule | None:
     if not line:
         return None
     if "/" not in line:  # matched against the last path component, at any depth
-        at = _GLOB_SPECIAL.search(line)
-        if at is None:
-            return _Rule(_NAME, line, negative, dir_only) if len(line) <= MAX_WIDTH else None
-        if at.start() == 0 and line[0] == "*" and _GLOB_SPECIAL.search(line, 1) is None:
-            return _Rule(_SUFFIX, line[1:], negative, dir_only) if len(line) <= MAX_WIDTH else None
-        body = _wild(line, pathname=False)
-        return None if body is None else _Rule(_WILD_NAME, body, negative, dir_only)
+        return _name_rule(line, negative, dir_only)
     if line.startswith("/"):
         line = line[1:]
-    at = _GLOB_SPECIAL.search(line)
-    if at is None:
+    rest = line[3:]
+    if line.startswith("**/") and "/" not in rest and not (len(rest) > 1 and not rest.strip("*")):
+        return _name_rule(rest, negative, dir_only)  # `**/x` is `x` (but `**/**` is everything)
+    at = _special(line)
+    if at < 0:
         return _Rule(_PATH, line, negative, dir_only) if 0 < len(line) <= MAX_WIDTH else None
-    literal, rest = line[: at.start()], line[at.start() :]
+    literal, rest = line[:at], line[at:]
     body = _wild(rest, pathname=True, width=len(literal))
-    return (
-        None if body is None else _Rule(_WILD_PATH, re.escape(literal) + body, negative, dir_only)
-    )
+    if body is None:
+        return None
+    return _Rule(_WILD_PATH, re.escape(literal) + body, negative, dir_only)
+
+
+def _name_rule(pattern: str, negative: bool, dir_only: bool) -> _Rule | None:
+    """A pattern for the last component (git's match_basename), its `!` and `/` taken off."""
+    at = _special(pattern)
+    if len(pattern) > MAX_WIDTH and at != 0:
+        return None
+    if at < 0:
+        return _Rule(_NAME, pattern, negative, dir_only)
+    if at == 0 and pattern[0] == "*" and _special(pattern, 1) < 0:
+        return _Rule(_SUFFIX, pattern[1:], negative, dir_only)
+    body = _wild(pattern, pathname=False)
+    return None if body is None else _Rule(_WILD_NAME, body, negative, dir_only)
 
 
 def _combine(
@@ -307,8 +338,6 @@ class _Names:
     back-reference closes the innermost group still open.
     """
 
-    _MARK = re.compile(r"(\(\?P<@>|\(\?P=@\))")
-
     def __init__(self) -> None:
         self.n = 0
 
@@ -316,7 +345,7 @@ class _Names:
         if "(?P<@>" not in regex:
             return regex
         out, open_ = [], []
-        for piece in self._MARK.split(regex):
+        for piece in re.split(r"(\(\?P<@>|\(\?P=@\))", regex):
             if piece == "(?P<@>":
                 self.n += 1
                 open_.append(f"g{self.n}")
@@ -443,10 +472,11 @@ def _class(p: str, i: int) -> tuple[str, int] | None:
             if close - 1 < i + 2 or p[close - 1] != ":":
                 members.add(ord("["))  # not a [:name:]: a literal `[`, then go on after it
             else:
-                named = _POSIX_SETS.get(p[i + 2 : close - 1])
+                named = _POSIX.get(p[i + 2 : close - 1])
                 if named is None:
                     return None
-                members |= named
+                for lo, hi in named:
+                    members.update(range(lo, hi + 1))
                 cur = None
                 i = close
         else:
@@ -585,7 +615,7 @@ class IgnoreTree:
 
     def skips(self, lists: tuple[PatternList, ...], rel: str, is_dir: bool) -> bool:
         """Whether an entry of a directory that is not itself skipped is skipped (`lists`: that directory's)."""
-        for patterns in reversed(lists):
+        for patterns in reversed(lists) if len(lists) > 1 else lists:
             verdict = patterns.decide(rel, is_dir)
             if verdict is not None:
                 if verdict:
