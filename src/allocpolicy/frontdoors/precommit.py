@@ -91,18 +91,18 @@ class Files:
     def settings(self) -> list[str]:
         """What decides which listed files count: the exclude setting and the .gitignore files.
 
-        Those git lists (they come with the Containerfile listing), read from the work
-        tree as the walk reads them, and the root's even when untracked.
+        The root's text, even untracked. The deeper ones git lists with the Containerfiles,
+        so their blobs (and a tag when the work tree's differs) are in the listing, which
+        the word cache's key holds already: a monorepo may have thousands of them, and
+        reading each on every commit would cost more than the check saves.
         """
         from allocpolicy.ignore import read_ignore_file
 
-        listing = self.containerfile_listing() or ""
-        found = {".gitignore", *_IGNORE_FILE.findall(listing)}
-        texts = []
-        for rel in sorted(found):
-            data, _ = read_ignore_file(os.path.join(self.root, rel))
-            texts.append(f"{rel}\0{'' if data is None else data.decode('latin-1')}")
-        return [*self.config.exclude, *texts]
+        data, _ = read_ignore_file(os.path.join(self.root, ".gitignore"))
+        return [
+            *self.config.exclude,
+            f".gitignore\0{'' if data is None else data.decode('latin-1')}",
+        ]
 
     def containerfile_listing(self) -> str | None:
         """git's stage listing of the Containerfiles, modified ones tagged, as text; None without git."""
@@ -256,7 +256,6 @@ def _kind_of(rel: str) -> str | None:
 # plain wildcards (`*` crosses `/`): git matches them much faster than `:(glob)`; the
 # .gitignore files decide which Containerfiles count, so the word cache's key has them
 _CONTAINERFILE_SPECS = ("*ockerfile*", "*ontainerfile*", ".gitignore", "*/.gitignore")
-_IGNORE_FILE = re.compile(r"\t((?:[^\0]*/)?\.gitignore)\0")
 _TOKEN = re.compile(rb"[A-Za-z0-9_.+-]+")
 _REGULAR = ("100644", "100755")  # file modes whose blob is the file's bytes
 _DIFFERS = ("\0C ", " 120000 ", " 160000 ")  # what marks an entry whose file is not its blob
