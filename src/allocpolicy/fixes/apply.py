@@ -181,22 +181,25 @@ def _stage(root: Path, change: FileChange) -> _Staged:
     _unchanged(root, target, change)
     data = (b"\xef\xbb\xbf" if change.bom else b"") + change.after.encode("utf-8")
     try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".allocpolicy", dir=target.parent
-        )
+        return _Staged(change, target, _beside(target, data))
     except OSError as exc:
         raise _NotWritten(f"cannot write: {exc.strerror}") from None
+
+
+def _beside(target: Path, data: bytes) -> str:
+    """A temporary file next to `target` holding `data`, synced, with target's mode."""
+    mode = stat.S_IMODE(target.stat().st_mode)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".allocpolicy", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-    except OSError as exc:
+    except OSError:
         _unlink(tmp)
-        raise _NotWritten(f"cannot write: {exc.strerror}") from None
-    return _Staged(change, target, tmp)
+        raise
+    return tmp
 
 
 def _replace(root: Path, item: _Staged) -> None:
@@ -220,14 +223,8 @@ def _restore(done: list[_Staged], out: WriteOutcome) -> list[str]:
 
 
 def _put(target: Path, data: bytes) -> None:
-    mode = stat.S_IMODE(target.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".allocpolicy", dir=target.parent)
+    tmp = _beside(target, data)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
         os.replace(tmp, target)
     finally:
         _unlink(tmp)
