@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -28,3 +30,16 @@ def cargo(name: str, deps: str = "", extra: str = "") -> str:
 
 def rules_of(result: ScanResult) -> list[str]:
     return [f.rule for f in result.findings]
+
+
+def run_allocpolicy(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m allocpolicy ARGS` in a subprocess with a deadline, so a hang fails the
+    test instead of stalling the suite (hostile-input tests: FIFOs, alias bombs...)."""
+    return subprocess.run(
+        [sys.executable, "-m", "allocpolicy", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )

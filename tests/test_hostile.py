@@ -10,26 +10,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_allocpolicy as allocpolicy
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "alpine-no-mimalloc"
 SECRET = "TOP-SECRET-LINE-7f3a"
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and symlinks")
-
-
-def allocpolicy(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "allocpolicy", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=30,  # the old reader blocked forever on a FIFO
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_allocpolicy as allocpolicy
 from helpers import write_tree
 
 from allocpolicy.cli import main
@@ -27,17 +28,6 @@ HEAD = (
 
 def rule_with(when: str) -> str:
     return HEAD + f"    when: {when}\n"
-
-
-def allocpolicy(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "allocpolicy", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
 
 
 def repo_with_policy(root: Path, policy: str, **files: str) -> Path:
