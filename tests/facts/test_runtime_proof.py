@@ -60,7 +60,9 @@ def test_context_binary_on_scratch_and_alpine_is_judged_by_its_runtime(scan_tree
         "system",
     )
     assert "comes from no build seen in this file" in debian["reasons"][0]
-    assert "built for an unknown target (unknown, static)" in result.findings[1].message
+    assert (
+        "built for a target set outside this file (unknown, static)" in result.findings[1].message
+    )
 
 
 def test_what_the_runtime_cannot_prove(scan_tree):

@@ -62,7 +62,10 @@ class BinarySubject(Subject):
         "package that builds it, or null when it cannot be mapped to the workspace"
     )
     target: str | None = fact("Rust target triple of the build, or null")
-    target_text: str = fact('display form of target ("an unknown target" when null)')
+    target_text: str = fact(
+        'display form of target ("an unknown target" when null; "a target set outside this file"'
+        " when the binary comes from no build in the file)"
+    )
     libc: str = fact("libc the binary is built for: glibc | musl | unknown")
     linkage: str = fact("static | dynamic | unknown")
     allocator: str = fact(f"allocator in effect, LD_PRELOAD included: {ALLOCATORS}")

@@ -632,7 +632,8 @@ def binary_subjects(
                 binary=sb.name,
                 crate=sb.crate.name if sb.crate else None,
                 target=sb.triple,
-                target_text=sb.triple or "an unknown target",
+                target_text=sb.triple
+                or ("a target set outside this file" if sb.build is None else "an unknown target"),
                 libc=libc,
                 linkage=linkage,
                 allocator=allocator,
