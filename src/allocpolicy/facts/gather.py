@@ -13,6 +13,7 @@ from allocpolicy.facts.catalog import (
     Subject,
     UnknownImageSubject,
 )
+from allocpolicy.facts.containers import Containerfile
 from allocpolicy.facts.repo import ParseProblem, Repo, load_repo
 from allocpolicy.facts.subjects import (
     binary_subjects,
@@ -22,6 +23,7 @@ from allocpolicy.facts.subjects import (
     shipped_binaries,
     static_subjects,
 )
+from allocpolicy.facts.targets import image_targets
 from allocpolicy.model import Location
 from allocpolicy.parsing.suppressions import Suppression, Suppressions, scan_lines
 
@@ -49,36 +51,8 @@ def gather(
     inventory: list[dict[str, Any]] = []
     image_triples: dict[str, set[str]] = {}
     for cf in repo.containerfiles:
-        try:
-            bins = shipped_binaries(repo, cf)
-            bsubs = binary_subjects(repo, cf, bins)
-        except Exception as exc:  # one odd Containerfile must not end the scan of the rest
-            repo.problems.append(
-                ParseProblem(
-                    cf.path,
-                    1,
-                    f"internal error analysing this file: {type(exc).__name__}: {exc}",
-                    skipped=True,  # our defect, not the user's: its facts are unknown
-                )
-            )
-            continue
-        subjects["binary"] += bsubs
-        subjects["ld_preload"] += preload_subjects(repo, cf, bsubs)
-        for sb, subj in zip(bins, bsubs, strict=False):
-            if sb.crate and sb.triple:
-                image_triples.setdefault(sb.crate.name, set()).add(sb.triple)
-            inventory.append(_row(subj, sb.reasons))
-        final = cf.final
-        if final is not None and bins and final.image.libc == "unknown":
-            subjects["unknown_image"].append(
-                UnknownImageSubject(
-                    image=cf.path,
-                    base=final.image.ref,
-                    location=Location(cf.path, final.stage.from_line),
-                )
-            )
-        if final is not None and not bins:
-            inventory.append(_empty_row(cf))
+        for view in image_targets(cf):
+            _image(repo, view, view is cf, subjects, inventory, image_triples)
     subjects["dependency"] = list(dependency_subjects(repo))
     # problems found while analysing images are parse errors too
     subjects["global_allocator"] = list(static_subjects(repo, image_triples))
@@ -96,6 +70,50 @@ def gather(
         if p.skipped
     ]
     return repo, subjects, inventory, _suppressions(repo)
+
+
+def _image(
+    repo: Repo,
+    cf: Containerfile,
+    default: bool,
+    subjects: dict[str, list[Subject]],
+    inventory: list[dict[str, Any]],
+    image_triples: dict[str, set[str]],
+) -> None:
+    """One image's subjects and rows; `default` is the file's last stage, which always
+    gets a row, while another `--target` stage counts only when it ships a binary."""
+    try:
+        bins = shipped_binaries(repo, cf)
+        bsubs = binary_subjects(repo, cf, bins)
+    except Exception as exc:  # one odd Containerfile must not end the scan of the rest
+        repo.problems.append(
+            ParseProblem(
+                cf.path,
+                1,
+                f"internal error analysing this file: {type(exc).__name__}: {exc}",
+                skipped=True,  # our defect, not the user's: its facts are unknown
+            )
+        )
+        return
+    if not bins and not default:
+        return
+    subjects["binary"] += bsubs
+    subjects["ld_preload"] += preload_subjects(repo, cf, bsubs)
+    for sb, subj in zip(bins, bsubs, strict=False):
+        if sb.crate and sb.triple:
+            image_triples.setdefault(sb.crate.name, set()).add(sb.triple)
+        inventory.append(_row(subj, sb.reasons))
+    final = cf.final
+    if final is not None and bins and final.image.libc == "unknown":
+        subjects["unknown_image"].append(
+            UnknownImageSubject(
+                image=cf.path,
+                base=final.image.ref,
+                location=Location(cf.path, final.stage.from_line),
+            )
+        )
+    if final is not None and not bins:
+        inventory.append(_empty_row(cf))
 
 
 def _row(subj: BinarySubject, reasons: list[str]) -> dict[str, Any]:
