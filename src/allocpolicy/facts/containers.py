@@ -20,7 +20,7 @@ from allocpolicy.parsing.dockerfile import Dockerfile, Instruction, Stage, parse
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 
 @record
@@ -105,7 +105,13 @@ _WHITESPACE = re.compile(r"[\t\v\f\r ]+")  # what BuildKit splits a legacy ENV o
 _TARGET_PATH = re.compile(r"(?:^|/)target/(?:[^/]+/)?(?:release|debug|[\w-]+)/[^/]+$")
 
 
-def analyze(path: str, doc: Dockerfile, context: str) -> Containerfile:
+def analyze(
+    path: str,
+    doc: Dockerfile,
+    context: str,
+    local_images: Mapping[str, tuple[str, StageFacts]] | None = None,
+) -> Containerfile:
+    """`local_images`: image name -> (file, last stage) of the images this repository builds."""
     out: list[StageFacts] = []
     for stage in doc.stages:
         if stage.parent is not None and stage.parent < len(out):
@@ -113,12 +119,44 @@ def analyze(path: str, doc: Dockerfile, context: str) -> Containerfile:
         else:
             image = classify_image(stage.base_resolved, platform=stage.platform)
             facts = StageFacts(stage=stage, image=image, global_args=dict(doc.global_args), doc=doc)
+            if image.libc == "unknown" and local_images:
+                _from_local_image(facts, local_images)
             _seed_image_env(facts)
         for ins in stage.instructions:
             _apply(facts, ins, out, context)
         with_copied_loader(facts, out)  # FROM scratch plus the glibc loader is not static-only
         out.append(facts)
     return Containerfile(path, doc, context, out)
+
+
+def image_name(ref: str) -> str:
+    """The repository's last path segment: `ghcr.io/org/build-tools:pinned` -> `build-tools`."""
+    name = ref.split("@", 1)[0].rsplit("/", 1)[-1]
+    return name.split(":", 1)[0].lower()
+
+
+def _from_local_image(facts: StageFacts, local: Mapping[str, tuple[str, StageFacts]]) -> None:
+    """FROM an image another Containerfile of this repository builds: start from its facts.
+
+    Its environment, toolchain and packages carry over, as from a stage; its builds and
+    files do not: their lines belong to the other file, and what a later stage ships
+    from here is built here.
+    """
+    found = local.get(image_name(facts.stage.base_resolved))
+    if found is None:
+        return
+    where, base = found
+    facts.image = replace(
+        base.image,
+        ref=facts.stage.base_resolved,
+        reason=f"built by {where} in this repository, FROM {base.image.ref}: {base.image.reason}",
+    )
+    facts.env = dict(base.env)
+    facts.workdir = base.workdir
+    facts.packages = {p: facts.stage.from_line for p in base.packages}
+    if base.toolchain is not None:
+        why = f"{base.toolchain.why} in {where}"
+        facts.toolchain = replace(base.toolchain, why=why, line=facts.stage.from_line)
 
 
 def _seed_image_env(facts: StageFacts) -> None:

@@ -14,7 +14,13 @@ from pathlib import Path
 from allocpolicy._record import field, record
 from allocpolicy.config import Config
 from allocpolicy.discovery import FileSet, discover
-from allocpolicy.facts.containers import Containerfile, analyze, context_path
+from allocpolicy.facts.containers import (
+    Containerfile,
+    StageFacts,
+    analyze,
+    context_path,
+    image_name,
+)
 from allocpolicy.facts.modules import Reach, module_reach
 from allocpolicy.facts.workspace import (
     AllocatorStatic,
@@ -406,6 +412,54 @@ def _load_containerfiles(repo: Repo) -> None:
                     skipped=True,  # our defect, not the user's: its facts are unknown
                 )
             )
+
+    _with_local_images(repo)
+
+
+def _local_names(rel: str) -> list[str]:
+    """Names an image built from `rel` goes by: `build-tools/Dockerfile`, `Dockerfile.builder`."""
+    d, name = posixpath.split(rel)
+    low = name.lower()
+    if low in ("dockerfile", "containerfile"):
+        return [posixpath.basename(d).lower()] if d else []
+    for kind in ("dockerfile", "containerfile"):
+        if low.startswith(kind + "."):
+            return [low[len(kind) + 1 :]]
+        if low.endswith("." + kind):
+            return [low[: -len(kind) - 1]]
+    return []
+
+
+def _with_local_images(repo: Repo) -> None:
+    """Read again each file whose stage is FROM an image another file here builds.
+
+    `FROM ghcr.io/org/build-tools:pinned` next to `build-tools/Dockerfile` starts from
+    that file's last stage (its toolchain, libc, environment). One level only: the
+    image file itself is read as it stands, so no chain or cycle is followed.
+    """
+    names: dict[str, list[Containerfile]] = {}
+    for cf in repo.containerfiles:
+        for name in _local_names(cf.path):
+            names.setdefault(name, []).append(cf)
+    local: dict[str, tuple[str, StageFacts]] = {}
+    for n, cfs in names.items():
+        final = cfs[0].final
+        if len(cfs) == 1 and final is not None:  # two files of one name: neither
+            local[n] = (cfs[0].path, final)
+    if not local:
+        return
+    for i, cf in enumerate(repo.containerfiles):
+        theirs = {n: v for n, v in local.items() if v[0] != cf.path}
+        if any(
+            s.stage.parent is None
+            and s.image.libc == "unknown"
+            and image_name(s.stage.base_resolved) in theirs
+            for s in cf.stages
+        ):
+            try:
+                repo.containerfiles[i] = analyze(cf.path, cf.doc, cf.context, theirs)
+            except Exception:
+                continue
 
 
 def _links_to_listed(root: Path, rel: str, listed: set[str]) -> bool:
