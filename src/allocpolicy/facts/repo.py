@@ -43,7 +43,13 @@ from allocpolicy.parsing.cargo import (
 from allocpolicy.parsing.cfg import disj
 from allocpolicy.parsing.dockerfile import Dockerfile, DockerfileError, parse_dockerfile
 from allocpolicy.parsing.rust_needle import might_declare_allocator
-from allocpolicy.parsing.text import ReadError, SourceText, decode, read_bytes
+from allocpolicy.parsing.text import (
+    ReadError,
+    SourceText,
+    decode,
+    forget_directories,
+    read_bytes,
+)
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -124,6 +130,7 @@ class Repo:
 
 def load_repo(root: Path, config: Config, files: FileSet | None = None) -> Repo:
     """Load the whole tree, or only the files of a pre-computed (narrowed) file set."""
+    forget_directories()
     inv = files if files is not None else discover(root, config.exclude)
     repo = Repo(root=root, config=config, files=inv)
     _load_manifests(repo)
