@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 
-from allocpolicy._record import record
+from allocpolicy._record import record, replace
 from allocpolicy.facts import allocators
 from allocpolicy.facts.catalog import (
     PROFILE_ALLOCATORS,
@@ -46,7 +46,7 @@ from allocpolicy.facts.triples import (
 from allocpolicy.facts.workspace import AllocatorStatic, Crate, enabled_features
 from allocpolicy.model import Location
 from allocpolicy.parsing.cargo import Dependency
-from allocpolicy.parsing.cfg import CfgError, decide, target_key_matches
+from allocpolicy.parsing.cfg import CfgError, CfgExpr, decide, target_key_matches
 from allocpolicy.parsing.versions import version_tuple
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -421,8 +421,31 @@ def linked_allocator(sb: ShippedBinary, repo: Repo | None = None) -> tuple[str, 
     return family, source
 
 
-def _linked(sb: ShippedBinary, repo: Repo | None) -> tuple[str, str, str | None]:
-    """The allocator linked into a binary, where it comes from, and why it is unknown."""
+# Where a binary's target is not in the file, the targets it could have: a container
+# image runs Linux, and these are the Linux targets images are built for.
+_LINUX_TARGETS = {
+    "glibc": (
+        "x86_64-unknown-linux-gnu",
+        "aarch64-unknown-linux-gnu",
+        "i686-unknown-linux-gnu",
+        "armv7-unknown-linux-gnueabihf",
+    ),
+    "musl": (
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-musl",
+        "i686-unknown-linux-musl",
+        "armv7-unknown-linux-musleabihf",
+    ),
+}
+
+
+def _linked(
+    sb: ShippedBinary, repo: Repo | None, libc: str = "unknown"
+) -> tuple[str, str, str | None]:
+    """The allocator linked into a binary, where it comes from, and why it is unknown (or,
+    for a binary of unknown target, a note saying every target it could have agrees).
+
+    `libc`: what the image it runs in proves, when its build is not known."""
     crate = sb.crate
     if crate is None:
         return "unknown", "unknown", None
@@ -433,7 +456,7 @@ def _linked(sb: ShippedBinary, repo: Repo | None) -> tuple[str, str, str | None]
         # No allocator under any cfg or feature: every build of it, for any target, keeps it.
         if allocator_free(repo, crate):
             return "system", "none", None
-        return "unknown", "unknown", None
+        return _same_on_every_target(sb, repo, libc)
     facts = cfg_facts(sb.triple)
     for s in crate.statics:
         if s.serves(sb.name) and static_active(s, facts, sb.features[0]):
@@ -476,6 +499,63 @@ def _linked(sb: ShippedBinary, repo: Repo | None) -> tuple[str, str, str | None]
     if image is not None and image.malloc_patched and is_musl(sb.triple):
         return image.malloc_patched, "builder-image", None
     return "system", "none", None
+
+
+def _same_on_every_target(
+    sb: ShippedBinary, repo: Repo | None, libc: str
+) -> tuple[str, str, str | None]:
+    """`#[cfg(not(target_env = "msvc"))]` on a jemalloc static decides nothing for a Linux
+    image: when every Linux target the binary could be built for links the same allocator
+    the same way, that is its allocator; when they differ, it stays unknown.
+
+    A binary built outside the file was built with features nobody here can see, so the
+    answer must also hold with the default features, with none and with all of them.
+    """
+    crate = sb.crate
+    triples = _LINUX_TARGETS.get(libc) or (*_LINUX_TARGETS["glibc"], *_LINUX_TARGETS["musl"])
+    feature_sets = {sb.features}
+    if sb.build is None and crate is not None:
+        feature_sets |= {
+            enabled_features(crate, (), True, False),
+            enabled_features(crate, (), False, False),
+            enabled_features(crate, (), False, True),
+        }
+    answers = {
+        _linked(replace(sb, triple=t, features=f), repo)[:2] for t in triples for f in feature_sets
+    }
+    if len(answers) != 1:
+        return "unknown", "unknown", None
+    family, source = answers.pop()
+    if family in ("unknown", "other"):
+        return "unknown", "unknown", None
+    if family == "system" and sb.build is None and crate and _feature_gated(repo, crate, set()):
+        return "unknown", "unknown", None  # a feature of a linked crate may bring one in
+    kind = f"{libc} " if libc in _LINUX_TARGETS else ""
+    return family, source, f"allocator {family} for every {kind}Linux target it could be built for"
+
+
+def _feature_gated(repo: Repo | None, crate: Crate, seen: set[str]) -> bool:
+    """An allocator some feature could switch on, here or in a repository crate linked."""
+    seen.add(crate.name)
+    if any(s.cfg is not None and _names_feature(s.cfg) for s in crate.statics):
+        return True
+    for dep in crate.deps:
+        if dep.optional and (allocators.family(dep.package) or "malloc" in dep.package):
+            return True
+        lib = repo.crate_by_name(dep.package) if repo is not None else None
+        if lib is not None and lib.name not in seen and _feature_gated(repo, lib, seen):
+            return True
+    return False
+
+
+def _names_feature(cfg: CfgExpr) -> bool:
+    todo = [cfg]
+    while todo:
+        e = todo.pop()
+        if e.key == "feature":
+            return True
+        todo.extend(e.args)
+    return False
 
 
 def allocator_free(repo: Repo | None, crate: Crate, seen: set[str] | None = None) -> bool:
@@ -564,26 +644,55 @@ def _linked_crates(
     """
     if repo is None:
         return []
-    out: list[tuple[Crate, tuple[frozenset[str], frozenset[str]]]] = []
-    seen = {crate.name}
+    # Cargo unifies a package's features over every edge that reaches it: the union of
+    # what each active dependency entry asks for (a target table may add features to
+    # the same dependency) and what `dep/feature` forwarding in an enabled feature adds.
+    asked: dict[str, tuple[frozenset[str], bool]] = {}
+    order: list[Crate] = []
     todo = [(crate, feats)]
     while todo:
         here, here_feats = todo.pop()
+        forwarded = _forwarded(here, here_feats[0])
         for dep in here.deps:
             lib = repo.crate_by_name(dep.package)
-            if lib is None or lib.name in seen:
+            if lib is None or lib.name == crate.name:
                 continue
             if triple is not None and not dep_active(dep, triple, facts, here_feats):
                 continue
             if triple is None and dep.optional and dep.key not in here_feats[1]:
                 continue
-            seen.add(lib.name)
-            lib_feats = enabled_features(
-                lib, tuple(dep.features), dep.default_features is not False, False
+            old = asked.get(lib.name)
+            want = frozenset(dep.features) | forwarded.get(dep.key, frozenset())
+            new = (
+                (want | old[0], dep.default_features is not False or old[1])
+                if old
+                else (
+                    want,
+                    dep.default_features is not False,
+                )
             )
-            out.append((lib, lib_feats))
-            todo.append((lib, lib_feats))
-    return out
+            if new == old:
+                continue
+            if old is None:
+                order.append(lib)
+            asked[lib.name] = new
+            todo.append((lib, enabled_features(lib, tuple(sorted(new[0])), new[1], False)))
+    return [
+        (lib, enabled_features(lib, tuple(sorted(asked[lib.name][0])), asked[lib.name][1], False))
+        for lib in order
+    ]
+
+
+def _forwarded(crate: Crate, on: frozenset[str]) -> dict[str, frozenset[str]]:
+    """`jemalloc = ["malloc_utils/jemalloc"]`: features an enabled feature turns on in a
+    dependency (by dependency key; `dep?/feature` too, when the dependency is active)."""
+    out: dict[str, set[str]] = {}
+    for name in on:
+        for item in crate.manifest.features.get(name, ()):
+            dep, slash, feature = item.partition("/")
+            if slash and not dep.startswith("dep:"):
+                out.setdefault(dep.rstrip("?"), set()).add(feature)
+    return {k: frozenset(v) for k, v in out.items()}
 
 
 def binary_subjects(
@@ -609,7 +718,7 @@ def binary_subjects(
                 libc, linkage, why = proof
                 sb.reasons.append(f"libc {libc}, linkage {linkage}: {why}")
                 location = Location(cf.path, final.stage.from_line)
-        linked, source, unknown_why = _linked(sb, repo)
+        linked, source, unknown_why = _linked(sb, repo, libc)
         if unknown_why:
             sb.reasons.append(unknown_why)
         allocator = linked

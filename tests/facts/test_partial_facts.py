@@ -1,0 +1,93 @@
+"""What the crate proves when the Containerfile does not show the build.
+
+A container runs Linux: a static gated only by `not(target_env = "msvc")` or `unix` is
+linked into every binary an image can hold, whoever built it. A static behind a
+feature, or one only some Linux targets get, stays unknown for a binary built
+elsewhere, since nobody here can see its features or its target.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import cargo
+
+JEMALLOC = 'tikv-jemallocator = { version = "0.6", optional = true }'
+STATIC = "#[global_allocator]\nstatic GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;\n"
+COPIED = 'FROM debian:bookworm-slim\nCOPY svc /usr/local/bin/svc\nCMD ["svc"]\n'
+
+
+def _allocator(result):
+    (row,) = [r for r in result.inventory if r["binary"]]
+    return row["allocator"], row["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("gate", "features", "expected"),
+    [
+        ('#[cfg(not(target_env = "msvc"))]\n', "", "jemalloc"),
+        ("#[cfg(unix)]\n", "", "jemalloc"),
+        ('#[cfg(target_os = "macos")]\n', "", "system"),
+        # built elsewhere: its features are not visible, even a default one
+        (
+            '#[cfg(feature = "fast")]\n',
+            'default = ["fast"]\nfast = ["dep:tikv-jemallocator"]',
+            "unknown",
+        ),
+        # only 64-bit Linux targets get it; a 32-bit build would keep the system allocator
+        ('#[cfg(target_pointer_width = "64")]\n', "", "unknown"),
+    ],
+)
+def test_a_binary_built_elsewhere_keeps_what_every_linux_build_has(
+    scan_tree, gate: str, features: str, expected: str
+) -> None:
+    dep = JEMALLOC.replace(", optional = true", "") if not features else JEMALLOC
+    manifest = cargo("svc", dep, f"\n[features]\n{features}\n" if features else "")
+    result = scan_tree(
+        {
+            "Cargo.toml": manifest,
+            "src/main.rs": gate + STATIC + "fn main() {}\n",
+            "Dockerfile": COPIED,
+        }
+    )
+    allocator, reasons = _allocator(result)
+    assert allocator == expected
+    if expected == "jemalloc":
+        assert any("every Linux target" in r for r in reasons)
+
+
+WORKSPACE = {
+    "Cargo.toml": '[workspace]\nmembers = ["app", "alloc"]\n',
+    "alloc/Cargo.toml": cargo(
+        "alloc", JEMALLOC, '\n[features]\njemalloc = ["dep:tikv-jemallocator"]\n'
+    ),
+    "alloc/src/lib.rs": '#[cfg(feature = "jemalloc")]\n' + STATIC,
+    "app/src/main.rs": "fn main() {}\n",
+}
+BUILT = (
+    "FROM rust:1-bookworm AS build\nWORKDIR /src\nCOPY . .\n"
+    "RUN cargo build --release -p app {flags}\n"
+    "FROM debian:bookworm-slim\nCOPY --from=build /src/target/release/app /usr/local/bin/\n"
+    'CMD ["app"]\n'
+)
+
+
+def test_a_target_table_adds_features_to_the_same_dependency(scan_tree) -> None:
+    app = cargo(
+        "app",
+        'alloc = { path = "../alloc" }',
+        "\n[target.'cfg(not(windows))'.dependencies]\n"
+        'alloc = { path = "../alloc", features = ["jemalloc"] }\n',
+    )
+    result = scan_tree({**WORKSPACE, "app/Cargo.toml": app, "Dockerfile": BUILT.format(flags="")})
+    assert _allocator(result)[0] == "jemalloc"
+    assert not [f for f in result.findings if f.rule == "AP003"]
+
+
+def test_a_feature_forwarded_to_a_dependency_turns_its_static_on(scan_tree) -> None:
+    app = cargo("app", 'alloc = { path = "../alloc" }', '\n[features]\nfast = ["alloc/jemalloc"]\n')
+    files = {**WORKSPACE, "app/Cargo.toml": app}
+    on = scan_tree({**files, "Dockerfile": BUILT.format(flags="--features fast")})
+    assert _allocator(on)[0] == "jemalloc"
+    off = scan_tree({**files, "Dockerfile": BUILT.format(flags="")})
+    assert _allocator(off)[0] == "system"
