@@ -370,3 +370,31 @@ def test_cargo_install_of_this_repository_is_its_binary(scan_tree, install):
     }
     row = rows(scan_tree(files))["app"]
     assert (row["crate"], row["target"]) == ("app", MUSL)
+
+
+def test_a_workdir_named_build_is_no_intermediate_directory(scan_tree):
+    files = {
+        **TWO_BINS,
+        "Dockerfile": "FROM rust:1.82-bookworm AS b\nWORKDIR /build\nCOPY . /build\n"
+        "RUN cargo build --bin api --release\nRUN cargo build --bin worker --release\n"
+        "FROM gcr.io/distroless/cc\nCOPY --from=b /build/target/release/api .\n"
+        "COPY --from=b /build/target/release/worker .\n",
+    }
+    found = rows(scan_tree(files))
+    assert {n: (r["target"], r["binary_libc"]) for n, r in found.items()} == {
+        "api": (GNU, "glibc"),
+        "worker": (GNU, "glibc"),
+    }
+
+
+def test_a_symlinked_profile_directory_is_followed(scan_tree):
+    files = {
+        **APP,
+        "Dockerfile": stage(
+            f"RUN cargo build --release --target {MUSL} && "
+            f"ln -vfsr /w/target/{MUSL}/release /w/target/final"
+        )
+        + "FROM scratch\nCOPY --from=b /w/target/final/app /app\n",
+    }
+    row = rows(scan_tree(files))["app"]
+    assert (row["target"], row["linkage"]) == (MUSL, "static"), row["reasons"]

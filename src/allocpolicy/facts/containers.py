@@ -346,7 +346,8 @@ def _move(facts: StageFacts, line: int, tool: str, args: list[str]) -> None:
         if src.endswith("/.") and tree:  # cp -r dir/. dest: the contents
             target = dest_abs
         if tool == "ln":
-            _link(facts, line, src, target, symbolic="-s" in opts or "--symbolic" in opts)
+            symbolic = "-s" in opts or "--symbolic" in opts
+            _link(facts, line, src, target, symbolic and "-r" not in opts)
             continue
         src_abs = _abs(facts.workdir, src)
         if tree and _is_dir_source(facts, src, src_abs):
@@ -364,7 +365,11 @@ def _link(facts: StageFacts, line: int, src: str, link: str, symbolic: bool) -> 
     an artifact runs that artifact. A symlink's relative target is read from its directory."""
     facts.files[link] = line
     base = posixpath.dirname(link) if symbolic else facts.workdir
-    art = _artifact_at(facts, _abs(base, src))
+    src_abs = _abs(base, src)
+    if _is_dir_source(facts, src, src_abs):  # `ln -s target/<triple>/release target/final`
+        facts.linked_dirs[link] = (facts, src_abs)
+        return
+    art = _artifact_at(facts, src_abs)
     if art is not None:
         facts.artifacts[link] = art
 
@@ -614,8 +619,12 @@ def _artifact_at(stage: StageFacts, path: str, depth: int = 0) -> Artifact | Non
 
 
 def _is_binary_path(path: str) -> bool:
+    """Not a library or debug file, and not in deps/, build/... of a target directory
+    (a workdir named /build is no intermediate directory)."""
     parts = path.rstrip("/").split("/")
-    return is_binary_name(parts[-1]) and not _INTERMEDIATE_DIRS.intersection(parts[:-1])
+    at = max((i for i, p in enumerate(parts) if p == "target"), default=-1)
+    inside = parts[at + 1 : -1] if at >= 0 else parts[-4:-1]
+    return is_binary_name(parts[-1]) and not _INTERMEDIATE_DIRS.intersection(inside)
 
 
 @record(frozen=True)

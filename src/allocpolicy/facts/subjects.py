@@ -307,8 +307,8 @@ def _evidence_line(cf: Containerfile, b: Build, why: str) -> int:
     stage = cf.stages[b.stage]
     if why == "CARGO_BUILD_TARGET":
         return stage.env_lines.get("CARGO_BUILD_TARGET", b.line)
-    if why.startswith("the default target of") or why.startswith("no target"):
-        return _root_from_line(cf, stage)  # the FROM that names the builder image
+    if why.startswith(("the default target of", "no target", "`xx-cargo`")):
+        return _root_from_line(cf, stage)  # the FROM that names the builder image (its libc)
     if why.startswith("the host of the toolchain"):
         return stage.stage.from_line  # the build stage, whose RUNs brought the toolchain in
     return b.line
