@@ -398,3 +398,42 @@ def test_a_symlinked_profile_directory_is_followed(scan_tree):
     }
     row = rows(scan_tree(files))["app"]
     assert (row["target"], row["linkage"]) == (MUSL, "static"), row["reasons"]
+
+
+def test_a_tool_install_in_the_build_stage_is_not_what_target_holds(scan_tree):
+    files = {
+        **APP,
+        "Dockerfile": XX + "FROM rust:1.82-bookworm AS b\nCOPY --from=xx / /\nWORKDIR /w\n"
+        "RUN cargo install cargo-sbom\nCOPY . .\n"
+        'RUN ${LG_PAGE:+env LG_PAGE="${LG_PAGE}"} xx-cargo build --profile $PROFILE --bin app '
+        "&& DIR=$(echo $PROFILE) && mv target/$(xx-cargo --print-target-triple)/$DIR/app /w/app\n"
+        "FROM debian:bookworm-slim\nCOPY --from=b /w/app /usr/local/bin/app\n",
+    }
+    row = rows(scan_tree(files))["app"]
+    assert (row["crate"], row["target"]) == ("app", GNU), row["reasons"]
+    assert "xx-cargo" in reasons(row)
+
+
+def test_a_build_inside_an_if_is_read(scan_tree):
+    files = {
+        **APP,
+        "Dockerfile": stage(
+            'RUN if [ "$FAST" = 1 ]; then cargo build --release --target '
+            f"{MUSL} && cp target/{MUSL}/release/app /app; else echo none; fi"
+        )
+        + "FROM scratch\nCOPY --from=b /app /app\n",
+    }
+    row = rows(scan_tree(files))["app"]
+    assert (row["target"], row["linkage"]) == (MUSL, "static"), row["reasons"]
+
+
+def test_make_install_leaves_a_binary_with_unknown_build_facts(scan_tree):
+    files = {
+        **APP,
+        "Dockerfile": stage("RUN make install-app")
+        + "FROM debian:bookworm-slim\nCOPY --from=b /usr/local/cargo/bin/app /usr/local/bin/app\n"
+        + "COPY --from=b /usr/local/lib/libpq.so.5 /usr/local/lib/\n",
+    }
+    found = rows(scan_tree(files))
+    assert sorted(found) == ["app"]  # the library the stage also holds is no binary of this repo
+    assert "`make install-app` (line 4)" in reasons(found["app"])

@@ -42,6 +42,9 @@ _PLAIN_WRAPPERS = frozenset({"time", "nice", "nohup", "ionice", "chrt", "exec", 
 _WRAPPER_VALUE_FLAGS = frozenset({"-n", "-u", "-g", "-c", "-p", "-o", "-f"})
 # cargo's own options before the subcommand: `cargo --locked -C sub build`.
 _GLOBAL_VALUE_FLAGS = frozenset({"-C", "--config", "-Z", "--color"})
+# Words that open a compound command's body: the command follows them.
+SHELL_KEYWORDS = frozenset({"then", "else", "do", "!", "{", "elif", "if", "while", "until"})
+_TOOLS = frozenset({"cargo", "cross", "xx-cargo", "cargo-zigbuild", "cargo-auditable"})
 _MAX_WRAPPERS = 8  # hostile input: `time time time ...` stops here
 
 
@@ -93,7 +96,7 @@ def parse_cargo(cmd: Command) -> CargoBuild | None:
         tool, args = "cargo", ["zigbuild"] + args
     elif tool == "cargo-auditable":
         tool = "cargo"
-    if tool not in ("cargo", "cross", "xx-cargo"):
+    if tool not in _TOOLS:
         return None
     args, global_chdir = _global_options(args)
     chdir = _join(chdir, global_chdir)
@@ -120,8 +123,12 @@ def _unwrap(argv: list[str], env: dict[str, str]) -> tuple[list[str], str | None
         if not argv:
             break
         head = argv[0].rsplit("/", 1)[-1]
-        if head.startswith("-"):  # a wrapper's options, the wrapper already taken off
+        if head in SHELL_KEYWORDS:  # `if ...; then cargo build; fi`, as the reader splits it
+            argv = argv[1:]
+        elif head.startswith("-"):  # a wrapper's options, the wrapper already taken off
             argv = _skip_options(argv)
+        elif head.startswith("$"):  # `${LG:+env LG=1} cargo build`, split by the reader
+            argv = _past_expansion(argv)
         elif head == "env":
             argv, moved = _env_wrapper(argv[1:], env)
             chdir = _join(chdir, moved)
@@ -134,6 +141,16 @@ def _unwrap(argv: list[str], env: dict[str, str]) -> tuple[list[str], str | None
         else:
             break
     return argv, chdir
+
+
+def _past_expansion(argv: list[str]) -> list[str]:
+    """The words from the cargo word on, when only unread expansions come before it."""
+    for i, word in enumerate(argv[:_MAX_WRAPPERS]):
+        if word.rsplit("/", 1)[-1] in _TOOLS:
+            return argv[i:]
+        if not (word.startswith("$") or "=" in word or word.endswith("}")):
+            break
+    return []
 
 
 def _skip_options(args: list[str]) -> list[str]:

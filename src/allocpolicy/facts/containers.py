@@ -11,7 +11,7 @@ import posixpath
 import re
 
 from allocpolicy._record import field, record, replace
-from allocpolicy.facts.cargo_cmd import CargoBuild, parse_cargo
+from allocpolicy.facts.cargo_cmd import SHELL_KEYWORDS, CargoBuild, parse_cargo
 from allocpolicy.facts.images import GLIBC, MUSL, ImageInfo, classify_image
 from allocpolicy.facts.runtime import with_copied_loader
 from allocpolicy.facts.shell import Command, commands, installed_packages
@@ -264,6 +264,8 @@ def build_dir(b: Build) -> str:
 def _record_copy_command(facts: StageFacts, ins: Instruction, argv: list[str]) -> None:
     """`cp target/x/release/app /usr/local/bin/` moves an artifact we should keep following;
     `mkdir` makes a directory a later move lands in; `make` may run a build we cannot read."""
+    while argv and argv[0] in SHELL_KEYWORDS:  # `then cp ...`, as the reader splits an `if`
+        argv = argv[1:]
     if not argv:
         return
     tool = posixpath.basename(argv[0])
@@ -414,14 +416,19 @@ def _build_script(argv: list[str]) -> str | None:
     out of sight, so a binary they leave in target/ has unknown build facts."""
     tool = posixpath.basename(argv[0])
     if tool in _DRIVERS or (tool == "cargo" and argv[1:2] in (["make"], ["xtask"])):
-        return " ".join(argv[:2])
+        return _shown(argv)
     via_shell = tool in _SHELLS and len(argv) > 1 and argv[1] != "-c"
     script = argv[1] if via_shell else argv[0]
     if ("/" in script or script.endswith(".sh")) and _SCRIPT_NAME.search(
         posixpath.basename(script)
     ):
-        return " ".join(argv[:2]) if via_shell else script
+        return _shown(argv)
     return None
+
+
+def _shown(argv: list[str]) -> str:
+    text = " ".join(argv[:8])
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 _GLOB = re.compile(r"[*?\[]")
@@ -468,7 +475,16 @@ def _is_dir_source(stage: StageFacts, raw: str, path: str) -> bool:
 
 
 def _is_profile_dir(stage: StageFacts, path: str) -> bool:
-    return _producer(stage, path + "/*", "*") is not None
+    """`target/[<triple>/]release`, or a build's own profile directory under its target dir."""
+    name, inside = posixpath.basename(path), path + "/x"
+    if name in ("release", "debug") and _in_default_target(inside):
+        return True
+    return any(
+        _place(b, inside, False) is not None
+        and (name in ("release", "debug", _PROFILE_DIRS.get(b.cargo.profile, b.cargo.profile)))
+        for b in stage.builds
+        if b.cargo.produces_binaries
+    )
 
 
 def _copy_tree(dest: StageFacts, src: StageFacts, src_dir: str, dest_dir: str, line: int) -> None:
@@ -570,10 +586,20 @@ def _copy_from_stage(
     ):
         # an image or a stage not seen here: the path is all there is
         art = Artifact("*" if "*" in name else name, triple_from_target_path(src_abs), None, line)
+    if art is None and src_stage is not None and src_stage.scripts and is_binary_name(name):
+        art = _driver_output(src_stage, name)
     if art is not None:
         facts.artifacts[target] = replace(art, line=line)
     if src_stage is not None:
         facts.packages.update({p: line for p in _packages_for_file(src_stage, src_abs)})
+
+
+def _driver_output(stage: StageFacts, name: str) -> Artifact:
+    """A file a stage that ran `make install` holds: maybe a binary of this repository
+    (subjects.py keeps it only if a crate has a bin of that name), built out of sight."""
+    line, script = next((d for d in reversed(stage.scripts) if "build" in d[1]), stage.scripts[-1])
+    why = f"`{script}` (line {line}) runs a build whose commands are not read here"
+    return Artifact(name, None, None, line, unknown_why=why)
 
 
 def _copy_matches(
@@ -638,6 +664,8 @@ class _Place:
 
 def _place(b: Build, path: str, anywhere: bool) -> _Place | None:
     where = b.cargo.target_dir or b.env.get("CARGO_TARGET_DIR")
+    if b.cargo.installs_elsewhere and not where:
+        return None  # `cargo install NAME` builds in a temporary directory, not in target/
     if where:
         base = _abs(build_dir(b), where).rstrip("/") + "/"
         if not (path + "/").startswith(base):
@@ -683,7 +711,8 @@ def _producer(stage: StageFacts, path: str, name: str, anywhere: bool = False) -
     later = [s for s in stage.scripts if best is None or s[0] > best.line]
     in_target = "target" in path.split("/") if anywhere else _in_default_target(path)
     if later and (best is None or name not in best.cargo.bins) and in_target:
-        line, script = later[-1]
+        # the last driver that says it builds (`make build`, not `make install-docs`), else the first
+        line, script = next((d for d in reversed(later) if "build" in d[1]), later[0])
         why = f"`{script}` (line {line}) runs a build whose commands are not read here"
         return Artifact(name, triple, None, line, unknown_why=why)
     if best is None:

@@ -250,6 +250,8 @@ def _resolve_artifact(repo: Repo, cf: Containerfile, art: Artifact) -> list[Ship
     out = []
     for name in names:
         crate = _crate_for(repo, candidates, name)
+        if crate is None and b is None and art.unknown_why:
+            continue  # what a `make` stage holds is this repository's only when a crate makes it
         out.append(_shipped(repo, cf, art, name, crate))
     return out
 
