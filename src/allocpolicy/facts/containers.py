@@ -7,6 +7,7 @@ Data flows stage by stage in file order; a stage starts from its parent's facts
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import posixpath
 import re
 
@@ -253,7 +254,7 @@ def _record_install(facts: StageFacts, b: Build) -> None:
     names = b.cargo.bins or ([b.cargo.install_crate] if b.cargo.install_crate else [])
     for name in names or ["*"]:
         path = posixpath.join(_abs(build_dir(b), root), "bin", name)
-        facts.artifacts[path] = Artifact(name, None, b, b.line)
+        _put(facts, path, Artifact(name, None, b, b.line))
 
 
 def build_dir(b: Build) -> str:
@@ -357,7 +358,7 @@ def _move(facts: StageFacts, line: int, tool: str, args: list[str]) -> None:
             continue
         art = _artifact_at(facts, src_abs)
         if art is not None:
-            facts.artifacts[posixpath.join(dest_abs, "*") if "*" in target else target] = art
+            _put(facts, posixpath.join(dest_abs, "*") if "*" in target else target, art)
         if tool == "install" and "-D" in opts:
             facts.dirs.setdefault(posixpath.dirname(target), line)
 
@@ -365,7 +366,7 @@ def _move(facts: StageFacts, line: int, tool: str, args: list[str]) -> None:
 def _link(facts: StageFacts, line: int, src: str, link: str, symbolic: bool) -> None:
     """`ln -s LIB LINK`: the link is a file (a library path check reads it), and a link to
     an artifact runs that artifact. A symlink's relative target is read from its directory."""
-    facts.files[link] = line
+    _put_file(facts, link, line)
     base = posixpath.dirname(link) if symbolic else facts.workdir
     src_abs = _abs(base, src)
     if _is_dir_source(facts, src, src_abs):  # `ln -s target/<triple>/release target/final`
@@ -373,7 +374,7 @@ def _link(facts: StageFacts, line: int, src: str, link: str, symbolic: bool) -> 
         return
     art = _artifact_at(facts, src_abs)
     if art is not None:
-        facts.artifacts[link] = art
+        _put(facts, link, art)
 
 
 def _find(facts: StageFacts, line: int, args: list[str]) -> None:
@@ -402,7 +403,7 @@ def _find(facts: StageFacts, line: int, args: list[str]) -> None:
     if art is None:
         return
     into = name == "*" or dest.endswith("/") or _is_dir(facts, dest_abs) or "-t" in opts
-    facts.artifacts[posixpath.join(dest_abs, name) if into else dest_abs] = art
+    _put(facts, posixpath.join(dest_abs, name) if into else dest_abs, art)
 
 
 # Build drivers whose commands are not read here: what they build is not known.
@@ -446,6 +447,9 @@ _BASE_DIRS = _BIN_DIRS | {
     "/usr", "/usr/local", "/usr/lib", "/usr/local/lib", "/usr/share", "/lib", "/etc",
     "/opt", "/tmp", "/var", "/root", "/home", "/srv",
 }  # fmt: skip
+_MAX_DEPTH = 64  # directories above a path that are noted as existing
+_MAX_BUILDS = 32  # the latest builds of a stage a binary is matched against
+_MAX_SCAN = 512  # artifacts looked at for one directory copy
 _MAX_LINK_DEPTH = 4  # stages copying directories of stages copying directories...
 
 
@@ -455,15 +459,36 @@ def is_binary_name(name: str) -> bool:
 
 def _is_dir(stage: StageFacts, path: str) -> bool:
     if path == "/" or path in stage.dirs or path == stage.workdir:
-        return True
+        return True  # stage.dirs also holds the parent of every file and artifact (_put)
     if path in stage.artifacts or path in stage.files:
         return False
     if path in _BASE_DIRS and not stage.image.ref.startswith("scratch"):
         return True
-    inside = path.rstrip("/") + "/"
-    return any(b.workdir == path for b in stage.builds) or any(
-        k.startswith(inside) for k in (*stage.artifacts, *stage.files, *stage.dirs)
-    )
+    return any(b.workdir == path for b in stage.builds[-_MAX_BUILDS:])
+
+
+_HOLDS_ARTIFACT = -1  # the mark in StageFacts.dirs of a directory an artifact is under
+
+
+def _put(stage: StageFacts, path: str, art: Artifact) -> None:
+    stage.artifacts[path] = art
+    _parents(stage, path, _HOLDS_ARTIFACT)
+
+
+def _put_file(stage: StageFacts, path: str, line: int) -> None:
+    stage.files[path] = line
+    _parents(stage, path, 0)
+
+
+def _parents(stage: StageFacts, path: str, mark: int) -> None:
+    """A file's directories exist: a later `cp x /that/dir` goes into it. Those above an
+    artifact are marked, so a directory copy looks for artifacts only where there are some."""
+    parent = posixpath.dirname(path)
+    for _ in range(_MAX_DEPTH):
+        if parent in ("/", "") or stage.dirs.get(parent, 1) in (mark, _HOLDS_ARTIFACT):
+            return
+        stage.dirs[parent] = mark
+        parent = posixpath.dirname(parent)
 
 
 def _is_dir_source(stage: StageFacts, raw: str, path: str) -> bool:
@@ -477,12 +502,13 @@ def _is_dir_source(stage: StageFacts, raw: str, path: str) -> bool:
 def _is_profile_dir(stage: StageFacts, path: str) -> bool:
     """`target/[<triple>/]release`, or a build's own profile directory under its target dir."""
     name, inside = posixpath.basename(path), path + "/x"
-    if name in ("release", "debug") and _in_default_target(inside):
+    default = _default_place(inside, False)
+    if name in ("release", "debug") and default is not None:
         return True
     return any(
-        _place(b, inside, False) is not None
+        _place(b, inside, False, default) is not None
         and (name in ("release", "debug", _PROFILE_DIRS.get(b.cargo.profile, b.cargo.profile)))
-        for b in stage.builds
+        for b in stage.builds[-_MAX_BUILDS:]
         if b.cargo.produces_binaries
     )
 
@@ -492,12 +518,13 @@ def _copy_tree(dest: StageFacts, src: StageFacts, src_dir: str, dest_dir: str, l
     ``dest_dir``; a cargo output directory brings every binary its build made."""
     dest.dirs.setdefault(dest_dir, line)
     prefix = src_dir.rstrip("/") + "/"
-    for path, art in list(src.artifacts.items())[:_MAX_OPERANDS]:
+    held = src.dirs.get(src_dir) == _HOLDS_ARTIFACT or src_dir == "/"
+    for path, art in list(itertools.islice(src.artifacts.items(), _MAX_SCAN if held else 0)):
         if path.startswith(prefix):
-            dest.artifacts[posixpath.join(dest_dir, path[len(prefix) :])] = art
+            _put(dest, posixpath.join(dest_dir, path[len(prefix) :]), art)
     made = _producer(src, posixpath.join(src_dir, "*"), "*")
     if made is not None:
-        dest.artifacts[posixpath.join(dest_dir, "*")] = replace(made, line=line)
+        _put(dest, posixpath.join(dest_dir, "*"), replace(made, line=line))
     if src is not dest or src_dir != dest_dir:
         dest.linked_dirs[dest_dir] = (src, src_dir)
 
@@ -521,7 +548,7 @@ def _copy(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context
         # source may be a directory (its contents are copied), which this does not see.
         into = into_dir or (dest_abs in _BIN_DIRS and _is_dir(facts, dest_abs))
         target = posixpath.join(dest_abs, posixpath.basename(src.rstrip("/"))) if into else dest_abs
-        facts.files[target] = ins.start_line
+        _put_file(facts, target, ins.start_line)
         _copy_from_context(facts, ins, src, target, dest_abs, context)
 
 
@@ -550,7 +577,7 @@ def _copy_from_context(
         facts.context_map.setdefault(dest_abs, posixpath.dirname(repo))
     name = posixpath.basename(src)
     if _TARGET_PATH.search(src) and _is_binary_path(src):  # a prebuilt binary from the context
-        facts.artifacts[target] = Artifact(name, triple_from_target_path(src), None, ins.start_line)
+        _put(facts, target, Artifact(name, triple_from_target_path(src), None, ins.start_line))
 
 
 def _copy_from_stage(
@@ -568,12 +595,12 @@ def _copy_from_stage(
     name = posixpath.basename(src_abs)
     whole = src_stage is not None and not _GLOB.search(name)
     if whole and src_stage is not None and _is_dir_source(src_stage, src, src_abs):
-        facts.files[dest_abs] = line
+        _put_file(facts, dest_abs, line)
         _copy_tree(facts, src_stage, src_abs, dest_abs, line)
         return
     into = into_dir or _is_dir(facts, dest_abs)
     target = posixpath.join(dest_abs, name) if into else dest_abs
-    facts.files[target] = line
+    _put_file(facts, target, line)
     if src_stage is not None and _GLOB.search(name):
         _copy_matches(facts, src_stage, src_abs, dest_abs, line)
         target = posixpath.join(dest_abs, "*")
@@ -589,7 +616,7 @@ def _copy_from_stage(
     if art is None and src_stage is not None and src_stage.scripts and is_binary_name(name):
         art = _driver_output(src_stage, name)
     if art is not None:
-        facts.artifacts[target] = replace(art, line=line)
+        _put(facts, target, replace(art, line=line))
     if src_stage is not None:
         facts.packages.update({p: line for p in _packages_for_file(src_stage, src_abs)})
 
@@ -607,13 +634,11 @@ def _copy_matches(
 ) -> None:
     """`COPY --from=b /out/* /usr/local/bin/`: each artifact the pattern names."""
     folder = posixpath.dirname(pattern)
-    for path, art in list(src_stage.artifacts.items())[:_MAX_OPERANDS]:
+    for path, art in list(itertools.islice(src_stage.artifacts.items(), _MAX_SCAN)):
         if posixpath.dirname(path) == folder and fnmatch.fnmatchcase(
             posixpath.basename(path), posixpath.basename(pattern)
         ):
-            facts.artifacts[posixpath.join(dest_abs, posixpath.basename(path))] = replace(
-                art, line=line
-            )
+            _put(facts, posixpath.join(dest_abs, posixpath.basename(path)), replace(art, line=line))
 
 
 def _packages_for_file(stage: StageFacts, path: str) -> list[str]:
@@ -629,19 +654,32 @@ def _packages_for_file(stage: StageFacts, path: str) -> list[str]:
 def _artifact_at(stage: StageFacts, path: str, depth: int = 0) -> Artifact | None:
     if path in stage.artifacts:
         return stage.artifacts[path]
-    for dest, (src_stage, src_dir) in stage.linked_dirs.items():
-        if path.startswith(dest.rstrip("/") + "/") and depth < _MAX_LINK_DEPTH:
-            rel = path[len(dest.rstrip("/")) + 1 :]
-            found = _artifact_at(src_stage, posixpath.join(src_dir, rel), depth + 1)
-            if found is not None:
-                return found
+    if stage.linked_dirs and depth < _MAX_LINK_DEPTH:
+        found = _through_link(stage, path, depth)
+        if found is not None:
+            return found
     name = posixpath.basename(path)
     if not is_binary_name(name):
         return None
-    for known, art in stage.artifacts.items():
-        if known.endswith("/*") and posixpath.dirname(path) == known[:-2]:
-            return replace(art, name=name)
+    every = stage.artifacts.get(posixpath.join(posixpath.dirname(path), "*"))
+    if every is not None:  # `cp -r target/release /dist`: each binary of the build is there
+        return replace(every, name=name)
     return _producer(stage, path, "*" if _GLOB.search(name) else name)
+
+
+def _through_link(stage: StageFacts, path: str, depth: int) -> Artifact | None:
+    """The artifact at ``path`` in a directory copied whole from a stage (or linked)."""
+    folder = path
+    for _ in range(_MAX_DEPTH):
+        if folder in ("/", ""):
+            return None
+        folder = posixpath.dirname(folder)
+        link = stage.linked_dirs.get(folder)
+        if link is not None:
+            src_stage, src_dir = link
+            rel = path[len(folder.rstrip("/")) + 1 :]
+            return _artifact_at(src_stage, posixpath.join(src_dir, rel), depth + 1)
+    return None
 
 
 def _is_binary_path(path: str) -> bool:
@@ -662,24 +700,27 @@ class _Place:
     custom: bool  # under the build's --target-dir / CARGO_TARGET_DIR
 
 
-def _place(b: Build, path: str, anywhere: bool) -> _Place | None:
+def _place(b: Build, path: str, anywhere: bool, default: _Place | None) -> _Place | None:
+    """Where ``path`` is in the build's target directory; ``default``: where it is in a
+    plain `target/` (the same for every build, so worked out once by the caller)."""
     where = b.cargo.target_dir or b.env.get("CARGO_TARGET_DIR")
-    if b.cargo.installs_elsewhere and not where:
-        return None  # `cargo install NAME` builds in a temporary directory, not in target/
-    if where:
-        base = _abs(build_dir(b), where).rstrip("/") + "/"
-        if not (path + "/").startswith(base):
-            return None
-        rest, custom = path[len(base) :].split("/"), True
-    else:
-        parts = path.split("/")
-        at = max((i for i, p in enumerate(parts) if p == "target"), default=-1)
-        if at < 0:
-            return None
-        rest, custom = parts[at + 1 :], False
-    if anywhere:  # `find target -name app`: any layout under the directory
-        return _Place("?", "?", custom)
-    return _layout(rest, custom)
+    if not where:
+        # `cargo install NAME` builds in a temporary directory, not in target/
+        return None if b.cargo.installs_elsewhere else default
+    base = _abs(build_dir(b), where).rstrip("/") + "/"
+    if not (path + "/").startswith(base):
+        return None
+    if anywhere:  # `find /out -name app`: any layout under the directory
+        return _Place("?", "?", True)
+    return _layout(path[len(base) :].split("/"), True)
+
+
+def _default_place(path: str, anywhere: bool) -> _Place | None:
+    parts = path.split("/")
+    at = max((i for i, p in enumerate(parts) if p == "target"), default=-1)
+    if at < 0:
+        return None
+    return _Place("?", "?", False) if anywhere else _layout(parts[at + 1 :], False)
 
 
 def _layout(rest: list[str], custom: bool) -> _Place | None:
@@ -700,8 +741,9 @@ def _producer(stage: StageFacts, path: str, name: str, anywhere: bool = False) -
     if not (anywhere or _is_binary_path(path)):
         return None
     scored = []
-    for b in stage.builds:
-        place = _place(b, path, anywhere) if b.cargo.produces_binaries else None
+    default = _default_place(path, anywhere)
+    for b in stage.builds[-_MAX_BUILDS:]:
+        place = _place(b, path, anywhere, default) if b.cargo.produces_binaries else None
         score = _fit(b, place, name) if place is not None else None
         if score is not None:
             scored.append((score, b.line, b))
@@ -709,7 +751,7 @@ def _producer(stage: StageFacts, path: str, name: str, anywhere: bool = False) -
     best = scored[0][2] if scored else None
     triple = None if anywhere else triple_from_target_path(path)
     later = [s for s in stage.scripts if best is None or s[0] > best.line]
-    in_target = "target" in path.split("/") if anywhere else _in_default_target(path)
+    in_target = default is not None
     if later and (best is None or name not in best.cargo.bins) and in_target:
         # the last driver that says it builds (`make build`, not `make install-docs`), else the first
         line, script = next((d for d in reversed(later) if "build" in d[1]), later[0])
@@ -718,12 +760,6 @@ def _producer(stage: StageFacts, path: str, name: str, anywhere: bool = False) -
     if best is None:
         return None
     return Artifact(name, triple, best, best.line, others=tuple(t[2] for t in scored[1:]))
-
-
-def _in_default_target(path: str) -> bool:
-    parts = path.split("/")
-    at = max((i for i, p in enumerate(parts) if p == "target"), default=-1)
-    return at >= 0 and _layout(parts[at + 1 :], False) is not None
 
 
 _PROFILE_DIRS = {"dev": "debug", "test": "debug", "bench": "release"}
