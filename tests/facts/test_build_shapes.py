@@ -9,7 +9,7 @@ carry the facts of the build that made the binary (or say why they are unknown).
 from __future__ import annotations
 
 import pytest
-from helpers import MIMALLOC_DEP, STATIC, cargo, rules_of
+from helpers import MIMALLOC_DEP, STATIC, cargo, rules_of, run_allocpolicy, write_tree
 
 from allocpolicy.facts.cargo_cmd import parse_cargo
 from allocpolicy.facts.shell import Command
@@ -59,6 +59,8 @@ WRAPPED = [
     "cargo zigbuild --release",
     "cargo-zigbuild build --release",
     "time mold -run cargo build --release",
+    "cross build --release",
+    "env CC=clang cargo build --release",
 ]
 
 
@@ -437,3 +439,23 @@ def test_make_install_leaves_a_binary_with_unknown_build_facts(scan_tree):
     found = rows(scan_tree(files))
     assert sorted(found) == ["app"]  # the library the stage also holds is no binary of this repo
     assert "`make install-app` (line 4)" in reasons(found["app"])
+
+
+def test_thousands_of_builds_moves_and_directory_copies_end(tmp_path):
+    # every move once looked at every artifact and build of the stage: this file took
+    # minutes; run as the real command with a deadline, it must end with its finding
+    lines = ["FROM rust:1.82-alpine AS b", "WORKDIR /w", "COPY . ."]
+    lines += [f"RUN cargo build --release --bin a{i}" for i in range(2000)]
+    lines += [
+        f"RUN cp target/release/a{i} /out{i}/ && mkdir -p /d{i} && cp -r target/release /t{i}"
+        for i in range(3000)
+    ]
+    lines.append("FROM alpine:3.20")
+    for i in range(3000):
+        lines += [f"COPY --from=b /out{i} /opt/x{i}", f"COPY --from=b /t{i} /opt/t{i}"]
+    lines += [f"RUN mv /opt/x{i} /opt/y{i}" for i in range(3000)]
+    lines.append("COPY --from=b /w/target/release/app /usr/local/bin/app")
+    write_tree(tmp_path, {**APP, "Dockerfile": "\n".join(lines) + "\n"})
+    done = run_allocpolicy("scan", "--format", "json", ".", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert '"AP001"' in done.stdout
