@@ -89,8 +89,8 @@ def test_env_chdir_moves_where_cargo_runs():
     build = parse_cargo(Command(["env", "-C", "crates/srv", "X=1", "cargo", "build", "-r"]))
     assert build is not None
     assert (build.chdir, build.profile, build.env) == ("crates/srv", "release", {"X": "1"})
-    nested = parse_cargo(Command(["cargo", "-C", "sub", "build"]))
-    assert nested is not None and nested.chdir == "sub"
+    nested = parse_cargo(Command(["cargo", "-C", "sub", "--config", f"build.target='{MUSL}'", "b"]))
+    assert nested is not None and (nested.chdir, nested.config_target) == ("sub", MUSL)
 
 
 def test_cargo_chdir_builds_the_crate_in_that_directory(scan_tree):

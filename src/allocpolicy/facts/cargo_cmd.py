@@ -98,7 +98,7 @@ def parse_cargo(cmd: Command) -> CargoBuild | None:
         tool = "cargo"
     if tool not in _TOOLS:
         return None
-    args, global_chdir = _global_options(args)
+    args, global_chdir, configs = _global_options(args)
     chdir = _join(chdir, global_chdir)
     if args[:1] == ["auditable"]:  # cargo auditable build|install: the same build, audited
         args = args[1:]
@@ -111,6 +111,8 @@ def parse_cargo(cmd: Command) -> CargoBuild | None:
     else:
         return None
     build = CargoBuild(tool=tool, subcommand=sub, env=env, chdir=chdir)
+    for value in configs:  # `cargo --config build.target=... build`
+        _value(build, "--config", value)
     _read_flags(build, rest)
     return build
 
@@ -182,18 +184,23 @@ def _env_wrapper(args: list[str], env: dict[str, str]) -> tuple[list[str], str |
     return args[i:], chdir
 
 
-def _global_options(args: list[str]) -> tuple[list[str], str | None]:
-    """cargo's options before its subcommand: `+nightly`, `--locked`, `-C dir`."""
+def _global_options(args: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """cargo's options before its subcommand: `+nightly`, `--locked`, `-C dir`, `--config`."""
     chdir: str | None = None
+    configs: list[str] = []
     i = 0
     while i < len(args) and (args[i].startswith("+") or args[i].startswith("-")):
         if args[i] in _GLOBAL_VALUE_FLAGS and i + 1 < len(args):
             if args[i] == "-C":
                 chdir = args[i + 1]
+            elif args[i] == "--config":
+                configs.append(args[i + 1])
             i += 2
         else:
+            if args[i].startswith("--config="):
+                configs.append(args[i].split("=", 1)[1])
             i += 1
-    return args[i:], chdir
+    return args[i:], chdir, configs
 
 
 def _join(base: str | None, more: str | None) -> str | None:
