@@ -6,16 +6,23 @@ Data flows stage by stage in file order; a stage starts from its parent's facts
 
 from __future__ import annotations
 
+import fnmatch
+import itertools
 import posixpath
 import re
 
 from allocpolicy._record import field, record, replace
-from allocpolicy.facts.cargo_cmd import CargoBuild, parse_cargo
-from allocpolicy.facts.images import ImageInfo, classify_image
+from allocpolicy.facts.cargo_cmd import SHELL_KEYWORDS, CargoBuild, parse_cargo
+from allocpolicy.facts.images import GLIBC, MUSL, ImageInfo, classify_image
 from allocpolicy.facts.runtime import with_copied_loader
 from allocpolicy.facts.shell import Command, commands, installed_packages
 from allocpolicy.facts.toolchains import Toolchain, toolchain_of
-from allocpolicy.facts.triples import normalize_triple, triple_from_target_path
+from allocpolicy.facts.triples import (
+    arch_from_platform,
+    normalize_triple,
+    triple_for,
+    triple_from_target_path,
+)
 from allocpolicy.parsing.dockerfile import Dockerfile, Instruction, Stage, parse_dockerfile
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -40,6 +47,10 @@ class Artifact:
     triple: str | None  # from the path, when it names one
     build: Build | None
     line: int  # where it was produced (build) or copied
+    # Other builds of the stage that may have made it, best first: which one did is
+    # decided by the crates their `-p` selects (subjects.py), which need the repository.
+    others: tuple[Build, ...] = ()
+    unknown_why: str | None = None  # no build facts: made by `make`, a build script...
 
 
 @record
@@ -62,6 +73,10 @@ class StageFacts:
     files: dict[str, int] = field(default_factory=dict)  # absolute paths copied in -> line
     artifacts: dict[str, Artifact] = field(default_factory=dict)  # absolute path -> artifact
     context_map: dict[str, str] = field(default_factory=dict)  # container dir -> repo dir
+    dirs: dict[str, int] = field(default_factory=dict)  # directories made (mkdir, COPY) -> line
+    # Directories copied whole from a stage: dest -> (that stage, its dir), read on lookup.
+    linked_dirs: dict[str, tuple[StageFacts, str]] = field(default_factory=dict, repr=False)
+    scripts: list[tuple[int, str]] = field(default_factory=list)  # (line, `make`...) builds unread
     toolchain: Toolchain | None = None
     entrypoint: Instruction | None = None
     cmd: Instruction | None = None
@@ -81,6 +96,9 @@ class StageFacts:
             files=dict(self.files),
             artifacts=dict(self.artifacts),
             context_map=dict(self.context_map),
+            dirs=dict(self.dirs),
+            linked_dirs=dict(self.linked_dirs),
+            scripts=list(self.scripts),
             toolchain=self.toolchain,
             entrypoint=self.entrypoint,
             cmd=self.cmd,
@@ -269,32 +287,284 @@ def _record_install(facts: StageFacts, b: Build) -> None:
         or b.env.get("CARGO_INSTALL_ROOT")
         or b.env.get("CARGO_HOME", "/usr/local/cargo")
     )
+    # A crate from a registry is installed under its own name: a later `cargo install
+    # --path .` into the same bin directory must not be mistaken for it.
     names = b.cargo.bins or ([b.cargo.install_crate] if b.cargo.install_crate else [])
     for name in names or ["*"]:
-        path = posixpath.join(root, "bin", name)
-        facts.artifacts[path] = Artifact(name, None, b, b.line)
+        path = posixpath.join(_abs(build_dir(b), root), "bin", name)
+        _put(facts, path, Artifact(name, None, b, b.line))
+
+
+def build_dir(b: Build) -> str:
+    """Where cargo runs: the workdir, moved by `cd`, `env -C dir` or `cargo -C dir`."""
+    return _abs(b.workdir, b.cargo.chdir) if b.cargo.chdir else b.workdir
 
 
 def _record_copy_command(facts: StageFacts, ins: Instruction, argv: list[str]) -> None:
-    """`cp target/x/release/app /usr/local/bin/` moves an artifact we should keep following."""
-    if argv and argv[0] == "ln" and len(argv) >= 3:
-        facts.files[_abs(facts.workdir, argv[-1])] = ins.start_line  # ln -s LIB LINK
+    """`cp target/x/release/app /usr/local/bin/` moves an artifact we should keep following;
+    `mkdir` makes a directory a later move lands in; `make` may run a build we cannot read."""
+    while argv and argv[0] in SHELL_KEYWORDS:  # `then cp ...`, as the reader splits an `if`
+        argv = argv[1:]
+    if not argv:
         return
-    if not argv or argv[0] not in ("cp", "mv", "install"):
+    tool = posixpath.basename(argv[0])
+    line = ins.start_line
+    if tool in _MOVE_OPTIONS:
+        _move(facts, line, tool, argv[1:])
+    elif tool == "mkdir":
+        for d in _operands(argv[1:], {"-m", "--mode"})[0]:
+            facts.dirs[_abs(facts.workdir, d)] = line
+    elif tool == "find":
+        _find(facts, line, argv[1:])
+    else:
+        script = _build_script(argv)
+        if script is not None:
+            facts.scripts.append((line, script))
+
+
+# Options of cp/mv/install/ln that take a value; -t/--target-directory names the destination.
+_MOVE_OPTIONS: dict[str, frozenset[str]] = {
+    "cp": frozenset({"-t", "--target-directory", "-S", "--suffix"}),
+    "mv": frozenset({"-t", "--target-directory", "-S", "--suffix"}),
+    "ln": frozenset({"-t", "--target-directory", "-S", "--suffix"}),
+    "install": frozenset(
+        {"-m", "--mode", "-o", "--owner", "-g", "--group", "-t", "--target-directory", "-S"}
+    ),
+}
+_MAX_OPERANDS = 256  # hostile input: a RUN with a million words is read this far
+
+
+def _operands(
+    args: list[str], valued: frozenset[str] | set[str]
+) -> tuple[list[str], dict[str, str]]:
+    """Operands and options (`-t DIR`, `--mode=755`, `-rf` as `-r` and `-f`) of a command."""
+    operands: list[str] = []
+    opts: dict[str, str] = {}
+    i = 0
+    while i < len(args) and len(operands) < _MAX_OPERANDS:
+        a = args[i]
+        name, eq, inline = a.partition("=")
+        if a == "--":
+            operands += args[i + 1 : i + 1 + _MAX_OPERANDS]
+            break
+        if a.startswith("--") and eq:
+            opts[name] = inline
+        elif a in valued and i + 1 < len(args):
+            opts[a] = args[i + 1]
+            i += 1
+        elif a.startswith("--"):
+            opts[a] = ""
+        elif a.startswith("-") and len(a) > 1:
+            opts.update({"-" + c: "" for c in a[1:]})
+        else:
+            operands.append(a)
+        i += 1
+    return operands, opts
+
+
+def _move(facts: StageFacts, line: int, tool: str, args: list[str]) -> None:
+    operands, opts = _operands(args, _MOVE_OPTIONS[tool])
+    if tool == "install" and "-d" in opts:  # install -d DIR...: makes directories
+        facts.dirs.update({_abs(facts.workdir, d): line for d in operands})
         return
-    paths = [a for a in argv[1:] if not a.startswith("-")]
-    if len(paths) < 2:
-        return
-    dest = _abs(facts.workdir, paths[-1])
-    for src in paths[:-1]:
-        art = _artifact_at(facts, _abs(facts.workdir, src))
-        if art is None:
-            continue
-        target = (
-            posixpath.join(dest, art.name) if len(paths) > 2 or paths[-1].endswith("/") else dest
+    target_dir = opts.get("-t", opts.get("--target-directory"))
+    if target_dir is not None:
+        sources, dest, into = operands, target_dir, True
+    elif len(operands) >= 2:
+        sources, dest = operands[:-1], operands[-1]
+        dest_abs = _abs(facts.workdir, dest)
+        into = "-T" not in opts and (
+            len(sources) > 1 or dest.endswith("/") or _is_dir(facts, dest_abs)
         )
-        facts.artifacts[target] = art
-        facts.artifacts[posixpath.join(dest, art.name)] = art
+    else:
+        return
+    dest_abs = _abs(facts.workdir, dest)
+    if into:
+        facts.dirs.setdefault(dest_abs, line)
+    tree = tool == "mv" or bool({"-r", "-R", "-a", "--recursive", "--archive"} & opts.keys())
+    for src in sources:
+        target = posixpath.join(dest_abs, posixpath.basename(_abs("/", src))) if into else dest_abs
+        if src.endswith("/.") and tree:  # cp -r dir/. dest: the contents
+            target = dest_abs
+        if tool == "ln":
+            symbolic = "-s" in opts or "--symbolic" in opts
+            _link(facts, line, src, target, symbolic and "-r" not in opts)
+            continue
+        src_abs = _abs(facts.workdir, src)
+        if tree and _is_dir_source(facts, src, src_abs):
+            _copy_tree(facts, facts, src_abs, target, line)
+            continue
+        art = _artifact_at(facts, src_abs)
+        if art is not None:
+            _put(facts, posixpath.join(dest_abs, "*") if "*" in target else target, art)
+        if tool == "install" and "-D" in opts:
+            facts.dirs.setdefault(posixpath.dirname(target), line)
+
+
+def _link(facts: StageFacts, line: int, src: str, link: str, symbolic: bool) -> None:
+    """`ln -s LIB LINK`: the link is a file (a library path check reads it), and a link to
+    an artifact runs that artifact. A symlink's relative target is read from its directory."""
+    _put_file(facts, link, line)
+    base = posixpath.dirname(link) if symbolic else facts.workdir
+    src_abs = _abs(base, src)
+    if _is_dir_source(facts, src, src_abs):  # `ln -s target/<triple>/release target/final`
+        facts.linked_dirs[link] = (facts, src_abs)
+        return
+    art = _artifact_at(facts, src_abs)
+    if art is not None:
+        _put(facts, link, art)
+
+
+def _find(facts: StageFacts, line: int, args: list[str]) -> None:
+    r"""`find target -name app -exec cp {} /out \;`: the named binary, wherever cargo put it."""
+    if "-exec" not in args:
+        return
+    roots = args[: next((i for i, a in enumerate(args) if a.startswith("-")), len(args))]
+    pattern = args[args.index("-name") + 1] if "-name" in args[:-1] else "*"
+    command = [a for a in args[args.index("-exec") + 1 :] if a not in (";", "+", "\\;")]
+    tool = posixpath.basename(command[0]) if command else ""
+    if tool not in ("cp", "mv", "install") or "{}" not in command:
+        return
+    operands, opts = _operands(command[1:], _MOVE_OPTIONS[tool])
+    dest = opts.get("-t", opts.get("--target-directory"))
+    if dest is None and operands[-1:] != ["{}"]:
+        dest = operands[-1] if operands else None
+    if dest is None:
+        return
+    dest_abs = _abs(facts.workdir, dest)
+    name = "*" if _GLOB.search(pattern) else pattern
+    art = None
+    for root in roots or ["."]:
+        art = _producer(facts, _abs(facts.workdir, root), name, anywhere=True)
+        if art is not None:
+            break
+    if art is None:
+        return
+    into = name == "*" or dest.endswith("/") or _is_dir(facts, dest_abs) or "-t" in opts
+    _put(facts, posixpath.join(dest_abs, name) if into else dest_abs, art)
+
+
+# Build drivers whose commands are not read here: what they build is not known.
+_DRIVERS = frozenset({"make", "gmake", "just", "makers", "task", "mage", "earthly", "bazel"})
+_SCRIPT_NAME = re.compile(r"(?:^|[-_./])(?:build|compile|release|dist|cargo)[-_.\w]*$")
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
+
+
+def _build_script(argv: list[str]) -> str | None:
+    """`make build`, `just release`, `cargo xtask dist`, `./build.sh`: the build they run is
+    out of sight, so a binary they leave in target/ has unknown build facts."""
+    tool = posixpath.basename(argv[0])
+    if tool in _DRIVERS or (tool == "cargo" and argv[1:2] in (["make"], ["xtask"])):
+        return _shown(argv)
+    via_shell = tool in _SHELLS and len(argv) > 1 and argv[1] != "-c"
+    script = argv[1] if via_shell else argv[0]
+    if ("/" in script or script.endswith(".sh")) and _SCRIPT_NAME.search(
+        posixpath.basename(script)
+    ):
+        return _shown(argv)
+    return None
+
+
+def _shown(argv: list[str]) -> str:
+    text = " ".join(argv[:8])
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_GLOB = re.compile(r"[*?\[]")
+# What cargo leaves in target/ besides binaries: libraries, debug info, dep-info, and
+# the directories of intermediate artifacts.
+_NOT_BINARY = re.compile(
+    r"\.(?:so(?:\.\d+)*|dylib|dll|lib|a|rlib|rmeta|d|dwp|pdb|dSYM|debug|o|exp)$"
+)
+_INTERMEDIATE_DIRS = frozenset({"deps", "build", "incremental", ".fingerprint"})
+# Directories every distribution image has; BuildKit copies a file *into* one.
+_BIN_DIRS = frozenset(
+    {"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}
+)
+_BASE_DIRS = _BIN_DIRS | {
+    "/usr", "/usr/local", "/usr/lib", "/usr/local/lib", "/usr/share", "/lib", "/etc",
+    "/opt", "/tmp", "/var", "/root", "/home", "/srv",
+}  # fmt: skip
+_MAX_DEPTH = 64  # directories above a path that are noted as existing
+_MAX_BUILDS = 32  # the latest builds of a stage a binary is matched against
+_MAX_SCAN = 512  # artifacts looked at for one directory copy
+_MAX_LINK_DEPTH = 4  # stages copying directories of stages copying directories...
+
+
+def is_binary_name(name: str) -> bool:
+    return bool(name) and name not in _INTERMEDIATE_DIRS and not _NOT_BINARY.search(name)
+
+
+def _is_dir(stage: StageFacts, path: str) -> bool:
+    if path == "/" or path in stage.dirs or path == stage.workdir:
+        return True  # stage.dirs also holds the parent of every file and artifact (_put)
+    if path in stage.artifacts or path in stage.files:
+        return False
+    if path in _BASE_DIRS and not stage.image.ref.startswith("scratch"):
+        return True
+    return any(b.workdir == path for b in stage.builds[-_MAX_BUILDS:])
+
+
+_HOLDS_ARTIFACT = -1  # the mark in StageFacts.dirs of a directory an artifact is under
+
+
+def _put(stage: StageFacts, path: str, art: Artifact) -> None:
+    stage.artifacts[path] = art
+    _parents(stage, path, _HOLDS_ARTIFACT)
+
+
+def _put_file(stage: StageFacts, path: str, line: int) -> None:
+    stage.files[path] = line
+    _parents(stage, path, 0)
+
+
+def _parents(stage: StageFacts, path: str, mark: int) -> None:
+    """A file's directories exist: a later `cp x /that/dir` goes into it. Those above an
+    artifact are marked, so a directory copy looks for artifacts only where there are some."""
+    parent = posixpath.dirname(path)
+    for _ in range(_MAX_DEPTH):
+        if parent in ("/", "") or stage.dirs.get(parent, 1) in (mark, _HOLDS_ARTIFACT):
+            return
+        stage.dirs[parent] = mark
+        parent = posixpath.dirname(parent)
+
+
+def _is_dir_source(stage: StageFacts, raw: str, path: str) -> bool:
+    """A source copied as a whole directory: a trailing `/`, a directory the stage made or
+    holds files in, or a cargo output directory (`target/<triple>/release`)."""
+    if raw.endswith("/") or raw.endswith("/.") or _is_profile_dir(stage, path):
+        return True
+    return path not in stage.artifacts and _is_dir(stage, path)
+
+
+def _is_profile_dir(stage: StageFacts, path: str) -> bool:
+    """`target/[<triple>/]release`, or a build's own profile directory under its target dir."""
+    name, inside = posixpath.basename(path), path + "/x"
+    default = _default_place(inside, False)
+    if name in ("release", "debug") and default is not None:
+        return True
+    return any(
+        _place(b, inside, False, default) is not None
+        and (name in ("release", "debug", _PROFILE_DIRS.get(b.cargo.profile, b.cargo.profile)))
+        for b in stage.builds[-_MAX_BUILDS:]
+        if b.cargo.produces_binaries
+    )
+
+
+def _copy_tree(dest: StageFacts, src: StageFacts, src_dir: str, dest_dir: str, line: int) -> None:
+    """A directory copied whole: each artifact under it lands at the same place under
+    ``dest_dir``; a cargo output directory brings every binary its build made."""
+    dest.dirs.setdefault(dest_dir, line)
+    prefix = src_dir.rstrip("/") + "/"
+    held = src.dirs.get(src_dir) == _HOLDS_ARTIFACT or src_dir == "/"
+    for path, art in list(itertools.islice(src.artifacts.items(), _MAX_SCAN if held else 0)):
+        if path.startswith(prefix):
+            _put(dest, posixpath.join(dest_dir, path[len(prefix) :]), art)
+    made = _producer(src, posixpath.join(src_dir, "*"), "*")
+    if made is not None:
+        _put(dest, posixpath.join(dest_dir, "*"), replace(made, line=line))
+    if src is not dest or src_dir != dest_dir:
+        dest.linked_dirs[dest_dir] = (src, src_dir)
 
 
 def _copy(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
@@ -306,15 +576,18 @@ def _copy(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context
     into_dir = dest.endswith("/") or len(sources) > 1
     origin = ins.flags.get("from")
     src_stage = _stage_by_ref(stages, origin) if origin else None
+    if into_dir:
+        facts.dirs.setdefault(dest_abs, ins.start_line)
     for src in sources:
-        target = (
-            posixpath.join(dest_abs, posixpath.basename(src.rstrip("/"))) if into_dir else dest_abs
-        )
-        facts.files[target] = ins.start_line
-        if origin is None:
-            _copy_from_context(facts, ins, src, target, dest_abs, context)
-        else:
-            _copy_from_stage(facts, ins, src_stage, src, target)
+        if origin is not None:
+            _copy_from_stage(facts, ins, src_stage, src, dest_abs, into_dir)
+            continue
+        # A context file copied to an existing bin directory lands in it; elsewhere a
+        # source may be a directory (its contents are copied), which this does not see.
+        into = into_dir or (dest_abs in _BIN_DIRS and _is_dir(facts, dest_abs))
+        target = posixpath.join(dest_abs, posixpath.basename(src.rstrip("/"))) if into else dest_abs
+        _put_file(facts, target, ins.start_line)
+        _copy_from_context(facts, ins, src, target, dest_abs, context)
 
 
 def context_path(context: str, src: str) -> str:
@@ -340,28 +613,70 @@ def _copy_from_context(
     else:
         facts.context_map[target] = repo
         facts.context_map.setdefault(dest_abs, posixpath.dirname(repo))
-    if _TARGET_PATH.search(src):  # a prebuilt binary from the build context
-        facts.artifacts[target] = Artifact(
-            posixpath.basename(src), triple_from_target_path(src), None, ins.start_line
-        )
+    name = posixpath.basename(src)
+    if _TARGET_PATH.search(src) and _is_binary_path(src):  # a prebuilt binary from the context
+        _put(facts, target, Artifact(name, triple_from_target_path(src), None, ins.start_line))
 
 
 def _copy_from_stage(
-    facts: StageFacts, ins: Instruction, src_stage: StageFacts | None, src: str, target: str
+    facts: StageFacts,
+    ins: Instruction,
+    src_stage: StageFacts | None,
+    src: str,
+    dest_abs: str,
+    into_dir: bool,
 ) -> None:
+    """BuildKit's placement: a directory's contents go to the destination; a file goes
+    into it when it is a directory (a trailing `/`, several sources, or one that exists)."""
+    line = ins.start_line
     src_abs = _abs(src_stage.workdir if src_stage else "/", src)
+    name = posixpath.basename(src_abs)
+    whole = src_stage is not None and not _GLOB.search(name)
+    if whole and src_stage is not None and _is_dir_source(src_stage, src, src_abs):
+        _put_file(facts, dest_abs, line)
+        _copy_tree(facts, src_stage, src_abs, dest_abs, line)
+        return
+    into = into_dir or _is_dir(facts, dest_abs)
+    target = posixpath.join(dest_abs, name) if into else dest_abs
+    _put_file(facts, target, line)
+    if src_stage is not None and _GLOB.search(name):
+        _copy_matches(facts, src_stage, src_abs, dest_abs, line)
+        target = posixpath.join(dest_abs, "*")
     art = _artifact_at(src_stage, src_abs) if src_stage else None
-    if art is None and _TARGET_PATH.search(src_abs):
-        build = _last_build(src_stage) if src_stage else None
-        name = posixpath.basename(src_abs)
-        # `target/release/*` ships every binary the build made: resolved per crate later.
-        art = Artifact(
-            "*" if "*" in name else name, triple_from_target_path(src_abs), build, ins.start_line
-        )
+    if (
+        art is None
+        and src_stage is None
+        and _TARGET_PATH.search(src_abs)
+        and _is_binary_path(src_abs)
+    ):
+        # an image or a stage not seen here: the path is all there is
+        art = Artifact("*" if "*" in name else name, triple_from_target_path(src_abs), None, line)
+    if art is None and src_stage is not None and src_stage.scripts and is_binary_name(name):
+        art = _driver_output(src_stage, name)
     if art is not None:
-        facts.artifacts[target] = replace(art, line=ins.start_line, triple=art.triple)
+        _put(facts, target, replace(art, line=line))
     if src_stage is not None:
-        facts.packages.update({p: ins.start_line for p in _packages_for_file(src_stage, src_abs)})
+        facts.packages.update({p: line for p in _packages_for_file(src_stage, src_abs)})
+
+
+def _driver_output(stage: StageFacts, name: str) -> Artifact:
+    """A file a stage that ran `make install` holds: maybe a binary of this repository
+    (subjects.py keeps it only if a crate has a bin of that name), built out of sight."""
+    line, script = next((d for d in reversed(stage.scripts) if "build" in d[1]), stage.scripts[-1])
+    why = f"`{script}` (line {line}) runs a build whose commands are not read here"
+    return Artifact(name, None, None, line, unknown_why=why)
+
+
+def _copy_matches(
+    facts: StageFacts, src_stage: StageFacts, pattern: str, dest_abs: str, line: int
+) -> None:
+    """`COPY --from=b /out/* /usr/local/bin/`: each artifact the pattern names."""
+    folder = posixpath.dirname(pattern)
+    for path, art in list(itertools.islice(src_stage.artifacts.items(), _MAX_SCAN)):
+        if posixpath.dirname(path) == folder and fnmatch.fnmatchcase(
+            posixpath.basename(path), posixpath.basename(pattern)
+        ):
+            _put(facts, posixpath.join(dest_abs, posixpath.basename(path)), replace(art, line=line))
 
 
 def _packages_for_file(stage: StageFacts, path: str) -> list[str]:
@@ -374,46 +689,165 @@ def _packages_for_file(stage: StageFacts, path: str) -> list[str]:
     )
 
 
-def _artifact_at(stage: StageFacts, path: str) -> Artifact | None:
+def _artifact_at(stage: StageFacts, path: str, depth: int = 0) -> Artifact | None:
     if path in stage.artifacts:
         return stage.artifacts[path]
-    moved = _in_custom_target_dir(stage, path)
-    if moved is not None:
-        return moved
-    m = _TARGET_PATH.search(path)
-    if m and "*" not in path:
-        build = _last_build(stage)
-        if build is not None:
-            return Artifact(
-                posixpath.basename(path), triple_from_target_path(path), build, build.line
-            )
-    for known, art in stage.artifacts.items():
-        if known.endswith("/*") and posixpath.dirname(path) == known[:-2]:
-            return replace(art, name=posixpath.basename(path))
+    if stage.linked_dirs and depth < _MAX_LINK_DEPTH:
+        found = _through_link(stage, path, depth)
+        if found is not None:
+            return found
+    name = posixpath.basename(path)
+    if not is_binary_name(name):
+        return None
+    every = stage.artifacts.get(posixpath.join(posixpath.dirname(path), "*"))
+    if every is not None:  # `cp -r target/release /dist`: each binary of the build is there
+        return replace(every, name=name)
+    return _producer(stage, path, "*" if _GLOB.search(name) else name)
+
+
+def _through_link(stage: StageFacts, path: str, depth: int) -> Artifact | None:
+    """The artifact at ``path`` in a directory copied whole from a stage (or linked)."""
+    folder = path
+    for _ in range(_MAX_DEPTH):
+        if folder in ("/", ""):
+            return None
+        folder = posixpath.dirname(folder)
+        link = stage.linked_dirs.get(folder)
+        if link is not None:
+            src_stage, src_dir = link
+            rel = path[len(folder.rstrip("/")) + 1 :]
+            return _artifact_at(src_stage, posixpath.join(src_dir, rel), depth + 1)
     return None
 
 
-def _in_custom_target_dir(stage: StageFacts, path: str) -> Artifact | None:
-    """`--target-dir /out` or CARGO_TARGET_DIR=/out put binaries at /out/[<triple>/]<profile>/<name>."""
-    for b in reversed(stage.builds):
-        where = b.cargo.target_dir or b.env.get("CARGO_TARGET_DIR")
-        if not where or not b.cargo.produces_binaries:
-            continue
-        base = _abs(b.workdir, where)
-        if not path.startswith(base.rstrip("/") + "/"):
-            continue
-        parts = path[len(base.rstrip("/")) + 1 :].split("/")
-        if len(parts) in (2, 3) and "*" not in parts[-1]:
-            triple = parts[0] if len(parts) == 3 else None
-            return Artifact(parts[-1], triple, b, b.line)
+def _is_binary_path(path: str) -> bool:
+    """Not a library or debug file, and not in deps/, build/... of a target directory
+    (a workdir named /build is no intermediate directory)."""
+    parts = path.rstrip("/").split("/")
+    at = max((i for i, p in enumerate(parts) if p == "target"), default=-1)
+    inside = parts[at + 1 : -1] if at >= 0 else parts[-4:-1]
+    return is_binary_name(parts[-1]) and not _INTERMEDIATE_DIRS.intersection(inside)
+
+
+@record(frozen=True)
+class _Place:
+    """Where in a target directory a path is: `<dir>/[<triple>/]<profile>/<name>`."""
+
+    triple: str | None  # None: no triple directory; "?": one named by a variable
+    profile: str
+    custom: bool  # under the build's --target-dir / CARGO_TARGET_DIR
+
+
+def _place(b: Build, path: str, anywhere: bool, default: _Place | None) -> _Place | None:
+    """Where ``path`` is in the build's target directory; ``default``: where it is in a
+    plain `target/` (the same for every build, so worked out once by the caller)."""
+    where = b.cargo.target_dir or b.env.get("CARGO_TARGET_DIR")
+    if not where:
+        # `cargo install NAME` builds in a temporary directory, not in target/
+        return None if b.cargo.installs_elsewhere else default
+    base = _abs(build_dir(b), where).rstrip("/") + "/"
+    if not (path + "/").startswith(base):
+        return None
+    if anywhere:  # `find /out -name app`: any layout under the directory
+        return _Place("?", "?", True)
+    return _layout(path[len(base) :].split("/"), True)
+
+
+def _default_place(path: str, anywhere: bool) -> _Place | None:
+    parts = path.split("/")
+    at = max((i for i, p in enumerate(parts) if p == "target"), default=-1)
+    if at < 0:
+        return None
+    return _Place("?", "?", False) if anywhere else _layout(parts[at + 1 :], False)
+
+
+def _layout(rest: list[str], custom: bool) -> _Place | None:
+    """`[<triple>/]<profile>/<name>` below a target directory."""
+    if len(rest) == 3 and ("$" in rest[0] or triple_from_target_path("/".join(rest))):
+        return _Place("?" if "$" in rest[0] else normalize_triple(rest[0]), rest[1], custom)
+    if triple_from_target_path(rest[0] + "/x"):
+        return None  # `target/<triple>` itself, not a profile directory
+    if len(rest) == 2 or (len(rest) == 3 and rest[1] == "examples"):
+        return _Place(None, rest[0], custom)
     return None
 
 
-def _last_build(stage: StageFacts) -> Build | None:
-    for b in reversed(stage.builds):
-        if b.cargo.produces_binaries:
-            return b
-    return None
+def _producer(stage: StageFacts, path: str, name: str, anywhere: bool = False) -> Artifact | None:
+    """The build of the stage that made the binary at ``path`` (a target directory path):
+    the one whose target dir, triple, profile and `--bin` fit best, the latest on a tie;
+    unknown when a build driver (`make`, a build script) ran after it."""
+    if not (anywhere or _is_binary_path(path)):
+        return None
+    scored = []
+    default = _default_place(path, anywhere)
+    for b in stage.builds[-_MAX_BUILDS:]:
+        place = _place(b, path, anywhere, default) if b.cargo.produces_binaries else None
+        score = _fit(b, place, name) if place is not None else None
+        if score is not None:
+            scored.append((score, b.line, b))
+    scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
+    best = scored[0][2] if scored else None
+    triple = None if anywhere else triple_from_target_path(path)
+    later = [s for s in stage.scripts if best is None or s[0] > best.line]
+    in_target = default is not None
+    if later and (best is None or name not in best.cargo.bins) and in_target:
+        # the last driver that says it builds (`make build`, not `make install-docs`), else the first
+        line, script = next((d for d in reversed(later) if "build" in d[1]), later[0])
+        why = f"`{script}` (line {line}) runs a build whose commands are not read here"
+        return Artifact(name, triple, None, line, unknown_why=why)
+    if best is None:
+        return None
+    return Artifact(name, triple, best, best.line, others=tuple(t[2] for t in scored[1:]))
+
+
+_PROFILE_DIRS = {"dev": "debug", "test": "debug", "bench": "release"}
+
+
+def _fit(b: Build, place: _Place, name: str) -> int | None:
+    """How well a build explains a binary at ``place``; None when it cannot have made it."""
+    if b.cargo.bins and name != "*" and name not in b.cargo.bins:
+        return None  # `--bin a` builds only a
+    score = (8 if name in b.cargo.bins else 0) + (2 if place.custom else 0)
+    wanted = declared_targets(b)
+    concrete = [t for t in wanted if "$" not in t]
+    if place.triple is None:  # cargo writes under <triple>/ whenever a target is given
+        score += -4 if concrete else 1
+    elif place.triple != "?":
+        score += 4 if place.triple in concrete else (-4 if concrete else 0)
+    profile = _PROFILE_DIRS.get(b.cargo.profile, b.cargo.profile)
+    if "$" not in profile and place.profile not in ("?",) and "$" not in place.profile:
+        score += 2 if profile == place.profile else -3
+    return score
+
+
+def declared_targets(b: Build) -> list[str]:
+    """The triples a build names itself (normalized), before .cargo/config and the host."""
+    if b.cargo.targets:
+        return [t if "$" in t else normalize_triple(t) for t in b.cargo.targets]
+    if b.cargo.tool == "xx-cargo":
+        triple = xx_triple(b)[0]
+        return [triple] if triple else ["$XX"]
+    named = b.cargo.config_target or b.env.get("CARGO_BUILD_TARGET")
+    if named:
+        return [named if "$" in named else normalize_triple(named)]
+    return []
+
+
+def xx_triple(b: Build) -> tuple[str | None, str]:
+    """tonistiigi/xx's `xx-cargo` builds for TARGETPLATFORM with the base image's libc:
+    `<arch>-unknown-linux-gnu` on Debian/Ubuntu, `-musl` on Alpine (`-alpine-` with
+    Alpine's own rust package)."""
+    platform = b.env.get("TARGETPLATFORM")
+    arch = arch_from_platform(platform)
+    where = f"TARGETPLATFORM {platform}" if platform and "$" not in platform else "linux/amd64"
+    if b.image.libc not in (GLIBC, MUSL):
+        why = f"`xx-cargo` on line {b.line} builds for the libc of `{b.image.ref}`, which is not known"
+        return None, why
+    env = "gnu" if b.image.libc == GLIBC else "musl"
+    host = b.toolchain.host if b.toolchain is not None else None
+    vendor = "alpine" if env == "musl" and host and "-alpine-" in host else "unknown"
+    why = f"`xx-cargo` on line {b.line}: {where} on a {b.image.libc} image"
+    return triple_for(arch, env, vendor), why
 
 
 def _entrypoint(
@@ -493,6 +927,8 @@ def _build_target(b: Build, config_target: str | None) -> tuple[str | None, str]
     """Cargo's precedence: --target, --config, CARGO_BUILD_TARGET, .cargo/config, the host."""
     if b.cargo.targets:
         return b.cargo.targets[0], f"`--target {b.cargo.targets[0]}` on line {b.line}"
+    if b.cargo.tool == "xx-cargo":  # xx-cargo passes --target itself
+        return xx_triple(b)
     if b.cargo.config_target:
         return b.cargo.config_target, f"`--config build.target` on line {b.line}"
     if "CARGO_BUILD_TARGET" in b.env:

@@ -24,6 +24,7 @@ from allocpolicy.facts.containers import (
     Build,
     Containerfile,
     StageFacts,
+    build_dir,
     build_target,
     preloads,
 )
@@ -90,18 +91,18 @@ def shipped_binaries(repo: Repo, cf: Containerfile) -> list[ShippedBinary]:
     final = cf.final
     if final is None:
         return []
-    arts = list(final.artifacts.values())
-    if not arts:
-        arts = [
-            Artifact(n, None, b, b.line)
-            for b in final.builds
-            if b.cargo.produces_binaries
-            for n in _build_bin_names(repo, cf, b)
-        ]
     out: dict[tuple[str, str | None, str | None], ShippedBinary] = {}
-    for art in arts:
+    for art in final.artifacts.values():
         for sb in _resolve_artifact(repo, cf, art):
             out.setdefault((sb.name, sb.crate.name if sb.crate else None, sb.triple), sb)
+    if not out:  # nothing copied or installed of this repository: what the stage built is there
+        for b in final.builds:
+            if b.cargo.produces_binaries and not _third_party(repo, b):
+                for n in _build_bin_names(repo, cf, b):
+                    for sb in _resolve_artifact(repo, cf, Artifact(n, None, b, b.line)):
+                        out.setdefault(
+                            (sb.name, sb.crate.name if sb.crate else None, sb.triple), sb
+                        )
     named = {sb.name for sb in out.values()}
     for sb in _built_elsewhere(repo, cf, final, named):
         out.setdefault((sb.name, sb.crate.name if sb.crate else None, None), sb)
@@ -192,16 +193,30 @@ def _repo_dir(stage: StageFacts, path: str) -> str | None:
     return "" if joined == "." else joined
 
 
+def _third_party(repo: Repo, b: Build) -> bool:
+    """`cargo install cargo-chef` (or `--git URL`): a tool from elsewhere, not this
+    repository's binary, unless the name is a package of its workspace."""
+    if not b.cargo.installs_elsewhere:
+        return False
+    return (
+        b.cargo.install_git is not None or repo.crate_by_name(b.cargo.install_crate or "") is None
+    )
+
+
 def _build_crates(repo: Repo, cf: Containerfile, b: Build) -> list[Crate]:
     stage = cf.stages[b.stage]
+    if b.cargo.installs_elsewhere:
+        crate = None if _third_party(repo, b) else repo.crate_by_name(b.cargo.install_crate or "")
+        return [crate] if crate is not None else []
     if b.cargo.packages:
         return [c for c in (repo.crate_by_name(p) for p in b.cargo.packages) if c]
     manifest = b.cargo.manifest_path or b.cargo.install_path
+    where = build_dir(b)
     if manifest:
-        full = posixpath.normpath(posixpath.join(b.workdir, manifest))
+        full = posixpath.normpath(posixpath.join(where, manifest))
         d = _repo_dir(stage, posixpath.dirname(full) if full.endswith(".toml") else full)
     else:
-        d = _repo_dir(stage, b.workdir)
+        d = _repo_dir(stage, where)
     if d is None:
         return []
     crate = repo.crate_at(d)
@@ -224,7 +239,10 @@ def _rel_to(base: str, path: str) -> str:
 
 
 def _resolve_artifact(repo: Repo, cf: Containerfile, art: Artifact) -> list[ShippedBinary]:
+    art = _producing_build(repo, cf, art)
     b = art.build
+    if b is not None and _third_party(repo, b):
+        return []  # a tool the image installs from crates.io or git: not this repository's
     candidates = _build_crates(repo, cf, b) if b else []
     names = [art.name]
     if art.name in ("*", ""):
@@ -232,8 +250,21 @@ def _resolve_artifact(repo: Repo, cf: Containerfile, art: Artifact) -> list[Ship
     out = []
     for name in names:
         crate = _crate_for(repo, candidates, name)
+        if crate is None and b is None and art.unknown_why:
+            continue  # what a `make` stage holds is this repository's only when a crate makes it
         out.append(_shipped(repo, cf, art, name, crate))
     return out
+
+
+def _producing_build(repo: Repo, cf: Containerfile, art: Artifact) -> Artifact:
+    """Of the builds that may have made the binary (containers.py ranks them by target
+    dir, triple, profile and `--bin`), the first whose packages have a bin of that name."""
+    if not art.others or art.build is None or art.name in ("*", ""):
+        return art
+    for b in (art.build, *art.others):
+        if any(art.name in c.bins for c in _build_crates(repo, cf, b)):
+            return art if b is art.build else replace(art, build=b, line=b.line)
+    return art
 
 
 def _crate_for(repo: Repo, candidates: list[Crate], name: str) -> Crate | None:
@@ -261,6 +292,8 @@ def _shipped(
         config = repo.cargo_config_for(_repo_dir(cf.stages[b.stage], b.workdir) or "")
         triple, why = build_target(b, config.target if config else None)
         evidence = (_evidence_line(cf, b, why), why)
+    elif art.unknown_why:
+        triple, evidence = None, (art.line, art.unknown_why)
     else:
         triple, evidence = None, (art.line, "a prebuilt binary whose path names no target")
     reasons.append(f"target {triple or 'unknown'}: {evidence[1]}")
@@ -276,8 +309,8 @@ def _evidence_line(cf: Containerfile, b: Build, why: str) -> int:
     stage = cf.stages[b.stage]
     if why == "CARGO_BUILD_TARGET":
         return stage.env_lines.get("CARGO_BUILD_TARGET", b.line)
-    if why.startswith("the default target of") or why.startswith("no target"):
-        return _root_from_line(cf, stage)  # the FROM that names the builder image
+    if why.startswith(("the default target of", "no target", "`xx-cargo`")):
+        return _root_from_line(cf, stage)  # the FROM that names the builder image (its libc)
     if why.startswith("the host of the toolchain"):
         return stage.stage.from_line  # the build stage, whose RUNs brought the toolchain in
     return b.line
