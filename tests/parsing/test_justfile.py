@@ -140,6 +140,12 @@ def test_positional_arguments_are_quoted_as_the_shell_sees_them() -> None:
     assert lines[-1] == "cargo build   --features 'a b' 'it'\\''s'"
     (line,) = (run(["release-notes", 'v1 "x"']) or [])[1:]
     assert line == 'echo "release v1 \\"x\\" of v1 "x"" > NOTES'
+    jf = parse_justfile(
+        'set positional-arguments\nr *a:\n    echo \'$1\' \\$1 "$#" "x $*" "$0" $2\n'
+    )
+    assert recipe(jf, ["r", "a b", "c"], {}, "/") == [
+        'echo \'$1\' \\$1 "2" "x a b c" "r" c'  # the shell would not expand the first two
+    ]
 
 
 def test_what_just_computes_at_run_time_is_unknown() -> None:

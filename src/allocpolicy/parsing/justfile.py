@@ -442,13 +442,14 @@ def _attributes(p: _Parser) -> list[str]:
     names: list[str] = []
     while p.at("["):
         p.take()
-        depth = 1
+        depth = 1  # brackets and parentheses: `[arg("x", long)]` names one attribute, arg
         while depth:
             tok = p.take()
             if tok.kind == "eof":
                 raise _Fail("[")
-            depth += {"[": 1, "]": -1}.get(tok.text, 0) if tok.kind == "op" else 0
-            if tok.kind == "name" and depth == 1:
+            if tok.kind == "op":
+                depth += {"[": 1, "(": 1, "]": -1, ")": -1}.get(tok.text, 0)
+            elif tok.kind == "name" and depth == 1:
                 names.append(tok.text)
     return names
 
@@ -924,22 +925,25 @@ def _positional(line: str, name: str, args: list[str]) -> str:
     """`$1`, `"$@"`, `$#` in a line replaced by the arguments just passes the shell.
 
     Each argument is quoted as the shell would see it where the reference stands:
-    bare, inside double quotes, or as the `"$@"` that expands to one word each."""
+    bare, inside double quotes, or as the `"$@"` that expands to one word each; inside
+    single quotes or after a backslash the shell does not expand it, nor does this."""
     out: list[str] = []
-    pos, quoted = 0, False
+    pos, state = 0, ""
     for m in _POSITIONAL.finditer(line):
-        between = line[pos : m.start()]
-        quoted = _in_double_quotes(between, quoted)
-        out.append(between)
+        state, escaped = _quoting(line[pos : m.start()], state)
+        out.append(line[pos : m.start()])
         pos = m.end()
         which = m.group(1) or m.group(2)
-        if which is None:  # the whole "$@": one word per argument
+        if state == "'" or escaped:
+            out.append(m.group())
+            state, _ = _quoting(m.group()[1:] if escaped else m.group(), state)
+        elif which is None:  # the whole "$@": one word per argument
             words = " ".join(quote(a) for a in args)
-            out.append(f'"{words}"' if quoted else words)  # inside "…": close, words, reopen
-        elif which in "@*" and not quoted:
+            out.append(f'"{words}"' if state else words)  # inside "…": close, words, reopen
+        elif which in "@*" and not state:
             out.append(" ".join(quote(a) for a in args))
         else:
-            out.append(_fit(_argument(which, name, args), quoted))
+            out.append(_fit(_argument(which, name, args), state == '"'))
     out.append(line[pos:])
     return "".join(out)
 
@@ -959,21 +963,24 @@ def _fit(value: str, quoted: bool) -> str:
     return "".join(c if c not in '"\\`' else "\\" + c for c in value)  # `$` stays live
 
 
-def _in_double_quotes(text: str, quoted: bool) -> bool:
-    """Whether the shell is inside double quotes after `text`, starting as `quoted`."""
-    i, single = 0, False
+def _quoting(text: str, state: str) -> tuple[str, bool]:
+    """The shell's quoting after `text` from `state` ("", '"' or "'"), and whether
+    `text` ends in a backslash that escapes what follows."""
+    i = 0
     while i < len(text):
         c = text[i]
-        if single:
-            single = c != "'"
+        if state == "'":
+            state = "" if c == "'" else state
         elif c == "\\":
+            if i + 1 == len(text):
+                return state, True
             i += 1
         elif c == '"':
-            quoted = not quoted
-        elif c == "'" and not quoted:
-            single = True
+            state = "" if state else '"'
+        elif c == "'" and not state:
+            state = "'"
         i += 1
-    return quoted
+    return state, False
 
 
 _SAFE = re.compile(r"[\w@%+=:,./-]+")
