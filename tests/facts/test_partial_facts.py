@@ -9,7 +9,6 @@ elsewhere, since nobody here can see its features or its target.
 from __future__ import annotations
 
 import pytest
-
 from helpers import cargo
 
 JEMALLOC = 'tikv-jemallocator = { version = "0.6", optional = true }'
