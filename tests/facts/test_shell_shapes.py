@@ -185,6 +185,72 @@ def test_quoted_features_reach_the_build(scan_tree):
     assert "AP001" not in rules_of(result)
 
 
+# -- the interpreter on its own -------------------------------------------------------
+
+
+def _run(script: str, env: dict[str, str] | None = None) -> list[tuple[list[str], str]]:
+    from allocpolicy.facts.shell import run_script
+
+    return [(c.argv, c.cwd) for c in run_script(script, env or {}, "/src")]
+
+
+def test_variables_expand_as_the_shell_expands_them():
+    script = (
+        'F="--locked  --offline"; E=; cargo build $F $E "$E" ${T:-x86_64-unknown-linux-gnu} '
+        "${P#linux/} ${P/linux/os} '$F'"
+    )
+    assert _run(script, {"P": "linux/arm64"}) == [
+        (
+            ["cargo", "build", "--locked", "--offline", "", "x86_64-unknown-linux-gnu", "arm64"]
+            + ["os/arm64", "$F"],
+            "/src",
+        )
+    ]
+
+
+def test_only_exported_variables_reach_a_child_environment():
+    from allocpolicy.facts.shell import run_script
+
+    cmds = run_script(
+        "A=1; export B=2; C=3 env D=4 cargo build && sh -c 'echo $A $B' && unset B && x",
+        {"E": "5"},
+        "/",
+    )
+    assert [(c.argv, {k: v for k, v in c.env.items() if k != "PWD"}) for c in cmds] == [
+        (["cargo", "build"], {"B": "2", "C": "3", "D": "4", "E": "5"}),
+        (["echo", "$A", "2"], {"B": "2", "E": "5"}),  # A was never exported: unknown there
+        (["x"], {"E": "5"}),
+    ]
+
+
+def test_directories_follow_cd_but_not_out_of_a_subshell_or_a_job():
+    script = "cd a; (cd b; x); y; cd c & z; pushd /d; cd e; popd; w; cd; v"
+    assert _run(script) == [
+        (["x"], "/src/a/b"),
+        (["y"], "/src/a"),
+        (["z"], "/src/a"),
+        (["w"], "/src/a"),
+        (["v"], "/root"),
+    ]
+
+
+def test_branch_assignments_run_the_rest_once_per_outcome():
+    from allocpolicy.facts.shell import run_script
+
+    cmds = run_script("if a; then T=x; else T=y; fi; b $T; if c; then d; fi; e $T", {}, "/")
+    assert [(c.argv, c.path) for c in cmds] == [
+        (["a"], 0),
+        (["b", "x"], 0),
+        (["b", "y"], 1),
+        (["c"], 0),
+        (["c"], 1),
+        (["d"], 0),
+        (["d"], 1),
+        (["e", "x"], 0),  # `if c` changed nothing: still two outcomes, not four
+        (["e", "y"], 1),
+    ]
+
+
 # -- hostile scripts: bounded, never an exception ------------------------------------
 
 
@@ -217,6 +283,16 @@ def test_hostile_scripts_are_read_within_bounds():
         "f() { f; }; f",
     ):
         shell.run_script(odd, {}, "")
+
+
+def test_one_containerfile_of_many_hostile_runs_is_bounded_as_a_whole():
+    from allocpolicy.facts import shell
+    from allocpolicy.parsing.expand import Expander
+
+    expander = Expander()  # one per Containerfile
+    runs = [shell.run_script("f() { f; f; f; f; }; f", {}, "/", expander) for _ in range(10)]
+    assert runs[0][-1].unknown.startswith("the script takes over 20000 steps")
+    assert runs[-1][-1].unknown == "the Containerfile's reading budget is spent"
 
 
 def shlex_quote(text: str) -> str:

@@ -191,3 +191,8 @@ def test_plain_reader_equals_the_grammar(script):
 def test_plain_reader_leaves_everything_else_to_the_grammar():
     for script in ("a 'b'", 'a "b"', "a $(b)", "if a; then b; fi", "a > f", "f() { a; }", "a\nb"):
         assert bash._plain(script) is None, script
+
+
+def test_backtick_comments_in_an_install_list_are_nothing():
+    (cmd,) = parse("apt-get install -y cmake `# for C deps` libssl-dev   `# for openssl`").items
+    assert argv(cmd) == ["apt-get", "install", "-y", "cmake", "libssl-dev"]

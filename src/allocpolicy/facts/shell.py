@@ -91,7 +91,12 @@ def run_script(
     try:
         run.seq(parse(script), [start], 0)
     except _OutOfSteps:
-        run.out.append(Command([], unknown=f"the script takes over {steps} steps to read"))
+        why = (
+            f"the script takes over {steps} steps to read"
+            if steps == MAX_STEPS
+            else "the Containerfile's reading budget is spent"
+        )
+        run.out.append(Command([], unknown=why))
     expander.left -= run.steps * STEP_COST
     return run.out
 
@@ -142,13 +147,14 @@ _IFS = re.compile(r"[ \t\n]+")
 
 
 class _Run:
-    __slots__ = ("expand", "limit", "next_path", "out", "steps")
+    __slots__ = ("expand", "limit", "next_path", "out", "steps", "trees")
 
     def __init__(self, expand: Callable[[str, Mapping[str, str]], str], limit: int) -> None:
         self.expand, self.limit = expand, limit
         self.out: list[Command] = []
         self.steps = 0
         self.next_path = 1
+        self.trees: list[Seq] = []
 
     def step(self) -> None:
         self.steps += 1
@@ -229,8 +235,11 @@ class _Run:
             return states
         if len(states) > MAX_PATHS:
             return [_merge(states)]
-        for st in states[1:]:
-            st.path, self.next_path = self.next_path, self.next_path + 1
+        taken: set[int] = set()
+        for st in states:  # an outcome keeps its path unless another one has it already
+            if st.path in taken:
+                st.path, self.next_path = self.next_path, self.next_path + 1
+            taken.add(st.path)
         return states
 
     def loop(self, node: Loop, states: list[_State], calls: int) -> list[_State]:
@@ -327,7 +336,9 @@ class _Run:
             if calls < MAX_CALLS:
                 child = _State(st.environ(prefix), set(st.exported) | set(prefix), st.cwd)
                 child.vars["PWD"], child.path = st.cwd, st.path
-                self.seq(parse(_inline_script(argv) or ""), [child], calls + 1)
+                tree = parse(_inline_script(argv) or "")
+                self.trees.append(tree)  # alive to the end: `site` is the id of a node
+                self.seq(tree, [child], calls + 1)
         elif argv:
             env = st.environ(prefix)
             self.out.append(Command(argv, env, st.cwd, unknown, st.path, id(node)))

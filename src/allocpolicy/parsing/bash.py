@@ -16,10 +16,11 @@ Bounded, because RUN lines come from strangers' pull requests: a script past
 deeper than :data:`MAX_DEPTH`, reads as :class:`Unknown`; so does any part the
 grammar could not read (an ERROR node). Nothing here raises on odd input.
 
-Most RUN lines are plain (``apt-get install -y x && cargo build --release``):
-:func:`_plain` reads those by hand into the very same tree, so the common scan
-never imports tree-sitter (tests/parsing/test_bash.py holds the two readings
-equal on generated plain scripts).
+Half the RUN lines of real repositories are plain (``apt-get install -y x &&
+cargo build --release``): :func:`_plain` reads those by hand into the very same
+tree, so a scan whose scripts are all plain never imports tree-sitter
+(tests/parsing/test_bash.py holds the two readings equal on generated plain
+scripts).
 """
 
 from __future__ import annotations
@@ -144,7 +145,14 @@ def parse(script: str) -> Seq:
     return plain if plain is not None else _grammar(script)
 
 
+# `# why` in backticks comments one line of a long install list; bash expands it to
+# nothing, but tree-sitter-bash reads the comment on past the closing backtick.
+_BACKTICK_COMMENT = re.compile(r"`[ \t]*#[^`\n]*`")
+
+
 def _grammar(script: str) -> Seq:
+    if "`" in script:
+        script = _BACKTICK_COMMENT.sub("", script)
     data = script.encode("utf-8", "replace")
     root = _parser().parse(data).root_node
     if root.descendant_count > MAX_NODES:
@@ -535,12 +543,15 @@ class _Reader:
 
     def word(self, node: TSNode) -> Word:
         pieces: list[Piece] = []
-        self.pieces(node, False, pieces)
+        self.pieces(node, False, pieces, 0)
         return _merge(tuple(pieces)) or (Piece(LIT, ""),)
 
-    def pieces(self, node: TSNode, quoted: bool, out: list[Piece]) -> None:
+    def pieces(self, node: TSNode, quoted: bool, out: list[Piece], depth: int) -> None:
         kind = node.type
-        if kind in ("simple_expansion", "expansion"):
+        depth += 1
+        if depth > MAX_DEPTH:
+            out.append(Piece(SUBST, self.text(node), quoted))  # too deep to read: unknown
+        elif kind in ("simple_expansion", "expansion"):
             text = self.text(node)
             has_subst = "$(" in text or "`" in text
             out.append(Piece(SUBST if has_subst else VAR, text, quoted))
@@ -548,10 +559,10 @@ class _Reader:
             out.append(Piece(SUBST, self.text(node), quoted))
         elif kind == "concatenation":
             for c in node.children:
-                self.pieces(c, quoted, out)
+                self.pieces(c, quoted, out, depth)
         elif kind in ("string", "translated_string"):
             for c in node.named_children:
-                self.pieces(c, True, out)
+                self.pieces(c, True, out, depth)
             if not node.named_children:
                 out.append(Piece(LIT, "", True))
         elif kind == "string_content":
@@ -563,7 +574,7 @@ class _Reader:
             out.append(Piece(LIT, _UNQUOTE.sub(lambda m: _ANSI.get(m[1], m[0]), body), True))
         elif node.child_count and kind not in ("word", "number", "extglob_pattern"):
             for c in node.children:
-                self.pieces(c, quoted, out)
+                self.pieces(c, quoted, out, depth)
         else:
             text = self.text(node)
             out.append(Piece(LIT, _UNQUOTE.sub(r"\1", text) if not quoted else text, quoted))
@@ -582,10 +593,15 @@ def _add(node: Node | None, items: list[Node], ops: list[str]) -> None:
 def _merge(pieces: tuple[Piece, ...]) -> Word:
     """Adjacent literal pieces as one, so equal words compare equal however they were read."""
     out: list[Piece] = []
-    for p in pieces:
-        if out and p.kind == LIT and out[-1].kind == LIT:
-            prev = out[-1]
-            out[-1] = Piece(LIT, prev.text + p.text, prev.quoted or p.quoted)
-        else:
+    run: list[Piece] = []
+    for p in (*pieces, None):
+        if p is not None and p.kind == LIT:
+            run.append(p)
+            continue
+        if run:
+            text = "".join(r.text for r in run)
+            out.append(Piece(LIT, text, any(r.quoted for r in run)))
+            run = []
+        if p is not None:
             out.append(p)
     return tuple(out)
