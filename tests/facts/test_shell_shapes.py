@@ -124,6 +124,7 @@ WHERE_SHAPES = {
     "cd to a variable": f"RUN D=z && cd $D && {BUILD_Z}\n",
     "pushd and popd": f"RUN pushd z && {BUILD_Z} && popd\n",
     "sh -c with cd": f"RUN sh -c 'cd z && {BUILD_Z}'\n",
+    "exec form bash -c": f'RUN ["bash", "-c", "cd z && {BUILD_Z}"]\n',
 }
 
 

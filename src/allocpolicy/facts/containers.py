@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 
 from allocpolicy._record import field, record, replace
 from allocpolicy.facts.cargo_cmd import CargoBuild, parse_cargo
@@ -176,9 +177,9 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
         script = script.split("<<", 1)[0] + "\n" + "\n".join(h.body for h in ins.heredocs)
     exec_form = ins.exec_form()
     if exec_form is not None:
-        script = " ".join(
-            exec_form[2:] if exec_form[:2] in (["sh", "-c"], ["/bin/sh", "-c"]) else exec_form
-        )
+        # quoted back, so `["bash", "-c", "cd app && cargo build"]` stays one script
+        sh_c = exec_form[:2] in (["sh", "-c"], ["/bin/sh", "-c"])
+        script = " ".join(exec_form[2:]) if sh_c else shlex.join(exec_form)
     workdir = facts.workdir
     # What one command of the script did in each outcome of its `if`/`case` branches
     builds: dict[int, list[tuple[int, Build]]] = {}
