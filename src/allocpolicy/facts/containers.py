@@ -10,12 +10,13 @@ import fnmatch
 import itertools
 import posixpath
 import re
+import shlex
 
 from allocpolicy._record import field, record, replace
 from allocpolicy.facts.cargo_cmd import SHELL_KEYWORDS, CargoBuild, parse_cargo
 from allocpolicy.facts.images import GLIBC, MUSL, ImageInfo, classify_image
 from allocpolicy.facts.runtime import with_copied_loader
-from allocpolicy.facts.shell import Command, commands, installed_packages
+from allocpolicy.facts.shell import Command, commands, installed_packages, run_script
 from allocpolicy.facts.toolchains import Toolchain, toolchain_of
 from allocpolicy.facts.triples import (
     arch_from_platform,
@@ -232,30 +233,54 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
         script = script.split("<<", 1)[0] + "\n" + "\n".join(h.body for h in ins.heredocs)
     exec_form = ins.exec_form()
     if exec_form is not None:
-        script = " ".join(
-            exec_form[2:] if exec_form[:2] in (["sh", "-c"], ["/bin/sh", "-c"]) else exec_form
-        )
-    local_env = dict(facts.env)
+        # quoted back, so `["bash", "-c", "cd app && cargo build"]` stays one script
+        sh_c = exec_form[:2] in (["sh", "-c"], ["/bin/sh", "-c"])
+        script = " ".join(exec_form[2:]) if sh_c else shlex.join(exec_form)
     workdir = facts.workdir
-    for cmd in commands(script):
-        _run_command(facts, ins, cmd, local_env)
+    # What one command of the script did in each outcome of its `if`/`case` branches
+    builds: dict[int, list[tuple[int, Build]]] = {}
+    copies: dict[tuple[int, str], list[tuple[int, Artifact]]] = {}
+    for cmd in run_script(script, facts.env, workdir, facts.doc.expander):
+        if not cmd.argv:
+            continue  # a part the shell reading could not follow
+        facts.workdir = cmd.cwd  # where the command runs (`cd app && cp target/...`)
+        count, before = len(facts.builds), dict(facts.artifacts)
+        _run_command(facts, ins, cmd)
+        for b in facts.builds[count:]:
+            builds.setdefault(cmd.site, []).append((cmd.path, b))
+        for path, art in facts.artifacts.items():
+            if before.get(path) is not art:
+                copies.setdefault((cmd.site, path), []).append((cmd.path, art))
     facts.workdir = workdir  # a `cd` lasts only for its own RUN
+    for runs in builds.values():
+        targets = [_written_target(b) for _, b in runs]
+        if _libc_differs(targets, {path for path, _ in runs}):
+            unknown = "$(one of " + ", ".join(dict.fromkeys(t or "its host" for t in targets)) + ")"
+            for _, b in runs:
+                b.cargo.targets = [unknown]
+    for (_, dest), arts in copies.items():
+        triples = [a.triple or (_written_target(a.build) if a.build else None) for _, a in arts]
+        if _libc_differs(triples, {path for path, _ in arts}):
+            facts.artifacts[dest] = replace(arts[-1][1], triple=None)  # the build's: unknown
 
 
-def _run_command(
-    facts: StageFacts, ins: Instruction, cmd: Command, local_env: dict[str, str]
-) -> None:
-    shell = facts.doc.shell
-    cmd.argv = argv = [shell(a, local_env) for a in cmd.argv]
-    if argv[:1] == ["export"]:
-        for w in argv[1:]:
-            if "=" in w:
-                k, v = w.split("=", 1)
-                local_env[k] = shell(v, local_env)
-        return
-    if argv[:1] == ["cd"] and len(argv) > 1:
-        facts.workdir = _abs(facts.workdir, argv[1])
-        return
+def _libc_differs(targets: list[str | None], paths: set[int]) -> bool:
+    """`case $P in a) T=x-musl;; b) T=y-gnu;; esac; cargo build --target $T`: libc unknown.
+
+    One command seen in several branch outcomes with targets of different libcs;
+    where they agree on the libc (two arches, both musl) the reading stands.
+    """
+    return len(paths) > 1 and len({None if not t or "$" in t else "musl" in t for t in targets}) > 1
+
+
+def _written_target(b: Build) -> str | None:
+    if b.cargo.targets:
+        return b.cargo.targets[0]
+    return b.cargo.config_target or b.env.get("CARGO_BUILD_TARGET")
+
+
+def _run_command(facts: StageFacts, ins: Instruction, cmd: Command) -> None:
+    argv = cmd.argv
     packages = installed_packages(cmd)
     for pkg in packages:
         facts.packages[pkg] = ins.start_line
@@ -264,13 +289,12 @@ def _run_command(
         facts.toolchain = toolchain
     build = parse_cargo(cmd)
     if build is not None:
-        env = {**local_env, **{k: shell(v, local_env) for k, v in cmd.env.items()}}
         b = Build(
             build,
             ins.start_line,
             facts.stage.index,
-            facts.workdir,
-            env,
+            cmd.cwd,
+            cmd.env,
             facts.image,
             facts.toolchain,
         )
