@@ -63,6 +63,13 @@ MUSL_SHAPES = {
         "&& cp target/$T/release/app /app\n",
         CRATE,
     ),
+    # the catch-all arm only complains: with T unset, cargo refuses the empty --target
+    "a case whose fallback arm sets nothing": (
+        'ARG TARGETARCH\nRUN case "$TARGETARCH" in amd64) T=x86_64-unknown-linux-musl;; '
+        "arm64) T=aarch64-unknown-linux-musl;; *) echo unsupported;; esac "
+        '&& cargo build --release --target "$T" && cp target/$T/release/app /app\n',
+        CRATE,
+    ),
     # a comment's apostrophe used to read as an unterminated quote
     "a comment with a quote in it": (
         f"RUN cargo build --release --target {MUSL} && cp target/{MUSL}/release/app /app "

@@ -252,7 +252,8 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
             if before.get(path) is not art:
                 copies.setdefault((cmd.site, path), []).append((cmd.path, art))
     facts.workdir = workdir  # a `cd` lasts only for its own RUN
-    for runs in builds.values():
+    for site, runs in builds.items():
+        runs = builds[site] = _drop_failed(facts, runs)
         targets = [_written_target(b) for _, b in runs]
         if _libc_differs(targets, {path for path, _ in runs}):
             unknown = "$(one of " + ", ".join(dict.fromkeys(t or "its host" for t in targets)) + ")"
@@ -262,6 +263,24 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
         triples = [a.triple or (_written_target(a.build) if a.build else None) for _, a in arts]
         if _libc_differs(triples, {path for path, _ in arts}):
             facts.artifacts[dest] = replace(arts[-1][1], triple=None)  # the build's: unknown
+
+
+_UNSET = re.compile(r"\$[A-Za-z_]\w*")  # the reader writes an unset name as `$NAME`
+
+
+def _drop_failed(facts: StageFacts, runs: list[tuple[int, Build]]) -> list[tuple[int, Build]]:
+    """Outcomes whose `--target` is a variable left unset, beside ones that set it.
+
+    `case $ARCH in amd64) T=x86_64-...;; *) echo unsupported;; esac && cargo build
+    --target "$T"`: with T unset cargo refuses the empty target, so that outcome
+    builds nothing; the outcomes that set it are the builds.
+    """
+    failed = [(p, b) for p, b in runs if _UNSET.fullmatch(_written_target(b) or "")]
+    if not failed or len(failed) == len(runs):
+        return runs
+    gone = {id(b) for _, b in failed}
+    facts.builds = [b for b in facts.builds if id(b) not in gone]
+    return [(p, b) for p, b in runs if id(b) not in gone]
 
 
 def _libc_differs(targets: list[str | None], paths: set[int]) -> bool:
