@@ -196,3 +196,11 @@ def test_plain_reader_leaves_everything_else_to_the_grammar():
 def test_backtick_comments_in_an_install_list_are_nothing():
     (cmd,) = parse("apt-get install -y cmake `# for C deps` libssl-dev   `# for openssl`").items
     assert argv(cmd) == ["apt-get", "install", "-y", "cmake", "libssl-dev"]
+
+
+def test_a_variable_after_a_command_substitution_stays_in_its_word() -> None:
+    # tree-sitter-bash splits `t/$(x)/$D/app` into `t/$(x)/$` and `D/app`
+    from allocpolicy.facts.shell import run_script
+
+    (cmd,) = run_script("mv t/$(uname -m)/$D/app /w", {"D": "release"}, "/")
+    assert cmd.argv == ["mv", "t/$(uname…)/release/app", "/w"]

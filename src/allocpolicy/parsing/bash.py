@@ -382,13 +382,19 @@ class _Reader:
     def s_command(self, node: TSNode, depth: int) -> Node:
         assigns: list[tuple[str, Word]] = []
         words: list[Word] = []
+        last_end = -1  # where the previous argument ended
         for child in node.children:
             if child.type == "variable_assignment" and not words:
                 assigns.append(self.assignment(child))
             elif child.type == "command_name":
                 words.extend(self.word(c) for c in child.children)
             elif child.is_named and child.type not in _SKIPPED and "redirect" not in child.type:
-                words.append(self.word(child))
+                word = self.word(child)
+                if child.start_byte == last_end and words and _dangling_dollar(words[-1]):
+                    words[-1] = _rejoin(words[-1], word)
+                else:
+                    words.append(word)
+                last_end = child.end_byte
         return Simple(tuple(assigns), tuple(words))
 
     def s_declaration_command(self, node: TSNode, depth: int) -> Node:
@@ -588,6 +594,31 @@ def _add(node: Node | None, items: list[Node], ops: list[str]) -> None:
     elif node is not None:
         items.append(node)
         ops.append(";")
+
+
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def _dangling_dollar(word: Word) -> bool:
+    return bool(word) and word[-1].kind == LIT and word[-1].text.endswith("$")
+
+
+def _rejoin(head: Word, tail: Word) -> Word:
+    """tree-sitter-bash reads `t/$(x)/$D/app` as `t/$(x)/$` and `D/app`, two words: one
+    word again, with `$D` a variable (a grammar quirk after a command substitution)."""
+    last = head[-1]
+    first = tail[0] if tail else Piece(LIT, "")
+    m = _NAME.match(first.text) if first.kind == LIT and not first.quoted else None
+    if m is None:
+        return _merge((*head, *tail))
+    pieces = (
+        *head[:-1],
+        Piece(LIT, last.text[:-1], last.quoted),
+        Piece(VAR, "$" + m.group(0)),
+        Piece(LIT, first.text[m.end() :]),
+        *tail[1:],
+    )
+    return _merge(tuple(p for p in pieces if p.kind != LIT or p.text))
 
 
 def _merge(pieces: tuple[Piece, ...]) -> Word:
