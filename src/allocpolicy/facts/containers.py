@@ -15,6 +15,7 @@ import shlex
 from allocpolicy._record import field, record, replace
 from allocpolicy.facts.cargo_cmd import SHELL_KEYWORDS, CargoBuild, parse_cargo
 from allocpolicy.facts.images import GLIBC, MUSL, ImageInfo, classify_image
+from allocpolicy.facts.recipes import task_run
 from allocpolicy.facts.runtime import with_copied_loader
 from allocpolicy.facts.shell import Command, commands, installed_packages, run_script
 from allocpolicy.facts.toolchains import Toolchain, toolchain_of
@@ -84,6 +85,8 @@ class StageFacts:
     global_args: dict[str, str] = field(default_factory=dict, repr=False)
     # The file: its expander (shared work budget), escape character and build args.
     doc: Dockerfile = field(default_factory=lambda: parse_dockerfile(""), repr=False)
+    # A repository file's text through the bounded reader (a Makefile a RUN runs), or None.
+    read: Callable[[str], str | None] | None = field(default=None, repr=False)
 
     def inherit(self, stage: Stage) -> StageFacts:
         return StageFacts(
@@ -105,6 +108,7 @@ class StageFacts:
             cmd=self.cmd,
             global_args=self.global_args,
             doc=self.doc,
+            read=self.read,
         )
 
 
@@ -129,15 +133,19 @@ def analyze(
     doc: Dockerfile,
     context: str,
     local_images: Mapping[str, tuple[str, StageFacts]] | None = None,
+    read: Callable[[str], str | None] | None = None,
 ) -> Containerfile:
-    """`local_images`: image name -> (file, last stage) of the images this repository builds."""
+    """`local_images`: image name -> (file, last stage) of the images this repository builds;
+    `read`: a repository file's text, bounded (the Makefile or justfile a RUN runs)."""
     out: list[StageFacts] = []
     for stage in doc.stages:
         if stage.parent is not None and stage.parent < len(out):
             facts = out[stage.parent].inherit(stage)
         else:
             image = classify_image(stage.base_resolved, platform=stage.platform)
-            facts = StageFacts(stage=stage, image=image, global_args=dict(doc.global_args), doc=doc)
+            facts = StageFacts(
+                stage=stage, image=image, global_args=dict(doc.global_args), doc=doc, read=read
+            )
             if image.libc == "unknown" and local_images:
                 _from_local_image(facts, local_images)
             _seed_image_env(facts)
@@ -298,7 +306,7 @@ def _written_target(b: Build) -> str | None:
     return b.cargo.config_target or b.env.get("CARGO_BUILD_TARGET")
 
 
-def _run_command(facts: StageFacts, ins: Instruction, cmd: Command) -> None:
+def _run_command(facts: StageFacts, ins: Instruction, cmd: Command, depth: int = 0) -> None:
     argv = cmd.argv
     packages = installed_packages(cmd)
     for pkg in packages:
@@ -306,6 +314,11 @@ def _run_command(facts: StageFacts, ins: Instruction, cmd: Command) -> None:
     toolchain = toolchain_of(argv, packages, facts.image, facts.stage.platform, ins.start_line)
     if toolchain is not None:
         facts.toolchain = toolchain
+    if facts.read is not None and depth < _MAX_TASK_DEPTH:
+        task = task_run(argv, cmd.cwd, cmd.env, lambda p: repo_path(facts, p), facts.read)
+        if task is not None and task.lines is not None:
+            _run_task(facts, ins, cmd, task.lines, task.directory, depth)
+            return  # else: a driver whose build is not read (below)
     build = parse_cargo(cmd)
     if build is not None:
         b = Build(
@@ -322,6 +335,26 @@ def _run_command(facts: StageFacts, ins: Instruction, cmd: Command) -> None:
             _record_install(facts, b)
         return
     _record_copy_command(facts, ins, argv)
+
+
+_MAX_TASK_DEPTH = 4  # `make` running `$(MAKE) -C sub` running `just` ...
+
+
+def _run_task(
+    facts: StageFacts, ins: Instruction, cmd: Command, lines: list[str], where: str, depth: int
+) -> None:
+    """The recipe's lines, each in a shell of its own (as make and just run them), in
+    the directory of the Makefile or justfile; just's exports reach every line."""
+    exports = [line for line in lines if line.startswith("export ")]
+    here = facts.workdir
+    for line in lines:
+        if line.startswith("export "):
+            continue
+        for sub in run_script("\n".join([*exports, line]), cmd.env, where, facts.doc.expander):
+            if sub.argv:
+                facts.workdir = sub.cwd
+                _run_command(facts, ins, sub, depth + 1)
+    facts.workdir = here
 
 
 def _record_install(facts: StageFacts, b: Build) -> None:
@@ -631,6 +664,20 @@ def _copy(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context
         target = posixpath.join(dest_abs, posixpath.basename(src.rstrip("/"))) if into else dest_abs
         _put_file(facts, target, ins.start_line)
         _copy_from_context(facts, ins, src, target, dest_abs, context)
+
+
+def repo_path(facts: StageFacts, path: str) -> str | None:
+    """The repository path the build context put at container `path`, if any."""
+    best = None
+    for cdir, rdir in facts.context_map.items():
+        inside = path == cdir or path.startswith(cdir.rstrip("/") + "/")
+        if inside and (best is None or len(cdir) > len(best[0])):
+            best = (cdir, rdir)
+    if best is None:
+        return None
+    rest = path[len(best[0]) :].strip("/")
+    joined = posixpath.normpath(posixpath.join(best[1], rest)) if rest else best[1]
+    return "" if joined == "." else joined
 
 
 def context_path(context: str, src: str) -> str:

@@ -53,6 +53,9 @@ from allocpolicy.parsing.text import (
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from allocpolicy.parsing.cfg import CfgExpr
     from allocpolicy.parsing.rust import GlobalAllocator, MacroDef
 
@@ -422,7 +425,8 @@ def _load_containerfiles(repo: Repo) -> None:
             continue
         try:
             doc = parse_dockerfile(text.text, repo.config.build_args)
-            repo.containerfiles.append(analyze(rel, doc, _context(repo.root, rel, doc)))
+            context = _context(repo, rel, doc)
+            repo.containerfiles.append(analyze(rel, doc, context, read=_reader(repo)))
         except DockerfileError as exc:  # also a word BuildKit would refuse to expand
             repo.problems.append(
                 ParseProblem(rel, exc.line, f"cannot parse Containerfile: {exc.message}")
@@ -438,6 +442,18 @@ def _load_containerfiles(repo: Repo) -> None:
             )
 
     _with_local_images(repo)
+
+
+def _reader(repo: Repo) -> Callable[[str], str | None]:
+    """A repository file's text for the RUN reader (`make` reads the Makefile), bounded."""
+
+    def read(rel: str) -> str | None:
+        try:  # a name a RUN line gives: missing is normal, so no problem is reported
+            return decode(repo.read(rel)).text
+        except ReadError:
+            return None
+
+    return read
 
 
 def _local_names(rel: str) -> list[str]:
@@ -481,7 +497,9 @@ def _with_local_images(repo: Repo) -> None:
             for s in cf.stages
         ):
             try:
-                repo.containerfiles[i] = analyze(cf.path, cf.doc, cf.context, theirs)
+                repo.containerfiles[i] = analyze(
+                    cf.path, cf.doc, cf.context, theirs, read=_reader(repo)
+                )
             except Exception:
                 continue
 
@@ -498,7 +516,7 @@ def _links_to_listed(root: Path, rel: str, listed: set[str]) -> bool:
     return target != rel and target in listed
 
 
-def _context(root: Path, rel: str, doc: Dockerfile) -> str:
+def _context(repo: Repo, rel: str, doc: Dockerfile) -> str:
     """The build context: the nearest directory (Dockerfile's, then up) holding every COPY source."""
     sources = []
     for ins in doc.instructions:
@@ -510,7 +528,36 @@ def _context(root: Path, rel: str, doc: Dockerfile) -> str:
                 if not any(c in w for c in "*?$[") and "://" not in w
             ]
     for d in _upward(posixpath.dirname(rel)):
-        base = root / d if d else root
+        base = repo.root / d if d else repo.root
         if sources and all(os.path.exists(base / s) for s in sources):
-            return d
+            return _workspace_of(repo, d, sources)
     return posixpath.dirname(rel)
+
+
+def _workspace_of(repo: Repo, d: str, sources: list[str]) -> str:
+    """`COPY . app` in a member's own directory: a member that inherits from its
+    workspace (`x.workspace = true`) builds only with the workspace root in the
+    context (cargo looks for it upward), so the context is the root's directory."""
+    crate = next((c for c in repo.crates if c.dir == d), None)
+    if crate is None or crate.root is None or not _inherits(crate.manifest.data):
+        return d
+    top = posixpath.dirname(crate.root.path)
+    above = top != d and (not top or d.startswith(top + "/"))
+    base = repo.root / top if top else repo.root
+    if above and all(os.path.exists(base / s) for s in sources):
+        return top
+    return d
+
+
+def _inherits(data: dict[str, Any]) -> bool:
+    package = data.get("package")
+    tables = [package] if isinstance(package, dict) else []
+    for key in ("dependencies", "build-dependencies"):
+        deps = data.get(key)
+        if isinstance(deps, dict):
+            tables.append(deps)
+    for table in tables:
+        for value in table.values():
+            if isinstance(value, dict) and value.get("workspace") is True:
+                return True
+    return False

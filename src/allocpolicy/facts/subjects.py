@@ -27,6 +27,7 @@ from allocpolicy.facts.containers import (
     build_dir,
     build_target,
     preloads,
+    repo_path,
 )
 from allocpolicy.facts.libraries import (
     allocator_of_library,
@@ -181,16 +182,7 @@ def _build_bin_names(repo: Repo, cf: Containerfile, b: Build) -> list[str]:
 
 
 def _repo_dir(stage: StageFacts, path: str) -> str | None:
-    best = None
-    for cdir, rdir in stage.context_map.items():
-        inside = path == cdir or path.startswith(cdir.rstrip("/") + "/")
-        if inside and (best is None or len(cdir) > len(best[0])):
-            best = (cdir, rdir)
-    if best is None:
-        return None
-    rest = path[len(best[0]) :].strip("/")
-    joined = posixpath.normpath(posixpath.join(best[1], rest)) if rest else best[1]
-    return "" if joined == "." else joined
+    return repo_path(stage, path)
 
 
 def _third_party(repo: Repo, b: Build) -> bool:
