@@ -470,11 +470,33 @@ def _move(facts: StageFacts, line: int, tool: str, args: list[str]) -> None:
         if tree and _is_dir_source(facts, src, src_abs):
             _copy_tree(facts, facts, src_abs, target, line)
             continue
-        art = _artifact_at(facts, src_abs)
+        art = _artifact_at(facts, src_abs) or _from_context(facts, src_abs, line)
         if art is not None:
             _put(facts, posixpath.join(dest_abs, "*") if "*" in target else target, art)
         if tool == "install" and "-D" in opts:
             facts.dirs.setdefault(posixpath.dirname(target), line)
+
+
+# A CI artifact directory named after its target: `bin/x86_64-unknown-linux-musl-app-bin/app`
+_TRIPLE_PREFIX = re.compile(
+    r"^((?:x86_64|aarch64|i[3-6]86|armv[5-7]\w*|arm|riscv64\w*|powerpc64\w*|s390x|loongarch64)"
+    r"-unknown-linux-(?:gnu|musl)(?:eabihf|eabi|abi64|x32)?)(?=$|[-_.])"
+)
+
+
+def _from_context(facts: StageFacts, path: str, line: int) -> Artifact | None:
+    """A file the build context put here, moved by a RUN: a binary built elsewhere when a
+    crate of the repository makes one of that name (subjects.py decides), named for a
+    target when a directory of its path is."""
+    if "*" in path or repo_path(facts, path) is None:
+        return None
+    triple = triple_from_target_path(path)
+    for part in path.split("/")[:-1]:
+        m = _TRIPLE_PREFIX.match(part)
+        if triple is None and m is not None:
+            triple = normalize_triple(m.group(1))
+    why = f"`{path}` comes from the build context (moved on line {line}): built outside this file"
+    return Artifact(posixpath.basename(path), triple, None, line, unknown_why=why)
 
 
 def _link(facts: StageFacts, line: int, src: str, link: str, symbolic: bool) -> None:
