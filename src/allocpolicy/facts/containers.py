@@ -245,6 +245,8 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
         sh_c = exec_form[:2] in (["sh", "-c"], ["/bin/sh", "-c"])
         script = " ".join(exec_form[2:]) if sh_c else shlex.join(exec_form)
     workdir = facts.workdir
+    mapped = dict(facts.context_map)
+    facts.context_map.update(_bind_mounts(facts, ins, context))  # for this RUN only
     # What one command of the script did in each outcome of its `if`/`case` branches
     builds: dict[int, list[tuple[int, Build]]] = {}
     copies: dict[tuple[int, str], list[tuple[int, Artifact]]] = {}
@@ -260,6 +262,7 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
             if before.get(path) is not art:
                 copies.setdefault((cmd.site, path), []).append((cmd.path, art))
     facts.workdir = workdir  # a `cd` lasts only for its own RUN
+    facts.context_map = mapped
     for site, runs in builds.items():
         runs = builds[site] = _drop_failed(facts, runs)
         targets = [_written_target(b) for _, b in runs]
@@ -274,6 +277,23 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
 
 
 _UNSET = re.compile(r"\$[A-Za-z_]\w*")  # the reader writes an unset name as `$NAME`
+
+
+def _bind_mounts(facts: StageFacts, ins: Instruction, context: str) -> dict[str, str]:
+    """`RUN --mount=target=.` (type bind, from the context): the context is at the target
+    while the RUN runs; `source=sub` mounts a subdirectory of it."""
+    out: dict[str, str] = {}
+    for name, value in ins.flag_items:
+        if name != "mount":
+            continue
+        opts = dict(part.partition("=")[::2] for part in value.split(",") if part)
+        if opts.get("type", "bind") != "bind" or "from" in opts:
+            continue
+        target = opts.get("target") or opts.get("dst") or opts.get("destination")
+        if target:
+            where = _abs(facts.workdir, facts.doc.word(target, facts.env, ins.start_line))
+            out[where] = context_path(context, opts.get("source", opts.get("src", "")))
+    return out
 
 
 def _drop_failed(facts: StageFacts, runs: list[tuple[int, Build]]) -> list[tuple[int, Build]]:

@@ -468,6 +468,23 @@ IMAGE_TABLE: tuple[ImageRow, ...] = (
         package_manager="dnf",
     ),
     ImageRow(
+        r"(?:quay\.io/centos/)?centos:(?:[5-7](?:\..*)?|centos[5-7].*)",
+        GLIBC,
+        "CentOS Linux 5-7 (a RHEL rebuild, glibc) with yum",
+        "Docker Hub centos official image (RHEL rebuild)",
+        distro="rhel",
+        package_manager="yum",
+    ),
+    ImageRow(
+        r"(?:quay\.io/centos/)?centos:.*|(?:library/)?(?:rockylinux|almalinux)(?:/\w+)?:.*"
+        r"|(?:library/)?oraclelinux:.*|rockylinux/rockylinux:.*",
+        GLIBC,
+        "CentOS Stream, Rocky Linux, AlmaLinux, Oracle Linux (RHEL rebuilds, glibc) with dnf",
+        "Docker Hub official images (RHEL rebuilds)",
+        distro="rhel",
+        package_manager="dnf",
+    ),
+    ImageRow(
         r"(?:quay\.io/fedora/|registry\.fedoraproject\.org/)?fedora:.*",
         GLIBC,
         "Fedora",

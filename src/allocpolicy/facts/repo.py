@@ -531,6 +531,10 @@ def _context(repo: Repo, rel: str, doc: Dockerfile) -> str:
         base = repo.root / d if d else repo.root
         if sources and all(os.path.exists(base / s) for s in sources):
             return _workspace_of(repo, d, sources)
+        if not sources and os.path.exists(base / "Cargo.toml"):
+            # nothing copied (`RUN --mount=target=.` reads the context in place): the
+            # Rust project the file sits in is what it builds
+            return d
     return posixpath.dirname(rel)
 
 
