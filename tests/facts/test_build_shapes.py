@@ -459,3 +459,19 @@ def test_thousands_of_builds_moves_and_directory_copies_end(tmp_path):
     done = run_allocpolicy("scan", "--format", "json", ".", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     assert '"AP001"' in done.stdout
+
+
+def test_cargo_build_all_at_a_root_package_builds_every_member(scan_tree):
+    # the root is a package and the workspace; `--all` builds the members' binaries too
+    files = {
+        "Cargo.toml": cargo("engine") + '\n[workspace]\nmembers = ["cli"]\n',
+        "src/lib.rs": "",
+        "cli/Cargo.toml": cargo("engine-cli")
+        + '\n[[bin]]\nname = "engine"\npath = "src/main.rs"\n',
+        "cli/src/main.rs": "fn main() {}\n",
+        "Dockerfile": "FROM rust:1-bookworm AS b\nWORKDIR /app\nCOPY . .\n"
+        "RUN cargo build --release --all\n"
+        "FROM debian:bookworm-slim\nCOPY --from=b /app/target/release/engine /usr/bin/\n",
+    }
+    row = rows(scan_tree(files))["engine"]
+    assert (row["crate"], row["target"]) == ("engine-cli", GNU), row["reasons"]

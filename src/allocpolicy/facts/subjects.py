@@ -212,18 +212,23 @@ def _build_crates(repo: Repo, cf: Containerfile, b: Build) -> list[Crate]:
     if d is None:
         return []
     crate = repo.crate_at(d)
-    if crate is not None:
-        return [crate]
     members = [c for c in repo.crates if c.root is not None and c.root.dir == d]
+    if crate is not None and crate not in members and (not members or crate.root is None):
+        return [crate]  # a package of its own, not a workspace root
+    if b.cargo.workspace:  # --workspace / --all: every member, the root package too
+        return members + ([crate] if crate is not None and crate not in members else [])
     root = members[0].root if members else None
     defaults = root.workspace_default_members if root is not None else []
-    if defaults and not b.cargo.workspace:  # a plain `cargo build` at a root builds default-members
+    if defaults:  # a plain `cargo build` at a root builds default-members
         return [
             c
             for c in members
-            if any(fnmatch.fnmatchcase(_rel_to(d, c.dir), pat) for pat in defaults)
+            if any(
+                fnmatch.fnmatchcase(_rel_to(d, c.dir) or ".", pat.rstrip("/") or ".")
+                for pat in defaults
+            )
         ]
-    return members
+    return [crate] if crate is not None else members  # a root package: just itself
 
 
 def _rel_to(base: str, path: str) -> str:
