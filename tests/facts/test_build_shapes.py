@@ -475,3 +475,20 @@ def test_cargo_build_all_at_a_root_package_builds_every_member(scan_tree):
     }
     row = rows(scan_tree(files))["engine"]
     assert (row["crate"], row["target"]) == ("engine-cli", GNU), row["reasons"]
+
+
+def test_a_release_path_only_cargo_chef_built_is_its_placeholder(scan_tree):
+    # the real build is a debug one; target/release/app is cargo-chef's stand-in
+    files = {
+        **APP,
+        "Dockerfile": "FROM lukemathwalker/cargo-chef:latest-rust-1 AS b\nWORKDIR /app\n"
+        "COPY recipe.json .\nRUN cargo chef cook --release --recipe-path recipe.json\n"
+        "COPY . .\nRUN cargo build\n"
+        "FROM debian:bookworm-slim\nCOPY --from=b /app/target/release/app /usr/bin/\n",
+        "recipe.json": "{}",
+    }
+    result = scan_tree(files)
+    row = rows(result)["app"]
+    assert (row["crate"], row["allocator"]) == (None, "unknown"), row["reasons"]
+    assert "placeholder" in reasons(row)
+    assert not [f for f in result.findings if f.rule == "AP003"]

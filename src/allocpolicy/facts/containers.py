@@ -53,6 +53,7 @@ class Artifact:
     # decided by the crates their `-p` selects (subjects.py), which need the repository.
     others: tuple[Build, ...] = ()
     unknown_why: str | None = None  # no build facts: made by `make`, a build script...
+    placeholder: bool = False  # cargo-chef's stand-in for the crate's binary: not its code
 
 
 @record
@@ -929,7 +930,31 @@ def _producer(stage: StageFacts, path: str, name: str, anywhere: bool = False) -
         return Artifact(name, triple, None, line, unknown_why=why)
     if best is None:
         return None
+    chef = _placeholder(stage, best, path, anywhere, default)
+    if chef is not None:
+        why = (
+            f"only `cargo chef cook` (line {chef.line}) builds that profile: `{path}` is its "
+            "placeholder for the crate's binary, not the binary"
+        )
+        return Artifact(name, triple, None, chef.line, unknown_why=why, placeholder=True)
     return Artifact(name, triple, best, best.line, others=tuple(t[2] for t in scored[1:]))
+
+
+def _placeholder(
+    stage: StageFacts, best: Build, path: str, anywhere: bool, default: _Place | None
+) -> Build | None:
+    """A `cargo chef cook --release` whose profile fits the path when the best real build's
+    does not (a debug `cargo build` after it): cargo-chef compiled its skeleton there."""
+
+    def fits(b: Build) -> bool:
+        place = _place(b, path, anywhere, default)
+        profile = _PROFILE_DIRS.get(b.cargo.profile, b.cargo.profile)
+        return place is not None and "$" not in profile and place.profile == profile
+
+    if fits(best):
+        return None
+    cooks = [b for b in stage.builds if b.cargo.subcommand == "chef-cook" and fits(b)]
+    return cooks[-1] if cooks else None
 
 
 _PROFILE_DIRS = {"dev": "debug", "test": "debug", "bench": "release"}

@@ -249,7 +249,12 @@ def _resolve_artifact(repo: Repo, cf: Containerfile, art: Artifact) -> list[Ship
         crate = _crate_for(repo, candidates, name)
         if crate is None and b is None and art.unknown_why:
             continue  # what a `make` stage holds is this repository's only when a crate makes it
-        out.append(_shipped(repo, cf, art, name, crate))
+        sb = _shipped(repo, cf, art, name, None if art.placeholder else crate)
+        if art.placeholder:  # named like the crate's binary, built from none of its code
+            sb.reasons[1] = (
+                f"binary `{name}` is cargo-chef's placeholder, not crate {crate and crate.name}'s build"
+            )
+        out.append(sb)
     return out
 
 
