@@ -66,3 +66,26 @@ def test_an_image_built_from_itself_is_not_followed(scan_tree):
     looped = "FROM ghcr.io/acme/svc:latest AS build\nRUN cargo build --release\n"
     result = scan_tree({**CRATE, "svc/Dockerfile": looped})
     assert [r["target"] for r in result.inventory if r["file"] == "svc/Dockerfile"] == [None]
+
+
+def test_an_image_named_by_its_tag_brings_its_binaries(scan_tree):
+    # CI builds Dockerfile.ci.musl-base as registry/app:musl-base, then a thin image on it
+    base = (
+        "FROM alpine:3.20\nWORKDIR /w\nCOPY bin/ bin/\n"
+        "RUN mv bin/x86_64-unknown-linux-musl-svc/svc /usr/local/bin/svc\n"
+        'ENTRYPOINT ["svc"]\n'
+    )
+    thin = "FROM localhost:5000/acme/svc:musl-base\nRUN apk add --no-cache tini\n"
+    files = {
+        **CRATE,
+        "bin/x86_64-unknown-linux-musl-svc/svc": "prebuilt\n",
+        "ci/Dockerfile.ci.musl-base": base,
+        "ci/Dockerfile.ci.musl": thin,
+    }
+    result = scan_tree(files)
+    row = _row(result, "ci/Dockerfile.ci.musl")
+    assert (row["binary"], row["binary_libc"], row["allocator"]) == ("svc", "musl", "system")
+    assert any("ci/Dockerfile.ci.musl-base" in r for r in row["reasons"])
+    assert ("AP001", "ci/Dockerfile.ci.musl", 1) in [
+        (f.rule, f.location.path, f.location.line) for f in result.findings
+    ]

@@ -163,6 +163,17 @@ def image_name(ref: str) -> str:
     return name.split(":", 1)[0].lower()
 
 
+def image_keys(ref: str) -> list[str]:
+    """What a local image may be called by: its name, then its tag (`org/app:alpine-base`,
+    built from `Dockerfile.alpine-base`); `latest` and version tags name no file."""
+    last = ref.split("@", 1)[0].rsplit("/", 1)[-1]
+    name, _, tag = last.partition(":")
+    keys = [name.lower()]
+    if tag and tag != "latest" and not tag[:1].isdigit() and "$" not in tag:
+        keys.append(tag.lower())
+    return keys
+
+
 def _from_local_image(facts: StageFacts, local: Mapping[str, tuple[str, StageFacts]]) -> None:
     """FROM an image another Containerfile of this repository builds: start from its facts.
 
@@ -170,7 +181,7 @@ def _from_local_image(facts: StageFacts, local: Mapping[str, tuple[str, StageFac
     files do not: their lines belong to the other file, and what a later stage ships
     from here is built here.
     """
-    found = local.get(image_name(facts.stage.base_resolved))
+    found = next((local[k] for k in image_keys(facts.stage.base_resolved) if k in local), None)
     if found is None:
         return
     where, base = found
@@ -185,6 +196,10 @@ def _from_local_image(facts: StageFacts, local: Mapping[str, tuple[str, StageFac
     if base.toolchain is not None:
         why = f"{base.toolchain.why} in {where}"
         facts.toolchain = replace(base.toolchain, why=why, line=facts.stage.from_line)
+    line = facts.stage.from_line
+    for path, art in base.artifacts.items():  # the binaries that image holds, built there
+        why = f"`{path}` is in `{facts.stage.base_resolved}`, which {where} builds"
+        facts.artifacts[path] = Artifact(art.name, art.triple, None, line, unknown_why=why)
 
 
 def _seed_image_env(facts: StageFacts) -> None:

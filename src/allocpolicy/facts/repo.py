@@ -19,7 +19,7 @@ from allocpolicy.facts.containers import (
     StageFacts,
     analyze,
     context_path,
-    image_name,
+    image_keys,
 )
 from allocpolicy.facts.modules import Reach, module_reach
 from allocpolicy.facts.workspace import (
@@ -464,10 +464,16 @@ def _local_names(rel: str) -> list[str]:
         return [posixpath.basename(d).lower()] if d else []
     for kind in ("dockerfile", "containerfile"):
         if low.startswith(kind + "."):
-            return [low[len(kind) + 1 :]]
+            return _dotted(low[len(kind) + 1 :])
         if low.endswith("." + kind):
-            return [low[: -len(kind) - 1]]
+            return _dotted(low[: -len(kind) - 1])
     return []
+
+
+def _dotted(name: str) -> list[str]:
+    """`ci.alpine-base` goes by itself and by its last part, `alpine-base`."""
+    last = name.rsplit(".", 1)[-1]
+    return [name, last] if last != name else [name]
 
 
 def _with_local_images(repo: Repo) -> None:
@@ -493,7 +499,7 @@ def _with_local_images(repo: Repo) -> None:
         if any(
             s.stage.parent is None
             and s.image.libc == "unknown"
-            and image_name(s.stage.base_resolved) in theirs
+            and any(k in theirs for k in image_keys(s.stage.base_resolved))
             for s in cf.stages
         ):
             try:
