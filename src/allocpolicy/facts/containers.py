@@ -24,6 +24,7 @@ from allocpolicy.facts.triples import (
     normalize_triple,
     triple_for,
     triple_from_target_path,
+    triple_named_in,
 )
 from allocpolicy.parsing.dockerfile import Dockerfile, Instruction, Stage, parse_dockerfile
 
@@ -295,6 +296,11 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
 _UNSET = re.compile(r"\$[A-Za-z_]\w*")  # the reader writes an unset name as `$NAME`
 
 
+def mount_options(value: str) -> dict[str, str]:
+    """`type=cache,target=/x,from=builder` as a dict (a bare `ro` flag maps to "")."""
+    return {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in value.split(",")) if k}
+
+
 def _bind_mounts(facts: StageFacts, ins: Instruction, context: str) -> dict[str, str]:
     """`RUN --mount=target=.` (type bind, from the context): the context is at the target
     while the RUN runs; `source=sub` mounts a subdirectory of it."""
@@ -302,7 +308,7 @@ def _bind_mounts(facts: StageFacts, ins: Instruction, context: str) -> dict[str,
     for name, value in ins.flag_items:
         if name != "mount":
             continue
-        opts = dict(part.partition("=")[::2] for part in value.split(",") if part)
+        opts = mount_options(value)
         if opts.get("type", "bind") != "bind" or "from" in opts:
             continue
         target = opts.get("target") or opts.get("dst") or opts.get("destination")
@@ -513,24 +519,13 @@ def _move(facts: StageFacts, line: int, tool: str, args: list[str]) -> None:
             facts.dirs.setdefault(posixpath.dirname(target), line)
 
 
-# A CI artifact directory named after its target: `bin/x86_64-unknown-linux-musl-app-bin/app`
-_TRIPLE_PREFIX = re.compile(
-    r"^((?:x86_64|aarch64|i[3-6]86|armv[5-7]\w*|arm|riscv64\w*|powerpc64\w*|s390x|loongarch64)"
-    r"-unknown-linux-(?:gnu|musl)(?:eabihf|eabi|abi64|x32)?)(?=$|[-_.])"
-)
-
-
 def _from_context(facts: StageFacts, path: str, line: int) -> Artifact | None:
     """A file the build context put here, moved by a RUN: a binary built elsewhere when a
     crate of the repository makes one of that name (subjects.py decides), named for a
     target when a directory of its path is."""
     if "*" in path or repo_path(facts, path) is None:
         return None
-    triple = triple_from_target_path(path)
-    for part in path.split("/")[:-1]:
-        m = _TRIPLE_PREFIX.match(part)
-        if triple is None and m is not None:
-            triple = normalize_triple(m.group(1))
+    triple = triple_named_in(path)
     why = f"`{path}` comes from the build context (moved on line {line}): built outside this file"
     return Artifact(posixpath.basename(path), triple, None, line, unknown_why=why)
 
@@ -709,7 +704,7 @@ def _copy(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context
     dest_abs = _abs(facts.workdir, dest)
     into_dir = dest.endswith("/") or len(sources) > 1
     origin = ins.flags.get("from")
-    src_stage = _stage_by_ref(stages, origin) if origin else None
+    src_stage = stage_by_ref(stages, origin) if origin else None
     if into_dir:
         facts.dirs.setdefault(dest_abs, ins.start_line)
     for src in sources:
@@ -1031,7 +1026,7 @@ def _entrypoint(
         facts.cmd = ins
 
 
-def _stage_by_ref(stages: list[StageFacts], ref: str) -> StageFacts | None:
+def stage_by_ref(stages: list[StageFacts], ref: str) -> StageFacts | None:
     low = ref.lower()
     for s in stages:
         if s.stage.name == low or str(s.stage.index) == ref:

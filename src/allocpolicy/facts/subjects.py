@@ -127,8 +127,8 @@ def _built_elsewhere(
         name = posixpath.basename(path)
         if line not in copies or name in named or name in found or not repo.crates_with_bin(name):
             continue  # `ln -s conf.d/x /etc/app/<bin name>` names a link, not a binary
-        repo_path = _repo_dir(final, path)
-        if repo_path is not None and (repo.root / repo_path).exists():
+        in_repo = repo_path(final, path)
+        if in_repo is not None and (repo.root / in_repo).exists():
             named.add(name)  # a file of the repository (a script, a directory), not a build
             continue
         found[name] = (line, f"`{path}` (line {line}) comes from no build seen in this file")
@@ -181,10 +181,6 @@ def _build_bin_names(repo: Repo, cf: Containerfile, b: Build) -> list[str]:
     return names
 
 
-def _repo_dir(stage: StageFacts, path: str) -> str | None:
-    return repo_path(stage, path)
-
-
 def _third_party(repo: Repo, b: Build) -> bool:
     """`cargo install cargo-chef` (or `--git URL`): a tool from elsewhere, not this
     repository's binary, unless the name is a package of its workspace."""
@@ -206,9 +202,9 @@ def _build_crates(repo: Repo, cf: Containerfile, b: Build) -> list[Crate]:
     where = build_dir(b)
     if manifest:
         full = posixpath.normpath(posixpath.join(where, manifest))
-        d = _repo_dir(stage, posixpath.dirname(full) if full.endswith(".toml") else full)
+        d = repo_path(stage, posixpath.dirname(full) if full.endswith(".toml") else full)
     else:
-        d = _repo_dir(stage, where)
+        d = repo_path(stage, where)
     if d is None:
         return []
     crate = repo.crate_at(d)
@@ -291,7 +287,7 @@ def _shipped(
             (art.line, f"the copied path names {art.triple} (line {art.line})"),
         )
     elif b is not None:
-        config = repo.cargo_config_for(_repo_dir(cf.stages[b.stage], b.workdir) or "")
+        config = repo.cargo_config_for(repo_path(cf.stages[b.stage], b.workdir) or "")
         triple, why = build_target(b, config.target if config else None)
         evidence = (_evidence_line(cf, b, why), why)
     elif art.unknown_why:
@@ -343,7 +339,7 @@ def _rustflags(repo: Repo, cf: Containerfile, sb: ShippedBinary) -> str:
     flags = env.get("RUSTFLAGS", "")
     if sb.triple:
         flags += " " + env.get(f"CARGO_TARGET_{sb.triple.upper().replace('-', '_')}_RUSTFLAGS", "")
-    config = repo.cargo_config_for(_repo_dir(cf.stages[sb.build.stage], sb.build.workdir) or "")
+    config = repo.cargo_config_for(repo_path(cf.stages[sb.build.stage], sb.build.workdir) or "")
     image_flags = getattr(sb.build.image, "rustflags", "") or ""
     config_flags = config_rustflags(config, sb.triple) if config and sb.triple else ""
     return " ".join(x for x in (flags, config_flags, image_flags) if x).strip()

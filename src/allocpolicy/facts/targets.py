@@ -13,7 +13,7 @@ Facts flow forward only, so a stage's facts are exact in the file cut after it.
 from __future__ import annotations
 
 from allocpolicy._record import replace
-from allocpolicy.facts.containers import Containerfile, StageFacts
+from allocpolicy.facts.containers import Containerfile, mount_options, stage_by_ref
 
 _RUNS = frozenset({"ENTRYPOINT", "CMD"})
 
@@ -24,7 +24,7 @@ def image_targets(cf: Containerfile) -> list[Containerfile]:
     used = _referenced(cf)
     if used is None:  # a `--from=$VAR` nobody can resolve may name any stage
         return out
-    for pos, facts in enumerate(cf.stages[:-1]):
+    for pos, facts in enumerate(cf.stages[:-1]):  # a stage's index is its position
         stage = facts.stage
         if pos in used or stage.parent is not None:
             continue
@@ -44,9 +44,9 @@ def _referenced(cf: Containerfile) -> set[int] | None:
                 word = cf.doc.word(ref, facts.env, ins.start_line)
                 if "$" in word:
                     return None
-                pos = _position(cf.stages, word)
-                if pos is not None:
-                    used.add(pos)
+                found = stage_by_ref(cf.stages, word)
+                if found is not None:
+                    used.add(found.stage.index)
     return used
 
 
@@ -56,16 +56,7 @@ def _stage_refs(keyword: str, flags: list[tuple[str, str]]) -> list[str]:
         if name == "from" and keyword in ("COPY", "ADD"):
             refs.append(value)
         elif name == "mount" and keyword == "RUN":
-            for part in value.split(","):
-                key, _, val = part.partition("=")
-                if key.strip() == "from" and val:
-                    refs.append(val.strip())
+            ref = mount_options(value).get("from")
+            if ref:
+                refs.append(ref)
     return refs
-
-
-def _position(stages: list[StageFacts], ref: str) -> int | None:
-    low = ref.lower()
-    for pos, facts in enumerate(stages):
-        if facts.stage.name == low or str(facts.stage.index) == ref:
-            return pos
-    return None

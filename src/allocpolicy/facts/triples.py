@@ -284,6 +284,20 @@ def triple_from_target_path(path: str) -> str | None:
     return None
 
 
+def triple_named_in(path: str) -> str | None:
+    """A triple a directory of ``path`` names, whole or as its prefix: CI artifact
+    directories such as ``x86_64-unknown-linux-musl-app-bin`` name the target built."""
+    whole = triple_from_target_path(path)
+    if whole is not None:
+        return whole
+    for part in [p for p in path.replace("\\", "/").split("/") if p][:-1]:
+        pieces = part.split("-")
+        for n in (4, 3):
+            if len(pieces) > n and _looks_like_triple("-".join(pieces[:n])):
+                return normalize_triple("-".join(pieces[:n]))
+    return None
+
+
 def config_rustflags(config: CargoConfig, triple: str) -> str:
     """The flags cargo applies to this triple: [build] plus the matching [target.*] tables."""
     from allocpolicy.parsing.cfg import CfgError, target_key_matches
