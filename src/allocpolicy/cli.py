@@ -69,7 +69,7 @@ _OPTIONS: dict[str, tuple[str, list[tuple[tuple[str, ...], dict[str, Any]]]]] = 
                     "action": "append",
                     "default": [],
                     "metavar": "ID",
-                    "help": "only fix these rules",
+                    "help": "only fix these rules (repeat it, or AP004,AP005)",
                 },
             ),
             (("--fail-on",), {"choices": ("error", "warning", "info")}),

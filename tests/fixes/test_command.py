@@ -63,6 +63,26 @@ def test_rule_limits_the_fixes(tmp_path: Path) -> None:
     assert sorted(set(rules(root))) == ["AP003", "AP005"]
 
 
+def test_rule_takes_a_comma_list(tmp_path: Path) -> None:
+    root = copy_tree(EXAMPLES / "glibc-system", tmp_path / "repo")
+    run = cli("fix", root, "--rule", "ap004,AP005")
+    assert "Fixed AP004" in run.err and "Fixed AP005" in run.err
+    assert "global_allocator" in (root / "src/main.rs").read_text()
+    assert rules(root) == []  # AP003 goes with them: mimalloc is wired now
+
+
+@pytest.mark.parametrize("given", [["AP999"], ["AP004,AP999"], ["AP004", "nope"], [","]])
+def test_an_unknown_rule_is_a_usage_error_and_writes_nothing(
+    given: list[str], tmp_path: Path
+) -> None:
+    root = copy_tree(EXAMPLES / "glibc-system", tmp_path / "repo")
+    before = snapshot(root)
+    run = cli("fix", root, *[w for g in given for w in ("--rule", g)])
+    assert run.rc == 2 and "--rule" in run.err
+    assert "AP999" in run.err or "nope" in run.err.lower() or "no rule id" in run.err
+    assert snapshot(root) == before
+
+
 def test_exit_codes_follow_fail_on_and_exit_non_zero_on_fix(tmp_path: Path) -> None:
     root = copy_tree(EXAMPLES / "jemallocator", tmp_path / "a")
     assert cli("fix", root, "--diff", "--fail-on", "warning").rc == 1  # AP008 still there

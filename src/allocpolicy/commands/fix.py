@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from allocpolicy.commands import UsageError
 from allocpolicy.commands.scan import fail_on
 from allocpolicy.fixes.apply import FileChange, WritePlan, plan_writes, write_all
 from allocpolicy.fixes.edits import merge
@@ -26,11 +27,25 @@ def _wanted(f: Finding, rules: list[str], unsafe: bool) -> bool:
     return unsafe or f.fix.safety == Safety.SAFE
 
 
+def rule_ids(given: list[str], known: dict[str, object]) -> list[str]:
+    """`--rule AP004 --rule ap005,AP006`: the ids, upper-cased; an id no loaded policy
+    defines is a usage error (exit 2), as ruff's `--select` refuses one, rather than a
+    fix run that silently does nothing."""
+    ids = [part.strip().upper() for r in given for part in r.split(",") if part.strip()]
+    unknown = [i for i in dict.fromkeys(ids) if i not in known]
+    if unknown:
+        shown = ", ".join(unknown)
+        raise UsageError(f"--rule {shown}: no such rule (`allocpolicy rules` lists them)")
+    if given and not ids:
+        raise UsageError("--rule: no rule id given")
+    return ids
+
+
 def run(args: argparse.Namespace, root: Path, scanner: Scanner) -> int:
-    rules = [r.upper() for r in args.rule]
     changed: dict[str, FileChange] = {}
     notes: list[str] = []
     result = scanner(True)
+    rules = rule_ids(args.rule, result.rules)
     applied: set[str] = set()  # fingerprints of findings whose fix was written
     for _ in range(MAX_ROUNDS if not args.diff else 1):
         todo = [f for f in result.findings if _wanted(f, rules, args.unsafe_fixes) and f.fix]
@@ -140,7 +155,7 @@ def _remaining(
     so the findings the diff fixes are dropped here."""
     if not args.diff:
         return result.findings
-    rules = [r.upper() for r in args.rule]
+    rules = rule_ids(args.rule, result.rules)
     return [
         f
         for f in result.findings
