@@ -99,9 +99,6 @@ class Finding:
     fix: Fix | None = None
     snippet: str = ""  # the source line(s) the finding points at, for fingerprints
     notes: list[str] = field(default_factory=list)
-    offered: tuple[str, Safety] | None = (
-        None  # the rule's fix action, before its edits are computed
-    )
 
     @property
     def fingerprint(self) -> str:

@@ -4,7 +4,7 @@ import io
 from pathlib import Path
 
 from allocpolicy.engine import ScanResult
-from allocpolicy.model import Finding, Location, Safety, Severity
+from allocpolicy.model import Finding, Fix, Location, Safety, Severity
 from allocpolicy.reporters import inventory, text
 
 
@@ -16,7 +16,7 @@ def _result() -> ScanResult:
         Location("Dockerfile", 3, 1),
         "msg",
         snippet="FROM rust:1-alpine",
-        offered=("link mimalloc", Safety.SAFE),
+        fix=Fix("link mimalloc", Safety.SAFE, ()),
     )
     g = Finding(
         "AP002",
@@ -24,16 +24,9 @@ def _result() -> ScanResult:
         Severity.WARNING,
         Location("x/Dockerfile", 9),
         "m2",
-        offered=("remove it", Safety.UNSAFE),
+        fix=Fix("remove it", Safety.UNSAFE, ()),
     )
-    # pending: fixes offered by the rules but not computed (a large text scan)
-    return ScanResult(
-        Path("."),
-        [f, g],
-        {},
-        files_scanned=4,
-        pending=[(f, None, None, None), (g, None, None, None)],
-    )
+    return ScanResult(Path("."), [f, g], {}, files_scanned=4)
 
 
 def test_plain_text_lines_excerpts_and_fixes():
@@ -50,17 +43,14 @@ def test_plain_text_lines_excerpts_and_fixes():
     )
 
 
-def test_computed_fixes_replace_offers():
-    from allocpolicy.model import Fix
-
+def test_a_finding_without_a_fix_shows_no_fix_line():
     result = _result()
-    result.pending = []
-    result.findings[0].fix = Fix("Link mimalloc as the #[global_allocator]", Safety.SAFE, ())
+    result.findings[1].fix = None
     buf = io.StringIO()
     text.render(result, buf)
     out = buf.getvalue()
-    assert "    fix: Link mimalloc as the #[global_allocator]" in out and "remove it" not in out
-    assert out.splitlines()[-1].endswith("; 1 fixable with `allocpolicy fix`.")
+    assert "    fix: link mimalloc" in out and "remove it" not in out
+    assert out.splitlines()[-1].endswith("; 1 fixable (`allocpolicy fix --diff` shows the edits).")
 
 
 def test_colour_only_when_asked():

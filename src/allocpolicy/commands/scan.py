@@ -44,8 +44,9 @@ def fail_on(args: argparse.Namespace, config_fail_on: Severity) -> Severity:
 
 
 def run(args: argparse.Namespace, scanner: Scanner) -> int:
-    # Text output only names the fixes; the other formats carry their edits.
-    result = scanner(args.format != "text")
+    # Every format computes the edits: a fix the text names is one `fix` can make, and
+    # text's "N fixable" counts what JSON and SARIF count (one computation for all).
+    result = scanner(True)
     out_text = render(result, args)
     if args.output:
         args.output.write_text(out_text, encoding="utf-8")

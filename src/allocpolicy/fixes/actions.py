@@ -1,12 +1,11 @@
 """Fix actions named by policy files. Each turns a subject into a Fix, or None.
 
 An action is registered once, with `@action(...)`: its name (what policies say),
-the subject kind it works on, the title a text scan shows, and its precondition,
-read off the subject alone. A text scan offers a fix when the precondition holds
-(no tomlkit, no tree-sitter); computing edits checks the same precondition first,
-so nothing is computed that was not offered. An action returns None when it
-cannot produce an edit it is sure of; the finding then carries no fix rather
-than a guess.
+the subject kind it works on, a generic title, and its precondition, read off the
+subject alone (checked before any tomlkit or tree-sitter work). Every output — text,
+JSON, SARIF, `fix`, the pull-request review — shows the same computed fix. An action
+returns None when it cannot produce an edit it is sure of; the finding then carries
+no fix rather than a guess.
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ TIKV_VERSION = "0.6"
 class FixAction:
     name: str
     subject: type[Subject]  # the subject kind it edits; any other kind gets no fix
-    title: str  # what a text scan shows before edits are computed
+    title: str  # generic; each computed Fix carries its own, naming the crates it edits
     build: Builder
     applies: Callable[[Any], bool]  # the precondition, from the subject's facts alone
 
@@ -85,18 +84,12 @@ def _usable(spec: FixSpec, subject: Subject) -> FixAction | None:
     return act
 
 
-def offer_fixes(result: ScanResult) -> None:
-    """Mark each finding with the fix its action would make (title, safety), edits uncomputed."""
-    for p in result.pending:
-        act = _usable(p.spec, p.subject)
-        p.finding.offered = (act.title, Safety(p.spec.safety)) if act else None
-
-
 def attach_fixes(result: ScanResult, with_edits: bool) -> None:
-    """Offer every pending fix, and with `with_edits` compute its edits too."""
-    offer_fixes(result)
+    """Compute every pending fix's edits, or (an output that shows no fixes) drop them."""
     if with_edits:
         resolve_fixes(result)
+    else:
+        result.pending = []
 
 
 def resolve_fixes(result: ScanResult) -> None:

@@ -18,15 +18,9 @@ def render(result: ScanResult, out: TextIO, colour: bool = False, excerpts: bool
         out.write(_line(f, colour) + "\n")
         if excerpts and f.snippet.strip():
             out.write(f"    {f.location.line:>4} | {f.snippet.rstrip()}\n")
-        # Offered titles stand in only while edits were not computed (large text scans).
-        offer = (
-            (f.fix.title, f.fix.safety)
-            if f.fix is not None
-            else (f.offered if result.pending else None)
-        )
-        if excerpts and offer is not None:
-            tag = "" if offer[1].value == "safe" else " (unsafe: --unsafe-fixes)"
-            out.write(f"    fix: {offer[0]}{tag}\n")
+        if excerpts and f.fix is not None:
+            tag = "" if f.fix.safety.value == "safe" else " (unsafe: --unsafe-fixes)"
+            out.write(f"    fix: {f.fix.title}{tag}\n")
     out.write(summary(result) + "\n")
 
 
@@ -44,12 +38,8 @@ def summary(result: ScanResult) -> str:
     if not result.findings:
         return f"No findings ({result.files_scanned} files checked)."
     parts = [f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in counts.items() if n]
-    if result.pending:
-        fixable = sum(1 for f in result.findings if f.offered is not None)
-        tail = f"; {fixable} fixable (`allocpolicy fix --diff` shows the edits)" if fixable else ""
-    else:
-        fixable = sum(1 for f in result.findings if f.fix is not None)
-        tail = f"; {fixable} fixable with `allocpolicy fix`" if fixable else ""
+    fixable = sum(1 for f in result.findings if f.fix is not None)
+    tail = f"; {fixable} fixable (`allocpolicy fix --diff` shows the edits)" if fixable else ""
     return f"Found {', '.join(parts)} ({result.files_scanned} files checked){tail}."
 
 
