@@ -14,6 +14,7 @@ from allocpolicy.model import Finding, Fix, Safety
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Collection
 
     from allocpolicy.commands import Scanner
     from allocpolicy.engine import ScanResult
@@ -27,7 +28,7 @@ def _wanted(f: Finding, rules: list[str], unsafe: bool) -> bool:
     return unsafe or f.fix.safety == Safety.SAFE
 
 
-def rule_ids(given: list[str], known: dict[str, object]) -> list[str]:
+def rule_ids(given: list[str], known: Collection[str]) -> list[str]:
     """`--rule AP004 --rule ap005,AP006`: the ids, upper-cased; an id no loaded policy
     defines is a usage error (exit 2), as ruff's `--select` refuses one, rather than a
     fix run that silently does nothing."""
