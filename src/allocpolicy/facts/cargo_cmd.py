@@ -69,6 +69,7 @@ class CargoBuild:
     install_root: str | None = None  # cargo install --root
     chdir: str | None = None  # `env -C dir` / `cargo -C dir`: where cargo runs, from the workdir
     env: dict[str, str] = field(default_factory=dict)
+    locked: bool = False  # --locked / --frozen: cargo refuses a Cargo.lock that does not fit
 
     @property
     def produces_binaries(self) -> bool:
@@ -98,7 +99,7 @@ def parse_cargo(cmd: Command) -> CargoBuild | None:
         tool = "cargo"
     if tool not in _TOOLS:
         return None
-    args, global_chdir, configs = _global_options(args)
+    args, global_chdir, configs, locked = _global_options(args)
     chdir = _join(chdir, global_chdir)
     if args[:1] == ["auditable"]:  # cargo auditable build|install: the same build, audited
         args = args[1:]
@@ -110,7 +111,7 @@ def parse_cargo(cmd: Command) -> CargoBuild | None:
         sub, rest = "binstall", args[1:]
     else:
         return None
-    build = CargoBuild(tool=tool, subcommand=sub, env=env, chdir=chdir)
+    build = CargoBuild(tool=tool, subcommand=sub, env=env, chdir=chdir, locked=locked)
     for value in configs:  # `cargo --config build.target=... build`
         _value(build, "--config", value)
     _read_flags(build, rest)
@@ -184,13 +185,17 @@ def _env_wrapper(args: list[str], env: dict[str, str]) -> tuple[list[str], str |
     return args[i:], chdir
 
 
-def _global_options(args: list[str]) -> tuple[list[str], str | None, list[str]]:
+def _global_options(args: list[str]) -> tuple[list[str], str | None, list[str], bool]:
     """cargo's options before its subcommand: `+nightly`, `--locked`, `-C dir`, `--config`."""
     chdir: str | None = None
     configs: list[str] = []
+    locked = False
     i = 0
     while i < len(args) and (args[i].startswith("+") or args[i].startswith("-")):
-        if args[i] in _GLOBAL_VALUE_FLAGS and i + 1 < len(args):
+        if args[i] in _LOCK_FLAGS:
+            locked = True
+            i += 1
+        elif args[i] in _GLOBAL_VALUE_FLAGS and i + 1 < len(args):
             if args[i] == "-C":
                 chdir = args[i + 1]
             elif args[i] == "--config":
@@ -200,7 +205,7 @@ def _global_options(args: list[str]) -> tuple[list[str], str | None, list[str]]:
             if args[i].startswith("--config="):
                 configs.append(args[i].split("=", 1)[1])
             i += 1
-    return args[i:], chdir, configs
+    return args[i:], chdir, configs, locked
 
 
 def _join(base: str | None, more: str | None) -> str | None:
@@ -229,8 +234,13 @@ def _read_flags(build: CargoBuild, rest: list[str]) -> None:
         i += 1
 
 
+_LOCK_FLAGS = frozenset({"--locked", "--frozen"})
+
+
 def _flag(build: CargoBuild, arg: str) -> None:
-    if arg in ("--release", "-r"):
+    if arg in _LOCK_FLAGS:
+        build.locked = True
+    elif arg in ("--release", "-r"):
         build.profile = "release"
     elif arg in ("--workspace", "--all"):
         build.workspace = True

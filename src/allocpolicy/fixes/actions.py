@@ -23,6 +23,7 @@ from allocpolicy.facts.catalog import (
     SuppressionSubject,
 )
 from allocpolicy.fixes.edits import insert_before, line_diff, replace_lines
+from allocpolicy.fixes.lockfile import lock_note
 from allocpolicy.fixes.toml_edit import edit_toml, inline_table, table_at, toml_after
 from allocpolicy.model import Edit, Fix, Safety
 from allocpolicy.policy.rule import FixSpec
@@ -114,6 +115,7 @@ def build_fix(p: PendingFix) -> Fix | None:
     # An action may only make a fix less safe than the policy says (e.g. replacing
     # a wired allocator changes runtime behaviour), never safer.
     unsafe = Safety(spec.safety) == Safety.UNSAFE or bool(rest and rest[0] == Safety.UNSAFE)
+    title += lock_note(p.repo, list(edits))
     return Fix(title, Safety.UNSAFE if unsafe else Safety.SAFE, tuple(edits))
 
 
