@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from allocpolicy._record import replace
 from allocpolicy.commands import UsageError
 from allocpolicy.commands.scan import fail_on
 from allocpolicy.fixes.apply import FileChange, WritePlan, plan_writes, write_all
 from allocpolicy.fixes.edits import merge
 from allocpolicy.model import Finding, Fix, Safety
+from allocpolicy.parsing.text import overlaid
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -43,38 +45,42 @@ def rule_ids(given: list[str], known: Collection[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace, root: Path, scanner: Scanner) -> int:
+    """Fix rounds to the fixed point. `--diff` runs the very same rounds with each round's
+    files held in memory (later rounds scan them as written), so it shows what `fix`
+    writes; the diff is from the files on disk to the last round's text."""
     changed: dict[str, FileChange] = {}
     notes: list[str] = []
-    result = scanner(True)
+    result = on_disk = scanner(True)
     rules = rule_ids(args.rule, result.rules)
     applied: set[str] = set()  # fingerprints of findings whose fix was written
-    for _ in range(MAX_ROUNDS if not args.diff else 1):
+    staged: dict[str, bytes] = {}  # --diff: the files as the rounds left them
+    for _ in range(MAX_ROUNDS):
         todo = [f for f in result.findings if _wanted(f, rules, args.unsafe_fixes) and f.fix]
         if any(f.fingerprint in applied for f in todo):
             # a finding came back after its fix was written: stop rather than stack edits
             notes.append("a fixed finding was reported again; stopped so edits do not pile up")
             break
         fixes = [f.fix for f in todo if f.fix]
-        p = _plan_round(root, fixes, notes)
-        if not p.changes:
-            break
-        if args.diff:
-            for c in p.changes:
-                sys.stdout.write(c.diff())
-            changed.update({c.path: c for c in p.changes})
-            _say_fixed(todo, p, "Would fix")
-            break
-        p = _write_round(root, fixes, p, notes)
+        with overlaid(staged):
+            p = _plan_round(root, fixes, notes)
+        if p.changes and not args.diff:
+            p = _write_round(root, fixes, p, notes)
         if not p.changes:
             break
         for c in p.changes:
-            changed.setdefault(c.path, c)
-        _say_fixed(todo, p, "Fixed")
+            first = changed.get(c.path)
+            changed[c.path] = c if first is None else replace(first, after=c.after)
+            staged[str(root / c.path)] = c.data
+        _say_fixed(todo, p, "Would fix" if args.diff else "Fixed")
         applied |= {
             f.fingerprint for f in todo if f.fix and all(e.path in changed for e in f.fix.edits)
         }
-        result = scanner(True)
-    return _report(args, result, changed, list(dict.fromkeys(notes)))
+        with overlaid(staged):
+            result = scanner(True)
+    if args.diff:
+        for path in sorted(changed):
+            sys.stdout.write(changed[path].diff())
+    return _report(args, on_disk, result, changed, list(dict.fromkeys(notes)))
 
 
 def _say_fixed(findings: list[Finding], p: WritePlan, verb: str) -> None:
@@ -129,44 +135,30 @@ def _plan_round(root: Path, fixes: list[Fix], notes: list[str]) -> WritePlan:
 
 
 def _report(
-    args: argparse.Namespace, result: ScanResult, changed: dict[str, FileChange], notes: list[str]
+    args: argparse.Namespace,
+    on_disk: ScanResult,
+    result: ScanResult,
+    changed: dict[str, FileChange],
+    notes: list[str],
 ) -> int:
+    """What changed, the notes, what remains; the exit code follows the files as they
+    are on disk now (with --diff, unchanged: what a CI check of the tree would say)."""
     err = sys.stderr
     verb = "Would fix" if args.diff else "Fixed"
     for path in sorted(changed):
         print(f"{verb}: {path}", file=err)
     for note in notes:
         print(f"note: {note}", file=err)
-    remaining = _remaining(args, result, changed)
-    print(_closing_line(args, changed, remaining), file=err)
+    print(_closing_line(args, changed, result.findings), file=err)
     if not args.diff:
         from allocpolicy.reporters.text import one_line
 
-        for f in remaining:
+        for f in result.findings:
             print(one_line(f), file=err)
     if changed and args.exit_non_zero_on_fix and not args.diff:
         return 1
-    return 1 if result.failed(fail_on(args, result.config.fail_on)) else 0
-
-
-def _remaining(
-    args: argparse.Namespace, result: ScanResult, changed: dict[str, FileChange]
-) -> list[Finding]:
-    """The findings left after the fixes; with --diff nothing was written or re-scanned,
-    so the findings the diff fixes are dropped here."""
-    if not args.diff:
-        return result.findings
-    rules = rule_ids(args.rule, result.rules)
-    return [
-        f
-        for f in result.findings
-        if not (
-            f.fix
-            and f.fix.edits
-            and all(e.path in changed for e in f.fix.edits)
-            and _wanted(f, rules, args.unsafe_fixes)
-        )
-    ]
+    final = on_disk if args.diff else result
+    return 1 if final.failed(fail_on(args, final.config.fail_on)) else 0
 
 
 def _closing_line(

@@ -23,14 +23,25 @@ class FileChange:
     bom: bool
     problem: str | None = None
 
+    @property
+    def data(self) -> bytes:
+        """The bytes written for `after`: UTF-8, with the file's BOM kept."""
+        return (b"\xef\xbb\xbf" if self.bom else b"") + self.after.encode("utf-8")
+
     def diff(self) -> str:
+        """A unified diff `git apply` and `patch` take: of the file as it is (a BOM is
+        part of its first line), and a last line without a newline marked as diff(1)
+        marks it, not glued to the next line of the patch."""
+        bom = "\ufeff" if self.bom else ""
+        lines = difflib.unified_diff(
+            (bom + self.before).splitlines(keepends=True),
+            (bom + self.after).splitlines(keepends=True),
+            fromfile=f"a/{self.path}",
+            tofile=f"b/{self.path}",
+        )
         return "".join(
-            difflib.unified_diff(
-                self.before.splitlines(keepends=True),
-                self.after.splitlines(keepends=True),
-                fromfile=f"a/{self.path}",
-                tofile=f"b/{self.path}",
-            )
+            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+            for line in lines
         )
 
 
@@ -179,9 +190,8 @@ def _unchanged(root: Path, target: Path, change: FileChange) -> None:
 def _stage(root: Path, change: FileChange) -> _Staged:
     target = _target(root, change)
     _unchanged(root, target, change)
-    data = (b"\xef\xbb\xbf" if change.bom else b"") + change.after.encode("utf-8")
     try:
-        return _Staged(change, target, _beside(target, data))
+        return _Staged(change, target, _beside(target, change.data))
     except OSError as exc:
         raise _NotWritten(f"cannot write: {exc.strerror}") from None
 

@@ -37,6 +37,10 @@ class SourceText:
         return self.text.splitlines()
 
 
+# Files `fix --diff` has edited in memory (absolute path -> bytes): its later rounds
+# scan them as `fix` would after writing, so the preview is what `fix` writes.
+_OVERLAY: dict[str, bytes] = {}
+
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -50,6 +54,16 @@ def read_bytes(path: Path, limit: int = MAX_BYTES, root: Path | None = None) -> 
     """
     if root is not None and not _within(path, root):
         raise ReadError("a link to a file outside the scanned tree; not read", skipped=True)
+    if _OVERLAY:
+        staged = _OVERLAY.get(os.path.abspath(path))
+        if staged is not None:
+            if len(staged) > limit:
+                raise ReadError(
+                    f"file is {len(staged)} bytes, over the {limit}-byte limit (max-file-size); "
+                    "skipped",
+                    skipped=True,
+                )
+            return staged
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except PermissionError as exc:
@@ -64,6 +78,20 @@ def read_bytes(path: Path, limit: int = MAX_BYTES, root: Path | None = None) -> 
         raise ReadError(f"cannot read file: {exc.strerror or exc}", skipped=True) from None
     finally:
         os.close(fd)
+
+
+class overlaid:
+    """Within the block, reads of these files (absolute paths) give these bytes, not the
+    disk's. Nothing is written; the overlay is gone when the block ends."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = {os.path.abspath(p): b for p, b in files.items()}
+
+    def __enter__(self) -> None:
+        _OVERLAY.update(self.files)
+
+    def __exit__(self, *exc: object) -> None:
+        _OVERLAY.clear()
 
 
 def _read_regular(fd: int, limit: int) -> bytes:
