@@ -71,11 +71,12 @@ class MergeResult:
 def merge(fixes: list[Fix]) -> MergeResult:
     """Accept fixes in order; a fix whose edits overlap an accepted one is dropped whole."""
     accepted: list[Fix] = []
-    taken: list[Edit] = []
+    taken: set[Edit] = set()
+    by_path: dict[str, list[Edit]] = {}  # only edits of one file can overlap: 300 files, not 300²
     dropped: list[tuple[Fix, str]] = []
     for fix in fixes:
         fresh = [e for e in fix.edits if e not in taken]
-        clash = next((t for e in fresh for t in taken if _overlaps(e, t)), None)
+        clash = next((t for e in fresh for t in by_path.get(e.path, ()) if _overlaps(e, t)), None)
         if clash is not None:
             dropped.append((fix, f"overlaps another fix at {clash.path}:{clash.start_line}"))
             continue
@@ -83,7 +84,9 @@ def merge(fixes: list[Fix]) -> MergeResult:
             dropped.append((fix, "its own edits overlap"))
             continue
         accepted.append(fix)
-        taken += fresh
+        taken.update(fresh)
+        for e in fresh:
+            by_path.setdefault(e.path, []).append(e)
     return MergeResult(accepted, dropped)
 
 
