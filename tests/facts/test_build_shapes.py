@@ -492,3 +492,20 @@ def test_a_release_path_only_cargo_chef_built_is_its_placeholder(scan_tree):
     assert (row["crate"], row["allocator"]) == (None, "unknown"), row["reasons"]
     assert "placeholder" in reasons(row)
     assert not [f for f in result.findings if f.rule == "AP003"]
+    # the cook built it, for its own target: what runs is a glibc binary, dynamically linked
+    assert (row["target"], row["binary_libc"], row["linkage"]) == (GNU, "glibc", "dynamic")
+
+
+def test_a_placeholder_cooked_for_musl_is_musl_and_still_no_finding(scan_tree):
+    files = {
+        **APP,
+        "Dockerfile": "FROM rust:1-alpine AS b\nRUN cargo install cargo-chef\nWORKDIR /app\n"
+        "COPY recipe.json .\nRUN cargo chef cook --release --recipe-path recipe.json\n"
+        "COPY . .\nRUN cargo build\n"
+        "FROM alpine:3.20\nCOPY --from=b /app/target/release/app /usr/bin/\n",
+        "recipe.json": "{}",
+    }
+    result = scan_tree(files)
+    row = rows(result)["app"]
+    assert (row["binary_libc"], row["allocator"]) == ("musl", "unknown"), row["reasons"]
+    assert [f.rule for f in result.findings if f.severity.value != "info"] == []

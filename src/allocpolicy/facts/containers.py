@@ -946,7 +946,8 @@ def _producer(stage: StageFacts, path: str, name: str, anywhere: bool = False) -
             f"only `cargo chef cook` (line {chef.line}) builds that profile: `{path}` is its "
             "placeholder for the crate's binary, not the binary"
         )
-        return Artifact(name, triple, None, chef.line, unknown_why=why, placeholder=True)
+        # built by the cook (its target, so its libc and linkage), from none of the crate's code
+        return Artifact(name, triple, chef, chef.line, unknown_why=why, placeholder=True)
     return Artifact(name, triple, best, best.line, others=tuple(t[2] for t in scored[1:]))
 
 
