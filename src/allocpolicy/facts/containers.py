@@ -81,6 +81,10 @@ class StageFacts:
     # Directories copied whole from a stage: dest -> (that stage, its dir), read on lookup.
     linked_dirs: dict[str, tuple[StageFacts, str]] = field(default_factory=dict, repr=False)
     scripts: list[tuple[int, str]] = field(default_factory=list)  # (line, `make`...) builds unread
+    # `COPY ${BIN} ./`: directory -> (line, source as written) of a copy whose file name is
+    # a variable with no value here; a later RUN that names a file there tells the name.
+    unnamed_copies: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    named_files: dict[str, tuple[int, str]] = field(default_factory=dict)  # path -> (line, why)
     toolchain: Toolchain | None = None
     entrypoint: Instruction | None = None
     cmd: Instruction | None = None
@@ -105,6 +109,8 @@ class StageFacts:
             dirs=dict(self.dirs),
             linked_dirs=dict(self.linked_dirs),
             scripts=list(self.scripts),
+            unnamed_copies={d: list(c) for d, c in self.unnamed_copies.items()},
+            named_files=dict(self.named_files),
             toolchain=self.toolchain,
             entrypoint=self.entrypoint,
             cmd=self.cmd,
@@ -427,7 +433,16 @@ def _record_copy_command(facts: StageFacts, ins: Instruction, argv: list[str]) -
         return
     tool = posixpath.basename(argv[0])
     line = ins.start_line
-    if tool in _MOVE_OPTIONS:
+    if "/" in argv[0]:  # `./app --version` runs a file of the image
+        _name_file(facts, _abs(facts.workdir, argv[0]), line, "run")
+    if tool in _FILE_TOOLS:
+        operands, opts = _operands(argv[1:], _FILE_TOOLS[tool])
+        if tool in ("chmod", "chown") and operands and "--reference" not in opts:
+            operands = operands[1:]  # the mode or the owner
+        if not {"-R", "--recursive"} & opts.keys():  # a directory's files are not named
+            for path in operands:
+                _name_file(facts, _abs(facts.workdir, path), line, f"`{tool}`")
+    elif tool in _MOVE_OPTIONS:
         _move(facts, line, tool, argv[1:])
     elif tool == "mkdir":
         for d in _operands(argv[1:], {"-m", "--mode"})[0]:
@@ -440,6 +455,34 @@ def _record_copy_command(facts: StageFacts, ins: Instruction, argv: list[str]) -
             facts.scripts.append((line, script))
 
 
+# Commands that act on files they name, with their options that take a value.
+_FILE_TOOLS: dict[str, frozenset[str]] = {
+    "chmod": frozenset(),
+    "chown": frozenset(),
+    "strip": frozenset({"-o", "-R", "--remove-section", "-K", "-N"}),
+    "upx": frozenset({"-o"}),
+}
+
+
+def _name_file(facts: StageFacts, path: str, line: int, how: str) -> None:
+    """`COPY ${CLI_PATH} ./` then `chmod +x ./app-cli`: the RUN tells what the copied file
+    is called. A file named like a bin target of the repository is that binary, built
+    elsewhere (subjects.py decides, and keeps a repository file from being one)."""
+    copied = facts.unnamed_copies.get(posixpath.dirname(path))
+    name = posixpath.basename(path)
+    if not copied or "$" in path or _GLOB.search(name) or not is_binary_name(name):
+        return
+    if path in facts.files or path in facts.artifacts or path in facts.named_files:
+        return  # a file the Containerfile put there itself, whose origin is known
+    lines = " or ".join(dict.fromkeys(str(c[0]) for c in copied))
+    sources = " or ".join(dict.fromkeys(f"`{c[1]}`" for c in copied))
+    why = (
+        f"`{path}` ({how} on line {line}) is what line {lines} copied from {sources}, "
+        f"{'a path' if len(copied) == 1 else 'paths'} with no value here"
+    )
+    facts.named_files[path] = (copied[0][0], why)
+
+
 # Options of cp/mv/install/ln that take a value; -t/--target-directory names the destination.
 _MOVE_OPTIONS: dict[str, frozenset[str]] = {
     "cp": frozenset({"-t", "--target-directory", "-S", "--suffix"}),
@@ -449,6 +492,7 @@ _MOVE_OPTIONS: dict[str, frozenset[str]] = {
         {"-m", "--mode", "-o", "--owner", "-g", "--group", "-t", "--target-directory", "-S"}
     ),
 }
+_MAX_UNNAMED = 8  # unnamed copies into one directory that a message lists
 _MAX_OPERANDS = 256  # hostile input: a RUN with a million words is read this far
 
 
@@ -509,6 +553,7 @@ def _move(facts: StageFacts, line: int, tool: str, args: list[str]) -> None:
             _link(facts, line, src, target, symbolic and "-r" not in opts)
             continue
         src_abs = _abs(facts.workdir, src)
+        _name_file(facts, src_abs, line, f"`{tool}`")
         if tree and _is_dir_source(facts, src, src_abs):
             _copy_tree(facts, facts, src_abs, target, line)
             continue
@@ -536,6 +581,7 @@ def _link(facts: StageFacts, line: int, src: str, link: str, symbolic: bool) -> 
     _put_file(facts, link, line)
     base = posixpath.dirname(link) if symbolic else facts.workdir
     src_abs = _abs(base, src)
+    _name_file(facts, src_abs, line, "`ln`")
     if _is_dir_source(facts, src, src_abs):  # `ln -s target/<triple>/release target/final`
         facts.linked_dirs[link] = (facts, src_abs)
         return
@@ -755,8 +801,12 @@ def _copy_from_context(
         facts.context_map[dest_abs] = repo
     else:
         facts.context_map[target] = repo
-        facts.context_map.setdefault(dest_abs, posixpath.dirname(repo))
+        if "$" not in src:  # `COPY ${BIN} ./`: the folder of an unknown source is unknown too
+            facts.context_map.setdefault(dest_abs, posixpath.dirname(repo))
     name = posixpath.basename(src)
+    copies = facts.unnamed_copies.setdefault(dest_abs, []) if "$" in name else []
+    if "$" in name and len(copies) < _MAX_UNNAMED:  # what it is called, a later RUN may say
+        copies.append((ins.start_line, src))
     if _TARGET_PATH.search(src) and _is_binary_path(src):  # a prebuilt binary from the context
         _put(facts, target, Artifact(name, triple_from_target_path(src), None, ins.start_line))
 

@@ -132,6 +132,14 @@ def _built_elsewhere(
             named.add(name)  # a file of the repository (a script, a directory), not a build
             continue
         found[name] = (line, f"`{path}` (line {line}) comes from no build seen in this file")
+    for path, (line, why) in final.named_files.items():  # `COPY ${BIN} ./` + `chmod +x ./app`
+        name = posixpath.basename(path)
+        if name in named or name in found or not repo.crates_with_bin(name):
+            continue
+        in_repo = repo_path(final, path)
+        if in_repo is not None and (repo.root / in_repo).exists():
+            continue  # `COPY . .` brought a script or directory of that name
+        found[name] = (line, why)
     for ins in (i for i in (final.entrypoint, final.cmd) if i is not None):
         run = _executable(ins)
         if run and run not in named and run not in found and repo.crates_with_bin(run):
