@@ -294,6 +294,8 @@ def _shipped(
             art.triple,
             (art.line, f"the copied path names {art.triple} (line {art.line})"),
         )
+        if b is not None and b.variants:  # the path is the assumed platform's
+            evidence = (art.line, f"{evidence[1]}; {b.variants}")
     elif b is not None:
         config = repo.cargo_config_for(repo_path(cf.stages[b.stage], b.workdir) or "")
         triple, why = build_target(b, config.target if config else None)
