@@ -80,11 +80,17 @@ def test_a_file_a_run_names_in_an_unnamed_copy_is_the_crates_binary(scan_tree):
             "COPY ${CTL_BIN} ./\nCOPY ${DAEMON_BIN} ./\n",
         ),
         "run/Dockerfile": _unnamed("RUN ./pulse-ctl --version\n"),
+        # a directory CI filled, copied whole: its files land under the destination
+        "tree/Dockerfile": _unnamed(
+            "RUN mv /opt/dist/pulse-ctl /usr/local/bin/\n", "COPY ${CTL_BIN} /opt/dist\n"
+        ),
     }
     result = scan_tree(files)
     rows = {(r["file"], r["binary"]): r for r in result.inventory if r["binary"]}
     assert sorted(rows) == [
-        (f"{d}/Dockerfile", b) for d in ("chmod", "link", "run") for b in ("pulse-ctl", "pulsed")
+        (f"{d}/Dockerfile", b)
+        for d in ("chmod", "link", "run", "tree")
+        for b in ("pulse-ctl", "pulsed")
     ]
     ctl = rows[("chmod/Dockerfile", "pulse-ctl")]
     assert (ctl["crate"], ctl["binary_libc"], ctl["linkage"]) == ("pulse-ctl", "musl", "unknown")
