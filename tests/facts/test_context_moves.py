@@ -48,3 +48,69 @@ def test_a_moved_file_no_crate_makes_is_not_a_binary(scan_tree):
     result = scan_tree(files)
     assert [r["binary"] for r in result.inventory] == [None]
     assert result.findings == []
+
+
+# CI passes the paths of the binaries it built: `COPY ${CLI} ./` names no file; the RUN
+# lines after it that chmod, link, move or run a file there say what it is called.
+PAIR = {
+    "Cargo.toml": '[workspace]\nmembers = ["pulse-ctl", "daemon"]\n',
+    "pulse-ctl/Cargo.toml": cargo("pulse-ctl"),  # a crate directory named like its bin
+    "pulse-ctl/src/main.rs": "fn main() {}\n",
+    "daemon/Cargo.toml": cargo("daemon") + '\n[[bin]]\nname = "pulsed"\npath = "src/main.rs"\n',
+    "daemon/src/main.rs": "fn main() {}\n",
+}
+
+
+def _unnamed(run: str, copies: str = "COPY ${CTL_BIN} ${DAEMON_BIN} ./\n") -> str:
+    return (
+        "FROM alpine:3.20\nARG CTL_BIN\nARG DAEMON_BIN\nWORKDIR /srv\nCOPY conf ./conf\n"
+        f'{copies}{run}CMD ["/srv/pulsed"]\n'
+    )
+
+
+def test_a_file_a_run_names_in_an_unnamed_copy_is_the_crates_binary(scan_tree):
+    files = {
+        **PAIR,
+        "conf/pulse.toml": "",
+        "chmod/Dockerfile": _unnamed(
+            "RUN chmod 0755 ./pulse-ctl ./conf && ln -sf /srv/pulse-ctl /usr/local/bin/ctl\n"
+        ),
+        "link/Dockerfile": _unnamed(
+            "RUN ln -s ../../../srv/pulse-ctl /usr/local/bin/pulse-ctl\n",
+            "COPY ${CTL_BIN} ./\nCOPY ${DAEMON_BIN} ./\n",
+        ),
+        "run/Dockerfile": _unnamed("RUN ./pulse-ctl --version\n"),
+        # a directory CI filled, copied whole: its files land under the destination
+        "tree/Dockerfile": _unnamed(
+            "RUN mv /opt/dist/pulse-ctl /usr/local/bin/\n", "COPY ${CTL_BIN} /opt/dist\n"
+        ),
+    }
+    result = scan_tree(files)
+    rows = {(r["file"], r["binary"]): r for r in result.inventory if r["binary"]}
+    assert sorted(rows) == [
+        (f"{d}/Dockerfile", b)
+        for d in ("chmod", "link", "run", "tree")
+        for b in ("pulse-ctl", "pulsed")
+    ]
+    ctl = rows[("chmod/Dockerfile", "pulse-ctl")]
+    assert (ctl["crate"], ctl["binary_libc"], ctl["linkage"]) == ("pulse-ctl", "musl", "unknown")
+    assert "`chmod` on line 7" in ctl["reasons"][0]
+    assert "copied from `${CTL_BIN}` or `${DAEMON_BIN}`" in ctl["reasons"][0]
+    assert "line 6 or 7 copied" in rows[("link/Dockerfile", "pulse-ctl")]["reasons"][0]
+
+
+def test_a_repository_file_a_run_names_is_not_a_binary(scan_tree):
+    files = {
+        **PAIR,
+        "tools/pulse-ctl": '#!/bin/sh\nexec pulsed --ctl "$@"\n',
+        "Dockerfile": _unnamed(
+            "RUN chmod +x ./pulse-ctl\n", "COPY tools/ ./\nCOPY ${DAEMON_BIN} ./\n"
+        ),
+        # the file is named only where no unnamed copy wrote
+        "elsewhere/Dockerfile": _unnamed("RUN chmod +x /opt/pulse-ctl\n"),
+    }
+    result = scan_tree(files)
+    assert [(r["file"], r["binary"]) for r in result.inventory if r["binary"]] == [
+        ("Dockerfile", "pulsed"),
+        ("elsewhere/Dockerfile", "pulsed"),
+    ]

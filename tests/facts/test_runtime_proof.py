@@ -176,3 +176,30 @@ def test_scratch_with_the_glibc_loader_copied_in_is_glibc(scan_tree):
     # not "static": a dynamically linked binary runs there, so nothing proves AP001
     assert (loader["libc"], loader["linkage"]) == ("glibc", "unknown")
     assert _found(result) == [("AP003", "ldd/Dockerfile", 1)]
+
+
+def test_the_projects_published_image_as_the_final_base_ships_its_binary(scan_tree):
+    def extends(base: str) -> str:
+        return f'FROM {base}\nCOPY gate.toml /etc/gate/\nENTRYPOINT ["/entrypoint.sh"]\n'
+
+    files = {
+        **WORKSPACE,
+        "gate.toml": "",
+        # the namespace names the bin, or the tag is the crate's version: the project's own
+        "owner/Dockerfile": extends("gatedhq/gated:edge"),
+        "version/Dockerfile": extends("registry.example.com/ops/gated:v0.1.0"),
+        # an official image, or someone else's, that shares the bin's name
+        "official/Dockerfile": extends("gated:0.1.0"),
+        "library/Dockerfile": extends("docker.io/library/gated"),
+        "stranger/Dockerfile": extends("someone/gated:2.4"),
+    }
+    result = scan_tree(files)
+    rows = _rows(result)
+    assert sorted(rows) == [("owner/Dockerfile", "gated"), ("version/Dockerfile", "gated")]
+    owner = rows[("owner/Dockerfile", "gated")]
+    assert (owner["crate"], owner["linkage"], owner["allocator"]) == ("gate", "unknown", "system")
+    assert "namespace `gatedhq` names it too" in owner["reasons"][0]
+    assert (
+        "tag `v0.1.0` is crate gate's version"
+        in rows[("version/Dockerfile", "gated")]["reasons"][0]
+    )

@@ -21,6 +21,8 @@ from allocpolicy.facts.shell import Command, commands, installed_packages, run_s
 from allocpolicy.facts.toolchains import Toolchain, toolchain_of
 from allocpolicy.facts.triples import (
     arch_from_platform,
+    is_musl,
+    links_statically,
     normalize_triple,
     triple_for,
     triple_from_target_path,
@@ -42,6 +44,7 @@ class Build:
     env: dict[str, str]
     image: ImageInfo
     toolchain: Toolchain | None  # one a RUN installed (apk/apt/zypper rust, rustup-init)
+    variants: str = ""  # FROM build_${TARGETARCH}: which stages it may be, and what they share
 
 
 @record
@@ -81,7 +84,14 @@ class StageFacts:
     # Directories copied whole from a stage: dest -> (that stage, its dir), read on lookup.
     linked_dirs: dict[str, tuple[StageFacts, str]] = field(default_factory=dict, repr=False)
     scripts: list[tuple[int, str]] = field(default_factory=list)  # (line, `make`...) builds unread
+    # `COPY ${BIN} ./`: directory -> (line, source as written) of a copy whose file name is
+    # a variable with no value here; a later RUN that names a file there tells the name.
+    unnamed_copies: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    named_files: dict[str, tuple[int, str]] = field(default_factory=dict)  # path -> (line, why)
     toolchain: Toolchain | None = None
+    variants: str = ""  # FROM build_${TARGETARCH}: which stages it may be, and what they share
+    # Files the stage's RUNs wrote with `echo ... >> /file`: their lines, for a later `. /file`
+    written: dict[str, list[str]] = field(default_factory=dict)
     entrypoint: Instruction | None = None
     cmd: Instruction | None = None
     global_args: dict[str, str] = field(default_factory=dict, repr=False)
@@ -105,7 +115,11 @@ class StageFacts:
             dirs=dict(self.dirs),
             linked_dirs=dict(self.linked_dirs),
             scripts=list(self.scripts),
+            unnamed_copies={d: list(c) for d, c in self.unnamed_copies.items()},
+            named_files=dict(self.named_files),
             toolchain=self.toolchain,
+            variants=self.variants,
+            written={f: list(lines) for f, lines in self.written.items()},
             entrypoint=self.entrypoint,
             cmd=self.cmd,
             global_args=self.global_args,
@@ -141,8 +155,11 @@ def analyze(
     `read`: a repository file's text, bounded (the Makefile or justfile a RUN runs)."""
     out: list[StageFacts] = []
     for stage in doc.stages:
+        variants = _platform_variants(stage, out) if stage.parent is None else []
         if stage.parent is not None and stage.parent < len(out):
             facts = out[stage.parent].inherit(stage)
+        elif variants:
+            facts = _from_variants(stage, variants)
         else:
             image = classify_image(stage.base_resolved, platform=stage.platform)
             facts = StageFacts(
@@ -156,6 +173,96 @@ def analyze(
         with_copied_loader(facts, out)  # FROM scratch plus the glibc loader is not static-only
         out.append(facts)
     return Containerfile(path, doc, context, out)
+
+
+# What BuildKit gives the platform ARGs on the platform this reading assumes (linux/amd64,
+# as for `xx-cargo`) when the build names none.
+_PLATFORM_DEFAULTS = {
+    "TARGETPLATFORM": "linux/amd64",
+    "TARGETOS": "linux",
+    "TARGETARCH": "amd64",
+    "TARGETVARIANT": "",
+    "BUILDPLATFORM": "linux/amd64",
+    "BUILDOS": "linux",
+    "BUILDARCH": "amd64",
+    "BUILDVARIANT": "",
+}
+_PLAIN_VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+_MAX_VARIANTS = 16
+_DIFFER = "which differ:"
+
+
+def _platform_variants(stage: Stage, earlier: list[StageFacts]) -> list[StageFacts]:
+    """`FROM build_${TARGETARCH}${TARGETVARIANT}`: the earlier stages it may name, one
+    per platform (`build_amd64`, `build_arm64`...); none when a word is not a platform ARG."""
+    base = stage.base_resolved.lower()
+    names = [m.group(1) or m.group(2) for m in _PLAIN_VAR.finditer(stage.base_resolved)]
+    if not names or any(n not in _PLATFORM_DEFAULTS for n in names):
+        return []
+    pattern = _PLAIN_VAR.sub("*", base)
+    if "$" in pattern or not pattern.strip("*") or _GLOB.search(pattern.replace("*", "")):
+        return []
+    found = [s for s in earlier if s.stage.name and fnmatch.fnmatchcase(s.stage.name, pattern)]
+    return found[:_MAX_VARIANTS]
+
+
+def _default_target(stage: StageFacts) -> str | None:
+    """What a plain `cargo build` in the stage compiles for, as far as the stage says."""
+    named = stage.env.get("CARGO_BUILD_TARGET")
+    if named:
+        return named
+    if stage.toolchain is not None:
+        return stage.toolchain.host
+    return stage.image.builder_target
+
+
+def _build_kind(stage: StageFacts) -> str:
+    """What matters of a builder stage for its builds: its libc, and its default target's."""
+    target = _default_target(stage)
+    if not target or "$" in target:
+        return f"{stage.image.libc} image, target unknown"
+    flags = " ".join((stage.env.get("RUSTFLAGS", ""), stage.image.rustflags))
+    env = "musl" if is_musl(target) else ("gnu" if "-gnu" in target else "other")
+    linkage = "static" if links_statically(target, flags) else "dynamic"
+    return f"{stage.image.libc} image, {env} {linkage} target"
+
+
+def _from_variants(stage: Stage, variants: list[StageFacts]) -> StageFacts:
+    """A stage FROM one of several, chosen by the platform. Where they agree on what a
+    build there depends on (the image's libc, the default target's libc and linkage), the
+    one of the assumed platform stands for all; else what differs is unknown."""
+    chosen = _PLAIN_VAR.sub(
+        lambda m: _PLATFORM_DEFAULTS[m.group(1) or m.group(2)], stage.base_resolved
+    ).lower()
+    rep = next((v for v in variants if v.stage.name == chosen), variants[0])
+    facts = rep.inherit(stage)
+    kinds = {v.stage.name: _build_kind(v) for v in variants}
+    listing = ", ".join(f"`{n}`" for n in kinds)
+    if len(set(kinds.values())) == 1:
+        facts.variants = (
+            f"`FROM {stage.base_resolved}` is one of {listing}, which agree ({kinds[rep.stage.name]}): "
+            f"read as `{rep.stage.name}`"
+        )
+        return facts
+    facts.variants = f"`FROM {stage.base_resolved}` is one of {len(kinds)}, {_DIFFER} " + ", ".join(
+        f"`{n}` ({k})" for n, k in kinds.items()
+    )
+    libcs = {v.image.libc for v in variants}
+    facts.image = replace(
+        rep.image,
+        ref=stage.base_resolved,
+        libc=rep.image.libc if len(libcs) == 1 else "unknown",
+        builder_target=None,
+        target_is_forced=False,
+        rustflags="",
+        reason=facts.variants,
+    )
+    for key in {k for v in variants for k in v.env}:
+        if len({v.env.get(key) for v in variants}) > 1:
+            facts.env[key] = "${" + key + "}"  # what differs is unknown, as a merged branch
+    if len({v.toolchain for v in variants}) > 1:
+        facts.toolchain = None
+    return facts
 
 
 def image_name(ref: str) -> str:
@@ -262,6 +369,8 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
         sh_c = exec_form[:2] in (["sh", "-c"], ["/bin/sh", "-c"])
         script = " ".join(exec_form[2:]) if sh_c else shlex.join(exec_form)
     workdir = facts.workdir
+    _record_writes(facts, script)
+    script = _inline_sourced(facts, script)
     mapped = dict(facts.context_map)
     facts.context_map.update(_bind_mounts(facts, ins, context))  # for this RUN only
     # What one command of the script did in each outcome of its `if`/`case` branches
@@ -294,6 +403,56 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
 
 
 _UNSET = re.compile(r"\$[A-Za-z_]\w*")  # the reader writes an unset name as `$NAME`
+
+# `echo "export T=${CARGO_BUILD_TARGET}" >> /env-cargo`: a line the RUN writes to a file
+# (the parsed script drops redirections, so they are read from its text).
+_QUOTED_OR_BARE = r"""(?:"(?:[^"\\]|\\.)*"|'[^']*'|[^\s;&|<>"'()]+)"""
+_ECHO_TO_FILE = re.compile(
+    rf"(?:^|[;&|(\n])[ \t]*echo((?:[ \t]+{_QUOTED_OR_BARE})+)[ \t]*(>>?)[ \t]*(/[\w./-]+)"
+)
+# `. /env-cargo` or `source /env-cargo` as a command of its own
+_SOURCE = re.compile(
+    r"""(^|[;&|(\n])([ \t]*)(?:\.|source)[ \t]+(["']?)(/[\w./-]+)\3(?=[ \t]*(?:[;&|)\n]|$))"""
+)
+# What a sourced line may be to be read back: an assignment (exported or not), no other
+# command, so a file of anything else cannot break the reading of the RUN that sources it.
+_ASSIGNMENT = re.compile(
+    r"""(?:export[ \t]+)?[A-Za-z_]\w*="""
+    r"""(?:"[^"`\\]*"|'[^']*'|(?:[^\s;&|<>`'"{}$()\\]|\$\w+|\$\{\w+\}|\$\([^\s;&|<>`'"{}()]*\))*)"""
+)
+_MAX_WRITTEN = 16  # files a stage's RUNs write lines to, that are followed
+_MAX_WRITTEN_LINES = 64
+_MAX_SOURCED = 8  # `. /file` inlined per RUN
+
+
+def _record_writes(facts: StageFacts, script: str) -> None:
+    """The lines `echo ... >> /file` (or `>`) writes, as the RUN's shell expands them."""
+    for m in itertools.islice(_ECHO_TO_FILE.finditer(script), _MAX_WRITTEN_LINES):
+        path = posixpath.normpath(m.group(3))
+        if path not in facts.written and len(facts.written) >= _MAX_WRITTEN:
+            continue
+        said = run_script("echo" + m.group(1), facts.env, facts.workdir, facts.doc.expander)
+        argv = said[0].argv[1:] if said and said[0].argv else None
+        while argv and argv[0] in ("-n", "-e", "-E"):
+            argv = argv[1:]
+        lines = " ".join(argv).split("\n") if argv is not None else ["${unread}"]
+        old = facts.written.get(path, []) if m.group(2) == ">>" else []
+        facts.written[path] = (old + lines)[:_MAX_WRITTEN_LINES]
+
+
+def _inline_sourced(facts: StageFacts, script: str) -> str:
+    """`. /env-cargo` of a file an earlier RUN wrote: its assignments, read in place."""
+    if not facts.written:
+        return script
+
+    def inline(m: re.Match[str]) -> str:
+        lines = facts.written.get(posixpath.normpath(m.group(4)))
+        kept = [ln.strip() for ln in lines or () if _ASSIGNMENT.fullmatch(ln.strip())]
+        if lines is None or not kept:
+            return m.group(0)
+        return f"{m.group(1)}{m.group(2)}{{ {'; '.join(kept)}; }}"
+
+    return _SOURCE.sub(inline, script, count=_MAX_SOURCED)
 
 
 def mount_options(value: str) -> dict[str, str]:
@@ -371,6 +530,7 @@ def _run_command(facts: StageFacts, ins: Instruction, cmd: Command, depth: int =
             cmd.env,
             facts.image,
             facts.toolchain,
+            facts.variants,
         )
         facts.builds.append(b)
         if build.subcommand == "install":
@@ -427,7 +587,16 @@ def _record_copy_command(facts: StageFacts, ins: Instruction, argv: list[str]) -
         return
     tool = posixpath.basename(argv[0])
     line = ins.start_line
-    if tool in _MOVE_OPTIONS:
+    if "/" in argv[0]:  # `./app --version` runs a file of the image
+        _name_file(facts, _abs(facts.workdir, argv[0]), line, "run")
+    if tool in _FILE_TOOLS:
+        operands, opts = _operands(argv[1:], _FILE_TOOLS[tool])
+        if tool in ("chmod", "chown") and operands and "--reference" not in opts:
+            operands = operands[1:]  # the mode or the owner
+        if not {"-R", "--recursive"} & opts.keys():  # a directory's files are not named
+            for path in operands:
+                _name_file(facts, _abs(facts.workdir, path), line, f"`{tool}`")
+    elif tool in _MOVE_OPTIONS:
         _move(facts, line, tool, argv[1:])
     elif tool == "mkdir":
         for d in _operands(argv[1:], {"-m", "--mode"})[0]:
@@ -440,6 +609,34 @@ def _record_copy_command(facts: StageFacts, ins: Instruction, argv: list[str]) -
             facts.scripts.append((line, script))
 
 
+# Commands that act on files they name, with their options that take a value.
+_FILE_TOOLS: dict[str, frozenset[str]] = {
+    "chmod": frozenset(),
+    "chown": frozenset(),
+    "strip": frozenset({"-o", "-R", "--remove-section", "-K", "-N"}),
+    "upx": frozenset({"-o"}),
+}
+
+
+def _name_file(facts: StageFacts, path: str, line: int, how: str) -> None:
+    """`COPY ${CLI_PATH} ./` then `chmod +x ./app-cli`: the RUN tells what the copied file
+    is called. A file named like a bin target of the repository is that binary, built
+    elsewhere (subjects.py decides, and keeps a repository file from being one)."""
+    copied = facts.unnamed_copies.get(posixpath.dirname(path))
+    name = posixpath.basename(path)
+    if not copied or "$" in path or _GLOB.search(name) or not is_binary_name(name):
+        return
+    if path in facts.files or path in facts.artifacts or path in facts.named_files:
+        return  # a file the Containerfile put there itself, whose origin is known
+    lines = " or ".join(dict.fromkeys(str(c[0]) for c in copied))
+    sources = " or ".join(dict.fromkeys(f"`{c[1]}`" for c in copied))
+    why = (
+        f"`{path}` ({how} on line {line}) is what line {lines} copied from {sources}, "
+        f"{'a path' if len(copied) == 1 else 'paths'} with no value here"
+    )
+    facts.named_files[path] = (copied[0][0], why)
+
+
 # Options of cp/mv/install/ln that take a value; -t/--target-directory names the destination.
 _MOVE_OPTIONS: dict[str, frozenset[str]] = {
     "cp": frozenset({"-t", "--target-directory", "-S", "--suffix"}),
@@ -449,6 +646,7 @@ _MOVE_OPTIONS: dict[str, frozenset[str]] = {
         {"-m", "--mode", "-o", "--owner", "-g", "--group", "-t", "--target-directory", "-S"}
     ),
 }
+_MAX_UNNAMED = 8  # unnamed copies into one directory that a message lists
 _MAX_OPERANDS = 256  # hostile input: a RUN with a million words is read this far
 
 
@@ -509,6 +707,7 @@ def _move(facts: StageFacts, line: int, tool: str, args: list[str]) -> None:
             _link(facts, line, src, target, symbolic and "-r" not in opts)
             continue
         src_abs = _abs(facts.workdir, src)
+        _name_file(facts, src_abs, line, f"`{tool}`")
         if tree and _is_dir_source(facts, src, src_abs):
             _copy_tree(facts, facts, src_abs, target, line)
             continue
@@ -536,6 +735,7 @@ def _link(facts: StageFacts, line: int, src: str, link: str, symbolic: bool) -> 
     _put_file(facts, link, line)
     base = posixpath.dirname(link) if symbolic else facts.workdir
     src_abs = _abs(base, src)
+    _name_file(facts, src_abs, line, "`ln`")
     if _is_dir_source(facts, src, src_abs):  # `ln -s target/<triple>/release target/final`
         facts.linked_dirs[link] = (facts, src_abs)
         return
@@ -755,8 +955,12 @@ def _copy_from_context(
         facts.context_map[dest_abs] = repo
     else:
         facts.context_map[target] = repo
-        facts.context_map.setdefault(dest_abs, posixpath.dirname(repo))
+        if "$" not in src:  # `COPY ${BIN} ./`: the folder of an unknown source is unknown too
+            facts.context_map.setdefault(dest_abs, posixpath.dirname(repo))
     name = posixpath.basename(src)
+    copies = facts.unnamed_copies.setdefault(dest_abs, []) if "$" in name else []
+    if "$" in name and len(copies) < _MAX_UNNAMED:  # what it is called, a later RUN may say
+        copies.append((ins.start_line, src))
     if _TARGET_PATH.search(src) and _is_binary_path(src):  # a prebuilt binary from the context
         _put(facts, target, Artifact(name, triple_from_target_path(src), None, ins.start_line))
 
@@ -1086,6 +1290,14 @@ def _preload_in_command(ins: Instruction, stage: StageFacts) -> list[str]:
 def build_target(b: Build, config_target: str | None) -> tuple[str | None, str]:
     """The triple a build compiles for, and why; None when it is an unresolved variable."""
     triple, why = _build_target(b, config_target)
+    if b.variants:
+        why = f"{why}; {b.variants}"
+    if triple is not None and triple.startswith("$(one of "):  # branches that differ in libc
+        return None, f"the target is {triple[2:-1]}, whose libcs differ ({why})"
+    if triple is not None and ("$(" in triple or "`" in triple):
+        return None, f"the target is `{triple}`, computed when the RUN runs ({why})"
+    if triple is not None and "$" in triple and _DIFFER in b.variants:
+        return None, f"the target is `{triple}`, which the platform decides ({why})"
     if triple is not None and "$" in triple:  # as written: `${RUST_TARGET}` keeps its case
         return None, f"the target is `{triple}`, a variable with no value here ({why})"
     return (normalize_triple(triple) if triple is not None else None), why

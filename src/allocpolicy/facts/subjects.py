@@ -132,11 +132,22 @@ def _built_elsewhere(
             named.add(name)  # a file of the repository (a script, a directory), not a build
             continue
         found[name] = (line, f"`{path}` (line {line}) comes from no build seen in this file")
+    for path, (line, why) in final.named_files.items():  # `COPY ${BIN} ./` + `chmod +x ./app`
+        name = posixpath.basename(path)
+        if name in named or name in found or not repo.crates_with_bin(name):
+            continue
+        in_repo = repo_path(final, path)
+        if in_repo is not None and (repo.root / in_repo).exists():
+            continue  # `COPY . .` brought a script or directory of that name
+        found[name] = (line, why)
     for ins in (i for i in (final.entrypoint, final.cmd) if i is not None):
         run = _executable(ins)
         if run and run not in named and run not in found and repo.crates_with_bin(run):
             why = f"{ins.keyword} runs `{run}` (line {ins.start_line}), which no build seen here makes"
             found[run] = (ins.start_line, why)
+    published = _published_image(repo, cf, final)
+    if published is not None and published[0] not in named and published[0] not in found:
+        found[published[0]] = published[1]
     out = []
     for name, (line, why) in found.items():
         crate = _crate_for(repo, [], name)
@@ -145,6 +156,59 @@ def _built_elsewhere(
         sb.reasons[0] = f"target unknown: {why} (its build facts are unknown)"
         out.append(sb)
     return out
+
+
+def _published_image(
+    repo: Repo, cf: Containerfile, final: StageFacts
+) -> tuple[str, tuple[int, str]] | None:
+    """`FROM acme-project/acme:1.4` as the final base, for a repository with bin `acme`:
+    the project's own published image of that binary, which the stage only adds to.
+
+    The name alone is not enough: `redis` or `someone/redis` is somebody else's
+    program that happens to share a bin's name. So the image's namespace must name
+    the bin too (`acme-project`), or its tag be the version of the crate that has it.
+    """
+    root = final
+    while root.stage.parent is not None and root.stage.parent < len(cf.stages):
+        root = cf.stages[root.stage.parent]
+    ref = root.stage.base_resolved
+    parts = ref.split("@", 1)[0].lower().split("/")
+    if "$" in ref or len(parts) < 2 or parts[-2] == "library":
+        return None  # an official image: never the project's
+    if root.image.reason.startswith("built by "):
+        return None  # an image this repository builds: its binaries came with its facts
+    name, _, tag = parts[-1].partition(":")
+    crates = repo.crates_with_bin(name)
+    if not crates:
+        return None
+    owner = parts[-2]
+    if _squash(name) in _squash(owner):
+        how = f"its namespace `{owner}` names it too"
+    elif tag and any(tag.removeprefix("v") == _version(repo, c) for c in crates):
+        how = f"its tag `{tag}` is crate {crates[0].name}'s version"
+    else:
+        return None
+    line = root.stage.from_line
+    why = (
+        f"the image is FROM `{ref}` (line {line}), named like bin `{name}` and {how}: "
+        "the project's published image of it, built elsewhere"
+    )
+    return name, (line, why)
+
+
+def _squash(word: str) -> str:
+    return word.replace("-", "").replace("_", "").replace(".", "")
+
+
+def _version(repo: Repo, crate: Crate) -> str | None:
+    """The crate's version, through `version.workspace = true` too."""
+    pkg = crate.manifest.data.get("package")
+    version = pkg.get("version") if isinstance(pkg, dict) else None
+    if isinstance(version, dict) and crate.root is not None:
+        ws = crate.root.data.get("workspace")
+        shared = ws.get("package") if isinstance(ws, dict) else None
+        version = shared.get("version") if isinstance(shared, dict) else None
+    return version if isinstance(version, str) else None
 
 
 def _copy_lines(cf: Containerfile, final: StageFacts) -> set[int]:
@@ -286,6 +350,8 @@ def _shipped(
             art.triple,
             (art.line, f"the copied path names {art.triple} (line {art.line})"),
         )
+        if b is not None and b.variants:  # the path is the assumed platform's
+            evidence = (art.line, f"{evidence[1]}; {b.variants}")
     elif b is not None:
         config = repo.cargo_config_for(repo_path(cf.stages[b.stage], b.workdir) or "")
         triple, why = build_target(b, config.target if config else None)
