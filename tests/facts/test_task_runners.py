@@ -136,3 +136,111 @@ def test_a_members_dockerfile_builds_with_the_workspace_as_context(scan_tree):
         "system",
     )
     assert [(f.rule, f.location.path) for f in result.findings] == [("AP003", "cli/Dockerfile")]
+
+
+# ---------------------------------------------------------------- `$(just …)` in a RUN
+
+# The arch comes from the build's platform; cargo gets --target unless it is the host's.
+CROSS_JUSTFILE = (
+    'platform := ""\n'
+    'abi := "gnu"\n'
+    '_cpu := if platform == "amd64" { "x86_64" } else if platform == "arm64" { "aarch64" } else {\n'
+    '        error("unsupported platform " + platform)\n'
+    "    }\n"
+    'triple := _cpu + "-unknown-linux-" + abi\n'
+    "_native := `rustc -vV | sed -n 's|host: ||p'`\n"
+    '_cross := if triple != _native { triple } else { "" }\n'
+    "\n"
+    "build *args:\n"
+    '    cargo build {{ if _cross != "" { "--target " + _cross } else { "" } }} {{ args }}\n'
+    "\n"
+    "triple-dir:\n"
+    "    @echo {{ _cross }}\n"
+    "\n"
+    "noisy-dir:\n"
+    "    ls target | head -n 1\n"
+)
+
+
+def _cross_image(builder: str, run: str, runtime: str) -> str:
+    return (
+        f"FROM {builder} AS build\nARG TARGETARCH\nWORKDIR /src\nCOPY . .\n{run}\n"
+        f"FROM {runtime}\nCOPY --from=build /usr/local/bin/cli /usr/local/bin/cli\n"
+        'ENTRYPOINT ["/usr/local/bin/cli"]\n'
+    )
+
+
+def test_a_path_from_just_print_finds_the_binary_just_built(scan_tree):
+    # a builder image nobody knows: rustc's host is unknown; two builds, the path says which
+    run = (
+        "RUN just platform=amd64 build --release \\\n"
+        " && just platform=arm64 abi=musl build --release \\\n"
+        " && mv target/$(just platform=arm64 abi=musl triple-dir)/release/cli /usr/local/bin/"
+    )
+    dockerfile = _cross_image("registry.example/rust-dev:3", run, "scratch")
+    result = scan_tree({**WORKSPACE, "justfile": CROSS_JUSTFILE, "Dockerfile": dockerfile})
+    row = _row(result)
+    assert (row["target"], row["linkage"], row["allocator"]) == (
+        "aarch64-unknown-linux-musl",
+        "static",
+        "system",
+    )
+    assert [f.rule for f in result.findings] == ["AP001"]
+
+
+def test_an_unset_platform_still_says_the_libc(scan_tree):
+    # ARG TARGETARCH without a value: the arch is not known, every arch is a -gnu target
+    run = (
+        "RUN just platform=$TARGETARCH build --release \\\n"
+        " && mv target/$(just platform=$TARGETARCH triple-dir)/release/cli /usr/local/bin/cli"
+    )
+    dockerfile = _cross_image("rust:1-bookworm", run, "debian:bookworm-slim")
+    result = scan_tree({**WORKSPACE, "justfile": CROSS_JUSTFILE, "Dockerfile": dockerfile})
+    row = _row(result)
+    assert (row["target"], row["binary_libc"], row["linkage"], row["allocator"]) == (
+        None,
+        "glibc",
+        "dynamic",
+        "system",
+    )
+    assert any("-unknown-linux-gnu" in r and "all glibc" in r for r in row["reasons"])
+    assert [f.rule for f in result.findings] == ["AP003"]
+
+
+def test_just_evaluate_names_the_binary_to_move(scan_tree):
+    justfile = (
+        'profile := "debug"\n'
+        'triple := "x86_64-unknown-linux-musl"\n'
+        'out := "target" / triple / profile / "cli"\n'
+        "build:\n"
+        '    cargo build --target {{ triple }} {{ if profile == "release" { "--release" } else { "" } }}\n'
+    )
+    for ask in ("--evaluate profile=release out", "--set profile release --evaluate out"):
+        run = f"RUN just profile=release build && mkdir -p /dist && mv $(just {ask}) /dist/"
+        dockerfile = (
+            f"FROM rust:1-bookworm AS build\nWORKDIR /src\nCOPY . .\n{run}\n"
+            'FROM scratch\nCOPY --from=build /dist/* /\nENTRYPOINT ["/cli"]\n'
+        )
+        result = scan_tree({**WORKSPACE, "justfile": justfile, "Dockerfile": dockerfile})
+        assert (_row(result)["target"], _row(result)["linkage"]) == (
+            "x86_64-unknown-linux-musl",
+            "static",
+        ), ask
+        assert [f.rule for f in result.findings] == ["AP001"], ask
+
+
+def test_what_just_prints_is_known_only_for_echo_recipes_and_variables():
+    from allocpolicy.facts.recipes import command_output
+
+    def ask(*argv, host=None, budget=10_000):
+        files = {"/src/justfile": CROSS_JUSTFILE}
+        return command_output(["just", *argv], "/src", {}, lambda p: p, files.get, host, budget)[0]
+
+    assert ask("platform=arm64", "triple-dir") == "aarch64-unknown-linux-gnu"
+    # the host's own triple: just leaves --target out and prints nothing
+    assert ask("platform=arm64", "triple-dir", host="aarch64-unknown-linux-gnu") == ""
+    assert ask("--set", "platform", "amd64", "--evaluate", "triple") == "x86_64-unknown-linux-gnu"
+    assert ask("noisy-dir") is None  # `ls | head` prints what nobody here knows
+    assert ask("--evaluate") is None  # every variable: not one value
+    assert ask("platform=arm64", "triple-dir", budget=0) is None  # the file's budget is spent
+    assert command_output(["make", "x"], "/", {}, lambda p: p, {}.get, None, 10)[0] is None
