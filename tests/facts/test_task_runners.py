@@ -7,7 +7,7 @@ Where the file is not in the context, the build facts are unknown with a reason.
 
 from __future__ import annotations
 
-from helpers import cargo
+from helpers import MIMALLOC_DEP, STATIC, cargo
 
 MAIN = "fn main() {}\n"
 WORKSPACE = {
@@ -244,3 +244,41 @@ def test_what_just_prints_is_known_only_for_echo_recipes_and_variables():
     assert ask("--evaluate") is None  # every variable: not one value
     assert ask("platform=arm64", "triple-dir", budget=0) is None  # the file's budget is spent
     assert command_output(["make", "x"], "/", {}, lambda p: p, {}.get, None, 10)[0] is None
+
+
+# linkerd's dev images put `just-cargo` (linkerd/dev bin/just-cargo) on PATH: a justfile
+# whose `build` recipe runs `cargo build --frozen [--release] [--target=T] ARGS`.
+WRAPPED_JUSTFILE = (
+    'profile := "debug"\n'
+    'target := "x86_64-unknown-linux-musl"\n'
+    "_cargo := 'just-cargo profile=' + profile + ' target=' + target + ' toolchain='\n"
+    "build:\n"
+    "    {{ _cargo }} fetch\n"
+    "    {{ _cargo }} build --package=cli --features fast\n"
+)
+
+
+def test_just_cargo_is_the_cargo_build_it_wraps(scan_tree):
+    optional = MIMALLOC_DEP.replace(" }", ", optional = true }")
+    files = {
+        "Cargo.toml": '[workspace]\nmembers = ["cli"]\n',
+        "cli/Cargo.toml": cargo("cli", optional, '[features]\nfast = ["dep:mimalloc"]\n'),
+        "cli/src/main.rs": '#[cfg(feature = "fast")]\n' + STATIC + MAIN,
+        "justfile": WRAPPED_JUSTFILE,
+        "Dockerfile": (
+            "FROM registry.example/dev:50-rust AS build\nWORKDIR /src\nCOPY . .\n"
+            "RUN just profile=release build\n"
+            "FROM scratch\n"
+            "COPY --from=build /src/target/x86_64-unknown-linux-musl/release/cli /cli\n"
+            'ENTRYPOINT ["/cli"]\n'
+        ),
+    }
+    result = scan_tree(files)
+    row = _row(result)
+    # the feature the wrapper passed on switches mimalloc on: no AP001
+    assert (row["target"], row["linkage"], row["allocator"]) == (
+        "x86_64-unknown-linux-musl",
+        "static",
+        "mimalloc",
+    )
+    assert result.findings == []
