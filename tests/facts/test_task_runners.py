@@ -282,3 +282,21 @@ def test_just_cargo_is_the_cargo_build_it_wraps(scan_tree):
         "mimalloc",
     )
     assert result.findings == []
+
+
+def test_thousands_of_just_substitutions_are_read_within_the_files_budget(scan_tree, monkeypatch):
+    from allocpolicy.facts import containers
+
+    calls = []
+    real = containers.command_output
+
+    def counted(*args):
+        calls.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(containers, "command_output", counted)
+    words = " ".join(["$(just platform=arm64 triple-dir)"] * 3000)
+    dockerfile = "FROM rust:1-bookworm\nWORKDIR /src\nCOPY . .\n" + f"RUN echo {words}\n" * 4
+    result = scan_tree({**WORKSPACE, "justfile": CROSS_JUSTFILE, "Dockerfile": dockerfile})
+    assert result.findings == []
+    assert 0 < len(calls) <= 2100  # the Containerfile's budget, not the 12000 asked

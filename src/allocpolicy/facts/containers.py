@@ -411,6 +411,9 @@ def _host(facts: StageFacts) -> str | None:
     return image.builder_target if not image.target_is_forced else None
 
 
+_SUBSTITUTION_COST = 4096  # a file's budget (8 Mi units) pays for some 2000 `$(just …)`
+
+
 def _output_reader(facts: StageFacts) -> Callable[[Command], str | None] | None:
     """What `$(just …)` in a RUN prints, read from the justfile; its work is charged to
     the file's budget."""
@@ -420,6 +423,9 @@ def _output_reader(facts: StageFacts) -> Callable[[Command], str | None] | None:
 
     def output(cmd: Command) -> str | None:
         expander = facts.doc.expander
+        expander.left -= _SUBSTITUTION_COST  # finding and reading the justfile, at least
+        if expander.left <= 0:
+            return None  # the file's reading budget is spent
         text, spent = command_output(
             cmd.argv,
             cmd.cwd,
