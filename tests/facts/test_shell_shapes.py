@@ -307,3 +307,42 @@ def shlex_quote(text: str) -> str:
     import shlex
 
     return shlex.quote(text)
+
+
+def test_a_substitution_is_what_the_callers_reader_says_it_prints():
+    from allocpolicy.facts.shell import run_script
+
+    asked = []
+
+    def output(cmd):
+        asked.append((cmd.argv, cmd.env.get("P"), cmd.cwd))
+        return {"where": "target/x86_64-unknown-linux-musl\n", "two": "a b"}.get(cmd.argv[-1])
+
+    script = (
+        "cd /src && export P=1 && cp $(runner where)/release/app /app; "
+        'echo "$(runner two)" $(runner two) `runner two` $(other | head) $(runner none)'
+    )
+    cp, echo = run_script(script, {}, "/", output=output)
+    assert cp.argv == ["cp", "target/x86_64-unknown-linux-musl/release/app", "/app"]
+    assert cp.unknown == ""
+    # quoted: one word; unquoted: split; a pipeline or an unknown output stays unknown
+    assert echo.argv == ["echo", "a b", "a", "b", "a", "b", "$(other…)", "$(runner…)"]
+    assert "`$(runner none)` is computed" in echo.unknown
+    assert asked[0] == (["runner", "where"], "1", "/src")  # its environment and directory
+    # without a reader, every substitution stays unknown (as before)
+    (plain,) = run_script("cp $(runner where)/release/app /app", {}, "/")
+    assert plain.argv[1] == "$(runner…)/release/app"
+
+
+def test_nested_substitutions_end():
+    from allocpolicy.facts.shell import run_script
+
+    calls = []
+
+    def output(cmd):
+        calls.append(cmd.argv)
+        return "x"
+
+    nested = "$(a " * 40 + ")" * 40
+    assert len(run_script(f"echo {nested}", {}, "/", output=output)) == 1
+    assert len(calls) <= 8 + 1  # the substitution cap, not the nesting depth

@@ -5,6 +5,7 @@ import pytest
 from allocpolicy.facts.triples import (
     LEGACY_STATIC_MUSL,
     arch_from_platform,
+    candidate_triples,
     cfg_facts,
     crt_static_override,
     is_musl,
@@ -212,3 +213,24 @@ def test_triple_for():
     assert triple_for("x86_64", "musl") == "x86_64-unknown-linux-musl"
     assert triple_for("armv7", "gnu") == "armv7-unknown-linux-gnueabihf"
     assert triple_for("aarch64", "musl", vendor="alpine") == "aarch64-alpine-linux-musl"
+
+
+def test_a_target_with_an_unknown_arch_is_one_of_the_platform_targets_of_its_env():
+    gnu = candidate_triples("$(false)-unknown-linux-gnu")
+    assert "x86_64-unknown-linux-gnu" in gnu and "aarch64-unknown-linux-gnu" in gnu
+    assert all(t.endswith("-unknown-linux-gnu") for t in gnu)
+    assert not any(links_statically(t) for t in gnu)  # every one: glibc, dynamic
+    musl = candidate_triples("${ARCH}-unknown-linux-musl")
+    assert {links_statically(t) for t in musl} == {True, False}  # riscv64gc, s390x: dynamic
+    assert set(candidate_triples("x86_64-unknown-linux-$(false)")) == {
+        "x86_64-unknown-linux-gnu",
+        "x86_64-unknown-linux-musl",
+    }
+    # nothing known, a marker that is not a value, or a plain triple: no candidates
+    for written in (
+        "$(false)",
+        "$(one of a-musl, b-gnu)",
+        "x86_64-unknown-linux-gnu",
+        "$X-apple-darwin",
+    ):
+        assert candidate_triples(written) == ()

@@ -12,7 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from allocpolicy.parsing.justfile import UNKNOWN, evaluate, parse_justfile, recipe
+from allocpolicy.parsing.justfile import (
+    UNKNOWN,
+    UNKNOWN_HOST,
+    asks_host,
+    evaluate,
+    evaluate_argv,
+    parse_justfile,
+    recipe,
+)
 
 # The shape Rust projects build their images with: overridable arch/libc/features, a
 # target triple computed through if/else chains, a target-installing helper script.
@@ -291,6 +299,129 @@ def test_evaluate_answers_for_variables_only() -> None:
     assert evaluate(jf, "_cpu", {"arch": "sparc"}, {}, "/") == UNKNOWN
     assert evaluate(jf, "build", {}, {}, "/") is None
     assert evaluate(jf, "target", {"nope": "1"}, {}, "/") is None
+
+
+# ---------------------------------------------------------------- rustc's host, partial values
+
+# Cross-compiles unless the platform is the host's: the target is left out for the host
+CROSS = """\
+platform := "arm64"
+abi := "musl"
+_cpu := if platform == "arm64" { "aarch64" } else if platform == "amd64" { "x86_64" } else {
+        error("no cpu for " + platform)
+    }
+triple := _cpu + "-unknown-linux-" + abi
+native := `rustc -Vv | grep host | cut -d ' ' -f 2`
+cross := if native == triple { "" } else { triple }
+flag := if cross == "" { "" } else { "--target=" + cross }
+mode := if native != triple { "cross" } else { "native" }
+
+build:
+    cargo build --locked {{ flag }}
+
+out:
+    @echo target/{{ cross }}
+"""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "rustc -vV | sed -n 's|host: ||p'",
+        "rustc --version --verbose | sed -n 's/host: //p'",
+        "rustc -Vv | grep host | cut -d' ' -f2",
+        "rustc -vV | grep '^host:' | awk '{ print $2 }'",
+        "rustc +stable -vV | awk '/host/ {print $2}'",
+        "rustc --print host-tuple",
+    ],
+)
+def test_a_backtick_asking_rustc_for_its_host_is_the_host(command: str) -> None:
+    assert asks_host(command)
+    jf = parse_justfile(f"h := `{command}`\nshow:\n    echo {{{{ h }}}}\n")
+    host = "powerpc64le-unknown-linux-gnu"
+    assert recipe(jf, ["show"], {}, "/", host=host) == [f"echo {host}"]
+    assert recipe(jf, ["show"], {}, "/") == [f"echo {UNKNOWN_HOST}"]
+
+
+@pytest.mark.parametrize("command", ["rustc -vV", "rustc -vV | grep host", "uname -m", "arch"])
+def test_other_backticks_stay_unknown(command: str) -> None:
+    assert not asks_host(command)
+    jf = parse_justfile(f"h := `{command}`\nshow:\n    echo {{{{ h }}}}\n")
+    assert recipe(jf, ["show"], {}, "/", host="x86_64-unknown-linux-gnu") == [f"echo {UNKNOWN}"]
+
+
+def test_target_unless_host_builds_for_the_target_whatever_the_host() -> None:
+    jf = parse_justfile(CROSS)
+    # the host not known: with or without --target, cargo builds aarch64-unknown-linux-musl
+    assert recipe(jf, ["build"], {}, "/") == [
+        "cargo build --locked --target=aarch64-unknown-linux-musl"
+    ]
+    assert recipe(jf, ["out"], {}, "/") == ["echo target/aarch64-unknown-linux-musl"]
+    # known: just's own choice
+    assert recipe(jf, ["build"], {}, "/", host="aarch64-unknown-linux-musl") == [
+        "cargo build --locked "
+    ]
+    assert recipe(jf, ["platform=amd64", "build"], {}, "/", host="aarch64-unknown-linux-musl") == [
+        "cargo build --locked --target=x86_64-unknown-linux-musl"
+    ]
+    # any other value chosen on the host stays unknown: only the target is the same
+    assert evaluate(jf, "mode", {}, {}, "/") == UNKNOWN
+
+
+def test_a_value_known_in_part_decides_what_it_cannot_equal() -> None:
+    jf = parse_justfile(
+        'arch := ""\n'
+        "t := if arch == '' { arch() } else { arch } + '-unknown-linux-gnu'\n"
+        "opt := if t != '' { '--target ' + t } else { '' }\n"
+        "mac := if t == 'aarch64-apple-darwin' { 'mac' } else { 'linux' }\n"
+        "x86 := if t == 'x86_64-unknown-linux-gnu' { 'x86' } else { 'other' }\n"
+    )
+    assert evaluate(jf, "opt", {}, {}, "/") == f"--target {UNKNOWN}-unknown-linux-gnu"
+    assert evaluate(jf, "mac", {}, {}, "/") == "linux"  # no `-apple-darwin` ends in `-gnu`
+    assert evaluate(jf, "x86", {}, {}, "/") == UNKNOWN  # the arch may be x86_64
+
+
+def test_an_override_the_shell_could_not_expand_is_unknown() -> None:
+    # `just platform=$TARGETARCH` with TARGETARCH unset reaches just as text; the reading
+    # must not compare `$TARGETARCH` with "amd64" and take the error branch as known
+    jf = parse_justfile(
+        'platform := "arm64"\n'
+        'cpu := if platform == "arm64" { "aarch64" } else { "x86_64" }\n'
+        'triple := cpu + "-unknown-linux-gnu"\n'
+    )
+    assert evaluate_argv(jf, ["platform=$TARGETARCH", "triple"], {}, "/") == (
+        f"{UNKNOWN}-unknown-linux-gnu"
+    )
+    assert evaluate_argv(jf, ["--set", "platform", "${ARCH}", "cpu"], {}, "/") == UNKNOWN
+    assert evaluate_argv(jf, ["--set", "platform", "amd64", "triple"], {}, "/") == (
+        "x86_64-unknown-linux-gnu"
+    )
+    assert evaluate_argv(jf, ["triple", "cross"], {}, "/") is None  # just prints both
+    assert evaluate_argv(jf, ["nope=1", "triple"], {}, "/") is None
+
+
+def test_just_itself_builds_for_the_host_the_same_way(tmp_path: Path) -> None:
+    just = _just()
+    if just is None or shutil.which("rustc") is None:
+        pytest.skip("needs the just binary and rustc")
+    host = subprocess.run(
+        ["rustc", "--print", "host-tuple"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    platform = {"x86_64": "amd64", "aarch64": "arm64"}.get(host.split("-")[0])
+    if platform is None or not host.endswith("-linux-gnu"):
+        pytest.skip("a host this justfile has no platform for")
+    (tmp_path / "justfile").write_text(CROSS)
+    jf = parse_justfile(CROSS)
+    for sets in (["--set", "platform", platform, "--set", "abi", "gnu"], []):
+        done = subprocess.run(
+            [just, "--justfile", str(tmp_path / "justfile"), *sets, "--evaluate", "cross"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert evaluate_argv(jf, [*sets, "cross"], {}, str(tmp_path), host=host) == done.stdout
 
 
 # ---------------------------------------------------------------- hostile input

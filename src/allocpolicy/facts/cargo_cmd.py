@@ -1,6 +1,6 @@
-"""What a `cargo build` (or cross, xx-cargo, zigbuild, auditable, install, chef cook) command
-line asks for, read past the wrappers that run it (`time`, `nice`, `env -C`, `mold -run`,
-`rustup run`)."""
+"""What a `cargo build` (or cross, xx-cargo, zigbuild, auditable, install, chef cook,
+linkerd's just-cargo) command line asks for, read past the wrappers that run it (`time`,
+`nice`, `env -C`, `mold -run`, `rustup run`)."""
 
 from __future__ import annotations
 
@@ -93,6 +93,8 @@ def parse_cargo(cmd: Command) -> CargoBuild | None:
         return None
     tool = argv[0].rsplit("/", 1)[-1]
     args = argv[1:]
+    if tool == "just-cargo":
+        tool, args = "cargo", _just_cargo(args)
     if tool == "cargo-zigbuild":
         tool, args = "cargo", ["zigbuild"] + args
     elif tool == "cargo-auditable":
@@ -144,6 +146,33 @@ def _unwrap(argv: list[str], env: dict[str, str]) -> tuple[list[str], str | None
         else:
             break
     return argv, chdir
+
+
+def _just_cargo(args: list[str]) -> list[str]:
+    """linkerd's `just-cargo profile=P target=T toolchain=X build ARGS` as the cargo call it
+    makes. The script (linkerd/dev `bin/just-cargo`, on PATH in the ghcr.io/linkerd/dev
+    images) is a justfile whose `build *args` recipe runs `{{ CARGO }} build --frozen
+    {{ _release }} {{ _target }} {{ args }}`: `--release` when profile is `release`,
+    `--target=T` when target is not empty, CARGO `cargo +X` for a toolchain. Its exports
+    (CC_*, AR_*, a linker for arm64/armv7 musl, `-Clink-self-contained`) change no libc
+    and no crt-static. Its other recipes (fetch, clippy, test) build no shipped binary."""
+    overrides: dict[str, str] = {}
+    i = 0
+    while i < len(args) and "=" in args[i] and not args[i].startswith("-"):
+        name, _, value = args[i].partition("=")
+        overrides[name] = value
+        i += 1
+    if args[i : i + 1] != ["build"]:
+        return []  # not a build: parse_cargo reads nothing
+    release = ["--release"] if overrides.get("profile") == "release" else []
+    target = overrides.get("target", "")
+    return [
+        "build",
+        "--frozen",
+        *release,
+        *([f"--target={target}"] if target else []),
+        *args[i + 1 :],
+    ]
 
 
 def _past_expansion(argv: list[str]) -> list[str]:

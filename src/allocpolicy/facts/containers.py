@@ -15,7 +15,7 @@ import shlex
 from allocpolicy._record import field, record, replace
 from allocpolicy.facts.cargo_cmd import SHELL_KEYWORDS, CargoBuild, parse_cargo
 from allocpolicy.facts.images import GLIBC, MUSL, ImageInfo, classify_image
-from allocpolicy.facts.recipes import task_run
+from allocpolicy.facts.recipes import command_output, task_run
 from allocpolicy.facts.runtime import with_copied_loader
 from allocpolicy.facts.shell import Command, commands, installed_packages, run_script
 from allocpolicy.facts.toolchains import Toolchain, toolchain_of
@@ -376,7 +376,8 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
     # What one command of the script did in each outcome of its `if`/`case` branches
     builds: dict[int, list[tuple[int, Build]]] = {}
     copies: dict[tuple[int, str], list[tuple[int, Artifact]]] = {}
-    for cmd in run_script(script, facts.env, workdir, facts.doc.expander):
+    output = _output_reader(facts)
+    for cmd in run_script(script, facts.env, workdir, facts.doc.expander, output):
         if not cmd.argv:
             continue  # a part the shell reading could not follow
         facts.workdir = cmd.cwd  # where the command runs (`cd app && cp target/...`)
@@ -516,7 +517,8 @@ def _run_command(facts: StageFacts, ins: Instruction, cmd: Command, depth: int =
     if toolchain is not None:
         facts.toolchain = toolchain
     if facts.read is not None and depth < _MAX_TASK_DEPTH:
-        task = task_run(argv, cmd.cwd, cmd.env, lambda p: repo_path(facts, p), facts.read)
+        repo_dir = lambda p: repo_path(facts, p)  # noqa: E731
+        task = task_run(argv, cmd.cwd, cmd.env, repo_dir, facts.read, _host(facts))
         if task is not None and task.lines is not None:
             _run_task(facts, ins, cmd, task.lines, task.directory, depth)
             return  # else: a driver whose build is not read (below)
@@ -549,14 +551,54 @@ def _run_task(
     the directory of the Makefile or justfile; just's exports reach every line."""
     exports = [line for line in lines if line.startswith("export ")]
     here = facts.workdir
+    output = _output_reader(facts)
     for line in lines:
         if line.startswith("export "):
             continue
-        for sub in run_script("\n".join([*exports, line]), cmd.env, where, facts.doc.expander):
+        script = "\n".join([*exports, line])
+        for sub in run_script(script, cmd.env, where, facts.doc.expander, output):
             if sub.argv:
                 facts.workdir = sub.cwd
                 _run_command(facts, ins, sub, depth + 1)
     facts.workdir = here
+
+
+def _host(facts: StageFacts) -> str | None:
+    """The host triple of the stage's toolchain (a justfile may ask rustc for it)."""
+    if facts.toolchain is not None:
+        return facts.toolchain.host
+    image = facts.image
+    return image.builder_target if not image.target_is_forced else None
+
+
+_SUBSTITUTION_COST = 4096  # a file's budget (8 Mi units) pays for some 2000 `$(just …)`
+
+
+def _output_reader(facts: StageFacts) -> Callable[[Command], str | None] | None:
+    """What `$(just …)` in a RUN prints, read from the justfile; its work is charged to
+    the file's budget."""
+    read = facts.read
+    if read is None:
+        return None
+
+    def output(cmd: Command) -> str | None:
+        expander = facts.doc.expander
+        expander.left -= _SUBSTITUTION_COST  # finding and reading the justfile, at least
+        if expander.left <= 0:
+            return None  # the file's reading budget is spent
+        text, spent = command_output(
+            cmd.argv,
+            cmd.cwd,
+            cmd.env,
+            lambda p: repo_path(facts, p),
+            read,
+            _host(facts),
+            expander.left,
+        )
+        expander.left -= spent
+        return text
+
+    return output
 
 
 def _record_install(facts: StageFacts, b: Build) -> None:

@@ -17,9 +17,12 @@ and functions defined in the script, and reads ``sh -c '...'`` scripts too.
 * A value nothing here can know (``$(...)``, a name with no value) stays in
   the word as written: it keeps its ``$``, which is how every consumer already
   recognises an unresolved value, and the command's ``unknown`` says why.
+* A command substitution of one simple command is asked of the caller's
+  ``output`` (the task runner's `$(just --evaluate X)`, facts/recipes.py): what it
+  says the command prints is the value; anything else stays unknown.
 
 Bounded: :data:`MAX_STEPS` steps per script, :data:`MAX_CALLS` nested function
-calls or ``sh -c`` levels. Past the step budget the rest reads as one unknown
+calls, ``sh -c`` levels or command substitutions. Past the step budget the rest reads as one unknown
 command.
 """
 
@@ -75,17 +78,22 @@ class Command:
 
 
 def run_script(
-    script: str, env: Mapping[str, str], workdir: str, expander: Expander | None = None
+    script: str,
+    env: Mapping[str, str],
+    workdir: str,
+    expander: Expander | None = None,
+    output: Callable[[Command], str | None] | None = None,
 ) -> list[Command]:
     """The commands the script runs, started with `env` exported in `workdir`.
 
     `expander` is the Containerfile's: its work budget is shared by all of the
     file's words, and the steps here are charged to it too, so a file of many
-    hostile RUNs is bounded as a whole, not per RUN.
+    hostile RUNs is bounded as a whole, not per RUN. `output`: what a command run in
+    a `$(...)` prints (its trailing newlines kept), or None when that is not known.
     """
     expander = expander or Expander()
     steps = min(MAX_STEPS, max(0, expander.left) // STEP_COST)
-    run = _Run(expander.shell, steps)
+    run = _Run(expander.shell, steps, output)
     start = _State(dict(env), set(env), workdir or "/")
     start.vars.setdefault("PWD", start.cwd)
     try:
@@ -147,14 +155,20 @@ _IFS = re.compile(r"[ \t\n]+")
 
 
 class _Run:
-    __slots__ = ("expand", "limit", "next_path", "out", "steps", "trees")
+    __slots__ = ("expand", "limit", "nested", "next_path", "out", "output", "steps", "trees")
 
-    def __init__(self, expand: Callable[[str, Mapping[str, str]], str], limit: int) -> None:
-        self.expand, self.limit = expand, limit
+    def __init__(
+        self,
+        expand: Callable[[str, Mapping[str, str]], str],
+        limit: int,
+        output: Callable[[Command], str | None] | None = None,
+    ) -> None:
+        self.expand, self.limit, self.output = expand, limit, output
         self.out: list[Command] = []
         self.steps = 0
         self.next_path = 1
         self.trees: list[Seq] = []
+        self.nested = 0  # command substitutions being read, one inside the other
 
     def step(self) -> None:
         self.steps += 1
@@ -277,15 +291,28 @@ class _Run:
     # -- simple commands -------------------------------------------------------
 
     def simple(self, node: Simple, st: _State, calls: int) -> list[_State]:
+        prefix, reasons = self.prefix(node, st)
+        if not node.words:
+            st.vars.update(prefix)  # plain assignments
+            return [st]
+        argv, why = self.argv(node, st)
+        reasons += why
+        argv = _unwrap(argv, prefix)
+        unknown = "; ".join(dict.fromkeys(reasons))
+        return self.execute(node, argv, prefix, unknown, st, calls)
+
+    def prefix(self, node: Simple, st: _State) -> tuple[dict[str, str], list[str]]:
+        """The `NAME=value` assignments before the command, and why any is unknown."""
         reasons: list[str] = []
         prefix: dict[str, str] = {}
         for name, word in node.assigns:
             value, why = self.value(word, st)
             reasons += why
             prefix[name] = value
-        if not node.words:
-            st.vars.update(prefix)  # plain assignments
-            return [st]
+        return prefix, reasons
+
+    def argv(self, node: Simple, st: _State) -> tuple[list[str], list[str]]:
+        """The command's words expanded, and why any part is unknown."""
         first, why = self.fields(node.words[0], st)
         declare = first[:1] and first[0] in _DECLARE
         argv = list(first)
@@ -297,10 +324,43 @@ class _Run:
                 fields, w = self.fields(word, st)
                 argv += fields
             why += w
-        reasons += why
+        return argv, why
+
+    def substitution(self, text: str, st: _State) -> str | None:
+        """What `$(cmd …)` (or a backtick) prints, when the caller's `output` knows; the
+        command runs in a subshell, so nothing it does changes `st`."""
+        if self.output is None or self.nested >= MAX_CALLS:
+            return None
+        body = _substitution_body(text)
+        if body is None:
+            return None
+        tree = parse(body)
+        if len(tree.items) != 1 or not isinstance(tree.items[0], Simple):
+            return None  # a pipeline, a list, a compound: not one command's output
+        node = tree.items[0]
+        if not node.words:
+            return None
+        self.step()
+        self.nested += 1
+        try:
+            prefix, reasons = self.prefix(node, st)
+            argv, why = self.argv(node, st)
+        finally:
+            self.nested -= 1
         argv = _unwrap(argv, prefix)
-        unknown = "; ".join(dict.fromkeys(reasons))
-        return self.execute(node, argv, prefix, unknown, st, calls)
+        unknown = "; ".join(dict.fromkeys(reasons + why))
+        return self.output(Command(argv, st.environ(prefix), st.cwd, unknown, st.path))
+
+    def substituted(self, text: str, st: _State, why: list[str]) -> str | None:
+        """A substitution's value as the shell splices it in (trailing newlines cut)."""
+        printed = self.substitution(text, st)
+        if printed is None:
+            return None
+        value = printed.rstrip("\n")
+        if "$" in value:
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            why.append(f"`{shown}` gives a value not all known here")
+        return value
 
     def execute(
         self,
@@ -354,8 +414,10 @@ class _Run:
             if p.kind == LIT:
                 out.append(p.text)
             elif p.kind == SUBST:
-                out.append(_opaque(p.text))
-                why.append(_computed(p.text))
+                printed = self.substituted(p.text, st, why)
+                out.append(_opaque(p.text) if printed is None else printed)
+                if printed is None:
+                    why.append(_computed(p.text))
             else:
                 v = self.expand(p.text, st.vars)
                 if v == p.text:
@@ -374,14 +436,20 @@ class _Run:
                 cur += p.text
                 have = have or p.quoted or bool(p.text)
                 continue
+            known = True
             if p.kind == SUBST:
-                cur, have = cur + _opaque(p.text), True
-                why.append(_computed(p.text))
-                continue
-            v = self.expand(p.text, st.vars)
-            if v == p.text:
-                why.append(f"`{p.text}` has no value here")
-            if p.quoted or v == p.text:
+                printed = self.substituted(p.text, st, why)
+                if printed is None:
+                    cur, have = cur + _opaque(p.text), True
+                    why.append(_computed(p.text))
+                    continue
+                v = printed
+            else:
+                v = self.expand(p.text, st.vars)
+                known = v != p.text
+                if not known:
+                    why.append(f"`{p.text}` has no value here")
+            if p.quoted or not known:
                 cur, have = cur + v, True
                 continue
             parts = _IFS.split(v)
@@ -405,6 +473,15 @@ def _opaque(text: str) -> str:
     opener = "`" if text.startswith("`") else "$("
     name = parts[0].removeprefix(opener).rsplit("/", 1)[-1] if parts else ""
     return opener + name + "…" + (opener[0] if opener == "`" else ")")
+
+
+def _substitution_body(text: str) -> str | None:
+    """The command of `$(…)` or `…` in backticks; None for `$((…))`, `<(…)` and the like."""
+    if text.startswith("$(") and not text.startswith("$((") and text.endswith(")"):
+        return text[2:-1]
+    if len(text) > 1 and text.startswith("`") and text.endswith("`"):
+        return text[1:-1]
+    return None
 
 
 def _computed(text: str) -> str:

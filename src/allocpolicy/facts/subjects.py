@@ -26,6 +26,7 @@ from allocpolicy.facts.containers import (
     StageFacts,
     build_dir,
     build_target,
+    declared_targets,
     preloads,
     repo_path,
 )
@@ -40,6 +41,7 @@ from allocpolicy.facts.repo import Repo
 from allocpolicy.facts.runtime import runtime_proof
 from allocpolicy.facts.triples import (
     arch_from_platform,
+    candidate_triples,
     cfg_facts,
     config_rustflags,
     is_musl,
@@ -70,6 +72,8 @@ class ShippedBinary:
     build: Build | None
     features: tuple[frozenset[str], frozenset[str]]  # features on, optional deps on
     reasons: list[str]
+    # A target known in part (`$(false)-unknown-linux-gnu`): the platform targets it can be.
+    candidates: tuple[str, ...] = ()
 
 
 def _fmt_list(items: Any) -> str:
@@ -366,7 +370,26 @@ def _shipped(
     else:
         reasons.append(f"binary `{name}` is built by crate {crate.name} ({crate.manifest.path})")
     feats = _features(crate, b)
-    return ShippedBinary(cf, name, crate, triple, evidence, b, feats, reasons)
+    written = declared_targets(b)[:1] if b is not None and triple is None else []
+    candidates = candidate_triples(written[0]) if written else ()
+    return ShippedBinary(cf, name, crate, triple, evidence, b, feats, reasons, candidates)
+
+
+def _candidates_agree(
+    repo: Repo, cf: Containerfile, sb: ShippedBinary
+) -> tuple[str, str, str] | None:
+    """(libc, linkage, why) when every target a partly known target can be links the
+    same libc the same way: `$(false)-unknown-linux-gnu` is glibc, dynamic on every arch."""
+    libcs = {libc_of(t) for t in sb.candidates}
+    links = {
+        links_statically(t, _rustflags(repo, cf, replace(sb, triple=t))) for t in sb.candidates
+    }
+    if len(libcs) != 1 or len(links) != 1 or "unknown" in libcs:
+        return None
+    written = declared_targets(sb.build)[0] if sb.build is not None else "?"
+    shown = ", ".join(sb.candidates[:3]) + (", ..." if len(sb.candidates) > 3 else "")
+    why = f"the target `{written}` is one of {shown}: all {libcs.pop()}"
+    return libc_of(sb.candidates[0]), "static" if links.pop() else "dynamic", why
 
 
 def _evidence_line(cf: Containerfile, b: Build, why: str) -> int:
@@ -609,7 +632,9 @@ def _same_on_every_target(
     answer must also hold with the default features, with none and with all of them.
     """
     crate = sb.crate
-    triples = _LINUX_TARGETS.get(libc) or (*_LINUX_TARGETS["glibc"], *_LINUX_TARGETS["musl"])
+    triples = sb.candidates or (
+        _LINUX_TARGETS.get(libc) or (*_LINUX_TARGETS["glibc"], *_LINUX_TARGETS["musl"])
+    )
     feature_sets = {sb.features}
     if sb.build is None and crate is not None:
         feature_sets |= {
@@ -627,6 +652,8 @@ def _same_on_every_target(
         return "unknown", "unknown", None
     if family == "system" and sb.build is None and crate and _feature_gated(repo, crate, set()):
         return "unknown", "unknown", None  # a feature of a linked crate may bring one in
+    if sb.candidates:
+        return family, source, f"allocator {family} for every target its `--target` can be"
     kind = f"{libc} " if libc in _LINUX_TARGETS else ""
     return family, source, f"allocator {family} for every {kind}Linux target it could be built for"
 
@@ -809,6 +836,9 @@ def binary_subjects(
         if sb.triple is not None:
             static = links_statically(sb.triple, _rustflags(repo, cf, sb))
             linkage = "static" if static else "dynamic"
+        elif sb.candidates and _candidates_agree(repo, cf, sb) is not None:
+            libc, linkage, why = _candidates_agree(repo, cf, sb) or ("", "", "")
+            sb.reasons.append(f"libc {libc}, linkage {linkage}: {why}")
         else:  # the build does not say; the image it runs in may
             proof = runtime_proof(final, cf.stages)
             if proof is not None:

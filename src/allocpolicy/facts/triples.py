@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LEGACY_STATIC_MUSL",
     "arch_from_platform",
+    "candidate_triples",
     "cfg_facts",
     "config_rustflags",
     "crt_static_override",
@@ -257,6 +258,31 @@ def triple_for(arch: str, env: str, vendor: str = "unknown") -> str:
     elif arch == "armv5te":
         env = env + "eabi"
     return f"{arch}-{vendor}-linux-{env}"
+
+
+# The Linux targets of the platforms BuildKit builds for (TARGETARCH), per libc.
+_PLATFORM_TARGETS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        triple_for(arch, env) for env in ("gnu", "musl") for arch in _PLATFORM_ARCH.values()
+    )
+)
+# What the RUN reader and the justfile reader leave of a value they do not know.
+_UNKNOWN_PART = re.compile(r"\$\{[^{}]*\}|\$\([^()]*\)|\$[A-Za-z_]\w*")
+
+
+def candidate_triples(written: str) -> tuple[str, ...]:
+    """The Linux platform targets a partly unknown target can be: ``$(false)-unknown-linux-gnu``
+    (an arch computed at build time, the env written out) is one of the ``-gnu`` targets of
+    the platforms images are built for; () when nothing of it is known or it names none."""
+    if "$" not in written:
+        return ()
+    parts = _UNKNOWN_PART.split(written)
+    if "$" in "".join(parts) or not "".join(parts).strip("-"):
+        return ()  # a `$` this cannot read, or no known part at all
+    import fnmatch
+
+    pattern = "*".join(p.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]") for p in parts)
+    return tuple(t for t in _PLATFORM_TARGETS if fnmatch.fnmatchcase(t, pattern.lower()))
 
 
 _TRIPLE_COMPONENT_RE = re.compile(r"^[a-z0-9_]+(?:-[a-z0-9_.]+){2,3}$")

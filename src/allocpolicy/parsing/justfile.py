@@ -8,6 +8,10 @@ function this reading does not know, an `=~` match, a comparison with such a val
 comes out as `$(false)`, a command substitution, which the RUN reader already treats
 as an unknown value. Nothing in the justfile is run.
 
+One backtick is read: the one asking rustc for its host triple (`rustc -vV | sed -n
+'s|host: ||p'`, `rustc --print host-tuple`, ...). It is the host of the toolchain the
+caller names, or :data:`UNKNOWN_HOST` when none is known.
+
 Bounded: the caller reads the file through the size-capped reader; lexing is linear,
 expression nesting, evaluation depth, dependency chains, the characters one call may
 produce and the number of lines it returns are capped here. No text makes it raise.
@@ -20,6 +24,7 @@ import re
 from allocpolicy._record import field, record
 
 UNKNOWN = "$(false)"  # a command substitution: an unknown value for the shell reader
+UNKNOWN_HOST = "$(rustc-host)"  # rustc's host triple, when the caller does not know it
 MAX_DEPTH = 16  # nested ifs and parentheses in one expression; dependency chains
 MAX_EVAL_DEPTH = 64  # evaluation frames: variables referring to variables, nested ifs
 MAX_LINES = 256  # shell lines one `just` call yields
@@ -51,6 +56,11 @@ class _Unknown:  # a backtick, a list, `!x`, an x-string: what just computes at 
 
 
 @record(frozen=True)
+class _Host:  # a backtick asking rustc for its host triple
+    pass
+
+
+@record(frozen=True)
 class _Chain:  # `a + b / c`: concatenation and path joins, left to right
     first: _Expr
     rest: tuple[tuple[str, _Expr], ...]
@@ -69,8 +79,9 @@ class _If:  # `if c1 { a } else if c2 { b } else { c }`, the chain kept flat
     otherwise: _Expr
 
 
-_Expr = _Lit | _Var | _Call | _Unknown | _Chain | _Compare | _If
+_Expr = _Lit | _Var | _Call | _Unknown | _Host | _Chain | _Compare | _If
 _UNKNOWN_EXPR = _Unknown()
+_HOST_EXPR = _Host()
 
 
 # ---------------------------------------------------------------- the justfile
@@ -178,8 +189,10 @@ class _Lexer:
             return _Tok("error", opener, self.pos)
         self.pos = close + len(opener)
         body = self.text[start:close]
-        if prefixed or opener.startswith("`"):
+        if prefixed:
             return _Tok("unknown", body, self.pos)  # run at evaluation time: not known here
+        if opener.startswith("`"):
+            return _Tok("backtick", _unindent(body) if len(opener) == 3 else body, self.pos)
         if len(opener) == 3:
             body = _unindent(body)
         if opener[0] == '"':
@@ -220,6 +233,31 @@ def _unescape(body: str) -> str:
         return _ESCAPES.get(c, "\\" + c)
 
     return re.sub(r"\\([\s\S])", one, body)
+
+
+# ---------------------------------------------------------------- the host query
+
+_RUSTC = r"rustc(?: \+[\w.-]+)?"
+_VERBOSE = r"(?:-vV|-Vv|-V -v|-v -V|--version --verbose|--verbose --version)"
+_Q = r"['\"]?"  # an optional quote
+_FIELD_2 = (  # the host line's second field: `cut -d' ' -f2`, `awk '{print $2}'`
+    r"(?:cut (?:-d ?['\"] ['\"] ?-f ?2|-f ?2 -d ?['\"] ['\"])"
+    r"|awk ['\"]\{ ?print \$2;? ?\}['\"])"
+)
+_HOST_QUERY = re.compile(
+    rf"{_RUSTC} --print[ =]host-tuple"
+    rf"|{_RUSTC} {_VERBOSE} \| (?:"
+    rf"sed -n {_Q}s(?P<d>[|/#]|:)\^?host: ?(?P=d)(?P=d)p{_Q}"  # sed -n 's|host: ||p'
+    rf"|grep {_Q}\^?host:?{_Q} \| {_FIELD_2}"  # grep host | cut -d' ' -f2
+    rf"|awk {_Q}/\^?host:?/ ?\{{ ?print \$2;? ?\}}{_Q}"  # awk '/host/ {print $2}'
+    r")"
+)
+
+
+def asks_host(command: str) -> bool:
+    """Whether a backtick's command prints rustc's host triple and nothing else."""
+    text = " ".join(command.split())
+    return len(text) <= 200 and _HOST_QUERY.fullmatch(text) is not None
 
 
 # ---------------------------------------------------------------- parsing expressions
@@ -321,6 +359,8 @@ class _Parser:
         tok = self.take()
         if tok.kind == "str":
             return _Lit(tok.text)
+        if tok.kind == "backtick":
+            return _HOST_EXPR if asks_host(tok.text) else _UNKNOWN_EXPR
         if tok.kind == "unknown":
             return _UNKNOWN_EXPR
         if tok.kind == "name":
@@ -491,7 +531,7 @@ def _setting_value(p: _Parser) -> list[str]:
         tok = p.take()
         if tok.kind == "eof":
             raise _Fail("]")
-        if tok.kind in ("str", "unknown"):
+        if tok.kind in ("str", "unknown", "backtick"):
             out.append(tok.text)
     p.take()
     return out
@@ -634,6 +674,7 @@ class _Scope:
     env: dict[str, str]
     directory: str
     budget: list[int]  # characters and references evaluation may still spend, per call
+    host: str | None = None  # the host triple of the toolchain that runs, when known
     values: dict[str, str] = field(default_factory=dict)  # globals evaluated so far
     active: set[str] = field(default_factory=set)  # globals being evaluated: a cycle ends
 
@@ -661,7 +702,13 @@ def _eval(e: _Expr, scope: _Scope, local: dict[str, str], depth: int) -> str:
     if isinstance(e, _Call):
         args = [_eval(a, scope, local, depth + 1) for a in e.args]
         return _spend(scope, _call(e.name, args, scope))
+    if isinstance(e, _Host):
+        return _spend(scope, scope.host or UNKNOWN_HOST)
     return UNKNOWN  # backticks, comparisons outside an `if`, what this reading cannot do
+
+
+def _unknown(value: str) -> bool:
+    return UNKNOWN in value or UNKNOWN_HOST in value
 
 
 def _lookup(name: str, scope: _Scope, local: dict[str, str], depth: int) -> str:
@@ -685,10 +732,50 @@ def _conditional(e: _If, scope: _Scope, local: dict[str, str], depth: int) -> st
     for cond, then in e.branches:
         decided = _decide(cond, scope, local, depth + 1)
         if decided is None:
+            target = _unless_host(e, scope, local, depth + 1)
+            if target is not None:
+                return target
             return UNKNOWN  # which branch runs is not known, so neither is the value
         if decided:
             return _eval(then, scope, local, depth + 1)
     return _eval(e.otherwise, scope, local, depth + 1)
+
+
+def _unless_host(e: _If, scope: _Scope, local: dict[str, str], depth: int) -> str | None:
+    """`if target != host { target } else { "" }` (or `== … { "" } else { target }`), with
+    `host` rustc's host triple: the value of `target`, whichever branch runs.
+
+    The idiom feeds `--target {{ x }}` (and a path `target/{{ x }}/release`): it leaves
+    `--target` out when the target is the host's, and cargo then builds the very same
+    target, only in `target/<profile>/` instead of `target/<triple>/<profile>/`. Every use
+    of the variable takes the same branch in the same run, so a binary found through it
+    (`mv target/$(just print-target)/release/app …`) is the one built for `target`; only
+    a path written out literally could differ, and then one of the two builds fails."""
+    if len(e.branches) != 1:
+        return None
+    cond, then = e.branches[0]
+    empty, chosen = (e.otherwise, then) if cond.op == "!=" else (then, e.otherwise)
+    if cond.op not in ("==", "!=") or empty != _Lit(""):
+        return None
+    sides = (cond.left, cond.right)
+    if chosen not in sides or not any(isinstance(_through(s, scope), _Host) for s in sides):
+        return None
+    if isinstance(_through(chosen, scope), _Host):
+        return None
+    value = _eval(chosen, scope, local, depth)
+    return value if value and UNKNOWN_HOST not in value else None
+
+
+def _through(e: _Expr, scope: _Scope) -> _Expr:
+    """A variable's expression, followed through plain `a := b` aliases (bounded)."""
+    for _ in range(MAX_DEPTH):
+        if not isinstance(e, _Var) or e.name in scope.overrides:
+            return e
+        nxt = scope.jf.assignments.get(e.name)
+        if nxt is None:
+            return e
+        e = nxt
+    return e
 
 
 def _decide(cond: _Compare, scope: _Scope, local: dict[str, str], depth: int) -> bool | None:
@@ -696,13 +783,41 @@ def _decide(cond: _Compare, scope: _Scope, local: dict[str, str], depth: int) ->
         return None  # a regex match or a boolean operator: not decided here
     left = _eval(cond.left, scope, local, depth)
     right = _eval(cond.right, scope, local, depth)
-    if UNKNOWN in left or UNKNOWN in right:
+    if _unknown(left) and _unknown(right):
         return None
+    if _unknown(left) or _unknown(right):
+        partial, known = (left, right) if _unknown(left) else (right, left)
+        if _could_be(partial, known):
+            return None
+        return cond.op == "!="  # `$(false)-unknown-linux-gnu` is never ""
     return (left == right) == (cond.op == "==")
 
 
+_MARKER = re.compile(re.escape(UNKNOWN) + "|" + re.escape(UNKNOWN_HOST))
+
+
+def _could_be(partial: str, known: str) -> bool:
+    """Whether a value with unknown parts may equal `known`: its literal parts, in order,
+    fit (`x-$(false)` may be `x-y`, never ""). Linear: each part is found once."""
+    parts = _MARKER.split(partial)
+    if len(parts) > 64:
+        return True
+    first, *middle, last = parts
+    if not known.startswith(first) or len(first) + len(last) > len(known):
+        return False
+    at, end = len(first), len(known) - len(last)
+    if not known.endswith(last):
+        return False
+    for part in middle:
+        found = known.find(part, at, end)
+        if found < 0:
+            return False
+        at = found + len(part)
+    return True
+
+
 def _call(name: str, args: list[str], scope: _Scope) -> str:
-    if any(UNKNOWN in a for a in args):
+    if any(_unknown(a) for a in args):
         return UNKNOWN
     if name in ("env_var", "env") and len(args) == 1:
         return scope.env.get(args[0], UNKNOWN)  # just fails on an unset variable
@@ -724,7 +839,14 @@ _CONSTANTS = {"os": "linux", "os_family": "unix"}  # images are built on Linux
 # ---------------------------------------------------------------- running a recipe
 
 
-def recipe(jf: Justfile, argv: list[str], env: dict[str, str], directory: str) -> list[str] | None:
+def recipe(
+    jf: Justfile,
+    argv: list[str],
+    env: dict[str, str],
+    directory: str,
+    host: str | None = None,
+    budget: list[int] | None = None,
+) -> list[str] | None:
     """The shell lines `just ARGV` runs, in order; None when just would run nothing.
 
     `argv` are the words after `just` with its flags taken off by the caller:
@@ -732,8 +854,10 @@ def recipe(jf: Justfile, argv: list[str], env: dict[str, str], directory: str) -
     when a recipe does not exist, an override names no variable of the justfile or a
     required argument is missing (just refuses all three). `directory` is what
     `justfile_directory()` and `invocation_directory()` give. Exported variables and
-    `$parameters` come first as `export NAME=value` lines."""
-    scope = _Scope(jf, {}, env, directory, [MAX_CHARS])
+    `$parameters` come first as `export NAME=value` lines. `host`: rustc's host triple
+    where the caller knows it; `budget`: a one-item list of what evaluation may still
+    spend (:data:`MAX_CHARS` when not given), left with what it did not."""
+    scope = _Scope(jf, {}, env, directory, budget or [MAX_CHARS], host)
     words = _overrides(jf, argv, scope.overrides)
     if words is None:
         return None
@@ -749,14 +873,38 @@ def recipe(jf: Justfile, argv: list[str], env: dict[str, str], directory: str) -
 
 
 def evaluate(
-    jf: Justfile, name: str, overrides: dict[str, str], env: dict[str, str], directory: str
+    jf: Justfile,
+    name: str,
+    overrides: dict[str, str],
+    env: dict[str, str],
+    directory: str,
+    host: str | None = None,
+    budget: list[int] | None = None,
 ) -> str | None:
     """The value `just --set NAME VALUE... --evaluate NAME` prints; None when the
     justfile has no such variable. `$(false)` stands for what is not known here."""
     if name not in jf.assignments or any(n not in jf.assignments for n in overrides):
         return None
-    scope = _Scope(jf, dict(overrides), env, directory, [MAX_CHARS])
+    values = {n: _shell_value(v) for n, v in overrides.items()}
+    scope = _Scope(jf, values, env, directory, budget or [MAX_CHARS], host)
     return _lookup(name, scope, {}, 0)
+
+
+def evaluate_argv(
+    jf: Justfile,
+    argv: list[str],
+    env: dict[str, str],
+    directory: str,
+    host: str | None = None,
+    budget: list[int] | None = None,
+) -> str | None:
+    """What `just --evaluate ARGV` prints for `ARGV` = overrides then one variable's
+    name (`profile=release _target_bin`, `--set arch amd64 _arch`); None otherwise."""
+    overrides: dict[str, str] = {}
+    words = _overrides(jf, argv, overrides)
+    if words is None or len(words) != 1:
+        return None  # no name: just prints every variable
+    return evaluate(jf, words[0], overrides, env, directory, host, budget)
 
 
 def _overrides(jf: Justfile, argv: list[str], into: dict[str, str]) -> list[str] | None:
@@ -773,12 +921,20 @@ def _overrides(jf: Justfile, argv: list[str], into: dict[str, str]) -> list[str]
             break
         if name not in jf.assignments:
             return None  # just: "variable overridden on the command line but not present"
-        into[name] = value
+        into[name] = _shell_value(value)
     rest = argv[i:]
     return None if rest[:1] and rest[0].startswith("-") else rest
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# What the RUN reader leaves of a value it does not know: `$NAME`, `${…}`, `$(…)`, `…`
+_SHELL_UNKNOWN = re.compile(r"\$\{[^{}]*\}|\$\([^()]*\)|\$[A-Za-z_]\w*|`[^`]*`")
+
+
+def _shell_value(value: str) -> str:
+    """`arch=$TARGETARCH` with TARGETARCH unset: unknown to just too, not the text `$T…`
+    (which would compare unequal to every arch and pick a wrong branch)."""
+    return _SHELL_UNKNOWN.sub(UNKNOWN, value) if "$" in value or "`" in value else value
 
 
 def _calls(jf: Justfile, words: list[str]) -> list[tuple[str, list[str]]] | None:
