@@ -24,7 +24,7 @@ from allocpolicy.facts.catalog import (
     SuppressionSubject,
 )
 from allocpolicy.fixes.edits import insert_before, line_diff, replace_lines
-from allocpolicy.fixes.toml_edit import edit_toml, inline_table, table_at, toml_after
+from allocpolicy.fixes.toml_edit import edit_toml, inline_table, put_key, table_at, toml_after
 from allocpolicy.model import Edit, Fix, Safety
 from allocpolicy.policy.rule import FixSpec
 
@@ -283,7 +283,7 @@ def _toml_edits(repo: Any, changes: Changes) -> list[Edit] | None:
 def _set(table: Any, key: str, value: Any) -> bool:
     if key in table:
         return False
-    table[key] = value
+    put_key(table, key, value)
     return True
 
 
@@ -499,7 +499,7 @@ def set_default_features_false(
             return True
         if hasattr(value, "get"):  # a [dependencies.mimalloc] table: one more line
             value.pop("default_features", None)
-            value["default-features"] = False
+            put_key(value, "default-features", False)
             return True
         return False
 
