@@ -56,12 +56,17 @@ def put_key(table: Any, key: str, value: Any) -> None:
     if body is None or key in table:
         table[key] = value
         return
-    last = [i for i, (k, v) in enumerate(body) if k is not None and not isinstance(v, Table | AoT)]
+    # keys: plain ones and dotted ones (`x.version = ...`, a table to tomlkit); not sub-tables
+    last = [
+        i
+        for i, (k, v) in enumerate(body)
+        if k is not None and (not isinstance(v, Table | AoT) or k.is_dotted())
+    ]
     at = last[-1] + 1 if last else 0
     if at >= len(body):
         table[key] = value
     else:
-        table.value._insert_at(at, key, value)  # the only tomlkit call that places a key
+        table.value._insert_at(at, key, value)  # private, but tomlkit's only positioned insert
 
 
 def table_at(doc: Any, path: tuple[str, ...], create: bool = True) -> Any:
