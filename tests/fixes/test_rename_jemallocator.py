@@ -294,3 +294,19 @@ AP008_GOLDEN = sorted(p for p in GOLDEN.iterdir() if p.name.startswith("ap008-")
 def test_cargo_accepts_every_ap008_golden_result(case: Path) -> None:
     meta = cargo_metadata(case / "after")
     assert meta.returncode == 0, meta.stderr
+
+
+def test_fix_writes_what_the_diff_showed_without_a_second_round(tmp_path: Path) -> None:
+    """The old name stays the feature the static is gated on, so no AP006 re-gate
+    (`feature = "tikv-jemallocator"`) follows the rename in a round `--diff` never shows."""
+    manifest = PACKAGE + '[dependencies]\njemallocator = { version = "0.5", optional = true }\n'
+    main = (
+        '#[cfg(feature = "jemallocator")]\n#[global_allocator]\n'
+        "static G: jemallocator::Jemalloc = jemallocator::Jemalloc;\nfn main() {}\n"
+    )
+    write(tmp_path, {"Cargo.toml": manifest, "src/main.rs": main})
+    diff = cli("fix", tmp_path, "--diff")
+    run = cli("fix", tmp_path)
+    assert "AP006" not in run.err and "AP006" not in diff.err
+    assert (tmp_path / "src/main.rs").read_text().startswith('#[cfg(feature = "jemallocator")]\n')
+    assert rules(tmp_path) == []
