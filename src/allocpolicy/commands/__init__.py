@@ -1,7 +1,7 @@
 """The commands: the one layer that combines the engine, the fixes and the reporters.
 
 Front doors (the command line, pre-commit, the GitHub Action) choose what to scan
-and call these; nothing below this package knows about fixes being offered or
+and call these; nothing below this package knows about fixes being computed or
 about output formats.
 """
 

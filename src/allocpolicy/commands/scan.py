@@ -1,4 +1,4 @@
-"""`allocpolicy scan`: findings, with their fixes offered or computed, rendered."""
+"""`allocpolicy scan`: findings, with their computed fixes, rendered."""
 
 from __future__ import annotations
 

@@ -24,11 +24,11 @@ from allocpolicy.facts.catalog import (
 )
 from allocpolicy.fixes.edits import insert_before, line_diff, replace_lines
 from allocpolicy.fixes.lockfile import lock_note
-from allocpolicy.fixes.toml_edit import edit_toml, inline_table, table_at, toml_after
+from allocpolicy.fixes.toml_edit import edit_toml, inline_table, put_key, table_at, toml_after
 from allocpolicy.model import Edit, Fix, Safety
 from allocpolicy.policy.rule import FixSpec
 
-TYPE_CHECKING = False  # typing is not imported at run time: a text scan offers fixes from here
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, Literal
@@ -58,7 +58,9 @@ TIKV_VERSION = "0.6"
 class FixAction:
     name: str
     subject: type[Subject]  # the subject kind it edits; any other kind gets no fix
-    title: str  # generic; each computed Fix carries its own, naming the crates it edits
+    # The action's name for people (rule pages); each computed Fix carries its own
+    # title, naming the crates it edits. A function of the subject where that differs.
+    title: str | Callable[[Any], str]
     build: Builder
     applies: Callable[[Any], bool]  # the precondition, from the subject's facts alone
 
@@ -67,7 +69,10 @@ ACTIONS: dict[str, FixAction] = {}
 
 
 def action(
-    name: str, subject: type[Subject], title: str, applies: Callable[[Any], bool] | None = None
+    name: str,
+    subject: type[Subject],
+    title: str | Callable[[Any], str],
+    applies: Callable[[Any], bool] | None = None,
 ) -> Callable[[Builder], Builder]:
     """Register a fix action under the name policy files use."""
 
@@ -94,7 +99,7 @@ def attach_fixes(result: ScanResult, with_edits: bool) -> None:
 
 
 def resolve_fixes(result: ScanResult) -> None:
-    """Compute the edits of every offered fix (tomlkit, tree-sitter): only outputs that show them pay."""
+    """Compute the edits of every pending fix (tomlkit, tree-sitter)."""
     for p in result.pending:
         p.finding.fix = build_fix(p)
     result.pending = []
@@ -278,7 +283,7 @@ def _toml_edits(repo: Any, changes: Changes) -> list[Edit] | None:
 def _set(table: Any, key: str, value: Any) -> bool:
     if key in table:
         return False
-    table[key] = value
+    put_key(table, key, value)
     return True
 
 
@@ -494,7 +499,7 @@ def set_default_features_false(
             return True
         if hasattr(value, "get"):  # a [dependencies.mimalloc] table: one more line
             value.pop("default_features", None)
-            value["default-features"] = False
+            put_key(value, "default-features", False)
             return True
         return False
 
@@ -605,66 +610,294 @@ _RENAMES = {
     "jemalloc-ctl": "tikv-jemalloc-ctl",
     "jemalloc-sys": "tikv-jemalloc-sys",
 }
+_DEP_TABLES = (
+    "dependencies",
+    "build-dependencies",
+    "build_dependencies",
+    "dev-dependencies",
+    "dev_dependencies",
+)
+
+
+def _rename_title(subject: DependencySubject) -> str:
+    return f"Use {_RENAMES[subject.crate]} instead of {subject.crate}"
 
 
 @action(
     "rename-jemallocator",
     DependencySubject,
-    "Use the tikv-jemallocator crate",
+    _rename_title,
     applies=lambda s: s.crate in _RENAMES,
 )
 def rename_jemallocator(
     spec: FixSpec, subject: DependencySubject, repo: Any
 ) -> tuple[str, list[Edit]] | None:
-    dep, crate = subject.dependency, subject.declaring_crate
-    new_pkg = _RENAMES.get(dep.package)
-    path = subject.manifest
-    text = _text(repo, path)
-    if new_pkg is None or text is None:
-        return None
-    renamed_key = dep.key != dep.package  # `jem = { package = "jemallocator" }`: code says `jem`
-    new_key = dep.key if renamed_key else new_pkg
-    # tomlkit cannot rename a key in place, so the key is renamed on its own line(s) first.
-    renamed = text if renamed_key else _rename_key_text(text, dep, new_pkg)
-    final = (
-        toml_after(
-            renamed,
-            lambda doc: _retarget(
-                table_at(doc, dep.table, create=False), new_key, new_pkg, renamed_key
-            ),
-        )
-        if renamed
-        else None
-    )
-    if final is None or not _only_renamed(text, final, dep, new_key):
-        return None
-    edits = [e for e in [line_diff(path, text.splitlines(), final.splitlines())] if e]
-    if not renamed_key and crate is not None:
-        edits += _rename_in_sources(repo, crate, dep.rust_name, new_pkg.replace("-", "_"))
-    return (f"Use {new_pkg} instead of {dep.package}", edits) if edits else None
+    """Rename every jemalloc crate of the subject's workspace to its tikv twin, at once.
+
+    At once, because cargo resolves one graph per workspace and both `jemalloc-sys` and
+    `tikv-jemalloc-sys` link the native `jemalloc` library: `jemallocator` beside
+    `tikv-jemalloc-ctl` does not build. So every AP008 finding of a workspace computes
+    this same set of edits (`fix` applies it once), and the edited manifests are read
+    back the way cargo reads them before the fix is offered.
+    """
+    from allocpolicy.fixes.manifest_check import check_manifest_text
+
+    root, crates = _workspace_scope(repo, subject)
+    paths = list(dict.fromkeys(([root] if root else []) + [c.manifest.path for c in crates]))
+    old: dict[str, str] = {}
+    for p in paths:
+        text = _text(repo, p)
+        if text is None:
+            return None
+        old[p] = text
+    ws = _ws_deps(old[root]) if root else {}
+    new: dict[str, str] = {}
+    keys: dict[str, dict[str, str]] = {}  # manifest -> old key -> new key, as code names them
+    for p in paths:
+        done = _renamed_manifest(old[p], ws) if ws is not None else None
+        if done is None:
+            return None
+        new[p], keys[p] = done
+    for p in paths:
+        if new[p] != old[p] and check_manifest_text(
+            new[p], new[root] if root and p != root else None
+        ):
+            return None  # cargo would reject the result: no fix rather than a broken build
+    edits = [e for p in paths if (e := line_diff(p, old[p].splitlines(), new[p].splitlines()))]
+    for crate in crates:
+        for key, new_key in keys[crate.manifest.path].items():
+            found = _rename_in_sources(
+                repo, crate, key.replace("-", "_"), new_key.replace("-", "_")
+            )
+            if found is None:
+                return None
+            edits += found
+    return (_rename_title(subject), edits) if edits else None
 
 
-def _retarget(table: Any, key: str, new_pkg: str, set_package: bool) -> bool:
-    if table is None or key not in table:
+def _workspace_scope(repo: Any, subject: DependencySubject) -> tuple[str | None, list[Any]]:
+    """The workspace root's manifest path (None for a lone package) and its packages."""
+    crate = subject.declaring_crate
+    if crate is None:
+        root = subject.manifest  # [workspace.dependencies]
+    elif crate.root is None:
+        return None, [crate]
+    else:
+        root = crate.root.path
+    return root, [c for c in repo.crates if c.root is not None and c.root.path == root]
+
+
+def _ws_deps(text: str | None) -> dict[str, Any] | None:
+    from allocpolicy.parsing.cargo import load_toml
+
+    if text is None:
+        return None
+    try:
+        ws = load_toml(text).get("workspace", {})
+    except Exception:
+        return None
+    deps = ws.get("dependencies") if isinstance(ws, dict) else None
+    return dict(deps) if isinstance(deps, dict) else {}
+
+
+@record(frozen=True)
+class _Family:
+    """One jemalloc-family dependency where a manifest writes it."""
+
+    table: tuple[str, ...]
+    key: str
+    new_key: str  # the tikv name, or the same key when `package = ...` names the crate
+    package: str  # the tikv package
+    value: Any  # as tomllib reads it
+    inherited: bool  # `workspace = true`: version and package are the root's
+
+
+def _family(data: dict[str, Any], ws: dict[str, Any]) -> list[_Family] | None:
+    """The manifest's jemalloc-family dependencies; None when one is not a plain
+    registry dependency (a path, a git source, a [patch]) and a human should decide."""
+    tables: list[tuple[tuple[str, ...], Any]] = [((t,), data.get(t)) for t in _DEP_TABLES]
+    targets = data.get("target")
+    for cfg, table in targets.items() if isinstance(targets, dict) else ():
+        if isinstance(table, dict):
+            tables += [(("target", cfg, t), table.get(t)) for t in _DEP_TABLES]
+    workspace = data.get("workspace")
+    if isinstance(workspace, dict):
+        tables.append((("workspace", "dependencies"), workspace.get("dependencies")))
+    out = []
+    for path, table in tables:
+        for key, value in table.items() if isinstance(table, dict) else ():
+            spec = value if isinstance(value, dict) else {}
+            inherited = spec.get("workspace") is True and path[0] != "workspace"
+            base = ws.get(key) if inherited else value
+            if inherited and base is None:
+                return None  # inherits from a root this scan cannot see
+            base = base if isinstance(base, dict) else {}
+            package = str(base.get("package", key))
+            if package not in _RENAMES:
+                continue
+            if "path" in base or "git" in base:
+                return None
+            new_key = _RENAMES[package] if key == package else key
+            out.append(_Family(path, key, new_key, _RENAMES[package], value, inherited))
+    patch = data.get("patch")
+    patches = [data.get("replace"), *(patch.values() if isinstance(patch, dict) else ())]
+    if any(
+        isinstance(t, dict) and any(_pkg_of(k, v) in _RENAMES for k, v in t.items())
+        for t in patches
+    ):
+        return None  # a patched jemalloc crate: renaming would drop the patch silently
+    return out
+
+
+def _pkg_of(key: str, value: Any) -> str:
+    pkg = value.get("package", key) if isinstance(value, dict) else key
+    return str(pkg).split("@", 1)[0].split(":", 1)[0]
+
+
+def _renamed_manifest(text: str, ws: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
+    """The manifest with its jemalloc-family dependencies renamed and every feature that
+    names them rewritten; with the keys Rust code knows them by, old -> new."""
+    from allocpolicy.parsing.cargo import load_toml
+    from allocpolicy.parsing.toml_lines import index_toml
+
+    if "jemalloc" not in text:
+        return text, {}  # most members of a large workspace: no parse at all
+    try:
+        data = load_toml(text)
+    except Exception:
+        return None
+    family = _family(data, ws)
+    if not family:
+        return None if family is None else (text, {})
+    keys = {f.key: f.new_key for f in family if f.key != f.new_key and f.table[0] != "workspace"}
+    renamed_features = _renamed_features(data, family, keys)
+    if renamed_features is None:
+        return None
+    features, shadowed = renamed_features
+    index = index_toml(text.splitlines())
+    renamed: str | None = text
+    for f in family:
+        if f.key != f.new_key and renamed is not None:
+            line = index.line_of(f.table + (f.key,)) or 0
+            renamed = _rename_key_text(renamed, line, f.key, f.new_key)
+    if renamed is None:
+        return None
+
+    def change(doc: Any) -> bool:
+        changed = [_retarget(table_at(doc, f.table, create=False), f) for f in family]
+        return _write_features(doc, features, keys, shadowed) or any(changed)
+
+    final = toml_after(renamed, change) or renamed
+    return (final, keys) if _as_expected(final, data, family, features) else None
+
+
+# An optional dependency gives its package an implicit feature of its name, unless a
+# `dep:` names it anywhere. `--features jemallocator`, `cfg(feature = "jemallocator")`
+# and other crates' `features = ["jemallocator"]` all use that name; the renamed
+# dependency's implicit feature would be `tikv-jemallocator`. So the old name is kept
+# as an explicit feature, `jemallocator = ["dep:tikv-jemallocator"]`: what users pass
+# on the command line keeps working, and every bare "jemallocator" in [features]
+# (now that feature) means what it meant. A non-weak `jemallocator/profiling` also
+# switched on the feature named `jemallocator` (implicit or explicit; cargo enables
+# the same-named feature with the optional dependency), which `tikv-jemallocator/...`
+# no longer does: it becomes "tikv-jemallocator/profiling", "jemallocator".
+
+
+def _renamed_features(
+    data: dict[str, Any], family: list[_Family], keys: dict[str, str]
+) -> tuple[dict[str, list[str]], set[str]] | None:
+    """Every feature whose list changes, with its new list (bridge features added), and
+    the old names a feature of the same name is switched on with."""
+    feats = data.get("features", {})
+    if not isinstance(feats, dict) or not keys:
+        return {}, set()
+    if not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in feats.values()):
+        return None
+    optional = {f.key for f in family if _optional(f) and f.table[0] != "workspace"}
+    named = {v[4:] for vals in feats.values() for v in vals if v.startswith("dep:")}
+    implicit = {k for k in keys if k in optional and k not in named and k not in feats}
+    shadowed = {k for k in keys if k in optional and (k in feats or k in implicit)}
+    out: dict[str, list[str]] = {}
+    for name, vals in feats.items():
+        new = _renamed_values(vals, keys, shadowed)
+        if new != vals:
+            out[name] = new
+    for k in sorted(implicit):
+        out[k] = [f"dep:{keys[k]}"]
+    return out, shadowed
+
+
+def _optional(f: _Family) -> bool:
+    dev = f.table[-1].startswith("dev")
+    return not dev and isinstance(f.value, dict) and f.value.get("optional") is True
+
+
+def _renamed_values(vals: list[str], keys: dict[str, str], shadowed: set[str]) -> list[str]:
+    return [v for plan in _value_plan(vals, keys, shadowed) for v in plan]
+
+
+def _value_plan(vals: list[str], keys: dict[str, str], shadowed: set[str]) -> list[list[str]]:
+    """What each value of a feature list becomes (one value, or two; see above)."""
+    out: list[list[str]] = []
+    added: set[str] = set(vals)
+    for v in vals:
+        dep, slash, sub = v.removeprefix("dep:").partition("/")
+        name = dep.removesuffix("?")
+        if name not in keys or not (slash or v.startswith("dep:")):
+            out.append([v])  # another feature, or the old name's feature (kept, see above)
+        elif v.startswith("dep:"):
+            out.append([f"dep:{keys[name]}"])
+        elif dep.endswith("?"):
+            out.append([f"{keys[name]}?/{sub}"])
+        else:
+            also = [name] if name in shadowed and name not in added else []
+            added |= set(also)
+            out.append([f"{keys[name]}/{sub}", *also])
+    return out
+
+
+def _write_features(
+    doc: Any, features: dict[str, list[str]], keys: dict[str, str], shadowed: set[str]
+) -> bool:
+    """Write the new lists into the document value by value, so comments and layout stay."""
+    if not features:
         return False
-    value = table[key]
+    table = table_at(doc, ("features",))
+    for name, vals in features.items():
+        if name not in table:
+            put_key(table, name, vals)
+            continue
+        arr = table[name]
+        plan = _value_plan([str(v) for v in arr], keys, shadowed)
+        for i in range(len(plan) - 1, -1, -1):
+            if plan[i] != [arr[i]]:
+                arr[i] = plan[i][0]
+                for extra in reversed(plan[i][1:]):
+                    arr.insert(i + 1, extra)
+    return True
+
+
+def _retarget(table: Any, f: _Family) -> bool:
+    if table is None or f.new_key not in table or f.inherited:
+        return False
+    value = table[f.new_key]
     if isinstance(value, str):
-        table[key] = TIKV_VERSION
+        table[f.new_key] = TIKV_VERSION
         return True
-    if set_package:
-        value["package"] = new_pkg
+    if f.key == f.new_key:
+        value["package"] = f.package
     if "version" in value:
         value["version"] = TIKV_VERSION
     return True
 
 
-def _rename_key_text(text: str, dep: Any, new: str) -> str | None:
-    """Rename the dependency's key where it is written: `key = ...`, `key.x = ...` or `[...key]`."""
+def _rename_key_text(text: str, line: int, old_key: str, new: str) -> str | None:
+    """Rename a dependency's key where it is written: `key = ...`, `key.x = ...` or `[...key]`."""
     lines = text.splitlines(keepends=True)
-    old = re.escape(dep.key)
+    old = re.escape(old_key)
     header = re.compile(rf"^(\s*\[[^\[\]]*\.\s*)([\"']?){old}\2(\s*\])")
     key = re.compile(rf"^(\s*)([\"']?){old}\2(?=\s*[=.])")
-    start = dep.line - 1
+    start = line - 1
     if not 0 <= start < len(lines):
         return None
     if header.match(lines[start]):
@@ -677,26 +910,33 @@ def _rename_key_text(text: str, dep: Any, new: str) -> str | None:
     return "".join(lines)
 
 
-def _only_renamed(before: str, after: str, dep: Any, new_key: str) -> bool:
-    """The parsed documents differ only in this dependency's key, package and version."""
+def _as_expected(
+    final: str, data: dict[str, Any], family: list[_Family], features: dict[str, list[str]]
+) -> bool:
+    """The edited text reads back as exactly the intended value: keys renamed, version
+    and package set, the features rewritten, nothing else touched."""
+    import copy
+
     from allocpolicy.parsing.cargo import load_toml
 
+    want = copy.deepcopy(data)
+    for f in family:
+        table = _dig(want, f.table)
+        value = table.pop(f.key)
+        if isinstance(value, str):
+            value = TIKV_VERSION
+        elif not f.inherited:
+            if f.key == f.new_key:
+                value["package"] = f.package
+            if "version" in value:
+                value["version"] = TIKV_VERSION
+        table[f.new_key] = value
+    if features:
+        want.setdefault("features", {}).update(features)
     try:
-        old_doc, new_doc = load_toml(before), load_toml(after)
+        return bool(load_toml(final) == want)
     except Exception:
         return False
-    old_t, new_t = _dig(old_doc, dep.table), _dig(new_doc, dep.table)
-    if not isinstance(old_t, dict) or not isinstance(new_t, dict):
-        return False
-    old_v, new_v = old_t.pop(dep.key, None), new_t.pop(new_key, None)
-    if old_v is None or new_v is None or old_doc != new_doc:
-        return False
-    if isinstance(old_v, dict) and isinstance(new_v, dict):
-        ignore = ("version", "package")
-        return {k: v for k, v in old_v.items() if k not in ignore} == {
-            k: v for k, v in new_v.items() if k not in ignore
-        }
-    return isinstance(old_v, str) and isinstance(new_v, str)
 
 
 def _dig(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -706,18 +946,84 @@ def _dig(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
     return node
 
 
-def _rename_in_sources(repo: Any, crate: Any, old: str, new: str) -> list[Edit]:
-    pattern = re.compile(rf"(?<![\w:]){re.escape(old)}\b")
+def _rename_in_sources(repo: Any, crate: Any, old: str, new: str) -> list[Edit] | None:
+    """`old::...`, `use old`, `extern crate old` -> `new`, in the crate's own sources.
+    Only paths that start at a crate name: not `crate::old`, `x.old`, a string or a
+    comment (`cfg(feature = "old")` keeps naming the feature). None when a file
+    cannot be read or its lines cannot be told apart."""
     edits = []
     for rel in _crate_sources(repo, crate):
         text = _text(repo, rel)
-        if text is None or old not in text:
+        if text is None:
+            return None
+        if old not in text:
             continue
-        for n, line in enumerate(text.splitlines(), start=1):
-            code = line.split("//", 1)[0]
-            if pattern.search(code):
-                edits.append(replace_lines(rel, n, n, [pattern.sub(new, code) + line[len(code) :]]))
+        spans = _crate_name_spans(text, old)
+        if spans is None:
+            return None
+        rows = text.encode().split(b"\n")
+        for row in sorted(spans):
+            line = rows[row].removesuffix(b"\r")
+            for start in sorted(spans[row], reverse=True):
+                line = line[:start] + new.encode() + line[start + len(old) :]
+            edits.append(replace_lines(rel, row + 1, row + 1, [line.decode()]))
     return edits
+
+
+_PATH_ROOTS = (">", "crate", "self", "super", "Self", "$")
+_DECLARATIONS = frozenset(
+    [
+        "mod_item",
+        "function_item",
+        "function_signature_item",
+        "struct_item",
+        "enum_item",
+        "union_item",
+        "trait_item",
+        "type_item",
+        "const_item",
+        "static_item",
+        "macro_definition",
+    ]
+)
+
+
+def _crate_name_spans(text: str, name: str) -> dict[int, list[int]] | None:
+    """0-based row -> byte columns where `name` is used as the first segment of a path."""
+    from allocpolicy.parsing.rust import _parse
+
+    if re.search(r"[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]", text.replace("\r\n", "\n")):
+        return None  # rows here would not be the lines of an edit
+    out: dict[int, list[int]] = {}
+    want = name.encode()
+    data = text.encode()
+    stack = [_parse(data)]
+    while stack:
+        node = stack.pop()
+        if node.type == "identifier":
+            if data[node.start_byte : node.end_byte] == want and _starts_path(node):
+                row, col = node.start_point
+                out.setdefault(row, []).append(col)
+            continue
+        stack.extend(node.children)
+    return out
+
+
+def _starts_path(node: Any) -> bool:
+    parent = node.parent
+    if parent is not None and parent.type in _DECLARATIONS:
+        named = parent.child_by_field_name("name")
+        if named is not None and named.start_byte == node.start_byte:
+            return False  # `mod jemallocator`, `fn jemallocator`: that name, not the crate
+    prev = node.prev_sibling
+    if prev is None:
+        return True
+    if prev.type in (".", "$"):
+        return False  # a field or method, a macro's metavariable
+    if prev.type != "::":
+        return True
+    before = prev.prev_sibling
+    return before is None or not (before.is_named or before.type in _PATH_ROOTS)
 
 
 # ------------------------------------------------------------------ remove-dependency

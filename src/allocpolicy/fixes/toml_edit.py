@@ -43,6 +43,32 @@ def inline_table(**items: Any) -> Any:
     return tomlkit.parse(f"x = {{ {body} }}\n")["x"]
 
 
+def put_key(table: Any, key: str, value: Any) -> None:
+    """`table[key] = value`, a new key placed right after the table's last key.
+
+    tomlkit appends after everything the table holds, and to tomlkit the comment
+    lines above the next table header belong to this table: a plain append lands
+    the new line under `# Optional extras` that introduces `[features]`.
+    """
+    from tomlkit.items import AoT, Table
+
+    body = table.value.body if isinstance(table, Table) else None
+    if body is None or key in table:
+        table[key] = value
+        return
+    # keys: plain ones and dotted ones (`x.version = ...`, a table to tomlkit); not sub-tables
+    last = [
+        i
+        for i, (k, v) in enumerate(body)
+        if k is not None and (not isinstance(v, Table | AoT) or k.is_dotted())
+    ]
+    at = last[-1] + 1 if last else 0
+    if at >= len(body):
+        table[key] = value
+    else:
+        table.value._insert_at(at, key, value)  # private, but tomlkit's only positioned insert
+
+
 def table_at(doc: Any, path: tuple[str, ...], create: bool = True) -> Any:
     """The (possibly nested, possibly super-) table at path, creating it when asked."""
     import tomlkit

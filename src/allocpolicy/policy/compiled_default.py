@@ -339,7 +339,20 @@ POLICY = {'rules': [{'documentation': '## What it does\n'
                              '```toml\n'
                              'tikv-jemallocator = "0.6"\n'
                              '```\n'
-                             'and `tikv_jemallocator::Jemalloc` in the sources.\n',
+                             'and `tikv_jemallocator::Jemalloc` in the sources. `allocpolicy fix` '
+                             'renames the\n'
+                             "workspace's `jemalloc-ctl` and `jemalloc-sys` to their `tikv-` twins "
+                             'with it (old\n'
+                             'and new names side by side do not build: both link the native '
+                             '`jemalloc`), and\n'
+                             "every `[features]` entry that names them. An optional dependency's "
+                             'implicit\n'
+                             'feature keeps its name, so `--features jemallocator` still works:\n'
+                             '`jemallocator = ["dep:tikv-jemallocator"]`. Where a jemalloc crate '
+                             'comes from a\n'
+                             'path, git or a `[patch]`, or the edited manifest would not be one '
+                             'cargo accepts,\n'
+                             'no fix is offered: rename it by hand.\n',
             'fix': {'action': 'rename-jemallocator', 'safety': 'safe'},
             'id': 'AP008',
             'message': '`{crate}` is unmaintained (frozen at 0.5.4); use `tikv-{crate}`',
