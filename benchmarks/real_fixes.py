@@ -4,7 +4,8 @@ edited manifests still load.
 For each checkout of `real-repos.json` (see real_repos.py), the tree is copied with hard
 links (fix replaces a file by renaming a new one over it, so the checkout is never
 touched), `allocpolicy fix` runs on the copy, and `cargo metadata --offline --no-deps`
-runs on every manifest it edited, before and after. `--no-deps` resolves nothing, so it
+runs on every manifest it edited, before and after; a scan before and after counts
+the error findings (a fix must not introduce one). `--no-deps` resolves nothing, so it
 needs no registry: it checks what a fix can break in a manifest — TOML, `[features]`
 entries naming dependencies (`dep:x`, `x/feature`), duplicate keys, target tables.
 Edited Rust sources are only re-parsed (the fix already refuses a syntax error); their
@@ -59,19 +60,41 @@ def _fixed(root: Path, unsafe: bool) -> tuple[list[str], list[str]]:
     return changed, fixes
 
 
+def _errors(root: Path) -> list[str]:
+    """`RULE path:line` of the error findings a scan of `root` reports."""
+    argv = [sys.executable, "-c", "from allocpolicy.cli import run; run()", "scan", str(root)]
+    done = subprocess.run(
+        argv + ["--format", "json"], capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+    )
+    try:
+        findings = json.loads(done.stdout)["findings"]
+    except (ValueError, KeyError):
+        return [f"scan failed: {done.stderr[-200:]}"]
+    return [f"{f['rule']} {f['path']}:{f['line']}" for f in findings if f["severity"] == "error"]
+
+
 def check(checkout: Path, work: Path, unsafe: bool) -> dict:
     copy = work / checkout.name
     shutil.copytree(
         checkout, copy, symlinks=True, copy_function=os.link, ignore=shutil.ignore_patterns(".git")
     )
     try:
+        errors_before = _errors(copy)
         changed, fixes = _fixed(copy, unsafe)
+        errors_after = _errors(copy) if changed else errors_before
         manifests = [c for c in changed if c.endswith("Cargo.toml")]
         rows = []
         for m in manifests:
             before, after = _metadata(checkout / m), _metadata(copy / m)
             rows.append({"manifest": m, "before": before, "after": after})
-        return {"fixes": fixes, "changed": changed, "manifests": rows}
+        new = [e for e in errors_after if e not in errors_before]
+        return {
+            "fixes": fixes,
+            "changed": changed,
+            "manifests": rows,
+            "errors": (len(errors_before), len(errors_after)),
+            "new_errors": new,
+        }
     finally:
         shutil.rmtree(copy, ignore_errors=True)
 
@@ -84,27 +107,37 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     repos = json.loads(VERDICTS.read_text())["repositories"]
     broke = 0
-    print("| repository | fixes | files changed | manifests | cargo metadata after |")
-    print("|---|---|---|---|---|")
+    print(
+        "| repository | fixes | files changed | manifests | cargo metadata after "
+        "| errors before → after |"
+    )
+    print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="allocpolicy-fixes-") as tmp:
         for r in repos:
             if args.only and r["repo"] not in args.only:
                 continue
             checkout = args.checkouts / r["repo"].replace("/", "+")
             if not checkout.is_dir():
-                print(f"| {r['repo']} | – | – | – | no checkout |")
+                print(f"| {r['repo']} | – | – | – | no checkout | – |")
                 continue
             out = check(checkout, Path(tmp), args.unsafe)
             bad = [m for m in out["manifests"] if m["after"] and not m["before"]]
-            broke += len(bad)
+            broke += len(bad) + len(out["new_errors"])
             verdict = "ok" if not bad else "; ".join(f"{m['manifest']}: {m['after']}" for m in bad)
+            before, after = out["errors"]
+            errors = f"{before} → {after}" + (
+                f" (new: {', '.join(out['new_errors'])})" if out["new_errors"] else ""
+            )
             print(
                 f"| {r['repo']} | {len(out['fixes'])} | {len(out['changed'])} "
-                f"| {len(out['manifests'])} | {verdict} |"
+                f"| {len(out['manifests'])} | {verdict} | {errors} |"
             )
             for line in out["fixes"]:
                 print(f"  {line}", file=sys.stderr)
-    print(f"\nManifests a fix broke (cargo loaded them before, not after): {broke}")
+    print(
+        f"\nManifests a fix broke (cargo loaded them before, not after) and errors a fix "
+        f"introduced: {broke}"
+    )
     return 1 if broke else 0
 
 
