@@ -304,3 +304,72 @@ def _errors(stderr: str) -> str:
         if not ln.lstrip().startswith(("Compiling", "Checking", "Locking", "Adding"))
     ]
     return "\n".join(lines[:40])
+
+
+# ------------------------------------------------------------------ per-target activity
+
+ALLOCATOR_CRATES = {"mimalloc", "tikv_jemallocator", "jemallocator", "snmalloc_rs", "tcmalloc"}
+# Targets a gate may pick between: the host, musl, another arch, and two non-Linux ones
+# (a target table for macOS or Windows is where a gate copied from one table goes wrong).
+TRIPLES = (
+    "x86_64-unknown-linux-gnu",
+    "x86_64-unknown-linux-musl",
+    "aarch64-unknown-linux-gnu",
+    "aarch64-apple-darwin",
+    "x86_64-pc-windows-msvc",
+)
+
+
+def rustc_cfg(triple: str) -> dict[str, object]:
+    """`rustc --print cfg --target triple` as cfg facts (works without that target's std)."""
+    out = subprocess.run(
+        ["rustc", "--print", "cfg", "--target", triple], capture_output=True, text=True, check=True
+    ).stdout
+    facts: dict[str, object] = {"target_family": [], "target_feature": []}
+    for line in out.splitlines():
+        key, sep, value = line.partition("=")
+        if not sep:
+            facts[key] = True
+        elif key in ("target_family", "target_feature"):
+            facts[key].append(value.strip('"'))  # type: ignore[attr-defined]
+        else:
+            facts[key] = value.strip('"')
+    return facts
+
+
+@dataclass(frozen=True)
+class Build:
+    """One package of a tree as cargo resolves it for a target and feature set."""
+
+    package: str
+    features: frozenset[str]
+    deps: frozenset[str]  # Rust names of the normal dependencies cargo links
+
+
+def resolve(cargo: Cargo, tree: Path, triple: str, args: tuple[str, ...]) -> list[Build]:
+    """The workspace packages, their enabled features and linked dependencies for `triple`."""
+    run = cargo.run(
+        tree,
+        "metadata",
+        "--offline",
+        "--format-version",
+        "1",
+        "--filter-platform",
+        triple,
+        *args,
+    )
+    assert run.returncode == 0, f"cargo metadata --filter-platform {triple} {args}:\n{run.stderr}"
+    meta = json.loads(run.stdout)
+    members = set(meta["workspace_members"])
+    names = {p["id"]: p["name"] for p in meta["packages"]}
+    builds = []
+    for node in meta["resolve"]["nodes"]:
+        if node["id"] not in members:
+            continue
+        linked = {
+            d["name"]
+            for d in node["deps"]
+            if any(k["kind"] is None for k in d["dep_kinds"])  # normal, not dev/build
+        }
+        builds.append(Build(names[node["id"]], frozenset(node["features"]), frozenset(linked)))
+    return builds
