@@ -664,9 +664,9 @@ def _cfg_of(line: str) -> CfgExpr | Literal[False]:
 def _aligned_cfg(
     static: Any, crate: Any, dep: Dependency, old: CfgExpr | None
 ) -> CfgExpr | Literal[False] | None:
-    """The static's new gate: exactly when its dependency exists, but never wider than the
-    old gate where that gate is what keeps it apart from another static, or is a feature
-    switch of the user's (`not(feature = "disable-mimalloc")`): then all(dependency, old).
+    """The static's new gate: exactly when its dependency exists; but where another static
+    may serve the same binaries, never wider than the old gate, which is what keeps the
+    two apart (`not(feature = "jemalloc-profiled")`): then all(dependency, old).
 
     Widening a gate that excludes another `#[global_allocator]` would make two active
     together (E0428, "cannot define multiple global allocators")."""
@@ -685,8 +685,7 @@ def _aligned_cfg(
     ]
     if any(o.cfg is None for o in others):
         return False  # another static is always there: one of them must go, a human decides
-    switched = old is not None and "feature" in old.keys()  # noqa: SIM118 (a CfgExpr)
-    if old is not None and (others or switched):
+    if old is not None and others:
         return conj([want, old])
     return want
 
