@@ -188,7 +188,9 @@ class Cargo:
             CARGO_HOME=str(self.home),
             CARGO_TERM_COLOR="never",
             # and one per flag set: a RUSTFLAGS change would rebuild everything each time
-            CARGO_TARGET_DIR=str(self.target / cwd.name / ("musl-cfg" if rustflags else "host")),
+            CARGO_TARGET_DIR=str(
+                self.target / _dir_key(cwd) / ("musl-cfg" if rustflags else "host")
+            ),
             RUSTFLAGS=rustflags,
         )
         if "PATH" in os.environ:
@@ -271,6 +273,10 @@ def _sources(tree: Path) -> list[Path]:
 
 def _mentions_musl(tree: Path) -> bool:
     return any(b'"musl"' in p.read_bytes() for p in _sources(tree))
+
+
+def _dir_key(tree: Path) -> str:
+    return hashlib.sha256(str(tree.resolve()).encode()).hexdigest()[:16]
 
 
 def _tree_key(tree: Path) -> str:

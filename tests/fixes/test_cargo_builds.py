@@ -37,18 +37,6 @@ CASES = sorted(
 
 
 @pytest.fixture(scope="session")
-def cargo(tmp_path_factory: pytest.TempPathFactory) -> Cargo:
-    """One CARGO_HOME (the stub source, nothing of the user's ~/.cargo) and one target dir
-    for the session: the stubs compile once, each tree's own crate once."""
-    return Cargo.create(tmp_path_factory.mktemp("cargo"))
-
-
-@pytest.fixture(scope="session")
-def trees(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("trees")
-
-
-@pytest.fixture(scope="session")
 def fixed(tmp_path_factory: pytest.TempPathFactory, trees: Path) -> Callable[[str], Path]:
     """What `allocpolicy fix` writes on a copy of a case's before/ tree (test_golden.py
     holds it equal to after/): judged as written, not as the golden file says."""
