@@ -232,14 +232,37 @@ def _note_unreadable(repo: Repo, out: list[tuple[Crate, Expansion]]) -> None:
             data = _read(repo, rel)
             if data is None or might_declare_allocator(data):
                 continue  # a file with a static was read by the allocator scan
-            if not (_ALLOC_CALL.search(data) or any(n + b"::" in data for n in unloaded)):
+            used = _macro_use_crates(data)
+            if not (_ALLOC_CALL.search(data) or used or any(n + b"::" in data for n in unloaded)):
                 continue
             from allocpolicy.parsing.rust import scan_module_items_cached
 
             for call in scan_module_items_cached(data).calls:
                 why = _resolve(repo, crate, call, crate.name, {})
+                if why is None and "::" not in call.resolved:
+                    why = _bare_call_source(repo, crate, call, used)
                 if isinstance(why, str) and (rel, call.line, why) not in crate.unread_macros:
                     crate.unread_macros.append((rel, call.line, why))
+
+
+_MACRO_USE = re.compile(rb"#\[\s*macro_use\s*\]\s*(?:pub\s+)?extern\s+crate\s+(\w+)")
+
+
+def _macro_use_crates(data: bytes) -> list[str]:
+    """`#[macro_use] extern crate common;`: crates whose macros a bare `name!()` may be."""
+    return [m.decode() for m in _MACRO_USE.findall(data)]
+
+
+def _bare_call_source(repo: Repo, crate: Crate, call: MacroCall, used: list[str]) -> str | None:
+    """Why a bare `enable_jemalloc!();` is unreadable: a `#[macro_use]` crate of this scan's
+    blind spot may define it (as `common::enable_jemalloc!()` would be)."""
+    for name in used:
+        dep = crate.dep_by_rust_name(name)
+        if dep is not None and repo.crate_by_name(dep.package) is None:
+            why = _unreadable(dep.package, dep.path is not None or dep.workspace, call)
+            if why is not None:
+                return why
+    return None
 
 
 def _unwired(crate: Crate, expansions: list[Expansion]) -> bool:

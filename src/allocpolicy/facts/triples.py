@@ -226,6 +226,9 @@ def cfg_facts(triple: str, rustflags: str = "") -> dict[str, object]:
         family = ""
     width = "32" if target_arch in _BITS_32 or abi.endswith("x32") else "64"
     little = target_arch not in _BIG_ENDIAN_ARCHES or arch.endswith("el") or arch.endswith("le")
+    if target_arch == "powerpc64" and not abi:
+        # the ELF ABI is not in the triple: only big-endian glibc Linux keeps ELFv1
+        abi = "elfv1" if not little and target_env == "gnu" and os_name == "linux" else "elfv2"
     return {
         "target_arch": target_arch,
         "target_vendor": vendor,

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from allocpolicy.facts.workspace import Crate
     from allocpolicy.parsing.cargo import Dependency
+    from allocpolicy.parsing.cfg import CfgExpr
 
     Builder = Callable[[FixSpec, Any, Any], Any]
     TomlChange = Callable[[Any], bool]
@@ -161,28 +162,82 @@ def _insert_static(repo: Any, path: str, lines: list[str]) -> Edit | None:
 
 
 def _dep_cfg(dep: Dependency, crate: Crate) -> str | Literal[False] | None:
-    """The cfg a static needs to match a dependency; False when none can express it."""
-    parts = []
-    if dep.target:
-        if not dep.target.startswith("cfg("):
+    """The cfg under which a dependency exists, for a static to match; False when none can say it.
+
+    A crate may declare one dependency in several target tables (one per target, with
+    different features: `cfg(target_os = "linux")` and `cfg(not(target_os = "linux"))`),
+    so it is the any() of every table's key; an optional one is there only when a
+    feature enables it.
+    """
+    expr = _dep_expr(dep, crate)
+    if expr is False:
+        return False
+    return str(expr) if expr is not None else None
+
+
+def _dep_expr(dep: Dependency, crate: Crate) -> CfgExpr | Literal[False] | None:
+    from allocpolicy.parsing.cfg import CfgError, conj, disj, parse_cfg
+
+    tables = [d for d in crate.deps if d.rust_name == dep.rust_name and _normal(d)] or [dep]
+    feature = _enabling_features(crate, dep.key) if any(d.optional for d in tables) else None
+    if feature is False:
+        return False
+    targets: list[CfgExpr | None] = []
+    for d in tables:
+        if d.target and not d.target.startswith("cfg("):
             return False  # a bare-triple table has no cfg spelling
-        parts.append(dep.target[4:-1].strip())
-    if dep.optional:
-        feature = _feature_enabling(crate, dep.key)
-        if feature is None:
+        try:
+            targets.append(parse_cfg(d.target) if d.target else None)
+        except CfgError:
             return False
-        parts.append(f'feature = "{feature}"')
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else f"all({', '.join(parts)})"
+    if all(d.optional for d in tables):  # one feature gate for all: all(any(targets), feature)
+        where = None if None in targets else disj([t for t in targets if t is not None])
+        return conj([where, feature if feature else None])
+    gates = [
+        conj([t, feature if d.optional and feature else None])
+        for d, t in zip(tables, targets, strict=True)
+    ]
+    if None in gates:
+        return None  # one table has it unconditionally: it is always there
+    return disj([g for g in gates if g is not None])
 
 
-def _feature_enabling(crate: Any, key: str) -> str | None:
-    feats = crate.manifest.features
-    explicit: list[str] = [f for f, v in feats.items() if f"dep:{key}" in v]
-    if explicit:
-        return explicit[0]
-    return key if not any(f"dep:{key}" in v for v in feats.values()) else None
+def _normal(dep: Dependency) -> bool:
+    """A dependency the crate's code links (not a dev- or build-dependency)."""
+    return dep.table[-1:] == ("dependencies",)
+
+
+def _enabling_features(crate: Any, key: str) -> CfgExpr | Literal[False]:
+    """The cfg that holds exactly when the optional dependency `key` is enabled."""
+    from allocpolicy.parsing.cfg import CfgExpr, disj
+
+    feats: dict[str, list[str]] = crate.manifest.features
+    if not any(f"dep:{key}" in vals for vals in feats.values()):
+        # The implicit feature named like the dependency: whatever enables the
+        # dependency (`key`, `key/x`) turns it on too.
+        return CfgExpr.eq("feature", key)
+    names = sorted(
+        f
+        for f, vals in feats.items()
+        if any(v == f"dep:{key}" or v.startswith(f"{key}/") for v in vals)
+    )
+    # `jemalloc-profiled = ["jemalloc", "tikv-jemallocator/profiling"]`: whenever it is on,
+    # so is `jemalloc`, which already says it.
+    names = [f for f in names if not any(g != f and g in _implied(feats, f) for g in names)]
+    found = disj([CfgExpr.eq("feature", f) for f in names])
+    return found if found is not None else False
+
+
+def _implied(feats: dict[str, list[str]], feature: str) -> set[str]:
+    """The features `feature` turns on, transitively (itself excluded)."""
+    seen: set[str] = set()
+    todo = [feature]
+    while todo:
+        for v in feats.get(todo.pop(), []):
+            if v in feats and v not in seen and v != feature:
+                seen.add(v)
+                todo.append(v)
+    return seen
 
 
 # ------------------------------------------------------------------ add-mimalloc (AP001, AP003)
@@ -562,9 +617,6 @@ def align_allocator_cfg(
     static, crate, dep = subject.static, subject.declaring_crate, subject.dependency
     if dep is None:
         return None
-    cfg = _dep_cfg(dep, crate)
-    if cfg is False:
-        return None
     text = _text(repo, static.file)
     if text is None:
         return None
@@ -572,34 +624,128 @@ def align_allocator_cfg(
     first, attr = static.item.line, static.item.attr_line
     header = lines[first - 1 : attr - 1]
     cfg_rows = [i for i, ln in enumerate(header) if re.match(r"\s*#\[cfg\(", ln)]
-    indent = _indent(lines[attr - 1])
     if len(cfg_rows) > 1 or any(")]" not in header[i] for i in cfg_rows):
         return None  # several or multi-line cfg attributes: leave it to a human
+    old = _cfg_of(header[cfg_rows[0]]) if cfg_rows else None
+    if old is False:
+        return None
+    new = _aligned_cfg(static, crate, dep, old)
+    if new is False or (new is not None and old is not None and str(new) == str(old)):
+        return None
+    cfg = str(new) if new is not None else None
+    uses = _gate_uses(static.file, lines, dep.rust_name, old, cfg, (first, static.item.end_line))
+    if uses is None:
+        return None
+    indent = _indent(lines[attr - 1])
     new_attr = [f"{indent}#[cfg({cfg})]"] if cfg else []
     if cfg_rows:
         row = first + cfg_rows[0]
-        return "Gate the #[global_allocator] like its dependency", [
-            replace_lines(static.file, row, row, new_attr)
-        ]
-    if not cfg:
+        edit = replace_lines(static.file, row, row, new_attr)
+    elif cfg:
+        edit = insert_before(static.file, attr, new_attr)
+    else:
         return None
-    edits = [insert_before(static.file, attr, new_attr)] + _gate_uses(
-        static.file, lines, dep.rust_name, cfg, first
-    )
-    return "Gate the #[global_allocator] like its dependency", edits
+    return "Gate the #[global_allocator] like its dependency", [edit, *uses]
 
 
-def _gate_uses(path: str, lines: list[str], crate: str, cfg: str, before: int) -> list[Edit]:
-    """`use mimalloc::MiMalloc;` must carry the same cfg, or the ungated build still fails (E0432)."""
+def _cfg_of(line: str) -> CfgExpr | Literal[False]:
+    """The predicate of a one-line `#[cfg(...)]` (a trailing comment allowed)."""
+    from allocpolicy.parsing.cfg import CfgError, parse_cfg
+
+    m = re.match(r"\s*#\[(cfg\(.*\))\]\s*(?://.*)?$", line)
+    if m is None:
+        return False
+    try:
+        return parse_cfg(m.group(1))
+    except CfgError:
+        return False
+
+
+def _aligned_cfg(
+    static: Any, crate: Any, dep: Dependency, old: CfgExpr | None
+) -> CfgExpr | Literal[False] | None:
+    """The static's new gate: exactly when its dependency exists; but where another static
+    may serve the same binaries, never wider than the old gate, which is what keeps the
+    two apart (`not(feature = "jemalloc-profiled")`): then all(dependency, old).
+
+    Widening a gate that excludes another `#[global_allocator]` would make two active
+    together (E0428, "cannot define multiple global allocators")."""
+    from allocpolicy.facts.subjects import never_shipped
+    from allocpolicy.parsing.cfg import conj
+
+    want = _dep_expr(dep, crate)
+    if want is False:
+        return False
+    others = [
+        o
+        for o in crate.statics
+        if o is not static
+        and not never_shipped(o)
+        and (o.bin_only is None or static.bin_only is None or o.bin_only == static.bin_only)
+    ]
+    if any(o.cfg is None for o in others):
+        return False  # another static is always there: one of them must go, a human decides
+    if old is not None and others:
+        return conj([want, old])
+    return want
+
+
+def _gate_uses(
+    path: str,
+    lines: list[str],
+    crate: str,
+    old: CfgExpr | None,
+    cfg: str | None,
+    static_rows: tuple[int, int],
+) -> list[Edit] | None:
+    """The `use mimalloc::MiMalloc;` rows move with the static: an ungated one, or one under
+    the static's old cfg, gets its new cfg, or the build where they differ fails (E0432,
+    E0412). None when a use is gated otherwise, or the names it brings in are used
+    elsewhere in the file: a human decides."""
     pattern = re.compile(
-        rf"^(\s*)(?:pub(?:\([^)]*\))?\s+)?use\s+(?:::)?{re.escape(crate)}\b.*;\s*(?://.*)?$"
+        rf"^(\s*)(?:pub(?:\([^)]*\))?\s+)?(?:use\s+(?:::)?{re.escape(crate)}\b(.*);"
+        rf"|extern\s+crate\s+{re.escape(crate)}\b(.*);)\s*(?://.*)?$"
     )
-    edits = []
-    for n, line in enumerate(lines[: before - 1], start=1):
+    first, last = static_rows
+    edits: list[Edit] = []
+    rows: set[int] = set()
+    names: set[str] = set()
+    for n, line in enumerate(lines, start=1):
         m = pattern.match(line)
-        if m and not (n > 1 and lines[n - 2].strip().startswith("#[cfg(")):
+        if first <= n <= last or m is None:
+            continue
+        bound = _bound_names(crate, m.group(2)) if m.group(2) is not None else {crate}
+        if bound is None:
+            return None  # a glob import: cannot tell what else relies on it
+        alias = re.search(r"\bas\s+(\w+)\s*$", m.group(3) or "")
+        names |= {alias.group(1)} if alias else bound
+        rows.add(n)
+        above = _cfg_of(lines[n - 2]) if n > 1 and lines[n - 2].lstrip().startswith("#[") else None
+        if above is False:
+            return None  # another attribute, or a cfg we cannot read
+        if above is not None:
+            if old is None or str(above) != str(old):
+                return None  # gated otherwise than the static: it serves something else
+            rows.add(n - 1)
+            if str(above) != (cfg or ""):
+                edits.append(
+                    replace_lines(path, n - 1, n - 1, [f"{m.group(1)}#[cfg({cfg})]"] if cfg else [])
+                )
+        elif cfg:
             edits.append(insert_before(path, n, [f"{m.group(1)}#[cfg({cfg})]"]))
+    if _named_elsewhere(lines, names - {crate}, rows | set(range(first, last + 1))):
+        return None
     return edits
+
+
+def _named_elsewhere(lines: list[str], names: set[str], skip: set[int]) -> bool:
+    if not names:
+        return False
+    pattern = re.compile(r"(?<![\w])(?:" + "|".join(re.escape(n) for n in sorted(names)) + r")\b")
+    return any(
+        n not in skip and pattern.search(line.split("//", 1)[0])
+        for n, line in enumerate(lines, start=1)
+    )
 
 
 # ------------------------------------------------------------------ AP008

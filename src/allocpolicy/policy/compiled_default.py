@@ -283,7 +283,19 @@ POLICY = {'rules': [{'documentation': '## What it does\n'
                              '\n'
                              '## Fix\n'
                              "Give the static the dependency's cfg: `#[cfg(target_env = "
-                             '"musl")]`.\n',
+                             '"musl")]`. The\n'
+                             'fix writes the exact condition under which the dependency exists: '
+                             'the\n'
+                             '`any(...)` of every target table that declares it, and the feature '
+                             'that\n'
+                             'enables an optional one. `use mimalloc::MiMalloc;` lines move with '
+                             'the\n'
+                             'static. Where another `#[global_allocator]` may serve the same '
+                             'binary, the\n'
+                             'old gate that keeps the two apart stays: `all(feature = "jemalloc",\n'
+                             'not(feature = "jemalloc-profiled"))`. No fix is offered when a `use` '
+                             'is\n'
+                             'gated otherwise, or another static is always there.\n',
             'fix': {'action': 'align-allocator-cfg', 'safety': 'safe'},
             'id': 'AP006',
             'message': '#[global_allocator] {allocator_crate} is gated by {cfg_text} but its '
