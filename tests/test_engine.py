@@ -306,6 +306,34 @@ def test_ap006_silent_when_gates_agree(scan_tree):
     assert rules_of(scan_tree(files)) == []
 
 
+_SWITCHED = (
+    'mimalloc = { version = "0.1", default-features = false, optional = true }',
+    '[features]\ndefault = ["mimalloc"]\nmimalloc = ["dep:mimalloc"]\nno-mimalloc = []\n',
+)
+
+
+def test_ap006_a_static_without_its_crate_when_defaults_are_off_fails_to_compile(scan_tree):
+    files = {
+        "Cargo.toml": cargo("svc", _SWITCHED[0], extra=_SWITCHED[1]),
+        "src/main.rs": '#[cfg(not(feature = "no-mimalloc"))]\n' + STATIC + MAIN,
+    }
+    [f] = [f for f in scan_tree(files).findings if f.rule == "AP006"]
+    assert "with no default features has the static but not the crate" in f.message
+
+
+def test_ap006_an_opt_out_switch_leaving_the_crate_unused_is_the_users_choice(scan_tree):
+    # all-features turns the switch on: mimalloc is compiled but not used, as asked
+    files = {
+        "Cargo.toml": cargo("svc", _SWITCHED[0], extra=_SWITCHED[1]),
+        "src/main.rs": '#[cfg(all(feature = "mimalloc", not(feature = "no-mimalloc")))]\n'
+        + STATIC
+        + MAIN,
+        "Dockerfile": "FROM rust:1.82-bookworm AS b\nWORKDIR /w\nCOPY . .\nRUN cargo build --release\n"
+        "FROM debian:bookworm-slim\nCOPY --from=b /w/target/release/svc /svc\n",
+    }
+    assert "AP006" not in rules_of(scan_tree(files))
+
+
 def test_ap007_missing_and_wrong_path(scan_tree):
     base = ALPINE_BUILD.replace("rust:1.82-alpine", "rust:1.82-bookworm").replace(
         "FROM scratch", "FROM debian:bookworm-slim"

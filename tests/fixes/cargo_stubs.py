@@ -115,6 +115,9 @@ STUBS: tuple[Stub, ...] = (
     ),
     Stub("tikv-jemalloc-ctl", "0.6.99", ("stats", "profiling", "use_std"), lib=_CTL),
     Stub("jemalloc-ctl", "0.5.99", ("stats", "profiling", "use_std"), lib=_CTL),
+    # the -sys crates: what AP008 renames alongside (no code of theirs is called here)
+    Stub("tikv-jemalloc-sys", "0.6.99", _JEMALLOC_FEATURES),
+    Stub("jemalloc-sys", "0.5.99", _JEMALLOC_FEATURES),
     Stub(
         "snmalloc-rs",
         "0.3.99",

@@ -50,7 +50,7 @@ from allocpolicy.facts.triples import (
 from allocpolicy.facts.workspace import AllocatorStatic, Crate, enabled_features
 from allocpolicy.model import Location
 from allocpolicy.parsing.cargo import Dependency
-from allocpolicy.parsing.cfg import CfgError, CfgExpr, decide, target_key_matches
+from allocpolicy.parsing.cfg import CfgError, CfgExpr, decide, opt_outs, target_key_matches
 from allocpolicy.parsing.versions import version_tuple
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -1219,21 +1219,34 @@ def _mismatch(
     feature_sets = [
         enabled_features(crate, (), True, False),
         enabled_features(crate, (), True, True),
+        # a static without its crate fails to compile in any build; one with no defaults is
+        # what `cargo hack`/CI feature matrices run, and the usual way to drop an allocator
+        enabled_features(crate, (), False, False),
     ]
+    labels = ["default features", "all features", "no default features"]
     same = [d for d in crate.deps if d.rust_name == dep.rust_name]  # one per target table
+    switches = [o.args[0].value for o in opt_outs(s.cfg)]
+
+    def opted_out(features: frozenset[str]) -> bool:
+        # `not(feature = "disable-mimalloc")` off under --all-features: the user's switch
+        # leaving the allocator out, not a static that fails to follow its crate
+        return any(f in features for f in switches)
+
     for triple in sorted(set(BASELINE_TRIPLES) | image_triples):
         facts = cfg_facts(triple)
         for feats in feature_sets:
             st = static_active(s, facts, feats[0])
             dp = any(dep_active(d, triple, facts, feats) for d in same)
-            label = "all features" if feats is feature_sets[1] else "default features"
+            label = labels[feature_sets.index(feats)]
             if st and not dp:
                 return f"{_article(triple)} {triple} build with {label} has the static but not the crate, so it fails to compile"
+            if feats is feature_sets[2]:
+                continue  # without defaults, a crate without its static is the user's choice
             other = any(
                 o is not s and o.bin_only == s.bin_only and static_active(o, facts, feats[0])
                 for o in crate.statics
             )  # another static of the same bins: that one is the allocator, not the system's
-            if dp and not st and not other and triple in image_triples:
+            if dp and not st and not other and triple in image_triples and not opted_out(feats[0]):
                 return (
                     f"{_article(triple)} {triple} build with {label} has the crate but not the static, "
                     "so it silently keeps the system allocator"

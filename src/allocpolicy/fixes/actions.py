@@ -671,7 +671,7 @@ def _aligned_cfg(
     Widening a gate that excludes another `#[global_allocator]` would make two active
     together (E0428, "cannot define multiple global allocators")."""
     from allocpolicy.facts.subjects import never_shipped
-    from allocpolicy.parsing.cfg import conj
+    from allocpolicy.parsing.cfg import conj, opt_outs
 
     want = _dep_expr(dep, crate)
     if want is False:
@@ -687,7 +687,10 @@ def _aligned_cfg(
         return False  # another static is always there: one of them must go, a human decides
     if old is not None and others:
         return conj([want, old])
-    return want
+    # a user's switch to leave the allocator out (`not(feature = "disable-mimalloc")`)
+    # stays: the exact condition alone would make `--features disable-mimalloc` link it
+    kept = [o for o in opt_outs(old) if want is None or f'"{o.args[0].value}"' not in str(want)]
+    return conj([want, *kept]) if kept else want
 
 
 def _gate_uses(

@@ -444,6 +444,17 @@ def disj(exprs: Iterable[CfgExpr]) -> CfgExpr | None:
     return parts[0] if len(parts) == 1 else CfgExpr("any", tuple(parts))
 
 
+def opt_outs(expr: CfgExpr | None) -> list[CfgExpr]:
+    """The `not(feature = "x")` conjuncts of a gate: switches a user turns on to leave the
+    gated item out (`#[cfg(not(feature = "disable-mimalloc"))]`)."""
+    if expr is None:
+        return []
+    parts = expr.args if expr.op == "all" else (expr,)
+    return [
+        p for p in parts if p.op == "not" and p.args[0].op == "eq" and p.args[0].key == "feature"
+    ]
+
+
 def decide(expr: CfgExpr, names: Mapping[str, bool]) -> bool | None:
     """The predicate's truth when only the bare `names` are known, or None when the rest decides.
 

@@ -1,7 +1,7 @@
-#[cfg(feature = "mimalloc")]
+#[cfg(all(feature = "mimalloc", not(feature = "disable-mimalloc")))]
 use mimalloc::MiMalloc;
 
-#[cfg(feature = "mimalloc")]
+#[cfg(all(feature = "mimalloc", not(feature = "disable-mimalloc")))]
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
