@@ -479,6 +479,14 @@ def build_plan(args: argparse.Namespace, work: Path, log) -> tuple[list[Command]
                 broken.root,
             )
         )
+        cmds.append(
+            Command(
+                f"scan-json-broken-{fn}",
+                f"allocpolicy scan --format json ({fn} broken)",
+                [allocpolicy, "scan", "--format", "json", "."],
+                broken.root,
+            )
+        )
 
     for c in cmds:
         if c.argv and c.argv[0] in (allocpolicy, python):  # python -c pass gets the same PYTHONPATH
@@ -612,6 +620,13 @@ def comparisons(cmds: dict[str, Command], sizes: list[int], fix_n: int | None) -
             f"fix --diff vs scan, {fix_n} broken services",
             f"fix-diff-{fix_n}",
             f"scan-broken-{fix_n}",
+            2.0,  # issue 13: the preview runs the fix rounds to their fixed point
+        )
+        add(
+            f"JSON scan vs text scan, {fix_n} broken services",
+            f"scan-json-broken-{fix_n}",
+            f"scan-broken-{fix_n}",
+            1.3,  # issue 13: fixes computed for JSON/SARIF are cheap next to the scan
         )
     return out
 
