@@ -130,17 +130,27 @@ class Inputs:
     pr_number: int | None = None
     head_sha: str | None = None
     result: Any = None  # the ScanResult, when scanned here (for SARIF)
+    notes: list[str] = field(default_factory=list)  # for the job summary and the log
 
 
 def rule_infos(result: Any) -> dict[str, RuleInfo]:
+    return catalogue_infos(getattr(result, "rules", None) or {})
+
+
+def catalogue_infos(rules: Mapping[str, Any]) -> dict[str, RuleInfo]:
+    """What comments show of each rule, from the rules as loaded."""
     out = {}
-    for rid, r in (getattr(result, "rules", None) or {}).items():
+    for rid, r in rules.items():
         try:
             why = r.why
         except Exception:
             why = ""
         out[rid] = RuleInfo(
-            rid, getattr(r, "name", rid), why, getattr(r, "documentation", "") or ""
+            rid,
+            getattr(r, "name", rid),
+            why,
+            getattr(r, "documentation", "") or "",
+            getattr(r, "summary", "") or "",
         )
     return out
 
@@ -311,14 +321,27 @@ def main(argv: list[str] | None = None) -> int:
                 f"::error::allocpolicy: unusable findings file: {workflow.escape_data(exc)}"
             )
             return 2
+        try:
+            catalogue = own_catalogue(opt)
+        except Exception as exc:
+            workflow.log(
+                f"::error::allocpolicy: cannot load the rule catalogue: {workflow.escape_data(exc)}"
+            )
+            return 2
+        findings, unknown = artifact.with_catalogue(data["findings"], catalogue)
         inputs = Inputs(
-            data["findings"],
-            data["rules"],
+            findings,
+            catalogue,
             data["inventory"],
             None,
             data["source"],
             data["number"],
             data["head_sha"],
+            notes=[
+                f"The findings file names rule {rid}, which this workflow's rules do not know; "
+                "its findings are dropped."
+                for rid in unknown
+            ],
         )
     else:
         from allocpolicy.commands.scan import scan
@@ -336,6 +359,18 @@ def main(argv: list[str] | None = None) -> int:
     return run(inputs, opt)
 
 
+def own_catalogue(opt: Options) -> dict[str, RuleInfo]:
+    """This workflow's rules (shipped, plus the policies its own config names), by id.
+
+    In fork-safe mode every word a comment shows comes from here, never from the file.
+    """
+    from allocpolicy.config import load_config
+    from allocpolicy.policy.loader import load_rules
+
+    root = opt.path.resolve()
+    return catalogue_infos(load_rules(load_config(root, opt.config).policies, root))
+
+
 def _log(message: str) -> None:
     """Log through workflow.log as looked up at call time (tests replace it)."""
     workflow.log(message)
@@ -348,7 +383,7 @@ def _to_annotations(reporter: str) -> str:
 
 def run(inputs: Inputs, opt: Options, out: IO[str] | None = None) -> int:
     """Report ``inputs`` according to ``opt``; returns the exit code (0 pass, 1 fail-on hit)."""
-    notes: list[str] = []
+    notes: list[str] = list(inputs.notes)
     fail_on = resolve_fail_on(opt, inputs)
     ctx, wr = _event_context(opt, notes)
     ctx, reporter = _choose_reporter(opt, inputs, ctx, wr, notes)
@@ -582,7 +617,6 @@ def _write_findings_file(
     artifact.dump(
         path,
         inputs.findings,
-        inputs.rules,
         inputs.inventory,
         ctx.number if ctx else None,
         ctx.head_sha if ctx else None,
