@@ -382,7 +382,39 @@ def _to_annotations(reporter: str) -> str:
 
 
 def run(inputs: Inputs, opt: Options, out: IO[str] | None = None) -> int:
-    """Report ``inputs`` according to ``opt``; returns the exit code (0 pass, 1 fail-on hit)."""
+    """Report ``inputs`` according to ``opt``; returns the exit code (0 pass, 1 fail-on hit,
+    2 error). Any error ends as a message with the job summary and outputs, never a traceback."""
+    try:
+        return _run(inputs, opt, out)
+    except Exception as exc:  # e.g. a response cut mid-body: requests' ChunkedEncodingError
+        return _report_crash(inputs, opt, out, exc)
+
+
+def _report_crash(inputs: Inputs, opt: Options, out: IO[str] | None, exc: Exception) -> int:
+    """Say what went wrong, then annotate, summarise and set outputs as far as they go."""
+    problem = f"allocpolicy: error: {type(exc).__name__}: {exc}"
+    _log(f"::error::{workflow.escape_data(problem)}")
+    findings = list(inputs.findings)
+    steps: list[Callable[[], None]] = [
+        lambda: _print_annotations(inputs, None, findings, None, out or sys.stdout),
+        lambda: workflow.write_step_summary(
+            opt.env.get("GITHUB_STEP_SUMMARY"),
+            render.job_summary(findings, None, inputs.inventory, [problem], "error", True),
+        ),
+        lambda: workflow.write_outputs(
+            opt.env.get("GITHUB_OUTPUT"),
+            _step_outputs(inputs, findings, "annotations", None, None, True),
+        ),
+    ]
+    for step in steps:
+        try:
+            step()
+        except Exception as again:  # one failing step must not stop the others
+            _log(f"allocpolicy: could not finish reporting: {type(again).__name__}: {again}")
+    return 2
+
+
+def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
     notes: list[str] = list(inputs.notes)
     fail_on = resolve_fail_on(opt, inputs)
     ctx, wr = _event_context(opt, notes)
