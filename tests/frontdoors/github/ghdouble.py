@@ -186,6 +186,9 @@ class Injection:
     after: bool = False  # perform the operation, then answer with the error
 
 
+_CUT = "X-Double-Cut-Body"  # internal: the handler sends only half of this response
+
+
 class GitHubDouble:
     def __init__(self, owner: str = "octo", repo: str = "app", validate_responses: bool = True):
         self.owner, self.repo = owner, repo
@@ -204,6 +207,7 @@ class GitHubDouble:
         self.spec_errors: list[str] = []
         self.rejections: list[str] = []
         self.injections: list[Injection] = []
+        self.cut_body: dict[str, int] = {}  # operationId -> how many responses to cut mid-body
         self.reject_lines: set[tuple[str, int]] = set()
         self._ids = itertools.count(1000)
         self._lock = threading.RLock()
@@ -229,6 +233,7 @@ class GitHubDouble:
                     self.command, self.path, dict(self.headers), raw
                 )
                 data = b"" if body is None else json.dumps(body).encode()
+                cut = headers.pop(_CUT, None) is not None
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -236,6 +241,11 @@ class GitHubDouble:
                     self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if cut:  # the declared length, half the body, then the connection is gone
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 self.wfile.write(data)
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _go
@@ -439,7 +449,11 @@ class GitHubDouble:
                     },
                 )
             status, hdrs, out = self._dispatch(rec["op"], params[2:], query, body, user, tmpl)
-            return self._finish(rec, status, hdrs, out, op=op)
+            status, hdrs, out = self._finish(rec, status, hdrs, out, op=op)
+            if self.cut_body.get(rec["op"], 0) > 0:
+                self.cut_body[rec["op"]] -= 1
+                hdrs = {**hdrs, _CUT: "1"}
+            return status, hdrs, out
 
     def _finish(
         self,

@@ -137,3 +137,84 @@ def test_tampered_artifact_is_rejected(double, bot, event_file, tmp_path, runner
         ["--findings-in", str(path)], workflow_run_event(), "workflow_run", "bot-token"
     )
     assert code == 2 and double.writes() == []
+
+
+def scan_then_write_findings(tmp_path, double, runner):
+    """Workflow A for real: scan a fork PR's checkout (an AP001 Containerfile), write the file."""
+    from test_action import github_patches, make_repo
+
+    repo, base, head = make_repo(tmp_path)
+    double.add_pull(7, head, base, github_patches(repo, base, head), head_repo="mallory/app")
+    event = {
+        "action": "synchronize",
+        "number": 7,
+        "pull_request": {
+            "number": 7,
+            "state": "open",
+            "draft": False,
+            "head": {"sha": head, "ref": "feature", "repo": {"full_name": "mallory/app"}},
+            "base": {"sha": base, "ref": "main", "repo": {"full_name": "octo/app"}},
+        },
+        "repository": {"full_name": "octo/app"},
+    }
+    path = tmp_path / "allocpolicy-findings.json"
+    code, outputs, _ = runner(
+        ["--path", str(repo), "--findings-out", str(path)], event, "pull_request", "ro-token"
+    )
+    assert outputs["reporter"] == "annotations" and double.writes() == []
+    assert code == 1 and "AP001" in path.read_text()
+    return path, head
+
+
+def posted_bodies(double) -> str:
+    reviews = double.calls("pulls/create-review")
+    return "\n".join(
+        [r["body"].get("body", "") for r in reviews]
+        + [c["body"] for r in reviews for c in r["body"].get("comments", [])]
+        + [c["body"] for c in double.issue_comments]
+    )
+
+
+def test_artifact_written_by_a_real_scan_is_posted_in_the_catalogues_words(
+    double, tmp_path, runner
+):
+    from allocpolicy.policy.loader import load_rules
+
+    path, head = scan_then_write_findings(tmp_path, double, runner)
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    code, outputs, _ = runner(
+        ["--path", str(trusted), "--findings-in", str(path)],
+        workflow_run_event(head=head),
+        "workflow_run",
+        "bot-token",
+    )
+    assert code == 1 and outputs["reporter"] == "review"
+    ap001 = load_rules()["AP001"]
+    body = posted_bodies(double)
+    assert "AP001" in body and ap001.name in body and ap001.summary in body
+
+
+def test_tampered_artifact_prose_is_never_posted(double, tmp_path, runner):
+    path, head = scan_then_write_findings(tmp_path, double, runner)
+    data = json.loads(path.read_text())
+    lure = "this PR is approved, please merge"
+    for f in data["findings"]:
+        f["name"] = f["message"] = f["snippet"] = lure
+        if f.get("fix"):
+            f["fix"]["title"] = lure
+    data["rules"] = {"AP001": {"name": lure, "why": lure, "documentation": "https://evil.invalid"}}
+    data["findings"].append(dict(data["findings"][0], rule="EVIL1"))
+    path.write_text(json.dumps(data))
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    code, _outputs, summary = runner(
+        ["--path", str(trusted), "--findings-in", str(path)],
+        workflow_run_event(head=head),
+        "workflow_run",
+        "bot-token",
+    )
+    body = posted_bodies(double)
+    assert code == 1 and "AP001" in body
+    assert "approved" not in body and "evil.invalid" not in body and "EVIL1" not in body
+    assert "approved" not in summary and "rule EVIL1" in summary

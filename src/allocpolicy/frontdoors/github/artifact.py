@@ -6,6 +6,11 @@ fork: every field is type-checked and size-capped, paths must be plain relative
 paths, fingerprints are recomputed rather than read, and nothing in it is ever
 executed. Paths and lines are re-validated later against the PR's files as
 GitHub lists them.
+
+The file carries no prose that B renders: rule names, rationales, messages and
+fix titles come from B's own rule catalogue by rule id (:func:`with_catalogue`),
+so a fork cannot put words under the bot's name. Only ids, severities, paths,
+lines, columns, edits and the (never shown) snippets cross over.
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ class ArtifactError(ValueError):
 def dump(
     path: Path,
     findings: list[Finding],
-    rules: dict[str, RuleInfo],
     inventory: list[dict[str, Any]],
     pr_number: int | None,
     head_sha: str | None,
@@ -44,15 +48,69 @@ def dump(
         "version": VERSION,
         "tool": "allocpolicy",
         "pull_request": {"number": pr_number, "head_sha": head_sha},
-        "rules": {
-            k: {"name": r.name, "why": r.why, "documentation": r.documentation}
-            for k, r in rules.items()
-        },
-        "findings": [dict(f.to_json(), snippet=f.snippet) for f in findings],
+        "findings": [_finding_json(f) for f in findings],
         "inventory": inventory,
         "source": {p: {str(n): t for n, t in lines.items()} for p, lines in (source or {}).items()},
     }
     path.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+
+
+def _finding_json(f: Finding) -> dict[str, Any]:
+    """A finding without its prose: the reader renders that from its own catalogue.
+
+    The snippet (the source line) is kept: it is never shown, only part of the
+    fingerprint that tells one run's comment from another's."""
+    loc = f.location
+    out: dict[str, Any] = {
+        "rule": f.rule,
+        "severity": f.severity.value,
+        "path": loc.path,
+        "line": loc.line,
+        "column": loc.column,
+        "end_line": loc.end_line,
+        "end_column": loc.end_column,
+        "snippet": f.snippet,
+    }
+    out = {k: v for k, v in out.items() if v is not None}
+    if f.fix is not None:
+        out["fix"] = {
+            "safety": f.fix.safety.value,
+            "edits": [
+                {
+                    "path": e.path,
+                    "start_line": e.start_line,
+                    "start_column": e.start_column,
+                    "end_line": e.end_line,
+                    "end_column": e.end_column,
+                    "replacement": e.replacement,
+                }
+                for e in f.fix.edits
+            ],
+        }
+    return out
+
+
+def with_catalogue(
+    findings: list[Finding], catalogue: dict[str, RuleInfo]
+) -> tuple[list[Finding], list[str]]:
+    """The findings with every word taken from the reader's own rules, and the ids it lacks.
+
+    A finding whose rule the catalogue does not know is dropped: there is no trusted
+    text to show for it.
+    """
+    from allocpolicy._record import replace
+
+    kept: list[Finding] = []
+    unknown: list[str] = []
+    for f in findings:
+        rule = catalogue.get(f.rule)
+        if rule is None:
+            if f.rule not in unknown:
+                unknown.append(f.rule)
+            continue
+        fix = replace(f.fix, title=f"{rule.name} fix") if f.fix is not None else None
+        kept.append(replace(f, name=rule.name, message=rule.summary, fix=fix))
+    return kept, unknown
 
 
 def _str(v: Any, what: str, limit: int = MAX_TEXT, allow_empty: bool = True) -> str:
@@ -83,9 +141,11 @@ def safe_path(v: Any, what: str) -> str:
 
 
 def load(path: Path) -> dict[str, Any]:
-    """Read and validate a findings file. Returns findings, rules, inventory, PR info, source."""
+    """Read and validate a findings file. Returns findings, inventory, PR info, source.
+
+    Prose in the file (rule texts, messages, fix titles) is never read.
+    """
     data = _read_document(path)
-    rules = _rules(data.get("rules") or {})
     raw = data.get("findings")
     if not isinstance(raw, list) or len(raw) > MAX_FINDINGS:
         raise ArtifactError(f"findings: expected a list of at most {MAX_FINDINGS}")
@@ -95,7 +155,6 @@ def load(path: Path) -> dict[str, Any]:
     source = _source(data.get("source") or {})
     return {
         "findings": findings,
-        "rules": rules,
         "inventory": inventory,
         "number": number,
         "head_sha": head,
@@ -118,24 +177,6 @@ def _read_document(path: Path) -> dict[str, Any]:
     ):
         raise ArtifactError("not an allocpolicy findings file (version 1)")
     return data
-
-
-def _rules(raw_rules: Any) -> dict[str, RuleInfo]:
-    """Rule names and rationales, bounded; a documentation link only if it is https."""
-    if not isinstance(raw_rules, dict):
-        raise ArtifactError("rules: expected an object")
-    rules: dict[str, RuleInfo] = {}
-    for rid, r in list(raw_rules.items())[:1000]:
-        if not _RULE_ID.match(rid) or not isinstance(r, dict):
-            raise ArtifactError(f"rules: bad rule {rid!r}")
-        doc = _str(r.get("documentation", ""), "documentation", 500)
-        rules[rid] = RuleInfo(
-            rid,
-            _str(r.get("name", rid), "rule name", 200),
-            _str(r.get("why", ""), "why", 1000),
-            doc if doc.startswith("https://") else "",
-        )
-    return rules
 
 
 def _pull_request(pr: Any) -> tuple[Any, Any]:
@@ -203,12 +244,12 @@ def _finding(i: int, f: Any) -> Finding:
     fix = _fix(w, f["fix"]) if f.get("fix") is not None else None
     return Finding(
         rule=rule,
-        name=_str(f.get("name", rule), f"{w}.name", 200),
+        name=rule,  # the words come from the reader's catalogue (with_catalogue)
         severity=sev,
         location=loc,
-        message=_str(f.get("message", ""), f"{w}.message", 5000),
+        message="",
         fix=fix,
-        snippet=_str(f.get("snippet", ""), f"{w}.snippet", 5000),
+        snippet=_str(f.get("snippet", ""), f"{w}.snippet", 5000),  # never shown: fingerprint only
     )
 
 
@@ -234,4 +275,4 @@ def _fix(w: str, fx: Any) -> Fix:
         safety = Safety(fx.get("safety", "safe"))
     except ValueError as exc:
         raise ArtifactError(f"{w}.fix.safety: bad value") from exc
-    return Fix(_str(fx.get("title", ""), "fix title", 300), safety, tuple(edits))
+    return Fix("", safety, tuple(edits))

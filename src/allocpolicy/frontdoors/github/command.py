@@ -130,17 +130,27 @@ class Inputs:
     pr_number: int | None = None
     head_sha: str | None = None
     result: Any = None  # the ScanResult, when scanned here (for SARIF)
+    notes: list[str] = field(default_factory=list)  # for the job summary and the log
 
 
 def rule_infos(result: Any) -> dict[str, RuleInfo]:
+    return catalogue_infos(getattr(result, "rules", None) or {})
+
+
+def catalogue_infos(rules: Mapping[str, Any]) -> dict[str, RuleInfo]:
+    """What comments show of each rule, from the rules as loaded."""
     out = {}
-    for rid, r in (getattr(result, "rules", None) or {}).items():
+    for rid, r in rules.items():
         try:
             why = r.why
         except Exception:
             why = ""
         out[rid] = RuleInfo(
-            rid, getattr(r, "name", rid), why, getattr(r, "documentation", "") or ""
+            rid,
+            getattr(r, "name", rid),
+            why,
+            getattr(r, "documentation", "") or "",
+            getattr(r, "summary", "") or "",
         )
     return out
 
@@ -311,14 +321,27 @@ def main(argv: list[str] | None = None) -> int:
                 f"::error::allocpolicy: unusable findings file: {workflow.escape_data(exc)}"
             )
             return 2
+        try:
+            catalogue = own_catalogue(opt)
+        except Exception as exc:
+            workflow.log(
+                f"::error::allocpolicy: cannot load the rule catalogue: {workflow.escape_data(exc)}"
+            )
+            return 2
+        findings, unknown = artifact.with_catalogue(data["findings"], catalogue)
         inputs = Inputs(
-            data["findings"],
-            data["rules"],
+            findings,
+            catalogue,
             data["inventory"],
             None,
             data["source"],
             data["number"],
             data["head_sha"],
+            notes=[
+                f"The findings file names rule {rid}, which this workflow's rules do not know; "
+                "its findings are dropped."
+                for rid in unknown
+            ],
         )
     else:
         from allocpolicy.commands.scan import scan
@@ -336,6 +359,18 @@ def main(argv: list[str] | None = None) -> int:
     return run(inputs, opt)
 
 
+def own_catalogue(opt: Options) -> dict[str, RuleInfo]:
+    """This workflow's rules (shipped, plus the policies its own config names), by id.
+
+    In fork-safe mode every word a comment shows comes from here, never from the file.
+    """
+    from allocpolicy.config import load_config
+    from allocpolicy.policy.loader import load_rules
+
+    root = opt.path.resolve()
+    return catalogue_infos(load_rules(load_config(root, opt.config).policies, root))
+
+
 def _log(message: str) -> None:
     """Log through workflow.log as looked up at call time (tests replace it)."""
     workflow.log(message)
@@ -347,8 +382,40 @@ def _to_annotations(reporter: str) -> str:
 
 
 def run(inputs: Inputs, opt: Options, out: IO[str] | None = None) -> int:
-    """Report ``inputs`` according to ``opt``; returns the exit code (0 pass, 1 fail-on hit)."""
-    notes: list[str] = []
+    """Report ``inputs`` according to ``opt``; returns the exit code (0 pass, 1 fail-on hit,
+    2 error). Any error ends as a message with the job summary and outputs, never a traceback."""
+    try:
+        return _run(inputs, opt, out)
+    except Exception as exc:  # e.g. a response cut mid-body: requests' ChunkedEncodingError
+        return _report_crash(inputs, opt, out, exc)
+
+
+def _report_crash(inputs: Inputs, opt: Options, out: IO[str] | None, exc: Exception) -> int:
+    """Say what went wrong, then annotate, summarise and set outputs as far as they go."""
+    problem = f"allocpolicy: error: {type(exc).__name__}: {exc}"
+    _log(f"::error::{workflow.escape_data(problem)}")
+    findings = list(inputs.findings)
+    steps: list[Callable[[], None]] = [
+        lambda: _print_annotations(inputs, None, findings, None, out or sys.stdout),
+        lambda: workflow.write_step_summary(
+            opt.env.get("GITHUB_STEP_SUMMARY"),
+            render.job_summary(findings, None, inputs.inventory, [problem], "error", True),
+        ),
+        lambda: workflow.write_outputs(
+            opt.env.get("GITHUB_OUTPUT"),
+            _step_outputs(inputs, findings, "annotations", None, None, True),
+        ),
+    ]
+    for step in steps:
+        try:
+            step()
+        except Exception as again:  # one failing step must not stop the others
+            _log(f"allocpolicy: could not finish reporting: {type(again).__name__}: {again}")
+    return 2
+
+
+def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
+    notes: list[str] = list(inputs.notes)
     fail_on = resolve_fail_on(opt, inputs)
     ctx, wr = _event_context(opt, notes)
     ctx, reporter = _choose_reporter(opt, inputs, ctx, wr, notes)
@@ -582,7 +649,6 @@ def _write_findings_file(
     artifact.dump(
         path,
         inputs.findings,
-        inputs.rules,
         inputs.inventory,
         ctx.number if ctx else None,
         ctx.head_sha if ctx else None,

@@ -47,6 +47,7 @@ class RuleInfo:
     name: str
     why: str = ""
     documentation: str = ""
+    summary: str = ""  # one line on what the rule finds (a finding's text in fork-safe mode)
 
 
 @record
