@@ -141,7 +141,7 @@ class Repo:
 
     def cargo_config_for(self, directory: str) -> CargoConfig | None:
         """cargo reads .cargo/config.toml from the working directory upward; deeper wins."""
-        for d in _upward(directory):
+        for d in upward(directory):
             if d in self.cargo_configs:
                 return self.cargo_configs[d]
         return None
@@ -268,7 +268,7 @@ def _parse_lock(repo: Repo, rel: str) -> dict[str, list[str]]:
         return {}
 
 
-def _upward(directory: str) -> list[str]:
+def upward(directory: str) -> list[str]:
     """``a/b`` -> ["a/b", "a", ""]: a directory and its parents up to the root.
 
     Stops where dirname stops changing, so a path that is not repository-relative
@@ -288,7 +288,7 @@ def _upward(directory: str) -> list[str]:
 
 
 def _owner(crates_by_dir: dict[str, Crate], rel: str) -> Crate | None:
-    for d in _upward(posixpath.dirname(rel)):
+    for d in upward(posixpath.dirname(rel)):
         if d in crates_by_dir:
             return crates_by_dir[d]
     return None
@@ -533,7 +533,7 @@ def _context(repo: Repo, rel: str, doc: Dockerfile) -> str:
                 for w in words[:-1]
                 if not any(c in w for c in "*?$[") and "://" not in w
             ]
-    for d in _upward(posixpath.dirname(rel)):
+    for d in upward(posixpath.dirname(rel)):
         base = repo.root / d if d else repo.root
         if sources and all(os.path.exists(base / s) for s in sources):
             return _workspace_of(repo, d, sources)

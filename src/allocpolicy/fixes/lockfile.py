@@ -12,7 +12,9 @@ from __future__ import annotations
 import posixpath
 
 from allocpolicy.facts.containers import build_dir, repo_path
+from allocpolicy.facts.repo import upward
 from allocpolicy.fixes.edits import apply_edits
+from allocpolicy.fixes.manifest_check import dependency_entries
 from allocpolicy.model import Edit
 from allocpolicy.parsing.cargo import ManifestError, load_toml
 
@@ -20,7 +22,6 @@ TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from typing import Any
 
-_DEP_TABLES = ("dependencies", "dev-dependencies", "build-dependencies")
 MAX_LOCKED_SHOWN = 3  # a monorepo can have hundreds of such lines; the first few say enough
 
 
@@ -67,32 +68,20 @@ def _added(repo: Any, path: str, edits: list[Edit]) -> list[str]:
 
 def _packages(doc: dict[str, Any]) -> dict[str, None]:
     """Package names of every dependency table (target tables and the workspace's too)."""
-    tables: list[Any] = [doc.get(t) for t in _DEP_TABLES]
-    tables.append(doc.get("workspace", {}).get("dependencies"))
-    for spec in (doc.get("target") or {}).values():
-        if isinstance(spec, dict):
-            tables += [spec.get(t) for t in _DEP_TABLES]
-    out: dict[str, None] = {}
-    for table in tables:
-        if not isinstance(table, dict):
-            continue
-        for key, value in table.items():
-            renamed = value.get("package") if isinstance(value, dict) else None
-            out[renamed if isinstance(renamed, str) else key] = None
+    out = dict.fromkeys(d.package for d in dependency_entries(doc))
+    ws = doc.get("workspace")
+    table = ws.get("dependencies") if isinstance(ws, dict) else None
+    for key, spec in table.items() if isinstance(table, dict) else ():
+        renamed = spec.get("package") if isinstance(spec, dict) else None
+        out[renamed if isinstance(renamed, str) else key] = None
     return out
 
 
 def _lock_of(repo: Any, directory: str) -> str | None:
     """The Cargo.lock cargo uses for a manifest in `directory`: the nearest one upward."""
     locks = set(repo.files.locks)
-    d = directory
-    while True:
-        lock = posixpath.join(d, "Cargo.lock") if d else "Cargo.lock"
-        if lock in locks:
-            return lock
-        if not d:
-            return None
-        d = posixpath.dirname(d)
+    found = (posixpath.join(d, "Cargo.lock") if d else "Cargo.lock" for d in upward(directory))
+    return next((lock for lock in found if lock in locks), None)
 
 
 def _locked_builds(repo: Any, lock_dirs: list[str]) -> list[str]:
