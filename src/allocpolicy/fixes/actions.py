@@ -689,7 +689,8 @@ def _aligned_cfg(
         return conj([want, old])
     # a user's switch to leave the allocator out (`not(feature = "disable-mimalloc")`)
     # stays: the exact condition alone would make `--features disable-mimalloc` link it
-    kept = [o for o in opt_outs(old) if want is None or f'"{o.args[0].value}"' not in str(want)]
+    named = want.features() if want is not None else frozenset()
+    kept = [o for o in opt_outs(old) if o.args[0].value not in named]
     return conj([want, *kept]) if kept else want
 
 

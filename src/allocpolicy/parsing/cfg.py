@@ -130,6 +130,15 @@ class CfgExpr:
             return frozenset()  # literals, not configuration
         return frozenset({self.key})
 
+    def features(self) -> frozenset[str]:
+        """The feature names the predicate tests (`feature = "x"` anywhere in it)."""
+        if self.op == "eq":
+            return frozenset({self.value or ""}) if self.key == "feature" else frozenset()
+        out: frozenset[str] = frozenset()
+        for a in self.args:
+            out |= a.features()
+        return out
+
     @property
     def is_true(self) -> bool:
         """Syntactically always true (``all()`` or ``true``); no evaluation needed."""
