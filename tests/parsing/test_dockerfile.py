@@ -401,7 +401,7 @@ def test_heredoc_after_continuation():
 
 def test_bare_chomp_marker_is_not_a_heredoc():
     df = parse_dockerfile("FROM alpine\nRUN echo <<- x\nRUN y\n")
-    assert df.instructions[1].heredocs == []
+    assert df.instructions[1].heredocs == ()
     assert df.instructions[2].start_line == 3
 
 
@@ -414,8 +414,8 @@ def test_quoted_heredoc_marker_and_non_heredoc_instruction_are_plain_text():
         EOT
         """
     )
-    assert df.instructions[1].heredocs == []
-    assert df.instructions[2].heredocs == []
+    assert df.instructions[1].heredocs == ()
+    assert df.instructions[2].heredocs == ()
     assert df.instructions[3].keyword == "EOT"  # CMD has no heredocs in BuildKit
 
 

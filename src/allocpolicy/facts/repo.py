@@ -163,7 +163,9 @@ def load_repo(root: Path, config: Config, files: FileSet | None = None) -> Repo:
         )
     for rel, message in inv.ignore_problems:  # an unreadable .gitignore: what it hides is unknown
         repo.problems.append(ParseProblem(rel, 1, message, skipped=True))
-    repo._kept, repo._kept_size = {}, 0
+    # Loading is done: the bytes go, and the budget stays spent so that later reads
+    # (fixes) are kept once, as `text()`'s decoded text, not also as bytes.
+    repo._kept, repo._kept_size = {}, KEEP_BYTES
     return repo
 
 

@@ -12,6 +12,8 @@ Facts flow forward only, so a stage's facts are exact in the file cut after it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from allocpolicy._record import replace
 from allocpolicy.facts.containers import Containerfile, mount_options, stage_by_ref
 
@@ -50,7 +52,7 @@ def _referenced(cf: Containerfile) -> set[int] | None:
     return used
 
 
-def _stage_refs(keyword: str, flags: list[tuple[str, str]]) -> list[str]:
+def _stage_refs(keyword: str, flags: Sequence[tuple[str, str]]) -> list[str]:
     refs = []
     for name, value in flags:
         if name == "from" and keyword in ("COPY", "ADD"):

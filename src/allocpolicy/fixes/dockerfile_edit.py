@@ -169,6 +169,7 @@ def _swap_package(cf: Any, pkg: str, alloc: str | None, rows: dict[int, list[str
     final = cf.final
     if final is None or alloc is None:
         return
+    lines = cf.doc.lines  # split once (a property: the parse keeps only the text)
     for installed, line in final.packages.items():
         if installed == pkg or package_allocator(installed) != alloc:
             continue
@@ -180,6 +181,6 @@ def _swap_package(cf: Any, pkg: str, alloc: str | None, rows: dict[int, list[str
             continue
         word = re.compile(rf"(?<![\w.+-]){re.escape(installed)}(?![\w.+-])")
         for n in range(ins.start_line, ins.end_line + 1):
-            current = rows.get(n, [cf.doc.lines[n - 1]])
+            current = rows.get(n, [lines[n - 1]])
             if len(current) == 1 and word.search(current[0]):
                 rows[n] = [word.sub(pkg, current[0])]

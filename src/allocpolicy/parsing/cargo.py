@@ -162,7 +162,7 @@ class BinTarget:
 class Manifest:
     path: str  # relative posix path of Cargo.toml
     data: dict[str, Any]
-    lines: list[str]
+    text: str = field(repr=False)  # as read; `lines` is derived from it on demand
     package: str | None = None
     dependencies: list[Dependency] = field(default_factory=list)
     workspace_members: list[str] | None = None
@@ -181,10 +181,16 @@ class Manifest:
     line_index: TomlIndex | None = None
 
     @property
+    def lines(self) -> list[str]:
+        # Split on use, not kept: only the line index reads them (once per manifest).
+        return self.text.splitlines()
+
+    @property
     def index(self) -> TomlIndex:
         if self.line_index is None:
-            big = sum(map(len, self.lines)) >= BIG_TOML
-            self.line_index = _cached_index(self.lines) if big else index_toml(self.lines)
+            lines = self.lines
+            big = sum(map(len, lines)) >= BIG_TOML
+            self.line_index = _cached_index(lines) if big else index_toml(lines)
         return self.line_index
 
     @property
@@ -197,8 +203,7 @@ class Manifest:
 
 def parse_manifest(path: str, text: str) -> Manifest:
     data = load_toml(text, cache=True)
-    lines = text.splitlines()
-    m = Manifest(path=path, data=data, lines=lines)
+    m = Manifest(path=path, data=data, text=text)
     pkg = data.get("package")
     if isinstance(pkg, dict) and isinstance(pkg.get("name"), str):
         m.package = pkg["name"]
