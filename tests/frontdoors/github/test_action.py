@@ -8,9 +8,12 @@ double.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import platform
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -76,6 +79,9 @@ def test_action_yml_conventions():
     passed = {m.group(1) for v in run_step["env"].values() for m in EXPR.finditer(str(v))}
     assert passed == {f"inputs.{n}" for n in a["inputs"]}  # every input reaches the tool, via env
     for step in a["runs"]["steps"]:
+        if "uses" in step:  # an action the composite calls: pinned to a commit, not a movable tag
+            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+            continue
         assert "${{" not in step.get("run", ""), (
             "expressions in run: scripts allow injection; use env:"
         )
@@ -163,29 +169,57 @@ def test_scan_json_shape_on_the_fixture_repo(tmp_path):
     assert data["inventory"][0]["libc"] == "musl"
 
 
-def run_composite(env: dict[str, str], inputs: dict[str, str], workdir: Path) -> tuple[int, str]:
-    """Run the action's steps as the runner does: expressions evaluated into env:, the
-    run: script handed to bash, outputs read back from GITHUB_OUTPUT."""
+CONDITION = re.compile(r"\s*([\w.-]+)\s*(==|!=)\s*'([^']*)'\s*")
+
+
+def run_composite(
+    env: dict[str, str], inputs: dict[str, str], workdir: Path, cache: Path | None = None
+) -> tuple[int, str]:
+    """Run the action's steps as the runner does: expressions evaluated into env: and with:,
+    each run: script handed to bash, outputs read back from GITHUB_OUTPUT, if: conditions
+    honoured. actions/cache/restore and /save are played by ``cache`` (a directory of saved
+    entries, one per key; without it, every restore misses and nothing is saved)."""
     a = action()
     values = {
         f"inputs.{k}": inputs.get(k, str(v.get("default", ""))) for k, v in a["inputs"].items()
     }
-    ctx = {"github.token": env["TEST_GITHUB_TOKEN"], "github.api_url": env["GITHUB_API_URL"]}
+    ctx = {
+        "github.token": env["TEST_GITHUB_TOKEN"],
+        "github.api_url": env["GITHUB_API_URL"],
+        "runner.temp": env["RUNNER_TEMP"],
+    }
+    outputs: dict[str, dict[str, str]] = {}
+
+    def lookup(key: str) -> str:
+        if key in values:
+            return ev(values[key]) if "${{" in values[key] else values[key]
+        if key.startswith("steps."):
+            sid, kind, name = key.removeprefix("steps.").split(".", 2)
+            assert kind == "outputs", key
+            return outputs.get(sid, {}).get(name, "")
+        return ctx[key]
 
     def ev(text: str) -> str:
-        def sub(m: re.Match[str]) -> str:
-            key = m.group(1)
-            if key in values:
-                return ev(values[key]) if "${{" in values[key] else values[key]
-            return ctx[key]
+        return EXPR.sub(lambda m: lookup(m.group(1)), text)
 
-        return EXPR.sub(sub, text)
+    def condition(expr: str) -> bool:
+        m = CONDITION.fullmatch(expr)
+        assert m, f"the test runner reads only `context ==/!= 'literal'` conditions: {expr!r}"
+        return (lookup(m.group(1)) == m.group(3)) == (m.group(2) == "==")
 
     log = []
     rc = 0
     for step in a["runs"]["steps"]:
+        if "if" in step and not condition(step["if"]):
+            continue
+        if "uses" in step:
+            with_ = {k: ev(str(v)) for k, v in (step.get("with") or {}).items()}
+            outputs[step.get("id", "")] = fake_cache(step["uses"], with_, cache)
+            continue
         step_env = dict(env)
         step_env.update({k: ev(str(v)) for k, v in (step.get("env") or {}).items()})
+        out = Path(env["GITHUB_OUTPUT"])
+        before = out.read_text()
         proc = subprocess.run(
             ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step["run"]],
             env=step_env,
@@ -194,11 +228,48 @@ def run_composite(env: dict[str, str], inputs: dict[str, str], workdir: Path) ->
             text=True,
             timeout=300,
         )
+        outputs[step.get("id", "")] = step_outputs(out.read_text()[len(before) :])
         log.append(proc.stdout + proc.stderr)
         rc = proc.returncode
         if rc != 0:
             break
     return rc, "\n".join(log)
+
+
+def step_outputs(text: str) -> dict[str, str]:
+    """GITHUB_OUTPUT as the runner reads it: ``name<<DELIM`` blocks and ``name=value`` lines."""
+    found: dict[str, str] = {}
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        name, sep, rest = lines[i].partition("<<")
+        if sep and "=" not in name:
+            j = lines.index(rest, i + 1)
+            found[name] = "\n".join(lines[i + 1 : j])
+            i = j + 1
+            continue
+        name, sep, rest = lines[i].partition("=")
+        if sep:
+            found[name] = rest
+        i += 1
+    return found
+
+
+def fake_cache(uses: str, with_: dict[str, str], store: Path | None) -> dict[str, str]:
+    """actions/cache/restore and /save on a local directory: an exact key restores the
+    saved tree (cache-hit "true"); a miss leaves cache-hit unset, as actions/cache does."""
+    action_name = uses.split("@", 1)[0]
+    assert action_name in {"actions/cache/restore", "actions/cache/save"}, uses
+    path, entry = Path(with_["path"]), (store / with_["key"]) if store else None
+    assert with_["key"] and "${{" not in with_["key"], with_
+    if action_name == "actions/cache/restore":
+        if entry is None or not entry.exists():
+            return {}
+        shutil.copytree(entry, path, symlinks=True, dirs_exist_ok=True)
+        return {"cache-hit": "true"}
+    if entry is not None and not entry.exists():
+        shutil.copytree(path, entry, symlinks=True)
+    return {}
 
 
 @pytest.fixture
@@ -238,6 +309,8 @@ def runner_env(tmp_path, double):
         "GITHUB_OUTPUT": str(out),
         "GITHUB_STEP_SUMMARY": str(summary),
         "RUNNER_TEMP": str(temp),
+        "RUNNER_OS": "Linux",
+        "RUNNER_ARCH": "X64",
         "GITHUB_API_URL": double.base_url,
         "GITHUB_REPOSITORY": "octo/app",
         "GITHUB_SERVER_URL": "https://github.invalid",
@@ -431,6 +504,8 @@ def test_action_venv_from_the_pins_alone_runs_a_custom_policy(tmp_path):
         "GITHUB_OUTPUT": str(out),
         "GITHUB_STEP_SUMMARY": str(tmp_path / "step_summary"),
         "RUNNER_TEMP": str(temp),
+        "RUNNER_OS": "Linux",
+        "RUNNER_ARCH": "X64",
         "GITHUB_API_URL": "http://127.0.0.1:9",  # never reached: not a pull request event
         "GITHUB_EVENT_NAME": "push",
         "GITHUB_WORKSPACE": str(repo),
@@ -449,3 +524,75 @@ def test_action_venv_from_the_pins_alone_runs_a_custom_policy(tmp_path):
         [str(venv_python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True
     ).stdout.lower()
     assert "jsonschema==" in freeze and "dockerfile-parse" not in freeze, freeze
+
+
+def venv_key(env: dict[str, str], action_path: Path) -> str:
+    [step] = [s for s in action()["runs"]["steps"] if s.get("id") == "venv-key"]
+    out = Path(env["GITHUB_OUTPUT"])
+    out.write_text("")
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step["run"]],
+        env={**env, "GITHUB_ACTION_PATH": str(action_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return step_outputs(out.read_text())["key"]
+
+
+def test_venv_cache_key_is_the_pins_hash_and_the_interpreter(tmp_path, runner_env):
+    """A change to the pins (or another Python) must miss the cache: a stale venv would run
+    with dependencies the pins no longer name, unchecked by --require-hashes."""
+    env, _, _ = runner_env
+    pins = ROOT / "src/allocpolicy/frontdoors/github/action-requirements.txt"
+    key = venv_key(env, ROOT)
+    assert key.endswith("-" + hashlib.sha256(pins.read_bytes()).hexdigest()), key
+    assert f"-Linux-X64-py{platform.python_version()}-" in key, key
+    other = tmp_path / "other-action"
+    (other / pins.relative_to(ROOT).parent).mkdir(parents=True)
+    (other / pins.relative_to(ROOT)).write_text(pins.read_text() + "# one more line\n")
+    assert venv_key(env, other) != key
+    # the restore and the save use that key, not hashFiles() (blind to the action's files)
+    for step in action()["runs"]["steps"]:
+        if str(step.get("uses", "")).startswith("actions/cache/"):
+            assert step["with"]["key"] == "${{ steps.venv-key.outputs.key }}", step
+
+
+def test_second_run_restores_the_cached_venv_without_pip(tmp_path, double, runner_env):
+    """The first run saves the venv right after installing (its job then fails on the
+    finding, which would skip a post-job save); a later runner restores it and runs
+    allocpolicy without pip."""
+    env, out, _ = runner_env
+    repo, base, head = make_repo(tmp_path)
+    double.add_pull(15, head, base, github_patches(repo, base, head))
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps(
+            {
+                "number": 15,
+                "pull_request": {
+                    "number": 15,
+                    "head": {"sha": head, "repo": {"full_name": "octo/app"}},
+                    "base": {"sha": base, "repo": {"full_name": "octo/app"}},
+                },
+                "repository": {"full_name": "octo/app"},
+            }
+        )
+    )
+    env.update(
+        GITHUB_EVENT_PATH=str(event), GITHUB_EVENT_NAME="pull_request", GITHUB_WORKSPACE=str(repo)
+    )
+    store = tmp_path / "actions-cache"
+    store.mkdir()
+    rc, log = run_composite(env, {}, repo, cache=store)
+    assert rc == 1 and "cached venv" not in log, log
+    [entry] = store.iterdir()
+    assert entry.name == venv_key(env, ROOT)
+    # a new runner: an empty RUNNER_TEMP, and a pip that fails if anything calls it
+    shutil.rmtree(env["RUNNER_TEMP"])
+    Path(env["RUNNER_TEMP"]).mkdir()
+    env["PIP_CONSTRAINT"] = str(tmp_path / "no-such-constraints.txt")
+    out.write_text("")
+    rc2, log2 = run_composite(env, {}, repo, cache=store)
+    assert rc2 == 1 and "cached venv" in log2 and "allocpolicy 0." in log2, log2
+    assert parse_outputs(out.read_text())["reporter"] == "review", log2
