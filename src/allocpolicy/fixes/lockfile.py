@@ -33,9 +33,9 @@ def lock_note(repo: Any, edits: list[Edit]) -> str:
     for path in dict.fromkeys(e.path for e in edits):
         if posixpath.basename(path) != "Cargo.toml":
             continue
-        new = _added(repo, path, [e for e in edits if e.path == path])
-        lock = _lock_of(repo, posixpath.dirname(path)) if new else None
-        if lock is not None:
+        lock = _lock_of(repo, posixpath.dirname(path))  # cheap: asked first
+        new = _added(repo, path, [e for e in edits if e.path == path]) if lock else []
+        if lock is not None and new:
             added.update(dict.fromkeys(new))
             locks[lock] = None
     if not added:
@@ -59,7 +59,8 @@ def _added(repo: Any, path: str, edits: list[Edit]) -> list[str]:
         return []
     try:
         before = load_toml(src.text, cache=True)
-        after = load_toml(apply_edits(src.text, edits))
+        # cached by content too: the same fix is shown again on every scan until applied
+        after = load_toml(apply_edits(src.text, edits), cache=True)
     except ManifestError:
         return []  # the manifest checks report a broken result; nothing to say here
     old = _packages(before)
