@@ -119,10 +119,12 @@ class Repo:
 
     def _index(self) -> dict[str, dict[str, list[Crate]]]:
         if self._by is None or self._by_size != len(self.crates):
-            by: dict[str, dict[str, list[Crate]]] = {"name": {}, "bin": {}, "dir": {}}
+            by: dict[str, dict[str, list[Crate]]] = {"name": {}, "bin": {}, "dir": {}, "root": {}}
             for c in self.crates:
                 by["name"].setdefault(c.name, []).append(c)
                 by["dir"].setdefault(c.dir, []).append(c)
+                if c.root is not None:
+                    by["root"].setdefault(c.root.dir, []).append(c)
                 for b in c.bins:
                     by["bin"].setdefault(b, []).append(c)
             self._by, self._by_size = by, len(self.crates)
@@ -134,6 +136,10 @@ class Repo:
 
     def crates_with_bin(self, name: str) -> list[Crate]:
         return list(self._index()["bin"].get(name, []))
+
+    def members_of(self, directory: str) -> list[Crate]:
+        """The crates whose workspace root is the manifest in `directory`, in crate order."""
+        return list(self._index()["root"].get(directory, []))
 
     def crate_at(self, directory: str) -> Crate | None:
         found = self._index()["dir"].get(directory)
@@ -497,13 +503,16 @@ def _with_local_images(repo: Repo) -> None:
     if not local:
         return
     for i, cf in enumerate(repo.containerfiles):
-        theirs = {n: v for n, v in local.items() if v[0] != cf.path}
+        # asked of `local` itself: a copy without this file per file was quadratic
         if any(
             s.stage.parent is None
             and s.image.libc == "unknown"
-            and any(k in theirs for k in image_keys(s.stage.base_resolved))
+            and any(
+                k in local and local[k][0] != cf.path for k in image_keys(s.stage.base_resolved)
+            )
             for s in cf.stages
         ):
+            theirs = {n: v for n, v in local.items() if v[0] != cf.path}
             try:
                 repo.containerfiles[i] = analyze(
                     cf.path, cf.doc, cf.context, theirs, read=_reader(repo)
@@ -550,7 +559,7 @@ def _workspace_of(repo: Repo, d: str, sources: list[str]) -> str:
     """`COPY . app` in a member's own directory: a member that inherits from its
     workspace (`x.workspace = true`) builds only with the workspace root in the
     context (cargo looks for it upward), so the context is the root's directory."""
-    crate = next((c for c in repo.crates if c.dir == d), None)
+    crate = repo.crate_at(d)
     if crate is None or crate.root is None or not _inherits(crate.manifest.data):
         return d
     top = posixpath.dirname(crate.root.path)

@@ -276,7 +276,7 @@ def _build_crates(repo: Repo, cf: Containerfile, b: Build) -> list[Crate]:
     if d is None:
         return []
     crate = repo.crate_at(d)
-    members = [c for c in repo.crates if c.root is not None and c.root.dir == d]
+    members = repo.members_of(d)
     if crate is not None and crate not in members and (not members or crate.root is None):
         return [crate]  # a package of its own, not a workspace root
     if b.cargo.workspace:  # --workspace / --all: every member, the root package too
@@ -1010,8 +1010,12 @@ def dependency_subjects(repo: Repo) -> list[DependencySubject]:
                         crate.manifest.path, dep, crate, crate.has_binary, crate.locked, repo
                     )
                 )
+    locks: dict[int, dict[str, list[str]]] = {}  # by root manifest: one pass, not one per manifest
+    for c in repo.crates:
+        if c.root is not None and c.locked:
+            locks.setdefault(id(c.root), c.locked)
     for m in repo.manifests.values():
-        lock = next((c.locked for c in repo.crates if c.root is m and c.locked), {})
+        lock = locks.get(id(m), {})
         for dep in m.workspace_dependencies.values():
             if _interesting(dep):
                 out.append(_dep_subject(m.path, dep, None, False, lock, None))
