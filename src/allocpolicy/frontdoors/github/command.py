@@ -216,6 +216,7 @@ class SourceReader:
         self.extra = extra or {}
         self.read_files = read_files
         self.cache: dict[str, list[str] | None] = {}
+        self.final_newline: dict[str, bool] = {}
 
     def lines(self, path: str) -> list[str] | None:
         if path not in self.cache:
@@ -228,12 +229,17 @@ class SourceReader:
                         and full.is_file()
                         and full.stat().st_size < 5_000_000
                     ):
-                        self.cache[path] = full.read_text(
-                            encoding="utf-8", errors="replace"
-                        ).splitlines()
+                        text = full.read_text(encoding="utf-8", errors="replace")
+                        self.cache[path] = text.splitlines()
+                        self.final_newline[path] = text.endswith(("\n", "\r"))
                 except OSError:
                     pass
         return self.cache[path]
+
+    def ending(self, path: str) -> tuple[int, bool] | None:
+        """The file's line count and whether it ends with a newline (for diff blocks)."""
+        lines = self.lines(path)
+        return None if lines is None else (len(lines), self.final_newline.get(path, True))
 
     def __call__(self, path: str, n: int) -> str | None:
         if path in self.extra and n in self.extra[path]:

@@ -159,14 +159,25 @@ def _line_reader(
     diff: DiffMap, source_line: Callable[[str, int], str | None] | None
 ) -> Callable[[str, int], str | None]:
     """Line text for diff blocks: the diff's own text first, else the checked-out file."""
+    return _LineReader(diff, source_line)
 
-    def line_of(path: str, n: int) -> str | None:
-        fd = diff.get(path)
+
+class _LineReader:
+    """Line text for diff blocks, and the file's ending when the source reader knows it."""
+
+    def __init__(self, diff: DiffMap, source: Callable[[str, int], str | None] | None) -> None:
+        self.diff = diff
+        self.source = source
+
+    def __call__(self, path: str, n: int) -> str | None:
+        fd = self.diff.get(path)
         if fd is not None and fd.text(n) is not None:
             return fd.text(n)
-        return source_line(path, n) if source_line else None
+        return self.source(path, n) if self.source else None
 
-    return line_of
+    def ending(self, path: str) -> tuple[int, bool] | None:
+        ending = getattr(self.source, "ending", None)
+        return ending(path) if callable(ending) else None
 
 
 def _place_outside_diff(plan: Plan, f: Finding, filter_mode: str) -> None:
