@@ -191,10 +191,12 @@ def git_diff(
     for revs in ([f"{base}...{head}"], [base, head]):
         try:
             proc = subprocess.run(
-                base_cmd + revs + tail, capture_output=True, text=True, timeout=120, check=False
+                base_cmd + revs + tail, capture_output=True, timeout=120, check=False
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
         if proc.returncode == 0:
-            return split_git_diff(proc.stdout)
+            # bytes, not text mode: universal newlines would drop a CRLF file's CRs,
+            # which its suggestions must keep (GitHub's own patches keep them)
+            return split_git_diff(proc.stdout.decode("utf-8", "replace"))
     return None

@@ -102,6 +102,8 @@ def whole_line_replacement(
             return None  # a no-op suggestion is invalid on GitHub
         if new and not new.endswith("\n"):
             continue  # the edit eats the last newline, i.e. touches the next line
+        if _is_crlf(original):  # GitHub applies the text verbatim: keep the file's CRLF
+            new = "".join(_with_eol(x, True) for x in new.splitlines(keepends=True))
         return LineReplacement(edits[0].path, first, last, original, new[:-1] if new else "")
     return None
 
