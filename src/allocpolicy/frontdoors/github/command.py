@@ -272,8 +272,10 @@ def build_diff(api: Any, pull: Any, root: Path, log: Callable[[str], None]) -> D
         else:
             dm.missing.append(f.filename)
     dm.truncated = len(files) >= GITHUB_MAX_FILES or (pull.changed_files or 0) > len(files)
+    dm.pr_files = max(pull.changed_files or 0, len(files))
     if dm.missing or dm.truncated:
         local = git_diff(root, pull.base_sha, pull.head_sha, None if dm.truncated else dm.missing)
+        dm.unlisted = dm.truncated and local is None
         if local is None:
             log(
                 "allocpolicy: no local git diff available (fetch more history?); some files have no known hunks"
@@ -293,6 +295,17 @@ def build_diff(api: Any, pull: Any, root: Path, log: Callable[[str], None]) -> D
                     dm.files[p] = parse_patch(p, "", "modified")
                     dm.sources[p] = "none"
     return dm
+
+
+def unlisted_note(diff: DiffMap) -> str:
+    """What the job summary says when the PR has files neither GitHub nor git listed."""
+    listed = len(diff.files) + len(diff.missing)
+    return (
+        f"GitHub lists at most {GITHUB_MAX_FILES} files of a pull request: {listed} of its "
+        f"{diff.pr_files} changed files are known, and no local git diff of the base was possible "
+        "(a shallow checkout? fetch-depth: 0 fixes it). Findings in the files not listed count "
+        "as part of this pull request."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -427,6 +440,8 @@ def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
     ctx, reporter = _choose_reporter(opt, inputs, ctx, wr, notes)
     api, diff, reporter = _read_pull(opt, ctx, reporter, notes)
     diff = _local_diff_fallback(opt, ctx, diff, notes)
+    if diff is not None and diff.unlisted:
+        notes.append(unlisted_note(diff))
 
     reader = SourceReader(opt.path, inputs.source, read_files=not opt.findings_in)
     plan: Plan | None = None

@@ -103,6 +103,9 @@ class DiffMap:
     files: dict[str, FileDiff] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)  # in the PR, but no hunks known
     truncated: bool = False  # GitHub listed fewer files than the PR has
+    # truncated, and no local git diff told the rest: a file not listed may be in the PR
+    unlisted: bool = False
+    pr_files: int = 0  # how many files the PR changes, as GitHub counts them
     sources: dict[str, str] = field(default_factory=dict)  # path -> "api" | "git"
 
     def get(self, path: str) -> FileDiff | None:

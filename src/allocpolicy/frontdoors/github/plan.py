@@ -38,6 +38,7 @@ FILE = "file comment"
 SUMMARY = "summary"
 OVERFLOW = "summary (over max-comments)"
 OUT_OF_SCOPE = "not in this PR"
+UNLISTED = "summary (PR past GitHub's file listing)"
 ANNOTATION = "annotation"
 
 
@@ -132,6 +133,12 @@ def build_plan(
     for f in sorted(findings, key=lambda f: (-f.severity.rank, f.sort_key())):
         key = plan.key(f)
         fd = diff.get(f.location.path)
+        if fd is None and diff.unlisted:
+            # past GitHub's file cap, unknown to git: may be in the PR, so it counts
+            plan.in_scope.append(f)
+            plan.summary.append(f)
+            plan.disposition[key] = UNLISTED
+            continue
         if fd is None or fd.status == "removed":
             _place_outside_diff(plan, f, filter_mode)
             continue
