@@ -446,7 +446,8 @@ def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
     reader = SourceReader(opt.path, inputs.source, read_files=not opt.findings_in)
     plan: Plan | None = None
     if diff is not None:
-        plan = build_plan(inputs.findings, inputs.rules, diff, opt.filter_mode, reader)
+        causes = _causes(opt, inputs, diff, notes)
+        plan = build_plan(inputs.findings, inputs.rules, diff, opt.filter_mode, reader, causes)
     in_scope = plan.in_scope if plan is not None else list(inputs.findings)
 
     outcome, reporter = _post_review(
@@ -473,6 +474,31 @@ def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
     for n in notes:
         _log(f"allocpolicy: {n}")
     return 1 if failed else 0
+
+
+def _causes(opt: Options, inputs: Inputs, diff: DiffMap, notes: list[str]) -> dict[int, list[str]]:
+    """Findings outside the diff that the PR's changes cause (needs this run's scan)."""
+    result = inputs.result
+    if result is None or opt.findings_in:
+        return {}
+    from .scope import causes
+
+    root = Path(result.root)
+    try:
+        found = causes(
+            root, repo_prefix(root), result.config, diff, inputs.findings, inputs.inventory
+        )
+    except Exception as exc:  # the widening is an addition: without it, the diff's own scope stands
+        notes.append(
+            f"Could not tell which findings outside the diff this pull request causes ({exc})."
+        )
+        return {}
+    if found:
+        notes.append(
+            f"{len(found)} finding(s) in files this pull request does not change are caused by its "
+            "changes (the crates it changes and the images that build them); they count for fail-on."
+        )
+    return found
 
 
 def _event_context(

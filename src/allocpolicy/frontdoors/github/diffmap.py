@@ -29,6 +29,8 @@ class FileDiff:
     # RIGHT-side line number -> (hunk index, text, is_added)
     right: dict[int, tuple[int, str, bool]] = field(default_factory=dict)
     left: dict[int, int] = field(default_factory=dict)  # LEFT-side line -> hunk index
+    # (hunk index, RIGHT line) where each added line is, or where deleted lines were
+    changes: list[tuple[int, int]] = field(default_factory=list)
 
     def added(self, line: int) -> bool:
         entry = self.right.get(line)
@@ -54,6 +56,15 @@ class FileDiff:
 
     def all_added(self, first: int, last: int) -> bool:
         return first <= last and all(self.added(n) for n in range(first, last + 1))
+
+    def first_change(self) -> int | None:
+        """The RIGHT line a comment on this file's first change hangs on: the first added
+        line, or the line beside the first deleted one (the removed dependency's neighbour)."""
+        for hunk, n in self.changes:
+            for line in (n, n - 1):
+                if self.hunk_of(line) == hunk:
+                    return line
+        return None
 
 
 def parse_patch(
@@ -82,10 +93,12 @@ def parse_patch(
             continue
         if raw.startswith("+"):
             fd.right[new] = (hunk, raw[1:], True)
+            fd.changes.append((hunk, new))
             new += 1
             new_left -= 1
         elif raw.startswith("-"):
             fd.left[old] = hunk
+            fd.changes.append((hunk, new))
             old += 1
             old_left -= 1
         else:  # context; " text" or "" when trailing whitespace was stripped
