@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from allocpolicy._record import field, record
+from allocpolicy._record import field, record, replace
 from allocpolicy.model import Finding, Severity
 
 from . import artifact, render, workflow
 from .diffmap import GITHUB_MAX_FILES, DiffMap, git_diff, parse_patch
+from .headview import HeadView, at_head
 from .plan import ANNOTATION, FILE, FILTER_MODES, INLINE, Plan, RuleInfo, build_plan
 
 if TYPE_CHECKING:  # the client (and PyGithub) is imported only when a pull request is read
@@ -444,20 +445,35 @@ def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
         notes.append(unlisted_note(diff))
 
     reader = SourceReader(opt.path, inputs.source, read_files=not opt.findings_in)
+    scanned = inputs.findings
+    view = _head_view(opt, ctx, inputs, diff, reader, notes)
+    line_reader: Callable[[str, int], str | None] = reader
+    if view is not None:
+        inputs.findings = view.findings
+        line_reader = view.reader or reader
     plan: Plan | None = None
     if diff is not None:
         causes = _causes(opt, inputs, diff, notes)
-        plan = build_plan(inputs.findings, inputs.rules, diff, opt.filter_mode, reader, causes)
+        plan = build_plan(
+            inputs.findings,
+            inputs.rules,
+            diff,
+            opt.filter_mode,
+            line_reader,
+            causes,
+            (lambda f: id(f) not in view.unanchored) if view is not None else None,
+            view.suggest if view is not None else True,
+        )
     in_scope = plan.in_scope if plan is not None else list(inputs.findings)
 
     outcome, reporter = _post_review(
-        opt, inputs, ctx, api, diff, plan, reader, fail_on, reporter, notes
+        opt, inputs, ctx, api, diff, plan, line_reader, fail_on, reporter, notes
     )
     if reporter in ("annotations", "review"):
         _print_annotations(inputs, plan, in_scope, outcome, out or sys.stdout)
     sarif_path = _write_sarif(opt, inputs, reporter, notes)
-    if opt.findings_out:
-        _write_findings_file(opt.findings_out, inputs, ctx, reader)
+    if opt.findings_out:  # as scanned: the posting run reads the lines it saves
+        _write_findings_file(opt.findings_out, replace(inputs, findings=scanned), ctx, reader)
 
     failed = fail_on is not None and any(f.severity.at_least(fail_on) for f in in_scope)
     if outcome is not None:
@@ -474,6 +490,23 @@ def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
     for n in notes:
         _log(f"allocpolicy: {n}")
     return 1 if failed else 0
+
+
+def _head_view(
+    opt: Options,
+    ctx: workflow.PullContext | None,
+    inputs: Inputs,
+    diff: DiffMap | None,
+    reader: SourceReader,
+    notes: list[str],
+) -> HeadView | None:
+    """Findings on the PR head's lines when the scanned checkout is another commit."""
+    if ctx is None or diff is None or opt.findings_in:
+        return None
+    view = at_head(opt.path, ctx.head_sha, inputs.findings, diff, reader)
+    if view is not None:
+        notes.append(view.note)
+    return view
 
 
 def _causes(opt: Options, inputs: Inputs, diff: DiffMap, notes: list[str]) -> dict[int, list[str]]:
@@ -612,7 +645,7 @@ def _post_review(
     api: GitHubClient | None,
     diff: DiffMap | None,
     plan: Plan | None,
-    reader: SourceReader,
+    reader: Callable[[str, int], str | None],
     fail_on: Severity | None,
     reporter: str,
     notes: list[str],

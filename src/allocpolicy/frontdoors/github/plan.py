@@ -124,6 +124,8 @@ def build_plan(
     filter_mode: str = "added",
     source_line: Callable[[str, int], str | None] | None = None,
     causes: Mapping[int, list[str]] | None = None,
+    anchorable: Callable[[Finding], bool] | None = None,
+    suggest: bool = True,
 ) -> Plan:
     """Place each finding. ``source_line(path, n)`` reads the checked-out file (for
     diff blocks of fixes outside the diff); the diff's own text is preferred.
@@ -132,11 +134,15 @@ def build_plan(
     cause to the changed files it is best shown on: it is in scope in every mode, an
     inline comment on the first change of the first of them that has a hunk, else a
     file comment on the first, else in the summary comment.
+
+    When the scanned checkout is not the PR head, ``anchorable(f)`` says whether a
+    finding's lines are the head's (if not, no inline comment), and without the head's
+    text there are no suggestions (``suggest``) and diff blocks use the scanned text.
     """
     if filter_mode not in FILTER_MODES:
         raise ValueError(f"unknown filter mode {filter_mode!r}")
     plan = Plan(keys=finding_keys(findings))
-    line_of = _line_reader(diff, source_line)
+    line_of = _line_reader(diff if suggest else DiffMap(), source_line)
     singles: list[PlannedComment] = []
     file_level: dict[str, list[Finding]] = {}
     caused_at: dict[tuple[str, int], list[Finding]] = {}
@@ -157,9 +163,12 @@ def build_plan(
             _place_outside_diff(plan, f, filter_mode)
             continue
         plan.in_scope.append(f)
-        anchor = _anchor(fd, f.location, filter_mode)
+        anchor = (
+            _anchor(fd, f.location, filter_mode) if anchorable is None or anchorable(f) else None
+        )
         if anchor is not None:
-            singles.append(_inline_comment(f, key, anchor, _suggestion(f, fd)))
+            sugg = _suggestion(f, fd) if suggest else None
+            singles.append(_inline_comment(f, key, anchor, sugg))
             plan.disposition[key] = INLINE
         elif filter_mode in ("file", "nofilter"):
             file_level.setdefault(f.location.path, []).append(f)
