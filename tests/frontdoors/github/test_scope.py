@@ -99,6 +99,9 @@ def test_a_pr_breaking_an_untouched_dockerfile_fails_with_a_comment_on_the_chang
     assert "Caused by this change" in c["body"] and "services/orders/Dockerfile:1" in c["body"]
     assert double.rejections == []
     assert "::error file=services/orders/Dockerfile" not in r.stdout  # it is a review comment
+    n = len(double.writes())
+    again = review(double, tmp_path, repo.root, 7, head, base)
+    assert double.writes()[n:] == [] and again.code == 1  # a rerun keeps the comment as it is
 
 
 def test_without_a_hunk_to_hang_on_a_caused_finding_is_a_file_comment_on_the_change(
@@ -114,3 +117,27 @@ def test_without_a_hunk_to_hang_on_a_caused_finding_is_a_file_comment_on_the_cha
     (c,) = [c for c in bot_comments(double) if "AP001" in c["body"]]
     assert c["subject_type"] == "file" and c["path"] == "services/orders/Cargo.toml"
     assert "services/orders/Dockerfile:1" in c["body"]
+
+
+def test_a_caused_finding_with_no_changed_file_to_comment_on_is_in_the_summary(tmp_path, double):
+    """The PR only deletes the module holding the #[global_allocator]: a removed file
+    takes no comment, so the broken image is listed in the summary comment, and fails."""
+    alloc = "use mimalloc::MiMalloc;\n\n#[global_allocator]\nstatic GLOBAL: MiMalloc = MiMalloc;\n"
+    repo = new_repo(
+        tmp_path,
+        {
+            "services/orders/Cargo.toml": ORDERS_CARGO,
+            "services/orders/src/main.rs": "mod alloc;\n\nfn main() {}\n",
+            "services/orders/src/alloc.rs": alloc,
+            "services/orders/Dockerfile": ORDERS_DOCKERFILE,
+        },
+    )
+    base = repo.commit("base")
+    repo.remove("services/orders/src/alloc.rs")
+    head = repo.commit("drop the allocator module")
+    double.add_pull(7, head, base, patches(repo.root, base, head))
+    r = review(double, tmp_path, repo.root, 7, head, base)
+    assert r.code == 1, r.summary
+    assert not [c for c in bot_comments(double) if "AP001" in c["body"]]
+    (summary,) = [c["body"] for c in double.issue_comments]
+    assert "services/orders/Dockerfile:1" in summary and "AP001" in summary

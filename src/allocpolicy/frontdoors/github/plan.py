@@ -149,15 +149,15 @@ def build_plan(
     for f in sorted(findings, key=lambda f: (-f.severity.rank, f.sort_key())):
         key = plan.key(f)
         fd = diff.get(f.location.path)
+        if (fd is None or fd.status == "removed") and causes and id(f) in causes:
+            plan.in_scope.append(f)
+            _place_caused(plan, f, causes[id(f)], diff, caused_at, file_level)
+            continue
         if fd is None and diff.unlisted:
             # past GitHub's file cap, unknown to git: may be in the PR, so it counts
             plan.in_scope.append(f)
             plan.summary.append(f)
             plan.disposition[key] = UNLISTED
-            continue
-        if (fd is None or fd.status == "removed") and causes and id(f) in causes:
-            plan.in_scope.append(f)
-            _place_caused(plan, f, causes[id(f)], diff, caused_at, file_level)
             continue
         if fd is None or fd.status == "removed":
             _place_outside_diff(plan, f, filter_mode)
