@@ -61,3 +61,16 @@ def test_a_fix_appending_at_the_end_of_a_file_is_a_diff_git_applies(
     assert applied.returncode == 0
     cargo = (repo.root / "Cargo.toml").read_text()
     assert cargo.endswith('serde = "1"\nmimalloc = { version = "0.1", default-features = false }\n')
+
+
+def test_a_diff_block_for_a_crlf_file_applies_to_it(tmp_path, double):
+    crlf = (CARGO + "\n").replace("\n", "\r\n")
+    block, repo = _diff_of_ap001(tmp_path, double, crlf)
+    proc = _git_apply_check(repo, block)
+    assert proc.returncode == 0, proc.stderr + block
+    subprocess.run(["git", "-C", str(repo.root), "apply", "-"], input=block + "\n", text=True)
+    data = (repo.root / "Cargo.toml").read_bytes()
+    assert data.endswith(
+        b'serde = "1"\r\nmimalloc = { version = "0.1", default-features = false }\r\n'
+    )
+    assert data.count(b"\n") == data.count(b"\r\n")  # no LF-only line crept in

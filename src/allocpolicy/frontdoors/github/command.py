@@ -230,9 +230,12 @@ class SourceReader:
                         and full.is_file()
                         and full.stat().st_size < 5_000_000
                     ):
-                        text = full.read_text(encoding="utf-8", errors="replace")
-                        self.cache[path] = text.splitlines()
-                        self.final_newline[path] = text.endswith(("\n", "\r"))
+                        # split at \n only, as git counts lines; a CRLF file keeps its CRs
+                        # so diff blocks of its fixes apply to it
+                        data = full.read_bytes().decode("utf-8", "replace")
+                        text = data.removesuffix("\n")
+                        self.cache[path] = text.split("\n") if data else []
+                        self.final_newline[path] = data.endswith("\n")
                 except OSError:
                     pass
         return self.cache[path]
