@@ -2,7 +2,9 @@
 
 Built from the ``patch`` of each entry of ``pulls/list-files``; when GitHub leaves
 a patch out (large or binary files, more than 3000 files in the PR) the missing
-files come from a local ``git diff``. GitHub only accepts a review comment on a
+files come from a local ``git diff``; when that is impossible too (a shallow
+checkout) past the 3000-file cap, the map is ``unlisted``: a file it does not hold
+may still be in the PR. GitHub only accepts a review comment on a
 line shown in a hunk: added or context lines on the RIGHT side, and a multi-line
 comment must stay inside one hunk. Everything here is plain data: no network.
 """
