@@ -29,6 +29,7 @@ from allocpolicy.parsing.text import ReadError, read_bytes
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from allocpolicy.engine import ScanResult
@@ -736,10 +737,8 @@ def scan_changed(
     scope = narrow(root, config, files, started)
     result = scan(root, config=config, files=scope.files if scope.changed else FileSet())
     if scope.changed:
-        affected = {row["crate"] for row in result.inventory if row.get("crate")}
-        crate_names = _crate_names(root, scope.crate_dirs)
-        images = {row["file"] for row in result.inventory if row.get("crate") in crate_names}
-        result.findings = [f for f in result.findings if _reports(f, scope, images, affected)]
+        caused = reach(root, scope, result.inventory)
+        result.findings = [f for f in result.findings if caused(f)]
         kept = {id(f) for f in result.findings}
         result.pending = [p for p in result.pending if id(p.finding) in kept]
     # Fixes only for what the hook reports: the rest of the scope's findings cost nothing.
@@ -747,7 +746,16 @@ def scan_changed(
     return result
 
 
-def _reports(f: Finding, scope: Scope, images: set[str], affected: set[str]) -> bool:
+def reach(root: Path, scope: Scope, inventory: list[dict[str, Any]]) -> Callable[[Finding], bool]:
+    """Whether a finding is one the scope's changes answer for: in a changed file, in an
+    image that builds a crate in scope (by the scan's inventory), or a cross-file rule's
+    finding in such a crate. The GitHub front door asks this of a full scan's findings."""
+    crate_names = _crate_names(root, scope.crate_dirs)
+    images = {row["file"] for row in inventory if row.get("crate") in crate_names}
+    return lambda f: _reports(f, scope, images)
+
+
+def _reports(f: Finding, scope: Scope, images: set[str]) -> bool:
     path = f.location.path
     if path in scope.changed:
         return True

@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from allocpolicy._record import field, record
+from allocpolicy._record import field, record, replace
 from allocpolicy.model import Finding, Severity
 
 from . import artifact, render, workflow
 from .diffmap import GITHUB_MAX_FILES, DiffMap, git_diff, parse_patch
+from .headview import HeadView, at_head
 from .plan import ANNOTATION, FILE, FILTER_MODES, INLINE, Plan, RuleInfo, build_plan
 
 if TYPE_CHECKING:  # the client (and PyGithub) is imported only when a pull request is read
@@ -216,6 +217,7 @@ class SourceReader:
         self.extra = extra or {}
         self.read_files = read_files
         self.cache: dict[str, list[str] | None] = {}
+        self.final_newline: dict[str, bool] = {}
 
     def lines(self, path: str) -> list[str] | None:
         if path not in self.cache:
@@ -228,12 +230,20 @@ class SourceReader:
                         and full.is_file()
                         and full.stat().st_size < 5_000_000
                     ):
-                        self.cache[path] = full.read_text(
-                            encoding="utf-8", errors="replace"
-                        ).splitlines()
+                        # split at \n only, as git counts lines; a CRLF file keeps its CRs
+                        # so diff blocks of its fixes apply to it
+                        data = full.read_bytes().decode("utf-8", "replace")
+                        text = data.removesuffix("\n")
+                        self.cache[path] = text.split("\n") if data else []
+                        self.final_newline[path] = data.endswith("\n")
                 except OSError:
                     pass
         return self.cache[path]
+
+    def ending(self, path: str) -> tuple[int, bool] | None:
+        """The file's line count and whether it ends with a newline (for diff blocks)."""
+        lines = self.lines(path)
+        return None if lines is None else (len(lines), self.final_newline.get(path, True))
 
     def __call__(self, path: str, n: int) -> str | None:
         if path in self.extra and n in self.extra[path]:
@@ -266,8 +276,10 @@ def build_diff(api: Any, pull: Any, root: Path, log: Callable[[str], None]) -> D
         else:
             dm.missing.append(f.filename)
     dm.truncated = len(files) >= GITHUB_MAX_FILES or (pull.changed_files or 0) > len(files)
+    dm.pr_files = max(pull.changed_files or 0, len(files))
     if dm.missing or dm.truncated:
         local = git_diff(root, pull.base_sha, pull.head_sha, None if dm.truncated else dm.missing)
+        dm.unlisted = dm.truncated and local is None
         if local is None:
             log(
                 "allocpolicy: no local git diff available (fetch more history?); some files have no known hunks"
@@ -287,6 +299,17 @@ def build_diff(api: Any, pull: Any, root: Path, log: Callable[[str], None]) -> D
                     dm.files[p] = parse_patch(p, "", "modified")
                     dm.sources[p] = "none"
     return dm
+
+
+def unlisted_note(diff: DiffMap) -> str:
+    """What the job summary says when the PR has files neither GitHub nor git listed."""
+    listed = len(diff.files) + len(diff.missing)
+    return (
+        f"GitHub lists at most {GITHUB_MAX_FILES} files of a pull request: {listed} of its "
+        f"{diff.pr_files} changed files are known, and no local git diff of the base was possible "
+        "(a shallow checkout? fetch-depth: 0 fixes it). Findings in the files not listed count "
+        "as part of this pull request."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -421,21 +444,39 @@ def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
     ctx, reporter = _choose_reporter(opt, inputs, ctx, wr, notes)
     api, diff, reporter = _read_pull(opt, ctx, reporter, notes)
     diff = _local_diff_fallback(opt, ctx, diff, notes)
+    if diff is not None and diff.unlisted:
+        notes.append(unlisted_note(diff))
 
     reader = SourceReader(opt.path, inputs.source, read_files=not opt.findings_in)
+    scanned = inputs.findings
+    view = _head_view(opt, ctx, inputs, diff, reader, notes)
+    line_reader: Callable[[str, int], str | None] = reader
+    if view is not None:
+        inputs.findings = view.findings
+        line_reader = view.reader or reader
     plan: Plan | None = None
     if diff is not None:
-        plan = build_plan(inputs.findings, inputs.rules, diff, opt.filter_mode, reader)
+        causes = _causes(opt, inputs, diff, notes)
+        plan = build_plan(
+            inputs.findings,
+            inputs.rules,
+            diff,
+            opt.filter_mode,
+            line_reader,
+            causes,
+            (lambda f: id(f) not in view.unanchored) if view is not None else None,
+            view.suggest if view is not None else True,
+        )
     in_scope = plan.in_scope if plan is not None else list(inputs.findings)
 
     outcome, reporter = _post_review(
-        opt, inputs, ctx, api, diff, plan, reader, fail_on, reporter, notes
+        opt, inputs, ctx, api, diff, plan, line_reader, fail_on, reporter, notes
     )
     if reporter in ("annotations", "review"):
         _print_annotations(inputs, plan, in_scope, outcome, out or sys.stdout)
     sarif_path = _write_sarif(opt, inputs, reporter, notes)
-    if opt.findings_out:
-        _write_findings_file(opt.findings_out, inputs, ctx, reader)
+    if opt.findings_out:  # as scanned: the posting run reads the lines it saves
+        _write_findings_file(opt.findings_out, replace(inputs, findings=scanned), ctx, reader)
 
     failed = fail_on is not None and any(f.severity.at_least(fail_on) for f in in_scope)
     if outcome is not None:
@@ -452,6 +493,48 @@ def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
     for n in notes:
         _log(f"allocpolicy: {n}")
     return 1 if failed else 0
+
+
+def _head_view(
+    opt: Options,
+    ctx: workflow.PullContext | None,
+    inputs: Inputs,
+    diff: DiffMap | None,
+    reader: SourceReader,
+    notes: list[str],
+) -> HeadView | None:
+    """Findings on the PR head's lines when the scanned checkout is another commit."""
+    if ctx is None or diff is None or opt.findings_in:
+        return None
+    view = at_head(opt.path, ctx.head_sha, inputs.findings, diff, reader)
+    if view is not None:
+        notes.append(view.note)
+    return view
+
+
+def _causes(opt: Options, inputs: Inputs, diff: DiffMap, notes: list[str]) -> dict[int, list[str]]:
+    """Findings outside the diff that the PR's changes cause (needs this run's scan)."""
+    result = inputs.result
+    if result is None or opt.findings_in:
+        return {}
+    from .scope import causes
+
+    root = Path(result.root)
+    try:
+        found = causes(
+            root, repo_prefix(root), result.config, diff, inputs.findings, inputs.inventory
+        )
+    except Exception as exc:  # the widening is an addition: without it, the diff's own scope stands
+        notes.append(
+            f"Could not tell which findings outside the diff this pull request causes ({exc})."
+        )
+        return {}
+    if found:
+        notes.append(
+            f"{len(found)} finding(s) in files this pull request does not change are caused by its "
+            "changes (the crates it changes and the images that build them); they count for fail-on."
+        )
+    return found
 
 
 def _event_context(
@@ -565,7 +648,7 @@ def _post_review(
     api: GitHubClient | None,
     diff: DiffMap | None,
     plan: Plan | None,
-    reader: SourceReader,
+    reader: Callable[[str, int], str | None],
     fail_on: Severity | None,
     reporter: str,
     notes: list[str],

@@ -2,7 +2,9 @@
 
 Built from the ``patch`` of each entry of ``pulls/list-files``; when GitHub leaves
 a patch out (large or binary files, more than 3000 files in the PR) the missing
-files come from a local ``git diff``. GitHub only accepts a review comment on a
+files come from a local ``git diff``; when that is impossible too (a shallow
+checkout) past the 3000-file cap, the map is ``unlisted``: a file it does not hold
+may still be in the PR. GitHub only accepts a review comment on a
 line shown in a hunk: added or context lines on the RIGHT side, and a multi-line
 comment must stay inside one hunk. Everything here is plain data: no network.
 """
@@ -29,6 +31,8 @@ class FileDiff:
     # RIGHT-side line number -> (hunk index, text, is_added)
     right: dict[int, tuple[int, str, bool]] = field(default_factory=dict)
     left: dict[int, int] = field(default_factory=dict)  # LEFT-side line -> hunk index
+    # (hunk index, RIGHT line) where each added line is, or where deleted lines were
+    changes: list[tuple[int, int]] = field(default_factory=list)
 
     def added(self, line: int) -> bool:
         entry = self.right.get(line)
@@ -54,6 +58,15 @@ class FileDiff:
 
     def all_added(self, first: int, last: int) -> bool:
         return first <= last and all(self.added(n) for n in range(first, last + 1))
+
+    def first_change(self) -> int | None:
+        """The RIGHT line a comment on this file's first change hangs on: the first added
+        line, or the line beside the first deleted one (the removed dependency's neighbour)."""
+        for hunk, n in self.changes:
+            for line in (n, n - 1):
+                if self.hunk_of(line) == hunk:
+                    return line
+        return None
 
 
 def parse_patch(
@@ -82,10 +95,12 @@ def parse_patch(
             continue
         if raw.startswith("+"):
             fd.right[new] = (hunk, raw[1:], True)
+            fd.changes.append((hunk, new))
             new += 1
             new_left -= 1
         elif raw.startswith("-"):
             fd.left[old] = hunk
+            fd.changes.append((hunk, new))
             old += 1
             old_left -= 1
         else:  # context; " text" or "" when trailing whitespace was stripped
@@ -103,6 +118,9 @@ class DiffMap:
     files: dict[str, FileDiff] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)  # in the PR, but no hunks known
     truncated: bool = False  # GitHub listed fewer files than the PR has
+    # truncated, and no local git diff told the rest: a file not listed may be in the PR
+    unlisted: bool = False
+    pr_files: int = 0  # how many files the PR changes, as GitHub counts them
     sources: dict[str, str] = field(default_factory=dict)  # path -> "api" | "git"
 
     def get(self, path: str) -> FileDiff | None:
@@ -191,10 +209,12 @@ def git_diff(
     for revs in ([f"{base}...{head}"], [base, head]):
         try:
             proc = subprocess.run(
-                base_cmd + revs + tail, capture_output=True, text=True, timeout=120, check=False
+                base_cmd + revs + tail, capture_output=True, timeout=120, check=False
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
         if proc.returncode == 0:
-            return split_git_diff(proc.stdout)
+            # bytes, not text mode: universal newlines would drop a CRLF file's CRs,
+            # which its suggestions must keep (GitHub's own patches keep them)
+            return split_git_diff(proc.stdout.decode("utf-8", "replace"))
     return None

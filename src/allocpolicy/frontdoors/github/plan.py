@@ -14,12 +14,14 @@ nofilter      anywhere inside one diff hunk         file-level comment (max 10),
 
 Findings in files the PR does not touch are out of scope (job summary only, not
 counted for ``fail-on``) except with ``nofilter``, which lists them in the summary
-comment and counts them.
+comment and counts them, and except those the PR's changes cause (an untouched
+Dockerfile building a crate the PR changes; see :mod:`.scope`): in every mode
+they count and are shown on the change that causes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from allocpolicy._record import field, record
@@ -38,6 +40,7 @@ FILE = "file comment"
 SUMMARY = "summary"
 OVERFLOW = "summary (over max-comments)"
 OUT_OF_SCOPE = "not in this PR"
+UNLISTED = "summary (PR past GitHub's file listing)"
 ANNOTATION = "annotation"
 
 
@@ -120,25 +123,52 @@ def build_plan(
     diff: DiffMap,
     filter_mode: str = "added",
     source_line: Callable[[str, int], str | None] | None = None,
+    causes: Mapping[int, list[str]] | None = None,
+    anchorable: Callable[[Finding], bool] | None = None,
+    suggest: bool = True,
 ) -> Plan:
     """Place each finding. ``source_line(path, n)`` reads the checked-out file (for
-    diff blocks of fixes outside the diff); the diff's own text is preferred."""
+    diff blocks of fixes outside the diff); the diff's own text is preferred.
+
+    ``causes`` maps id(finding) of a finding outside the diff that the PR's changes
+    cause to the changed files it is best shown on: it is in scope in every mode, an
+    inline comment on the first change of the first of them that has a hunk, else a
+    file comment on the first, else in the summary comment.
+
+    When the scanned checkout is not the PR head, ``anchorable(f)`` says whether a
+    finding's lines are the head's (if not, no inline comment), and without the head's
+    text there are no suggestions (``suggest``) and diff blocks use the scanned text.
+    """
     if filter_mode not in FILTER_MODES:
         raise ValueError(f"unknown filter mode {filter_mode!r}")
     plan = Plan(keys=finding_keys(findings))
-    line_of = _line_reader(diff, source_line)
+    line_of = _line_reader(diff if suggest else DiffMap(), source_line)
     singles: list[PlannedComment] = []
     file_level: dict[str, list[Finding]] = {}
+    caused_at: dict[tuple[str, int], list[Finding]] = {}
     for f in sorted(findings, key=lambda f: (-f.severity.rank, f.sort_key())):
         key = plan.key(f)
         fd = diff.get(f.location.path)
+        if (fd is None or fd.status == "removed") and causes and id(f) in causes:
+            plan.in_scope.append(f)
+            _place_caused(plan, f, causes[id(f)], diff, caused_at, file_level)
+            continue
+        if fd is None and diff.unlisted:
+            # past GitHub's file cap, unknown to git: may be in the PR, so it counts
+            plan.in_scope.append(f)
+            plan.summary.append(f)
+            plan.disposition[key] = UNLISTED
+            continue
         if fd is None or fd.status == "removed":
             _place_outside_diff(plan, f, filter_mode)
             continue
         plan.in_scope.append(f)
-        anchor = _anchor(fd, f.location, filter_mode)
+        anchor = (
+            _anchor(fd, f.location, filter_mode) if anchorable is None or anchorable(f) else None
+        )
         if anchor is not None:
-            singles.append(_inline_comment(f, key, anchor, _suggestion(f, fd)))
+            sugg = _suggestion(f, fd) if suggest else None
+            singles.append(_inline_comment(f, key, anchor, sugg))
             plan.disposition[key] = INLINE
         elif filter_mode in ("file", "nofilter"):
             file_level.setdefault(f.location.path, []).append(f)
@@ -146,11 +176,13 @@ def build_plan(
             plan.summary.append(f)
             plan.disposition[key] = SUMMARY
 
-    merged = _merge_overlapping(singles, diff)
+    merged = _merge_overlapping(singles, diff) + _caused_comments(plan, caused_at)
     for c in merged:
         c.body = render.inline_body(c, rules, plan, line_of)
     plan.comments.extend(merged)
     _add_file_comments(plan, file_level, rules, line_of)
+    for c in plan.comments:
+        c.body = _with_cause_note(c)
     plan.summary.sort(key=lambda f: (-f.severity.rank, f.sort_key()))
     return plan
 
@@ -159,14 +191,25 @@ def _line_reader(
     diff: DiffMap, source_line: Callable[[str, int], str | None] | None
 ) -> Callable[[str, int], str | None]:
     """Line text for diff blocks: the diff's own text first, else the checked-out file."""
+    return _LineReader(diff, source_line)
 
-    def line_of(path: str, n: int) -> str | None:
-        fd = diff.get(path)
+
+class _LineReader:
+    """Line text for diff blocks, and the file's ending when the source reader knows it."""
+
+    def __init__(self, diff: DiffMap, source: Callable[[str, int], str | None] | None) -> None:
+        self.diff = diff
+        self.source = source
+
+    def __call__(self, path: str, n: int) -> str | None:
+        fd = self.diff.get(path)
         if fd is not None and fd.text(n) is not None:
             return fd.text(n)
-        return source_line(path, n) if source_line else None
+        return self.source(path, n) if self.source else None
 
-    return line_of
+    def ending(self, path: str) -> tuple[int, bool] | None:
+        ending = getattr(self.source, "ending", None)
+        return ending(path) if callable(ending) else None
 
 
 def _place_outside_diff(plan: Plan, f: Finding, filter_mode: str) -> None:
@@ -179,6 +222,64 @@ def _place_outside_diff(plan: Plan, f: Finding, filter_mode: str) -> None:
     else:
         plan.out_of_scope.append(f)
         plan.disposition[key] = OUT_OF_SCOPE
+
+
+def _place_caused(
+    plan: Plan,
+    f: Finding,
+    shown_on: list[str],
+    diff: DiffMap,
+    caused_at: dict[tuple[str, int], list[Finding]],
+    file_level: dict[str, list[Finding]],
+) -> None:
+    """A finding the PR causes outside its diff: on the change that causes it if GitHub
+    takes that line, else on that changed file, else in the summary comment."""
+    for path in shown_on:
+        fd = diff.get(path)
+        line = fd.first_change() if fd is not None else None
+        if line is not None:
+            caused_at.setdefault((path, line), []).append(f)
+            plan.disposition[plan.key(f)] = INLINE
+            return
+    if shown_on:
+        file_level.setdefault(shown_on[0], []).append(f)
+        return
+    plan.summary.append(f)
+    plan.disposition[plan.key(f)] = SUMMARY
+
+
+def _caused_comments(
+    plan: Plan, caused_at: dict[tuple[str, int], list[Finding]]
+) -> list[PlannedComment]:
+    """One inline comment per changed line that causes findings elsewhere."""
+    out = []
+    for (path, line), fs in sorted(caused_at.items()):
+        fs.sort(key=lambda f: (-f.severity.rank, f.sort_key()))
+        out.append(
+            PlannedComment(
+                path=path,
+                line=line,
+                start_line=None,
+                findings=fs,
+                keys=tuple(plan.key(f) for f in fs),
+                body="",
+            )
+        )
+    return out
+
+
+def _with_cause_note(c: PlannedComment) -> str:
+    """Say where a finding shown on the change that causes it really is (after the marker)."""
+    elsewhere = [f for f in c.findings if f.location.path != c.path]
+    if not elsewhere:
+        return c.body
+    where = ", ".join(f"`{render.cell(f.location.path)}:{f.location.line}`" for f in elsewhere)
+    note = (
+        f"**Caused by this change:** the finding is in {where}, which this pull request does "
+        "not change but which builds or belongs to the crate changed here."
+    )
+    marker, _, rest = c.body.partition("\n")
+    return f"{marker}\n{note}\n\n{rest}"
 
 
 def _anchor(fd: FileDiff, loc: Location, filter_mode: str) -> tuple[int, int] | None:

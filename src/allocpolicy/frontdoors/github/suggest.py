@@ -9,12 +9,12 @@ the line text the diff shows. Positions are 1-based, end column exclusive, as in
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from collections.abc import Callable, Sequence
 
 from allocpolicy._record import record
-from allocpolicy.fixes.edits import common_affixes
 from allocpolicy.model import Edit
 
 _BACKTICKS = re.compile(r"`+")
@@ -102,6 +102,8 @@ def whole_line_replacement(
             return None  # a no-op suggestion is invalid on GitHub
         if new and not new.endswith("\n"):
             continue  # the edit eats the last newline, i.e. touches the next line
+        if _is_crlf(original):  # GitHub applies the text verbatim: keep the file's CRLF
+            new = "".join(_with_eol(x, True) for x in new.splitlines(keepends=True))
         return LineReplacement(edits[0].path, first, last, original, new[:-1] if new else "")
     return None
 
@@ -139,11 +141,18 @@ def _known_lines(
 def diff_block(
     edits: Sequence[Edit], file_lines: Callable[[str, int], str | None], context: int = 1
 ) -> str:
-    """A ```diff block showing the edits, for fixes a suggestion cannot carry."""
+    """A ```diff block showing the edits, for fixes a suggestion cannot carry.
+
+    Where the text is known it is a real unified diff (``git apply`` takes it);
+    ``file_lines`` may also have an ``ending(path)`` method giving the file's line
+    count and whether its last line ends with a newline, for the
+    ``\\ No newline at end of file`` marker.
+    """
     out: list[str] = []
     by_path: dict[str, list[Edit]] = {}
     for e in edits:
         by_path.setdefault(e.path, []).append(e)
+    ending = getattr(file_lines, "ending", None)
     for path, group in sorted(by_path.items()):
         group.sort()
         lo = min(e.start_line for e in group)
@@ -151,13 +160,14 @@ def diff_block(
             max(e.end_line - (1 if e.end_column == 1 and e.end_line > e.start_line else 0), lo)
             for e in group
         )
-        known = _context_lines(file_lines, path, lo, hi, context)
+        known = _context_lines(file_lines, path, lo, hi, context, group)
         if known is not None:
             first, lines = known
-            new = _apply(lines, first, group)
-            if new is not None:
-                new_lines = new[:-1].split("\n") if new else []
-                out.append(_unified(path, first, lines, new_lines))
+            info = ending(path) if callable(ending) else None
+            no_eol = info is not None and info[0] == first + len(lines) - 1 and not info[1]
+            unified = _unified_of(path, first, lines, group, no_eol)
+            if unified is not None:
+                out.append(unified)
                 continue
         # Source text unknown: describe the edits themselves.
         out.append(f"--- {path}")
@@ -172,29 +182,86 @@ def diff_block(
     return f"{fence}diff\n{text}\n{fence}"
 
 
+def _unified_of(
+    path: str, first: int, lines: list[str], edits: Sequence[Edit], no_final_newline: bool
+) -> str | None:
+    """The edits applied to lines first.. as one file's unified diff (None if they do not fit)."""
+    new = _apply(lines, first, edits)
+    if new is None:
+        return None
+    old_text = "".join(line + "\n" for line in lines)
+    if no_final_newline:
+        old_text = old_text[:-1]
+        if new.endswith("\n") and not _edits_reach_end(edits, first + len(lines)):
+            new = new[:-1]  # the newline _apply added after the last line is not the file's
+    crlf = _is_crlf(lines)
+    old = old_text.splitlines(keepends=True)
+    new_lines = [_with_eol(x, crlf) for x in new.splitlines(keepends=True)]
+    return _unified(path, first, old, new_lines)
+
+
+def _edits_reach_end(edits: Sequence[Edit], past_last: int) -> bool:
+    """Whether an edit inserts at the very end of the text (line ``past_last``, column 1)."""
+    return any(e.end_line >= past_last for e in edits)
+
+
 def _unified(path: str, first: int, old: list[str], new: list[str]) -> str:
-    # trim the common head and tail to keep one tight hunk with a line of context
-    head, tail = common_affixes(old, new)
-    keep_head = max(0, head - 1)
-    keep_tail = max(0, tail - 1)
-    o = old[keep_head : len(old) - keep_tail]
-    n = new[keep_head : len(new) - keep_tail]
-    start = first + keep_head
-    lines = [f"--- a/{path}", f"+++ b/{path}", f"@@ -{start},{len(o)} +{start},{len(n)} @@"]
-    h = head - keep_head
-    t = tail - keep_tail
-    lines += [" " + x for x in o[:h]]
-    lines += ["-" + x for x in o[h : len(o) - t]]
-    lines += ["+" + x for x in n[h : len(n) - t]]
-    lines += [" " + x for x in o[len(o) - t :]]
-    return "\n".join(lines)
+    """A unified diff of two windows of lines (with their endings) starting at line ``first``.
+
+    One line of context, the headers ``git apply`` needs, hunk ranges counted from
+    ``first``, and the marker after a line that has no newline.
+    """
+    out = [f"--- a/{path}", f"+++ b/{path}"]
+    for raw in difflib.unified_diff(old, new, n=1, lineterm=""):
+        if raw.startswith(("---", "+++")) and not out[2:]:
+            continue
+        m = _RANGE.match(raw)
+        if m:
+            out.append(f"@@ -{_shift(m.group(1), first)} +{_shift(m.group(2), first)} @@")
+            continue
+        body = raw.rstrip("\n")
+        out.append(body)
+        if not raw.endswith("\n"):
+            out.append("\\ No newline at end of file")
+    return "\n".join(out)
+
+
+_RANGE = re.compile(r"^@@ -(\S+) \+(\S+) @@")
+
+
+def _shift(rng: str, first: int) -> str:
+    """A hunk range of the window (1-based) as a range of the file."""
+    start, comma, count = rng.partition(",")
+    return f"{int(start) + first - 1}{comma}{count}"
+
+
+def _is_crlf(lines: Sequence[str]) -> bool:
+    """Whether these lines (as the diff shows them, each without its \\n) end in CRLF."""
+    return bool(lines) and sum(line.endswith("\r") for line in lines) * 2 > len(lines)
+
+
+def _with_eol(line: str, crlf: bool) -> str:
+    """A line (with its ending) ending as the file's lines do: CRLF files stay CRLF."""
+    if not crlf or not line.endswith("\n"):
+        return line
+    return line[:-1].rstrip("\r") + "\r\n"
 
 
 def _context_lines(
-    file_lines: Callable[[str, int], str | None], path: str, lo: int, hi: int, context: int
+    file_lines: Callable[[str, int], str | None],
+    path: str,
+    lo: int,
+    hi: int,
+    context: int,
+    edits: Sequence[Edit] = (),
 ) -> tuple[int, list[str]] | None:
     """Lines lo..hi with up to ``context`` lines around them (fewer where the text is
-    unknown) and the number of the first; None if an edited line itself is unknown."""
+    unknown) and the number of the first; None if an edited line itself is unknown.
+
+    A line just past the known ones that the edits only insert before (column 1), as
+    a fix appending at the end of a file does, needs no text: the insertion hangs off
+    the end of the line above it.
+    """
     first, last = max(1, lo - context), hi + context
     lines: list[str] = []
     for n in range(first, last + 1):
@@ -203,8 +270,16 @@ def _context_lines(
             if n < lo:
                 first = n + 1
                 continue
-            if n > hi:
+            if n > hi or (lines and n == hi and _inserts_only_at(edits, n)):
                 break
             return None
         lines.append(t)
     return first, lines
+
+
+def _inserts_only_at(edits: Sequence[Edit], n: int) -> bool:
+    """Every edit that touches line n starts and ends at its column 1."""
+    touching = [e for e in edits if e.end_line >= n]
+    return bool(touching) and all(
+        (e.start_line, e.start_column, e.end_line, e.end_column) == (n, 1, n, 1) for e in touching
+    )
