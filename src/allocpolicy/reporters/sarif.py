@@ -52,7 +52,9 @@ def _rule(rule: Any) -> dict[str, Any]:
         },
         "defaultConfiguration": {"level": _LEVEL[rule.severity.value]},
     }
-    if getattr(rule, "source", "default") == "default":  # a user's rule has no page of ours
+    if str(getattr(rule, "source", "")).startswith(
+        "<builtin>"
+    ):  # a user's rule has no page of ours
         out["helpUri"] = page_url(rule.id, os.environ)
     return out
 
