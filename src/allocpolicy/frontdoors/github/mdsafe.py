@@ -64,7 +64,10 @@ def _escape(s: str) -> str:
 
 def text(value: object, limit: int = 500) -> str:
     """Prose that renders exactly as the characters it holds, and nothing else."""
-    s = one_line(value, limit)
+    return _escape_start(one_line(value, limit))
+
+
+def _escape_start(s: str) -> str:
     m = _LINE_START.match(s)
     if m:  # "1. x", "- x", "# x" would become a list or a heading at a line's start
         cut = m.end()
@@ -129,7 +132,7 @@ def message(value: object, limit: int = 2000, table: bool = False) -> str:
 def _text_part(s: str, first: bool) -> str:
     if not s:
         return ""
-    return text(s, len(s) + 1) if first else _escape(s)
+    return _escape_start(s) if first else _escape(s)
 
 
 def html(value: object, limit: int = 300) -> str:

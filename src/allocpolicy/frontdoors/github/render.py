@@ -28,6 +28,7 @@ JOB_SUMMARY_LIMIT = 1024 * 1024 - 4096  # 1 MiB per step, in bytes
 MAX_MESSAGE = 2_000
 MAX_LOCATIONS = 15  # per rule in the summary comment; the job summary lists them all
 MAX_DIFF = 8_000  # one fix's diff in the job summary
+MAX_FILES_IN_COMMAND = 5
 
 _ICON = {Severity.ERROR: "🛑", Severity.WARNING: "⚠️", Severity.INFO: "ℹ️"}
 
@@ -195,7 +196,8 @@ def fix_command(findings: Iterable[Finding]) -> str | None:
     unsafe = any(f.fix is not None and f.fix.safety.value != "safe" for f in with_fix)
     words = ["allocpolicy", "fix", "--rule", ",".join(rules)]
     words += ["--unsafe-fixes"] if unsafe else []
-    words += ["--files", *(_shell_word(p) for p in files)]
+    if len(files) <= MAX_FILES_IN_COMMAND:  # else the whole tree: still only these rules
+        words += ["--files", *(_shell_word(p) for p in files)]
     return " ".join(words)
 
 
