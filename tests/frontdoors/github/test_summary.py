@@ -105,8 +105,17 @@ def test_no_body_exceeds_githubs_limit():
         plan, infos, plan.summary, HEAD, RUN_URL, lambda p, n: "y" * 1_000, ["note " * 500] * 20
     )
     assert len(body) <= 65_536 and "more finding(s) not shown here" in body
-    job = render.job_summary(fs, plan, [], [], "error", True, lambda p, n: "y" * 1_000)
+    inventory = [{"file": f"{'i' * 100}{n}", "base": "alpine:3"} for n in range(100)]
+    some = [  # each diff just under the size shown, together far over the limit
+        Finding(f.rule, f.name, f.severity, f.location, "m", Fix("t", Safety.SAFE, (edit,)))
+        for f in fs[:500]
+        for edit in [Edit(f.location.path, 1, 1, 1, 1, "z" * 5_000 + "\n")]
+    ]
+    job = render.job_summary(some, None, inventory, [], "error", True, lambda p, n: "y" * 1_000)
     assert len(job.encode()) <= 1024 * 1024
+    # the record (every finding, the inventory) is whole; the fixes fill what is left
+    assert job.count("| ⚠️ warning |") == 500 and f"{'i' * 100}99" in job
+    assert "more file(s) with fixes" in job
 
 
 def _repo(tmp_path: Path) -> Path:

@@ -360,7 +360,6 @@ def job_summary(
             sorted(findings, key=lambda f: (-f.severity.rank, f.sort_key())), plan
         )
         out.append("")
-        out += fixes_section(findings, line_of or (lambda p, n: None))
     else:
         out += ["No findings.", ""]
     if inventory:
@@ -385,14 +384,31 @@ def job_summary(
             )
         out.append("")
     text = "\n".join(out) + "\n"
+    text += _within(fixes_section(findings, line_of or (lambda p, n: None)), text)
     if len(text.encode()) > JOB_SUMMARY_LIMIT:
         text = text.encode()[:JOB_SUMMARY_LIMIT].decode(errors="ignore")
         text = text.rsplit("\n", 1)[0] + "\n\n…truncated (job summary limit).\n"
     return text
 
 
+def _within(blocks: list[str], before: str) -> str:
+    """As many whole blocks as fit in the job summary after ``before`` (the findings and
+    the inventory come first: they are the record), then how many were left out."""
+    room = JOB_SUMMARY_LIMIT - len(before.encode()) - 200
+    out = ""
+    for i, b in enumerate(blocks):
+        if len(out.encode()) + len(b.encode()) > room:
+            return (
+                out
+                + f"…and {len(blocks) - i} more file(s) with fixes: `allocpolicy fix --diff` prints them.\n"
+            )
+        out += b
+    return out
+
+
 def fixes_section(findings: list[Finding], line_of: Callable[[str, int], str | None]) -> list[str]:
-    """Every fix as a unified diff, collapsed per file, with the command that applies it.
+    """Every fix as a unified diff, collapsed per file, with the command that applies it
+    (a heading, then one block of Markdown per file).
 
     For the authors who get no suggestion (a fork, Dependabot, annotations only): the
     job summary is where they read the fix.
@@ -403,9 +419,9 @@ def fixes_section(findings: list[Finding], line_of: Callable[[str, int], str | N
             by_path.setdefault(f.location.path, []).append(f)
     if not by_path:
         return []
-    out = ["### Fixes", ""]
+    blocks = ["### Fixes\n\n"]
     for path, fs in by_path.items():
-        out += [f"<details><summary>{mdsafe.html(path)} · {len(fs)} fix(es)</summary>", ""]
+        out = [f"<details><summary>{mdsafe.html(path)} · {len(fs)} fix(es)</summary>", ""]
         out += ["Apply them from the repository root:", ""]
         cmd = fix_command(fs) or ""
         out += [f"{fence_for(cmd)}sh", cmd, fence_for(cmd), ""]
@@ -420,4 +436,5 @@ def fixes_section(findings: list[Finding], line_of: Callable[[str, int], str | N
                 block = "(too large to show here; `--diff` prints it)"
             out += [block, ""]
         out += ["</details>", ""]
-    return out
+        blocks.append("\n".join(out) + "\n")
+    return blocks
