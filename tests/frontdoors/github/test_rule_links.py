@@ -59,7 +59,7 @@ def test_every_shipped_rule_has_its_generated_page():
     for rid in SHIPPED:
         page = (ROOT / "docs" / "rules" / f"{rid}.md").read_text(encoding="utf-8")
         assert page.startswith(f"# {rid}: ")
-        for heading in ("## What it does", "## Why is this bad?", "## Fix safety"):
+        for heading in ("## What it does", "## Why is this bad?", "## Example", "## Fix safety"):
             assert heading in page, (rid, heading)
 
 
