@@ -290,7 +290,8 @@ def _rule_group(
         out += [location_link(f0.location.path, f0.location.line, head_sha, repo_url), ""]
         out += [_escape_md(f0.message)]
     else:
-        what = rule.summary if rule and rule.summary else f0.message
+        # the rule's own summary says what every location has; without one, the first message
+        what = rule.summary if rule and rule.summary else f"For example: {f0.message}"
         out += [mdsafe.message(what, 600), ""]
         shown = [
             location_link(f.location.path, f.location.line, head_sha, repo_url)
