@@ -121,8 +121,8 @@ def _findings(h: str) -> list[Finding]:
             Fix(f"Fix {h}", Safety.UNSAFE, (Edit(f"svc/{h[:80]}/Cargo.toml", 3, 1, 3, 1, "x\n"),)),
             h,
         ),
-        # a rule the catalogue does not know: its own (untrusted) name is shown
-        Finding("AP777", h, Severity.INFO, Location("Containerfile", 2, 1), message, None, h),
+        # a rule the catalogue does not know: its own (untrusted) id and name are shown
+        Finding(h[:40], h, Severity.INFO, Location("Containerfile", 2, 1), message, None, h),
     ]
 
 

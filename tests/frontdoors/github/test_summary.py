@@ -181,3 +181,17 @@ def test_unsafe_fixes_say_so_in_the_command():
     cmd = render.fix_command([f])
     assert cmd is not None and "--unsafe-fixes" in cmd and cmd.startswith("allocpolicy fix --rule")
     assert shlex.split(cmd)[-1] == f.location.path
+
+
+def test_the_fix_command_is_one_safe_shell_line_whatever_the_paths():
+    fix = _service(1).fix
+
+    def at(path: str) -> Finding:
+        return Finding("AP001", "n", Severity.ERROR, Location(path, 1, 1), "m", fix)
+
+    path = "a b/$(touch x);`id`/Containerfile"
+    cmd = render.fix_command([at(path)])
+    assert cmd is not None
+    assert shlex.split(cmd) == ["allocpolicy", "fix", "--rule", "AP001", "--files", path]
+    # a path with a line break would make two lines of shell: the whole tree instead
+    assert render.fix_command([at("a\nrm -rf ~/Containerfile")]) == "allocpolicy fix --rule AP001"

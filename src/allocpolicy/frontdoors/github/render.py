@@ -44,7 +44,7 @@ def cell(text: Any) -> str:
 
 def finding_header(f: Finding, rule: RuleInfo | None) -> str:
     name = rule.name if rule else f.name
-    return f"{_ICON[f.severity]} **{f.rule} · {cell(name)}** ({f.severity.value})"
+    return f"{_ICON[f.severity]} **{cell(f.rule)} · {cell(name)}** ({f.severity.value})"
 
 
 def _shipped() -> frozenset[str]:
@@ -75,7 +75,7 @@ def explain_hint(rule_id: str, rule: RuleInfo | None) -> str:
     url = _doc_url(rule)
     if url:
         return f"<sub>Rule documentation: [{mdsafe.text(rule_id, 20)}]({url})</sub>"
-    return f"<sub>Details: run `allocpolicy explain {mdsafe.one_line(rule_id, 20)}`</sub>"
+    return f"<sub>Details: run {mdsafe.code(f'allocpolicy explain {rule_id}', 60)}</sub>"
 
 
 def _finding_block(f: Finding, rule: RuleInfo | None, fix_text: str | None) -> list[str]:
@@ -194,9 +194,10 @@ def fix_command(findings: Iterable[Finding]) -> str | None:
     rules = sorted({f.rule for f in with_fix})
     files = sorted({f.location.path for f in with_fix})
     unsafe = any(f.fix is not None and f.fix.safety.value != "safe" for f in with_fix)
-    words = ["allocpolicy", "fix", "--rule", ",".join(rules)]
+    words = ["allocpolicy", "fix", "--rule", _shell_word(",".join(rules))]
     words += ["--unsafe-fixes"] if unsafe else []
-    if len(files) <= MAX_FILES_IN_COMMAND:  # else the whole tree: still only these rules
+    one_line = not any(ch < " " or ch == "\x7f" for p in files for ch in p)
+    if one_line and len(files) <= MAX_FILES_IN_COMMAND:  # else the whole tree, these rules
         words += ["--files", *(_shell_word(p) for p in files)]
     return " ".join(words)
 
