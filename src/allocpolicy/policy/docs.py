@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from allocpolicy.policy.loader import PolicyError, parse_policy
@@ -32,6 +33,23 @@ GENERATED = f"<!-- Generated from policies/default.yaml by `{COMMAND}`; do not e
 WHAT, WHY, EXAMPLE, FIX = "What it does", "Why is this bad?", "Example", "Fix"
 ORDER = (WHAT, WHY, EXAMPLE, FIX)
 _FENCE = re.compile(r"^\s*(```|~~~)")
+PROJECT = "https://github.com/allocpolicy/allocpolicy"
+
+
+def page_url(rule_id: str, env: Mapping[str, str]) -> str:
+    """Where a shipped rule's page is read: docs/rules/<ID>.md at the action's own ref.
+
+    Run as an action, GITHUB_ACTION_REPOSITORY and GITHUB_ACTION_REF name the copy of
+    allocpolicy that produced the finding, so the page matches its rules; anywhere
+    else, the project's repository at this version's tag.
+    """
+    from allocpolicy import __version__
+
+    repo, ref = env.get("GITHUB_ACTION_REPOSITORY"), env.get("GITHUB_ACTION_REF")
+    if repo and ref:
+        server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+        return f"{server}/{repo}/blob/{ref}/{PAGES.as_posix()}/{rule_id}.md"
+    return f"{PROJECT}/blob/v{__version__}/{PAGES.as_posix()}/{rule_id}.md"
 
 
 def sections(documentation: str) -> dict[str, str]:

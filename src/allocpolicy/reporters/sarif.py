@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from allocpolicy import __version__
 from allocpolicy.engine import ScanResult
 from allocpolicy.model import Finding, Fix
+from allocpolicy.policy.docs import page_url
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
-HELP_URI = "https://github.com/allocpolicy/allocpolicy/blob/main/docs/rules.md#{id}"
 
 
 def as_dict(result: ScanResult) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
 
 
 def _rule(rule: Any) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "id": rule.id,
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
@@ -49,9 +50,13 @@ def _rule(rule: Any) -> dict[str, Any]:
             "text": rule.documentation or rule.summary,
             "markdown": rule.documentation or rule.summary,
         },
-        "helpUri": HELP_URI.format(id=rule.id.lower()),
         "defaultConfiguration": {"level": _LEVEL[rule.severity.value]},
     }
+    if str(getattr(rule, "source", "")).startswith(
+        "<builtin>"
+    ):  # a user's rule has no page of ours
+        out["helpUri"] = page_url(rule.id, os.environ)
+    return out
 
 
 def _result(f: Finding, index: int) -> dict[str, Any]:

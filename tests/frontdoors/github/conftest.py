@@ -80,6 +80,7 @@ def bot(double, event_file, tmp_path):
             "GITHUB_REPOSITORY": "octo/app",
             "GITHUB_SERVER_URL": "https://github.invalid",
             "GITHUB_RUN_ID": "42",
+            **kw.pop("env", {}),
         }
         sleeps: list[float] = kw.pop("sleeps", [])
         opt = Options(

@@ -377,9 +377,7 @@ def test_composite_steps_end_to_end_against_the_double(tmp_path, double, runner_
     by_path = {c["path"]: c for c in review["body"]["comments"]}
     ap001 = by_path["Containerfile"]
     assert (
-        ap001["line"] == 1
-        and "AP001" in ap001["body"]
-        and "allocpolicy explain AP001" in ap001["body"]
+        ap001["line"] == 1 and "AP001" in ap001["body"] and "/docs/rules/AP001.md)" in ap001["body"]
     )
     # the fix adds mimalloc to Cargo.toml and #[global_allocator] to the unchanged main.rs: a diff block
     assert "```diff" in ap001["body"] and "+#[global_allocator]" in ap001["body"]

@@ -69,7 +69,7 @@ def test_first_run_posts_the_right_comments_and_suggestions(double, bot):
     assert suggestion_of(cf["body"]) == "FROM rust:1-bookworm"
     assert "AP001" in cf["body"] and "musl-default-allocator" in cf["body"]
     assert "musl's malloc is slow under contention." in cf["body"]
-    assert "allocpolicy explain AP001" in cf["body"]
+    assert "/docs/rules/AP001.md)" in cf["body"]
     cargo = by_path["Cargo.toml"]
     assert cargo["line"] == 7  # the insertion hangs off the finding's own line
     assert suggestion_of(cargo["body"]) == 'tokio = "1"\nmimalloc = "0.1"'
@@ -386,8 +386,8 @@ def test_max_comments_overflow_goes_to_the_summary(double, bot):
     bot(fs, max_comments=2)
     assert len(double.calls("pulls/create-review")[0]["body"]["comments"]) == 2
     summary = double.issue_comments[0]["body"]
-    assert summary.count("#### `Containerfile:") == 2
-    assert "#### `Containerfile:4`" in summary  # ordered by severity, then position: 1 and 2 inline
+    assert summary.count("](https://github.invalid/octo/app/blob/") == 2  # one link per finding
+    assert "[Containerfile:4]" in summary  # ordered by severity, then position: 1 and 2 inline
     # an identical re-run does not trickle the overflow in
     n = len(double.writes())
     bot(fs, max_comments=2)

@@ -439,6 +439,7 @@ def _report_crash(inputs: Inputs, opt: Options, out: IO[str] | None, exc: Except
 
 def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
     notes: list[str] = list(inputs.notes)
+    inputs.rules = render.with_pages(inputs.rules, opt.env)  # comments link the rule pages
     fail_on = resolve_fail_on(opt, inputs)
     ctx, wr = _event_context(opt, notes)
     ctx, reporter = _choose_reporter(opt, inputs, ctx, wr, notes)
@@ -483,7 +484,7 @@ def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
         notes.extend(_outcome_notes(outcome))
     fail_label = fail_on.value if fail_on else "none"
     summary_md = render.job_summary(
-        list(inputs.findings), plan, inputs.inventory, notes, fail_label, failed
+        list(inputs.findings), plan, inputs.inventory, notes, fail_label, failed, reader
     )
     workflow.write_step_summary(opt.env.get("GITHUB_STEP_SUMMARY"), summary_md)
     workflow.write_outputs(

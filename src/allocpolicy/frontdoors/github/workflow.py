@@ -36,6 +36,26 @@ def workflow_command(command: str, message: str, **props: Any) -> str:
 
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+MAX_ANNOTATION = 1_000  # characters of message; the job summary has the rest
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def annotation_message(f: Finding) -> str:
+    """The finding's message and, when it has a fix, the command that applies it.
+
+    Annotations are plain text (no Markdown, no mentions); what a fork's or
+    Dependabot's author needs is the command, with the diff in the job summary.
+    """
+    from .render import fix_command
+
+    text = _clip(f.message, MAX_ANNOTATION)
+    cmd = fix_command([f])
+    if cmd:
+        text += f"\nFix: {_clip(cmd, 500)} (the diff is in the job summary)"
+    return text
 
 
 def annotation_lines(
@@ -62,8 +82,8 @@ def annotation_lines(
             props["col"] = loc.column
             if loc.end_column:
                 props["endColumn"] = loc.end_column
-        props["title"] = f"{f.rule} {name}"
-        out.append(workflow_command(level, f.message, **props))
+        props["title"] = _clip(f"{f.rule} {name}", 200)
+        out.append(workflow_command(level, annotation_message(f), **props))
     if dropped:
         out.append(
             workflow_command(
