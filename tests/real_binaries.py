@@ -93,6 +93,10 @@ def deb(package: str, version: str, member: str) -> Path:
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         unavailable(f"Debian's {package} {version}", "apt-get or dpkg-deb not installed")
     why = _run(["apt-get", "download", f"{package}={version}"], cwd=work)
+    if why is not None and hasattr(os, "geteuid") and os.geteuid() == 0:
+        # a fresh machine has no package lists yet: fetch them once and try again
+        _run(["apt-get", "update", "-qq"], cwd=work)
+        why = _run(["apt-get", "download", f"{package}={version}"], cwd=work)
     debs = sorted(work.glob("*.deb"))
     if not debs:
         unavailable(f"Debian's {package} {version}", why or "no .deb downloaded")

@@ -34,17 +34,25 @@ _NAMES = re.compile(
     rb"|(?P<musl>__init_libc|__libc_start_init|__stdio_write|__simple_malloc|__malloc_donate)"
     rb")(?=\x00)"
 )
-# Constant strings the libraries print or parse.
-_STRINGS = re.compile(
-    rb"(?P<rust>/rustc/[0-9a-f]{40}/library/|rustc version [0-9][0-9.]*)"
-    rb"|(?P<mimalloc>mimalloc: |mimalloc_%s)"
-    rb"|(?P<jemalloc><jemalloc>: |_RJEM_MALLOC_CONF)"
-    rb"|(?P<tcmalloc>TCMALLOC_[A-Z_]+|tcmalloc: )"
-    rb"|(?P<snmalloc>snmalloc)"
-    rb"|(?P<glibc>GLIBC_TUNABLES|Fatal glibc error)"
+# Constant strings the libraries print or parse: (group, literal, the whole marker when
+# the literal is only its start). Literals are found with bytes.find (memchr), which on
+# a few MiB of .rodata is ten times faster than one regex alternation.
+_STRINGS: tuple[tuple[str, bytes, re.Pattern[bytes] | None], ...] = (
+    ("rust", b"/rustc/", re.compile(rb"/rustc/[0-9a-f]{40}/library/")),
+    ("rust", b"rustc version ", re.compile(rb"rustc version [0-9][0-9.]*")),
+    ("mimalloc", b"mimalloc: ", None),
+    ("mimalloc", b"mimalloc_%s", None),
+    ("jemalloc", b"<jemalloc>: ", None),
+    ("jemalloc", b"_RJEM_MALLOC_CONF", None),
+    ("tcmalloc", b"TCMALLOC_", re.compile(rb"TCMALLOC_[A-Z_]+")),
+    ("tcmalloc", b"tcmalloc: ", None),
+    ("snmalloc", b"snmalloc", None),
+    ("glibc", b"GLIBC_TUNABLES", None),
+    ("glibc", b"Fatal glibc error", None),
     # musl's strerror table: glibc words these "Success"/"Numerical result out of range"
-    rb"|(?P<musl>No error information\x00Illegal byte sequence)"
+    ("musl", b"No error information\x00Illegal byte sequence", None),
 )
+_MAX_TRIES = 64  # occurrences of a literal checked against its whole marker, per chunk
 _PRELOADABLE = re.compile(r"lib(mimalloc|jemalloc|tcmalloc(?:_minimal)?|snmallocshim\w*)[.-]")
 _MAX_EVIDENCE = 3  # per kind of marker: enough to check, short enough to read
 
@@ -146,12 +154,28 @@ def _scan(elf: ElfFile) -> _Markers:
             group = m.lastgroup or ""
             markers.add(group, f"symbol {_show(m.group(group))}")
     for section, chunk in elf.strings():
-        for m in _STRINGS.finditer(chunk):
-            group = m.lastgroup or ""
-            markers.add(group, f"string {_show(m.group(group))!r} in {section}")
+        for group, literal, whole in _STRINGS:
+            found = _find(chunk, literal, whole)
+            if found is not None:
+                markers.add(group, f"string {_show(found)!r} in {section}")
     if ".rustc" in elf.header.sections:
         markers.add("rust", "section .rustc")
     return markers
+
+
+def _find(chunk: bytes, literal: bytes, whole: re.Pattern[bytes] | None) -> bytes | None:
+    """The first occurrence of the marker in the chunk, or None."""
+    at = chunk.find(literal)
+    for _ in range(_MAX_TRIES):
+        if at < 0:
+            return None
+        if whole is None:
+            return literal
+        m = whole.match(chunk, at)
+        if m:
+            return m.group(0)
+        at = chunk.find(literal, at + 1)
+    return None
 
 
 def _show(raw: bytes) -> str:
