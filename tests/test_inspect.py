@@ -198,6 +198,15 @@ def test_a_tarball_is_not_supported_yet_exit_2(ruff_musl: Path, tmp_path: Path) 
     assert "not supported yet" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("marker", ["oci-layout", "manifest.json"])
+def test_an_image_layout_directory_is_not_supported_yet(tmp_path: Path, marker: str) -> None:
+    layout = tmp_path / "layout"
+    (layout / "blobs/sha256").mkdir(parents=True)
+    (layout / marker).write_text("{}\n")
+    done = run_allocpolicy("inspect", str(layout), cwd=tmp_path)
+    assert done.returncode == 2 and "not supported yet" in done.stderr
+
+
 @pytest.mark.parametrize("name", ["missing", "notes.txt"])
 def test_what_is_neither_an_elf_file_nor_a_directory_is_a_usage_error(
     tmp_path: Path, name: str
@@ -213,3 +222,32 @@ def test_an_empty_directory_has_no_binaries_and_no_findings(tmp_path: Path) -> N
     code, report = inspect_json(tmp_path / "empty", tmp_path)
     assert code == 0 and report["artifacts"][0]["binaries"] == [] and report["findings"] == []
     assert report["artifacts"][0]["platform"] is None
+
+
+def test_a_link_named_on_the_command_line_is_followed(ruff_gnu: Path, tmp_path: Path) -> None:
+    (tmp_path / "ruff").symlink_to(ruff_gnu)
+    code, report = inspect_json(tmp_path / "ruff", tmp_path)
+    (b,) = report["artifacts"][0]["binaries"]
+    assert b["allocator"] == "jemalloc" and code == 0
+
+
+def test_a_binary_over_the_size_cap_is_an_ap903_note(
+    ruff_musl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from allocpolicy.engine import inspect
+    from allocpolicy.parsing import artifact
+
+    root = tmp_path / "dist"
+    root.mkdir()
+    (root / "small").write_bytes(rb.hello(static=False).read_bytes())
+    (root / "ruff").write_bytes(ruff_musl.read_bytes())
+    monkeypatch.setattr(artifact, "MAX_MEMBER_BYTES", 8 * 1024 * 1024)
+    monkeypatch.chdir(tmp_path)
+    result = inspect(str(root))
+    assert [b.path for b in result.artifacts[0].binaries] == ["small"]
+    notes = [(f.rule, f.severity.value, f.location.path) for f in result.findings]
+    assert ("AP903", "info", "ruff") in notes
+    assert (
+        "over the 8388608-byte limit"
+        in next(f for f in result.findings if f.rule == "AP903").message
+    )

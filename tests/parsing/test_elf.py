@@ -130,3 +130,24 @@ def test_string_reads_stop_at_the_cap(ruff_musl: Path, monkeypatch: pytest.Monke
         assert elf.strings_truncated
     # at most the cap plus each chunk's overlap with the one before
     assert read <= 3 * elf_mod.CHUNK + 3 * elf_mod.OVERLAP
+
+
+def test_corrupted_headers_give_facts_or_an_elf_error_never_a_crash(tmp_path: Path) -> None:
+    import random
+
+    whole = bytearray(rb.hello(static=False).read_bytes())
+    shoff = int.from_bytes(whole[0x28:0x30], "little")  # e_shoff of an ELF64 LE file
+    regions = [(0, 0x40), (0x40, 0x300), (shoff, len(whole))]  # ELF, program, section headers
+    for seed in range(150):
+        rnd = random.Random(seed)
+        data = bytearray(whole)
+        start, end = regions[seed % len(regions)]
+        for _ in range(rnd.randint(1, 8)):
+            data[rnd.randrange(start, end)] = rnd.randrange(256)
+        path = tmp_path / "mutant"
+        path.write_bytes(data)
+        with path.open("rb") as f:
+            try:
+                describe("mutant", read_elf(f, len(data)))
+            except ElfError:
+                pass

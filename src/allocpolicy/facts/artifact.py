@@ -12,7 +12,7 @@ from allocpolicy.facts.catalog import (
     Subject,
 )
 from allocpolicy.model import Location
-from allocpolicy.parsing.elf import ElfError, read_elf
+from allocpolicy.parsing.elf import ElfError, is_io_error, read_elf
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -74,9 +74,9 @@ def _facts(artifact: Artifact, member: Member) -> BinaryFacts | None:
             return None
         try:
             return describe(member.path, elf)
-        except OSError:
-            raise
         except Exception as exc:  # a table that points past the file, a bad offset
+            if is_io_error(exc):
+                raise
             raise ElfError(f"not a valid ELF file: {type(exc).__name__}: {exc}") from None
 
 

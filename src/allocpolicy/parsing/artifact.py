@@ -71,11 +71,19 @@ def open_artifact(path: str) -> Artifact:
     except OSError as exc:
         raise ArtifactError(f"{path}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(st.st_mode):
+        if os.path.lexists(p / "oci-layout") or os.path.lexists(p / "manifest.json"):
+            # an image's layers are tarballs in blobs/: walked as files, it would pass
+            # with "no ELF binaries" while it ships some
+            raise ArtifactError(
+                f"{path}: OCI image layouts and docker save directories are not supported "
+                "yet; extract the image's filesystem and inspect that directory"
+            )
         art = Artifact("directory", path, p)
         _walk(art)
         return art
     if not stat.S_ISREG(st.st_mode):
         raise ArtifactError(f"{path}: not a regular file or a directory")
+    p = Path(os.path.realpath(p))  # the user named it: a link to a binary is that binary
     head = _head(p)
     if head.startswith(ELF_MAGIC):
         art = Artifact("elf", path, p)

@@ -153,9 +153,17 @@ def read_elf(stream: BinaryIO, size: int) -> ElfFile:
     except (ValueError, KeyError, IndexError, AssertionError, UnicodeDecodeError) as exc:
         raise ElfError(f"not a valid ELF file: {type(exc).__name__}: {exc}") from None
     except Exception as exc:  # construct's StreamError and friends: any parse failure
-        if isinstance(exc, OSError):
+        if is_io_error(exc):
             raise
         raise ElfError(f"not a valid ELF file: {type(exc).__name__}: {exc}") from None
+
+
+def is_io_error(exc: BaseException) -> bool:
+    """A failure of the file, not of its content: a seek to an offset no file has (EINVAL,
+    from a corrupted table) is the content's."""
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno != errno.EINVAL
 
 
 def _header(elf: ELFFile, sections: list[Section]) -> ElfHeader:
