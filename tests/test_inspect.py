@@ -251,3 +251,20 @@ def test_a_binary_over_the_size_cap_is_an_ap903_note(
         "over the 8388608-byte limit"
         in next(f for f in result.findings if f.rule == "AP903").message
     )
+
+
+def test_a_tree_deeper_than_the_walk_goes_is_noted_not_a_crash(tmp_path: Path) -> None:
+    from allocpolicy.parsing.artifact import MAX_DEPTH
+
+    root = tmp_path / "deep"
+    deep = root.joinpath(*["d"] * (MAX_DEPTH + 5))
+    deep.mkdir(parents=True)
+    (root / "app").write_bytes(rb.hello(static=False).read_bytes())
+    (deep / "app").write_bytes(rb.hello(static=False).read_bytes())
+    code, report = inspect_json(root, tmp_path)
+    (art,) = report["artifacts"]
+    assert [b["path"] for b in art["binaries"]] == ["app"]
+    (skip,) = art["skipped"]
+    assert code == 0  # the note is info, the hello-world's AP003 a warning
+    assert skip["reason"] == f"deeper than {MAX_DEPTH} directories; skipped"
+    assert ("AP903", skip["path"]) in {(f["rule"], f["path"]) for f in report["findings"]}

@@ -24,6 +24,7 @@ ELF_MAGIC = b"\x7fELF"
 # An extracted rootfs has tens of thousands of files; past these caps the rest is
 # reported as skipped, never read.
 MAX_FILES = 50_000  # directory entries looked at
+MAX_DEPTH = 64  # a rootfs is a dozen levels deep; a hostile one is not walked forever
 MAX_MEMBER_BYTES = 512 * 1024 * 1024  # one binary; pyelftools reads only what it seeks to
 
 
@@ -130,11 +131,11 @@ def _walk(art: Artifact) -> None:
     """Regular files that start with the ELF magic; links are never followed (a link in a
     rootfs points into the image, not into this machine)."""
     seen = 0
-    for rel, entry in _entries(art.root, ""):
+    for rel, entry in _entries(art):
         seen += 1
         if seen > MAX_FILES:
             art.skipped.append(
-                Skipped(rel, f"more than {MAX_FILES} files in the directory; the rest skipped")
+                Skipped(rel, f"more than {MAX_FILES} entries in the directory; the rest skipped")
             )
             return
         try:
@@ -151,20 +152,28 @@ def _walk(art: Artifact) -> None:
             art.members.append(Member(rel, st.st_size))
 
 
-def _entries(top: Path, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
-    """(path relative to the artifact, entry) of every non-directory, in sorted order."""
-    try:
-        with os.scandir(top) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        rel = f"{prefix}{entry.name}"
+def _entries(art: Artifact) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(path relative to the artifact, entry) of every entry: a directory's entries in
+    name order, then its subdirectories'. Directories count too, so a tree of empty
+    directories also meets MAX_FILES; no recursion, so depth costs no stack."""
+    stack: list[tuple[Path, str, int]] = [(art.root, "", 0)]
+    while stack:
+        top, prefix, depth = stack.pop()
         try:
-            is_dir = entry.is_dir(follow_symlinks=False)
+            with os.scandir(top) as it:
+                entries = sorted(it, key=lambda e: e.name, reverse=True)
         except OSError:
             continue
-        if is_dir:
-            yield from _entries(Path(entry.path), rel + "/")
-        else:
+        subdirs = []
+        for entry in reversed(entries):
+            rel = f"{prefix}{entry.name}"
             yield rel, entry
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir and depth + 1 >= MAX_DEPTH:
+                art.skipped.append(Skipped(rel, f"deeper than {MAX_DEPTH} directories; skipped"))
+            elif is_dir:
+                subdirs.append((Path(entry.path), rel + "/", depth + 1))
+        stack += reversed(subdirs)
