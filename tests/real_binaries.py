@@ -1,7 +1,8 @@
 """Real binaries nobody here wrote, fetched from the package registries and cached.
 
 Each comes from its registry's ordinary client at a pinned version (pip for the ruff
-wheels, apt-get for Debian's allocator libraries) or from the local cargo (a
+wheels, apt-get for Debian's allocator libraries, npm pack for oxlint's Node addons)
+or from the local cargo (a
 hello-world, dynamic and +crt-static), into ~/.cache/allocpolicy-tests
 ($ALLOCPOLICY_TEST_CACHE), once. When one cannot be had, its tests skip with the
 reason, except under CI (CI=true), where a skip would hide an unchecked artifact:
@@ -14,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -22,6 +24,8 @@ import pytest
 RUFF = "0.17.6"
 LIBJEMALLOC = ("libjemalloc2", "5.3.0-1", "usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
 LIBMIMALLOC = ("libmimalloc2.0", "2.0.9+ds-2", "usr/lib/x86_64-linux-gnu/libmimalloc.so.2.0")
+OXLINT_GNU = ("@oxlint/linux-x64-gnu", "1.43.0", "package/oxlint.linux-x64-gnu.node")
+OXLINT_MUSL = ("@oxlint/linux-x64-musl", "1.43.0", "package/oxlint.linux-x64-musl.node")
 
 
 def cache_dir() -> Path:
@@ -105,6 +109,31 @@ def deb(package: str, version: str, member: str) -> Path:
     if not src.is_file():
         unavailable(f"{member} of {package} {version}", why or "not in the package")
     _write(out, src.read_bytes())
+    return out
+
+
+def npm(package: str, version: str, member: str) -> Path:
+    """One file of an npm package, from `npm pack package@version`."""
+    out = cache_dir() / f"{package.replace('/', '+')}@{version}" / Path(member).name
+    if out.is_file():
+        return out
+    work = out.parent / "download"
+    work.mkdir(parents=True, exist_ok=True)
+    if shutil.which("npm") is None:
+        unavailable(f"npm's {package} {version}", "npm is not installed")
+    why = _run(["npm", "pack", "--silent", f"{package}@{version}"], cwd=work)
+    packs = sorted(work.glob("*.tgz"))
+    if not packs:
+        unavailable(f"npm's {package} {version}", why or "no tarball packed")
+    with tarfile.open(packs[0]) as tf:
+        try:
+            source = tf.extractfile(member)
+        except KeyError:
+            source = None
+        if source is None:
+            unavailable(f"{member} of {package} {version}", "not in the package")
+        assert source is not None
+        _write(out, source.read())
     return out
 
 

@@ -83,6 +83,14 @@ def test_static_glibc_hello_world_is_ap001_like_the_source_rules(tmp_path: Path)
     assert sorted(rules(report)) == ["AP001", "AP003"] and code == 1
 
 
+def test_a_rust_shared_object_is_not_reported_as_a_binary(tmp_path: Path) -> None:
+    # oxlint's musl addon: Rust, musl, mimalloc; but AP001 and AP003 are about executables
+    code, report = inspect_json(rb.npm(*rb.OXLINT_MUSL), tmp_path)
+    (b,) = report["artifacts"][0]["binaries"]
+    assert (b["type"], b["libc"], b["allocator"]) == ("shared-object", "musl", "mimalloc")
+    assert code == 0 and report["findings"] == []
+
+
 def test_simple_default_profile_silences_ap003(tmp_path: Path) -> None:
     (tmp_path / "allocpolicy.toml").write_text('default-profile = "simple"\n')
     _, report = inspect_json(rb.hello(static=False), tmp_path)

@@ -100,6 +100,23 @@ def test_debian_allocator_libraries_are_preload_targets(
 
 
 @pytest.mark.parametrize(
+    ("package", "libc", "libc_needed"),
+    [(rb.OXLINT_GNU, "glibc", "libc.so.6"), (rb.OXLINT_MUSL, "musl", "libc.so")],
+)
+def test_oxlint_node_addons_are_rust_shared_objects_linking_mimalloc(
+    package: tuple[str, str, str], libc: str, libc_needed: str
+) -> None:
+    # readelf: Type DYN, no INTERP, FLAGS_1 without PIE, no .symtab; .comment "rustc
+    # version 1.93.0"; strings: "mimalloc: ", "mimalloc_%s"; nm -D: malloc only imported
+    b = facts(rb.npm(*package))
+    assert b.elf_type == "shared-object" and b.linkage == "dynamic" and b.stripped
+    assert (b.libc, b.rust, b.allocator) == (libc, True, "mimalloc")
+    assert libc_needed in b.needed and b.interpreter is None
+    # mimalloc is its Rust global allocator, not a malloc others could be bound to
+    assert not b.preload_target
+
+
+@pytest.mark.parametrize(
     "data",
     [
         b"\x7fELF",

@@ -142,7 +142,9 @@ def describe(path: str, elf: ElfFile) -> BinaryFacts:
         allocator=allocator,
         allocator_confidence=confidence,
         stripped=not h.has_symtab,
-        preload_target=shared and allocator in FAMILIES and _own_allocator(markers),
+        # an allocator library that defines malloc: what LD_PRELOAD names. A Rust cdylib
+        # that links mimalloc as its global allocator (oxlint's .node) defines none
+        preload_target=shared and allocator in FAMILIES and h.exports_malloc,
         evidence=evidence,
     )
 
@@ -259,7 +261,3 @@ def _allocator(elf: ElfFile, markers: _Markers, evidence: list[str]) -> tuple[st
 
 def _family(name: str) -> str:
     return next(f for f in FAMILIES if name.startswith(f))
-
-
-def _own_allocator(markers: _Markers) -> bool:
-    return any(markers.has(f) for f in FAMILIES)

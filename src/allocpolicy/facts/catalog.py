@@ -230,7 +230,10 @@ class ArtifactBinarySubject(Subject):
         "high (symbols) | medium (strings of a stripped binary) | low (conflicting or unread)"
     )
     stripped: bool = fact("whether the binary has no .symtab")
-    preload_target: bool = fact("whether it is a shared object that is an allocator")
+    preload_target: bool = fact(
+        "whether it is a shared object that is an allocator and defines malloc (an "
+        "LD_PRELOAD target)"
+    )
     evidence: list[str] = fact("why: the interpreter, DT_NEEDED entries, symbols, strings")
     evidence_text: str = fact("display form of evidence")
     profile: str = fact("the configured default profile (a binary has no crate metadata)")

@@ -22,6 +22,7 @@ OVERLAP = 256  # longer than any needle: a match across two chunks is seen in on
 MAX_STRINGS_BYTES = 64 * 1024 * 1024  # .rodata and friends scanned per binary
 MAX_NAMES_BYTES = 64 * 1024 * 1024  # symbol string tables scanned per binary
 DF_1_PIE = 0x08000000
+MAX_DYNAMIC_SYMBOLS = 500_000  # pyelftools indexes them all to look one up
 
 # e_machine -> the names platforms use (OCI's GOARCH spelling comes with image support)
 _MACHINES = {
@@ -53,6 +54,7 @@ class ElfHeader:
     pie: bool  # DT_FLAGS_1 has DF_1_PIE
     sections: tuple[str, ...]
     has_symtab: bool  # .symtab present (not stripped)
+    exports_malloc: bool  # .dynsym defines malloc: the loader can bind others' calls to it
 
 
 @record(frozen=True)
@@ -168,6 +170,7 @@ def is_io_error(exc: BaseException) -> bool:
 
 def _header(elf: ELFFile, sections: list[Section]) -> ElfHeader:
     from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.sections import SymbolTableSection
     from elftools.elf.segments import InterpSegment
 
     interpreter = None
@@ -177,7 +180,10 @@ def _header(elf: ELFFile, sections: list[Section]) -> ElfHeader:
     needed: list[str] = []
     soname = None
     flags_1 = 0
+    exports = False
     for sec in _sections(elf):
+        if isinstance(sec, SymbolTableSection) and sec["sh_type"] == "SHT_DYNSYM":
+            exports = exports or _defines(sec, "malloc")
         if not isinstance(sec, DynamicSection):
             continue
         for tag in sec.iter_tags():
@@ -200,7 +206,16 @@ def _header(elf: ELFFile, sections: list[Section]) -> ElfHeader:
         pie=bool(flags_1 & DF_1_PIE),
         sections=names,
         has_symtab=".symtab" in names,
+        exports_malloc=exports,
     )
+
+
+def _defines(dynsym: Any, name: str) -> bool:
+    """Whether the dynamic symbol table defines `name` (not only imports it)."""
+    if dynsym.num_symbols() > MAX_DYNAMIC_SYMBOLS:
+        return False
+    found = dynsym.get_symbol_by_name(name) or []
+    return any(sym["st_shndx"] != "SHN_UNDEF" for sym in found)
 
 
 def _sections(elf: ELFFile) -> list[Any]:
