@@ -5,7 +5,8 @@ allocpolicy/fixes/actions.py), a fact once (its `fact(...)` field in
 allocpolicy/facts/catalog.py). Everything else that repeats them is generated here:
 
     src/allocpolicy/policy/compiled_default.py   the default policy as a Python literal (start-up)
-    src/allocpolicy/policy/schema.json           its `fix.action` enum: the registered actions
+    src/allocpolicy/policy/schema.json           its `fix.action` enum: the registered actions;
+                                                 its `subject` enums: the subject kinds
     docs/facts.md                                the facts each subject offers conditions
     docs/rules/<ID>.md, README.md rule table     the rule pages, ruff-style
 
@@ -23,7 +24,7 @@ import json
 import sys
 from pathlib import Path
 
-from allocpolicy.facts.catalog import SUBJECT_TYPES, facts_markdown
+from allocpolicy.facts.catalog import ARTIFACT_SUBJECT_TYPES, SUBJECT_TYPES, facts_markdown
 from allocpolicy.fixes.actions import ACTIONS
 from allocpolicy.policy import docs
 from allocpolicy.policy.loader import PolicyError, compile_policy
@@ -47,7 +48,9 @@ def _schema(root: Path) -> str:
     fix = rule["fix"]
     action = next(o for o in fix["oneOf"] if o.get("type") == "object")["properties"]["action"]
     text = _enum(text, action, list(ACTIONS), "fix.action")
-    return _enum(text, rule["subject"], [t.KIND for t in SUBJECT_TYPES], "subject")
+    text = _enum(text, rule["subject"], [t.KIND for t in SUBJECT_TYPES], "subject")
+    artifact = rule["artifact"]["properties"]["subject"]
+    return _enum(text, artifact, [t.KIND for t in ARTIFACT_SUBJECT_TYPES], "artifact.subject")
 
 
 def _enum(text: str, prop: dict[str, list[str]], names: list[str], where: str) -> str:

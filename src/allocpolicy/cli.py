@@ -1,4 +1,4 @@
-"""`allocpolicy` command line: scan, fix, inventory, rules, explain, pre-commit, github-review."""
+"""`allocpolicy` command line: scan, fix, inventory, inspect, rules, explain, pre-commit, github-review."""
 
 from __future__ import annotations
 
@@ -87,6 +87,16 @@ _OPTIONS: dict[str, tuple[str, list[tuple[tuple[str, ...], dict[str, Any]]]]] = 
             _CONFIG,
             _DEBUG,
             (("--format",), {"choices": ("text", "json"), "default": "text"}),
+        ],
+    ),
+    "inspect": (
+        "check a built artifact: an ELF file or a directory of them (a rootfs)",
+        [
+            (("path",), {"help": "an ELF file or a directory (an extracted rootfs)"}),
+            (("--config",), {"type": Path, "help": "config file (default: ./allocpolicy.toml)"}),
+            _DEBUG,
+            (("--format",), {"choices": ("text", "json"), "default": "text"}),
+            _FAIL_ON,
         ],
     ),
     "rules": (
@@ -335,6 +345,12 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     return inventory.run(args, _root(args))
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from allocpolicy.commands import inspect
+
+    return inspect.run(args)
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     from allocpolicy.commands import rules
 
@@ -361,6 +377,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "scan": cmd_scan,
     "fix": cmd_fix,
     "inventory": cmd_inventory,
+    "inspect": cmd_inspect,
     "rules": cmd_rules,
     "explain": cmd_explain,
     "pre-commit": cmd_pre_commit,

@@ -20,6 +20,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from typing import Any
 
+    from allocpolicy.facts.artifact import ArtifactReport
     from allocpolicy.facts.repo import Repo
     from allocpolicy.parsing.suppressions import Suppressions
 
@@ -184,4 +185,78 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
         if key not in seen:
             seen.add(key)
             out.append(f)
+    return out
+
+
+@record
+class InspectResult:
+    """`inspect`'s answer: each artifact's binaries and the findings about them."""
+
+    artifacts: list[ArtifactReport]
+    findings: list[Finding]
+    rules: dict[str, Rule]
+    config: Config = field(default_factory=Config)
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def failed(self, fail_on: Severity) -> bool:
+        return any(f.severity.at_least(fail_on) for f in self.findings)
+
+    @property
+    def binaries(self) -> int:
+        return sum(len(a.binaries) for a in self.artifacts)
+
+
+def inspect(path: str, config_path: Path | None = None) -> InspectResult:
+    """The binaries of the artifact at `path` and every rule's findings about them.
+
+    The config is --config, else allocpolicy.toml of the current directory: an
+    artifact's own files (a rootfs) are data, never configuration.
+    """
+    from allocpolicy.facts.artifact import gather_artifact
+    from allocpolicy.parsing.artifact import open_artifact
+
+    cwd = Path.cwd()
+    config = load_config(cwd, config_path)
+    rules = load_rules(config.policies, cwd)
+    report = gather_artifact(open_artifact(path), config)
+    findings = _dedupe(evaluate_artifact(rules, report.subjects, config))
+    findings.sort(key=Finding.sort_key)
+    return InspectResult([report], findings, rules, config)
+
+
+def evaluate_artifact(
+    rules: dict[str, Rule], subjects: dict[str, list[Subject]], config: Config
+) -> list[Finding]:
+    """Each enabled rule on the subjects of its kind, and its `artifact:` variant on theirs.
+
+    No fix is offered (a binary is not edited) and only the config suppresses: the
+    rules' enable/disable, severities and per-path-ignores, on paths inside the artifact.
+    """
+    out = []
+    for rule in rules.values():
+        if not config.rule_enabled(rule.id):
+            continue
+        tests = [(rule.subject, rule.when, rule.message, rule.severity_overrides)]
+        if rule.artifact is not None:
+            a = rule.artifact
+            tests.append((a.subject, a.when, a.message, ()))
+        for kind, when, message, overrides in tests:
+            for subject in subjects.get(kind, []):
+                if not evaluate(when, subject.fact):
+                    continue
+                severity = rule.severity
+                for override in overrides:
+                    if evaluate(override.when, subject.fact):
+                        severity = override.severity
+                severity = config.severity.get(rule.id, severity)
+                loc = subject.location
+                text = render_message(message, subject)
+                finding = Finding(rule.id, rule.name, severity, loc, text)
+                if not any(
+                    rule.id in ids and fnmatch.fnmatch(loc.path, pat)
+                    for pat, ids in config.per_path_ignores.items()
+                ):
+                    out.append(finding)
     return out

@@ -79,6 +79,29 @@ def test_facts_doc_matches_catalog():
             8,
             "rules[0].when",
         ),
+        (
+            # an artifact: variant's facts are its own subject's, not the rule's
+            "version: 1\nrules:\n  - id: X001\n    name: a\n    severity: error\n    subject: binary\n"
+            "    summary: s\n    when: {fact: libc, eq: musl}\n    message: m\n    artifact:\n"
+            "      subject: artifact_binary\n      when: {fact: target, eq: x}\n      message: m\n",
+            12,
+            "rules[0].artifact.when",
+        ),
+        (
+            "version: 1\nrules:\n  - id: X001\n    name: a\n    severity: error\n    subject: binary\n"
+            "    summary: s\n    when: {fact: libc, eq: musl}\n    message: m\n    artifact:\n"
+            "      subject: artifact_binary\n      when: {fact: rust, is: true}\n"
+            "      message: '{image}'\n",
+            13,
+            "rules[0].artifact.message",
+        ),
+        (
+            "version: 1\nrules:\n  - id: X001\n    name: a\n    severity: error\n    subject: binary\n"
+            "    summary: s\n    when: {fact: libc, eq: musl}\n    message: m\n    artifact:\n"
+            "      subject: dependency\n      when: {fact: crate, eq: x}\n      message: m\n",
+            11,
+            "rules[0].artifact.subject",
+        ),
         ("version: 2\nrules: []\n", 1, "version"),
         ("version: 1\nrules: [\n", 3, ""),
     ],

@@ -205,6 +205,43 @@ class LdPreloadSubject(Subject):
 
 
 @record
+class ArtifactBinarySubject(Subject):
+    """An ELF binary found in a built artifact (`allocpolicy inspect`)."""
+
+    KIND = "artifact_binary"
+    artifact: str = fact("the artifact as named on the command line (a file or a directory)")
+    artifact_kind: str = fact("elf | directory")
+    path: str = fact("the binary's path inside the artifact (its file name for one ELF file)")
+    elf_type: str = fact("executable | shared-object")
+    machine: str = fact("the ELF machine: x86_64, aarch64, ...")
+    linkage: str = fact(
+        "static | static-pie | dynamic (PT_INTERP: dynamic; ET_EXEC without it: static; "
+        "ET_DYN without it: static-pie, or dynamic for a shared object)"
+    )
+    libc: str = fact("musl | glibc | none | unknown, from the loader, DT_NEEDED or evidence")
+    interpreter: str | None = fact("PT_INTERP, or null")
+    needed: list[str] = fact("the DT_NEEDED entries")
+    rust: bool | None = fact("whether it is a Rust binary; null when the evidence was not read")
+    allocator: str = fact(
+        "allocator linked in or loaded through DT_NEEDED: "
+        "mimalloc | jemalloc | tcmalloc | snmalloc | system | unknown"
+    )
+    allocator_confidence: str = fact(
+        "high (symbols) | medium (strings of a stripped binary) | low (conflicting or unread)"
+    )
+    stripped: bool = fact("whether the binary has no .symtab")
+    preload_target: bool = fact(
+        "whether it is a shared object that is an allocator and defines malloc (an "
+        "LD_PRELOAD target)"
+    )
+    evidence: list[str] = fact("why: the interpreter, DT_NEEDED entries, symbols, strings")
+    evidence_text: str = fact("display form of evidence")
+    profile: str = fact("the configured default profile (a binary has no crate metadata)")
+    recommended_text: str = fact("display form of the allocators recommended for the profile")
+    location: Location = fact("the binary (line 1)")
+
+
+@record
 class ParseErrorSubject(Subject):
     """A file that could not be read or parsed."""
 
@@ -252,11 +289,15 @@ SUBJECT_TYPES: tuple[type[Subject], ...] = (
     GlobalAllocatorSubject,
     CrateSubject,
     LdPreloadSubject,
+    ArtifactBinarySubject,
     ParseErrorSubject,
     SkippedFileSubject,
     UnknownImageSubject,
     SuppressionSubject,
 )
+
+# The subjects `inspect` finds in built artifacts: a rule's `artifact:` variant names one.
+ARTIFACT_SUBJECT_TYPES: tuple[type[Subject], ...] = (ArtifactBinarySubject,)
 
 # kind -> fact -> its doc: what the policy loader checks conditions and messages against.
 SUBJECTS: dict[str, dict[str, str]] = {t.KIND: docs(t) for t in SUBJECT_TYPES}

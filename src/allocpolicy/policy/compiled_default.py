@@ -1,6 +1,17 @@
 """Generated from policies/default.yaml by `python scripts/generate.py`; do not edit."""
 
-POLICY = {'rules': [{'documentation': '## What it does\n'
+POLICY = {'rules': [{'artifact': {'message': '`{path}` is a Rust binary ({libc}, {linkage}) with the '
+                                    '{allocator} allocator; musl and static builds must link '
+                                    'mimalloc as #[global_allocator]',
+                         'subject': 'artifact_binary',
+                         'when': {'all': [{'fact': 'rust', 'is': True},
+                                          {'eq': 'executable', 'fact': 'elf_type'},
+                                          {'any': [{'eq': 'musl', 'fact': 'libc'},
+                                                   {'fact': 'linkage',
+                                                    'in': ['static', 'static-pie']}]},
+                                          {'fact': 'allocator',
+                                           'not_in': ['mimalloc', 'unknown']}]}},
+            'documentation': '## What it does\n'
                              'Finds images that ship a Rust binary built for a musl target '
                              "(Alpine's\n"
                              'rust images, `--target *-musl`, musl builder images such as\n'
@@ -22,6 +33,15 @@ POLICY = {'rules': [{'documentation': '## What it does\n'
                              'scratch image with the glibc loader or `ldd`-listed libraries copied '
                              'in\n'
                              'is glibc, not static-only.\n'
+                             '\n'
+                             '`allocpolicy inspect` checks the built binary itself: a Rust '
+                             'executable\n'
+                             "(Rust symbols, rustc's `.comment`, `/rustc/` paths) that is musl or "
+                             'static\n'
+                             '(static-pie too) and whose symbols or strings show another '
+                             'allocator\n'
+                             "than mimalloc (jemalloc's `<jemalloc>:` messages, none at all: the "
+                             "libc's).\n"
                              '\n'
                              '## Where it is reported\n'
                              "On the line that decides the binary's target: the `--target` of the\n"
@@ -136,10 +156,24 @@ POLICY = {'rules': [{'documentation': '## What it does\n'
                        'dynamic loader.',
             'when': {'any': [{'eq': 'static', 'fact': 'binary_linkage'},
                              {'eq': 'static', 'fact': 'runtime_libc'}]}},
-           {'documentation': '## What it does\n'
+           {'artifact': {'message': '`{path}` is a glibc Rust binary ({linkage}) on the system '
+                                    'allocator; the guidance recommends {recommended_text} for '
+                                    'profile `{profile}` (set default-profile = "simple" in '
+                                    'allocpolicy.toml if it is a low-traffic app)',
+                         'subject': 'artifact_binary',
+                         'when': {'all': [{'fact': 'rust', 'is': True},
+                                          {'eq': 'executable', 'fact': 'elf_type'},
+                                          {'eq': 'glibc', 'fact': 'libc'},
+                                          {'eq': 'system', 'fact': 'allocator'},
+                                          {'fact': 'profile', 'ne': 'simple'}]}},
+            'documentation': '## What it does\n'
                              'Finds images that ship a glibc Rust binary that keeps the system\n'
                              "allocator, neither linking one nor preloading one, when the crate's\n"
                              'profile (`[package.metadata.allocpolicy] profile`) is not `simple`.\n'
+                             '`allocpolicy inspect` reports a glibc Rust executable whose symbols '
+                             'and\n'
+                             "strings show no allocator but the libc's, under the configured\n"
+                             '`default-profile` (a binary carries no crate metadata).\n'
                              '\n'
                              '## Where it is reported\n'
                              'Like AP001, on the line that makes the build glibc: the FROM of the\n'

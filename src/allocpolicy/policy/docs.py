@@ -114,6 +114,7 @@ def rule_page(rule: Rule) -> str:
         f"- Severity: {_severity(rule)}",
         f"- Subject: [`{rule.subject}`](../facts.md#{rule.subject})",
         f"- Fix: {_fix_line(rule)}",
+        *_artifact_line(rule),
         "",
         rule.summary.strip(),
         "",
@@ -129,6 +130,16 @@ def rule_page(rule: Rule) -> str:
             lines += [f"## {heading}", "", doc[heading], ""]
     lines += [f"`allocpolicy explain {rule.id}` prints this documentation in the terminal."]
     return "\n".join(lines) + "\n"
+
+
+def _artifact_line(rule: Rule) -> list[str]:
+    if rule.artifact is None:
+        return []
+    kind = rule.artifact.subject
+    return [
+        f"- Built artifacts (`allocpolicy inspect`, [docs/inspect.md](../inspect.md)): "
+        f"[`{kind}`](../facts.md#{kind})"
+    ]
 
 
 def _cell(text: str) -> str:

@@ -13,7 +13,7 @@ from allocpolicy.parsing.text import ReadError, decode, read_bytes
 from allocpolicy.policy.conditions import facts_used, pattern_error, walk
 from allocpolicy.policy.errors import PolicyError as PolicyError  # re-exported
 from allocpolicy.policy.errors import error_at, field_name, invalid_yaml, line_at, node
-from allocpolicy.policy.rule import FixSpec, Rule, SeverityOverride
+from allocpolicy.policy.rule import ArtifactVariant, FixSpec, Rule, SeverityOverride
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -138,6 +138,7 @@ def _validate(path: str, text: str, data: Any, schema: dict[str, Any]) -> None:
 
 def _rule(path: str, raw: dict[str, Any]) -> Rule:
     fix = raw.get("fix")
+    variant = raw.get("artifact")
     return Rule(
         id=raw["id"],
         name=raw["name"],
@@ -155,31 +156,52 @@ def _rule(path: str, raw: dict[str, Any]) -> Rule:
         fix=FixSpec(fix["action"], fix.get("safety", "safe"), fix.get("params", {}))
         if fix
         else None,
+        artifact=ArtifactVariant(
+            variant["subject"], variant["when"], re.sub(r"\s+", " ", variant["message"]).strip()
+        )
+        if variant
+        else None,
         source=path,
     )
 
 
 def _check_facts(path: str, text: str, rules: list[Rule]) -> None:
     for i, rule in enumerate(rules):
-        known = SUBJECTS[rule.subject]
         conds = [rule.when] + [o.when for o in rule.severity_overrides]
-        for fact in sorted(set().union(*(facts_used(c) for c in conds))):
-            if fact not in known:
-                raise PolicyError(
-                    path,
-                    line_at(node(text), ["rules", i, "when"]),
-                    f"rules[{i}].when",
-                    f"rule {rule.id}: subject {rule.subject!r} has no fact {fact!r} "
-                    f"(facts: {', '.join(sorted(known))})",
-                )
-        for name in re.findall(r"\{(\w+)\}", rule.message):
-            if name not in known:
-                raise PolicyError(
-                    path,
-                    line_at(node(text), ["rules", i, "message"]),
-                    f"rules[{i}].message",
-                    f"rule {rule.id}: message names unknown fact {{{name}}}",
-                )
+        _check_names(path, text, rule, ["rules", i], rule.subject, conds, rule.message)
+        if rule.artifact is not None:
+            a = rule.artifact
+            _check_names(path, text, rule, ["rules", i, "artifact"], a.subject, [a.when], a.message)
+
+
+def _check_names(
+    path: str,
+    text: str,
+    rule: Rule,
+    where: list[Any],
+    subject: str,
+    conds: list[Any],
+    message: str,
+) -> None:
+    """Every fact a condition or the message names is one `subject` has."""
+    known = SUBJECTS[subject]
+    for fact in sorted(set().union(*(facts_used(c) for c in conds))):
+        if fact not in known:
+            raise PolicyError(
+                path,
+                line_at(node(text), [*where, "when"]),
+                field_name([*where, "when"]),
+                f"rule {rule.id}: subject {subject!r} has no fact {fact!r} "
+                f"(facts: {', '.join(sorted(known))})",
+            )
+    for name in re.findall(r"\{(\w+)\}", message):
+        if name not in known:
+            raise PolicyError(
+                path,
+                line_at(node(text), [*where, "message"]),
+                field_name([*where, "message"]),
+                f"rule {rule.id}: message names unknown fact {{{name}}}",
+            )
 
 
 def _check_patterns(path: str, text: str, rules: list[Rule]) -> None:

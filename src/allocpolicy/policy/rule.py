@@ -24,6 +24,15 @@ class FixSpec:
 
 
 @record(frozen=True)
+class ArtifactVariant:
+    """The same rule tested on what a built artifact holds (`allocpolicy inspect`)."""
+
+    subject: str  # an artifact subject kind: artifact_binary
+    when: Any
+    message: str
+
+
+@record(frozen=True)
 class Rule:
     id: str
     name: str
@@ -37,6 +46,7 @@ class Rule:
     location: str = "location"  # the subject's fact that holds the Location to report
     severity_overrides: tuple[SeverityOverride, ...] = ()
     fix: FixSpec | None = None
+    artifact: ArtifactVariant | None = None
     source: str = "default"  # the policy file that declared it
 
     @property

@@ -1,0 +1,28 @@
+"""`allocpolicy inspect PATH`: the rules, on what a built artifact really holds."""
+
+from __future__ import annotations
+
+import sys
+
+from allocpolicy.commands import EXIT_FINDINGS, EXIT_OK, UsageError
+from allocpolicy.commands.scan import fail_on
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    import argparse
+
+
+def run(args: argparse.Namespace) -> int:
+    from allocpolicy.engine import inspect
+    from allocpolicy.parsing.artifact import ArtifactError
+    from allocpolicy.reporters import inspect as reporter
+
+    try:
+        result = inspect(args.path, args.config)
+    except ArtifactError as exc:
+        raise UsageError(str(exc)) from None
+    if args.format == "json":
+        sys.stdout.write(reporter.render_json(result))
+    else:
+        sys.stdout.write(reporter.render_text(result))
+    return EXIT_FINDINGS if result.failed(fail_on(args, result.config.fail_on)) else EXIT_OK

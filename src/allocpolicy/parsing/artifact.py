@@ -1,0 +1,179 @@
+"""Built artifacts as sets of files: one ELF file or a directory, read within bounds.
+
+`inspect` sees every kind of artifact through `Artifact`: its members (path, size)
+and a way to open one for reading. A directory (an extracted root filesystem, a folder
+of binaries) is walked without following links, with caps on the number of files
+looked at and on the size of one file; only regular files that begin with the ELF
+magic are members. Tarballs and OCI layouts plug in here as other `Artifact`s.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from allocpolicy._record import field, record
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import BinaryIO
+
+ELF_MAGIC = b"\x7fELF"
+# An extracted rootfs has tens of thousands of files; past these caps the rest is
+# reported as skipped, never read.
+MAX_FILES = 50_000  # directory entries looked at
+MAX_DEPTH = 64  # a rootfs is a dozen levels deep; a hostile one is not walked forever
+MAX_MEMBER_BYTES = 512 * 1024 * 1024  # one binary; pyelftools reads only what it seeks to
+
+
+class ArtifactError(Exception):
+    """The path cannot be inspected at all (missing, or a kind not supported yet): exit 2."""
+
+
+@record(frozen=True)
+class Member:
+    """One file of an artifact: its path inside it (posix) and its size."""
+
+    path: str
+    size: int
+
+
+@record(frozen=True)
+class Skipped:
+    """A file the bounds kept out, and why (AP903)."""
+
+    path: str
+    reason: str
+
+
+@record
+class Artifact:
+    """A set of files with paths. `kind` is the JSON contract's: elf | directory."""
+
+    kind: str
+    path: str  # as the user named it
+    root: Path  # the file itself (elf), or the directory
+    members: list[Member] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def open(self, member: Member) -> BinaryIO:
+        """A seekable binary stream of the member (the caller closes it)."""
+        full = self.root if self.kind == "elf" else self.root / member.path
+        return _open_regular(full)
+
+
+def open_artifact(path: str) -> Artifact:
+    """The artifact at `path`: an ELF file or a directory; anything else is ArtifactError."""
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except OSError as exc:
+        raise ArtifactError(f"{path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        if os.path.lexists(p / "oci-layout") or os.path.lexists(p / "manifest.json"):
+            # an image's layers are tarballs in blobs/: walked as files, it would pass
+            # with "no ELF binaries" while it ships some
+            raise ArtifactError(
+                f"{path}: OCI image layouts and docker save directories are not supported "
+                "yet; extract the image's filesystem and inspect that directory"
+            )
+        art = Artifact("directory", path, p)
+        _walk(art)
+        return art
+    if not stat.S_ISREG(st.st_mode):
+        raise ArtifactError(f"{path}: not a regular file or a directory")
+    p = Path(os.path.realpath(p))  # the user named it: a link to a binary is that binary
+    head = _head(p)
+    if head.startswith(ELF_MAGIC):
+        art = Artifact("elf", path, p)
+        if st.st_size > MAX_MEMBER_BYTES:
+            art.skipped.append(Skipped(p.name, _too_big(st.st_size)))
+        else:
+            art.members.append(Member(p.name, st.st_size))
+        return art
+    raise ArtifactError(f"{path}: {_unsupported(head)}")
+
+
+def _unsupported(head: bytes) -> str:
+    if (len(head) >= 262 and head[257:262] == b"ustar") or head[:2] in (b"\x1f\x8b", b"BZ"):
+        return (
+            "tarballs (docker save, OCI layouts) are not supported yet; "
+            "extract it and inspect the directory"
+        )
+    return "not an ELF file or a directory"
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with _open_regular(path) as f:
+            return f.read(512)
+    except OSError:
+        return b""
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """Open without blocking on a FIFO swapped in after the walk, and refuse non-files."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path}: not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def _too_big(size: int) -> str:
+    return f"file is {size} bytes, over the {MAX_MEMBER_BYTES}-byte limit for one binary; skipped"
+
+
+def _walk(art: Artifact) -> None:
+    """Regular files that start with the ELF magic; links are never followed (a link in a
+    rootfs points into the image, not into this machine)."""
+    seen = 0
+    for rel, entry in _entries(art):
+        seen += 1
+        if seen > MAX_FILES:
+            art.skipped.append(
+                Skipped(rel, f"more than {MAX_FILES} entries in the directory; the rest skipped")
+            )
+            return
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or st.st_size < len(ELF_MAGIC):
+            continue
+        if not _head(Path(entry.path)).startswith(ELF_MAGIC):
+            continue
+        if st.st_size > MAX_MEMBER_BYTES:
+            art.skipped.append(Skipped(rel, _too_big(st.st_size)))
+        else:
+            art.members.append(Member(rel, st.st_size))
+
+
+def _entries(art: Artifact) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(path relative to the artifact, entry) of every entry: a directory's entries in
+    name order, then its subdirectories'. Directories count too, so a tree of empty
+    directories also meets MAX_FILES; no recursion, so depth costs no stack."""
+    stack: list[tuple[Path, str, int]] = [(art.root, "", 0)]
+    while stack:
+        top, prefix, depth = stack.pop()
+        try:
+            with os.scandir(top) as it:
+                entries = sorted(it, key=lambda e: e.name, reverse=True)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in reversed(entries):
+            rel = f"{prefix}{entry.name}"
+            yield rel, entry
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir and depth + 1 >= MAX_DEPTH:
+                art.skipped.append(Skipped(rel, f"deeper than {MAX_DEPTH} directories; skipped"))
+            elif is_dir:
+                subdirs.append((Path(entry.path), rel + "/", depth + 1))
+        stack += reversed(subdirs)

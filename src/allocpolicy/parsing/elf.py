@@ -1,0 +1,222 @@
+"""ELF headers, dynamic section and bounded byte ranges, read with pyelftools.
+
+Nothing is executed and nothing is read whole: the headers, the program interpreter,
+the dynamic section, and chunks of the sections that carry names (the symbol string
+tables) and constant strings (.rodata, .comment), each capped. What the names and
+strings mean is decided in allocpolicy.facts.binaries.
+"""
+
+from __future__ import annotations
+
+from allocpolicy._record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, BinaryIO
+
+    from elftools.elf.elffile import ELFFile
+
+CHUNK = 1024 * 1024
+OVERLAP = 256  # longer than any needle: a match across two chunks is seen in one
+MAX_STRINGS_BYTES = 64 * 1024 * 1024  # .rodata and friends scanned per binary
+MAX_NAMES_BYTES = 64 * 1024 * 1024  # symbol string tables scanned per binary
+DF_1_PIE = 0x08000000
+MAX_DYNAMIC_SYMBOLS = 500_000  # pyelftools indexes them all to look one up
+
+# e_machine -> the names platforms use (OCI's GOARCH spelling comes with image support)
+_MACHINES = {
+    "EM_X86_64": "x86_64",
+    "EM_386": "i386",
+    "EM_AARCH64": "aarch64",
+    "EM_ARM": "arm",
+    "EM_RISCV": "riscv",
+    "EM_PPC64": "ppc64",
+    "EM_S390": "s390x",
+    "EM_LOONGARCH": "loongarch",
+    "EM_MIPS": "mips",
+}
+_STRING_SECTIONS = (".rodata", ".comment", ".data.rel.ro")
+
+
+class ElfError(Exception):
+    """The file starts like an ELF file but is not a well-formed one (AP900)."""
+
+
+@record(frozen=True)
+class ElfHeader:
+    elf_class: str  # ELF32 | ELF64
+    machine: str  # x86_64, aarch64, ... or pyelftools' EM_* name
+    elf_type: str  # ET_EXEC | ET_DYN | ET_REL | ET_CORE
+    interpreter: str | None
+    needed: tuple[str, ...]
+    soname: str | None
+    pie: bool  # DT_FLAGS_1 has DF_1_PIE
+    sections: tuple[str, ...]
+    has_symtab: bool  # .symtab present (not stripped)
+    exports_malloc: bool  # .dynsym defines malloc: the loader can bind others' calls to it
+
+
+@record(frozen=True)
+class Section:
+    name: str
+    kind: str  # SHT_*
+    offset: int
+    size: int
+    link: int
+
+
+class ElfFile:
+    """An open ELF file: its header facts, and bounded reads of its names and strings.
+
+    The section table is parsed once, when opened; the reads below only seek and read
+    the stream, so a malformed table is an ElfError at open, not in the middle of a scan.
+    """
+
+    def __init__(self, header: ElfHeader, sections: list[Section], stream: BinaryIO, size: int):
+        self.header, self.sections, self.stream, self.size = header, sections, stream, size
+
+    def names(self) -> Iterator[bytes]:
+        """Chunks of the symbol string tables (.strtab, .dynstr): NUL-separated names."""
+        budget = MAX_NAMES_BYTES
+        links = sorted({s.link for s in self.sections if s.kind in ("SHT_SYMTAB", "SHT_DYNSYM")})
+        for index in links:
+            if not 0 < index < len(self.sections) or self.sections[index].kind != "SHT_STRTAB":
+                continue
+            sec = self.sections[index]
+            for chunk in self._read(sec.offset, min(sec.size, budget)):
+                budget -= len(chunk)
+                yield chunk
+
+    def strings(self) -> Iterator[tuple[str, bytes]]:
+        """(section, chunk) of the constant-string sections, at most MAX_STRINGS_BYTES in
+        all; the file's start when it has no section headers (sstrip'ed)."""
+        budget = MAX_STRINGS_BYTES
+        if not self.sections:
+            yield from (("(file)", c) for c in self._read(0, min(self.size, budget)))
+            return
+        for sec in self._string_sections():
+            if budget <= 0:
+                return
+            for chunk in self._read(sec.offset, min(sec.size, budget)):
+                budget -= len(chunk)
+                yield sec.name, chunk
+
+    @property
+    def strings_truncated(self) -> bool:
+        """Whether the string sections are longer than what strings() reads."""
+        total = sum(s.size for s in self._string_sections()) if self.sections else self.size
+        return total > MAX_STRINGS_BYTES
+
+    def _string_sections(self) -> list[Section]:
+        return [s for s in self.sections if _is_string_section(s.name, s.kind)]
+
+    def _read(self, offset: int, length: int) -> Iterator[bytes]:
+        """Chunks of [offset, offset+length) within the file, each starting OVERLAP bytes
+        before the previous one's end."""
+        end = min(offset + max(length, 0), self.size)
+        pos = offset
+        while pos < end:
+            start = max(pos - OVERLAP, offset)
+            self.stream.seek(start)
+            data = self.stream.read(min(pos + CHUNK, end) - start)
+            if not data:
+                return
+            yield data
+            pos += CHUNK
+
+
+def _is_string_section(name: str, kind: str) -> bool:
+    if kind == "SHT_NOBITS":
+        return False
+    return any(name == n or name.startswith(n + ".") for n in _STRING_SECTIONS)
+
+
+def read_elf(stream: BinaryIO, size: int) -> ElfFile:
+    """The ELF file in `stream` (seekable, `size` bytes); ElfError when malformed."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        elf = ELFFile(stream)
+        sections = [
+            Section(
+                str(sec.name),
+                str(sec["sh_type"]),
+                int(sec["sh_offset"]),
+                int(sec["sh_size"]),
+                int(sec["sh_link"]),
+            )
+            for sec in _sections(elf)
+        ]
+        return ElfFile(_header(elf, sections), sections, stream, size)
+    except ELFError as exc:
+        raise ElfError(f"not a valid ELF file: {exc}") from None
+    except (ValueError, KeyError, IndexError, AssertionError, UnicodeDecodeError) as exc:
+        raise ElfError(f"not a valid ELF file: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # construct's StreamError and friends: any parse failure
+        if is_io_error(exc):
+            raise
+        raise ElfError(f"not a valid ELF file: {type(exc).__name__}: {exc}") from None
+
+
+def is_io_error(exc: BaseException) -> bool:
+    """A failure of the file, not of its content: a seek to an offset no file has (EINVAL,
+    from a corrupted table) is the content's."""
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno != errno.EINVAL
+
+
+def _header(elf: ELFFile, sections: list[Section]) -> ElfHeader:
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.sections import SymbolTableSection
+    from elftools.elf.segments import InterpSegment
+
+    interpreter = None
+    for seg in elf.iter_segments():
+        if isinstance(seg, InterpSegment):
+            interpreter = seg.get_interp_name()
+    needed: list[str] = []
+    soname = None
+    flags_1 = 0
+    exports = False
+    for sec in _sections(elf):
+        if isinstance(sec, SymbolTableSection) and sec["sh_type"] == "SHT_DYNSYM":
+            exports = exports or _defines(sec, "malloc")
+        if not isinstance(sec, DynamicSection):
+            continue
+        for tag in sec.iter_tags():
+            kind = tag.entry.d_tag
+            if kind == "DT_NEEDED":
+                needed.append(str(getattr(tag, "needed", "")))  # set by pyelftools per tag
+            elif kind == "DT_SONAME":
+                soname = str(getattr(tag, "soname", ""))
+            elif kind == "DT_FLAGS_1":
+                flags_1 = int(tag.entry.d_val)
+    names = tuple(s.name for s in sections)
+    machine = str(elf["e_machine"])
+    return ElfHeader(
+        elf_class=f"ELF{elf.elfclass}",
+        machine=_MACHINES.get(machine, machine),
+        elf_type=str(elf["e_type"]),
+        interpreter=interpreter,
+        needed=tuple(needed),
+        soname=soname,
+        pie=bool(flags_1 & DF_1_PIE),
+        sections=names,
+        has_symtab=".symtab" in names,
+        exports_malloc=exports,
+    )
+
+
+def _defines(dynsym: Any, name: str) -> bool:
+    """Whether the dynamic symbol table defines `name` (not only imports it)."""
+    if dynsym.num_symbols() > MAX_DYNAMIC_SYMBOLS:
+        return False
+    found = dynsym.get_symbol_by_name(name) or []
+    return any(sym["st_shndx"] != "SHN_UNDEF" for sym in found)
+
+
+def _sections(elf: ELFFile) -> list[Any]:
+    return list(elf.iter_sections()) if elf.num_sections() else []

@@ -1,0 +1,170 @@
+"""ELF reading and the facts of real binaries (fetched by tests/real_binaries.py).
+
+The expected values were read off the binaries with readelf -h/-l/-d/-S, nm and
+strings, not from this tool's output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import real_binaries as rb
+
+from allocpolicy.facts.binaries import BinaryFacts, describe
+from allocpolicy.parsing import elf as elf_mod
+from allocpolicy.parsing.elf import ElfError, read_elf
+
+
+def facts(path: Path) -> BinaryFacts:
+    with path.open("rb") as f:
+        return describe(path.name, read_elf(f, path.stat().st_size))
+
+
+@pytest.fixture(scope="module")
+def ruff_musl() -> Path:
+    return rb.ruff("musllinux_1_2_x86_64")
+
+
+@pytest.fixture(scope="module")
+def ruff_gnu() -> Path:
+    return rb.ruff("manylinux_2_17_x86_64")
+
+
+def test_ruff_musl_wheel_is_a_stripped_static_pie_musl_rust_binary_with_jemalloc(
+    ruff_musl: Path,
+) -> None:
+    # readelf: Type DYN, FLAGS_1 "NOW PIE", no INTERP, no NEEDED, no .symtab;
+    # strings: musl's strerror table, /rustc/<commit>/library/, <jemalloc>: messages
+    with ruff_musl.open("rb") as f:
+        h = read_elf(f, ruff_musl.stat().st_size).header
+    assert (h.elf_class, h.machine, h.elf_type) == ("ELF64", "x86_64", "ET_DYN")
+    assert h.pie and h.interpreter is None and h.needed == () and not h.has_symtab
+    b = facts(ruff_musl)
+    assert (b.linkage, b.libc, b.rust, b.allocator) == ("static-pie", "musl", True, "jemalloc")
+    assert b.elf_type == "executable" and b.stripped and not b.preload_target
+    assert b.allocator_confidence == "medium"  # strings, no symbols
+    assert any("<jemalloc>: " in e for e in b.evidence)
+    assert any("/rustc/" in e for e in b.evidence)
+    assert any("No error information" in e for e in b.evidence)
+
+
+def test_ruff_manylinux_wheel_is_a_dynamic_glibc_rust_binary_with_jemalloc(
+    ruff_gnu: Path,
+) -> None:
+    # readelf -l: "Requesting program interpreter: /lib64/ld-linux-x86-64.so.2"; -d: six NEEDED
+    b = facts(ruff_gnu)
+    assert b.linkage == "dynamic" and b.libc == "glibc"
+    assert b.interpreter == "/lib64/ld-linux-x86-64.so.2"
+    assert b.needed == [
+        "libgcc_s.so.1",
+        "librt.so.1",
+        "libpthread.so.0",
+        "libm.so.6",
+        "libdl.so.2",
+        "libc.so.6",
+    ]
+    assert (b.rust, b.allocator) == (True, "jemalloc")
+
+
+def test_cargo_hello_world_is_dynamic_glibc_on_the_system_allocator() -> None:
+    b = facts(rb.hello(static=False))
+    assert (b.linkage, b.libc, b.rust, b.allocator) == ("dynamic", "glibc", True, "system")
+    assert "libc.so.6" in b.needed and not b.stripped
+    assert b.allocator_confidence == "high"  # every symbol was looked at
+
+
+def test_crt_static_hello_world_is_static_pie_glibc() -> None:
+    # rustc links +crt-static on gnu as static-pie: DYN, FLAGS_1 PIE, no INTERP or NEEDED;
+    # nm: _dl_relocate_static_pie, _IO_2_1_stdout_ (glibc's)
+    b = facts(rb.hello(static=True))
+    assert (b.linkage, b.libc, b.rust, b.allocator) == ("static-pie", "glibc", True, "system")
+    assert b.interpreter is None and b.needed == []
+    assert any("_dl_relocate_static_pie" in e for e in b.evidence)
+
+
+@pytest.mark.parametrize(
+    ("package", "family", "soname", "needed"),
+    [
+        (rb.LIBJEMALLOC, "jemalloc", "libjemalloc.so.2", "libstdc++.so.6"),
+        (rb.LIBMIMALLOC, "mimalloc", "libmimalloc.so.2", "libc.so.6"),
+    ],
+)
+def test_debian_allocator_libraries_are_preload_targets(
+    package: tuple[str, str, str], family: str, soname: str, needed: str
+) -> None:
+    b = facts(rb.deb(*package))
+    assert b.elf_type == "shared-object" and b.preload_target
+    assert (b.soname, b.allocator, b.rust, b.libc) == (soname, family, False, "glibc")
+    assert needed in b.needed and b.linkage == "dynamic"
+
+
+@pytest.mark.parametrize(
+    ("package", "libc", "libc_needed"),
+    [(rb.OXLINT_GNU, "glibc", "libc.so.6"), (rb.OXLINT_MUSL, "musl", "libc.so")],
+)
+def test_oxlint_node_addons_are_rust_shared_objects_linking_mimalloc(
+    package: tuple[str, str, str], libc: str, libc_needed: str
+) -> None:
+    # readelf: Type DYN, no INTERP, FLAGS_1 without PIE, no .symtab; .comment "rustc
+    # version 1.93.0"; strings: "mimalloc: ", "mimalloc_%s"; nm -D: malloc only imported
+    b = facts(rb.npm(*package))
+    assert b.elf_type == "shared-object" and b.linkage == "dynamic" and b.stripped
+    assert (b.libc, b.rust, b.allocator) == (libc, True, "mimalloc")
+    assert libc_needed in b.needed and b.interpreter is None
+    # mimalloc is its Rust global allocator, not a malloc others could be bound to
+    assert not b.preload_target
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x7fELF",
+        b"\x7fELF\x02\x01\x01" + b"\x00" * 9 + b"\xff" * 48,
+        b"\x7fELF\x09\x09\x09" + b"\x00" * 100,
+    ],
+)
+def test_a_malformed_elf_is_an_elf_error(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "bad"
+    path.write_bytes(data)
+    with pytest.raises(ElfError, match="not a valid ELF file"), path.open("rb") as f:
+        describe("bad", read_elf(f, len(data)))
+
+
+def test_a_truncated_real_binary_is_an_elf_error_not_a_crash(tmp_path: Path) -> None:
+    whole = rb.hello(static=False).read_bytes()
+    path = tmp_path / "cut"
+    path.write_bytes(whole[:4096])  # the headers, none of the sections they describe
+    with pytest.raises(ElfError), path.open("rb") as f:
+        describe("cut", read_elf(f, 4096))
+
+
+def test_string_reads_stop_at_the_cap(ruff_musl: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(elf_mod, "MAX_STRINGS_BYTES", 3 * elf_mod.CHUNK)
+    with ruff_musl.open("rb") as f:
+        elf = read_elf(f, ruff_musl.stat().st_size)
+        read = sum(len(chunk) for _, chunk in elf.strings())
+        assert elf.strings_truncated
+    # at most the cap plus each chunk's overlap with the one before
+    assert read <= 3 * elf_mod.CHUNK + 3 * elf_mod.OVERLAP
+
+
+def test_corrupted_headers_give_facts_or_an_elf_error_never_a_crash(tmp_path: Path) -> None:
+    import random
+
+    whole = bytearray(rb.hello(static=False).read_bytes())
+    shoff = int.from_bytes(whole[0x28:0x30], "little")  # e_shoff of an ELF64 LE file
+    regions = [(0, 0x40), (0x40, 0x300), (shoff, len(whole))]  # ELF, program, section headers
+    for seed in range(150):
+        rnd = random.Random(seed)
+        data = bytearray(whole)
+        start, end = regions[seed % len(regions)]
+        for _ in range(rnd.randint(1, 8)):
+            data[rnd.randrange(start, end)] = rnd.randrange(256)
+        path = tmp_path / "mutant"
+        path.write_bytes(data)
+        with path.open("rb") as f:
+            try:
+                describe("mutant", read_elf(f, len(data)))
+            except ElfError:
+                pass
