@@ -33,3 +33,19 @@ def scan_tree(tmp_path: Path) -> Callable[..., ScanResult]:
         return scan(tmp_path, **kwargs)  # type: ignore[arg-type]
 
     return run
+
+
+# The real ruff binaries (tests/real_binaries.py fetches and caches them), shared by the
+# ELF reader's tests and inspect's end-to-end tests.
+@pytest.fixture(scope="module")
+def ruff_musl() -> Path:
+    import real_binaries
+
+    return real_binaries.ruff("musllinux_1_2_x86_64")
+
+
+@pytest.fixture(scope="module")
+def ruff_gnu() -> Path:
+    import real_binaries
+
+    return real_binaries.ruff("manylinux_2_17_x86_64")

@@ -28,16 +28,6 @@ def rules(report: dict[str, Any]) -> list[str]:
     return [f["rule"] for f in report["findings"]]
 
 
-@pytest.fixture(scope="module")
-def ruff_musl() -> Path:
-    return rb.ruff("musllinux_1_2_x86_64")
-
-
-@pytest.fixture(scope="module")
-def ruff_gnu() -> Path:
-    return rb.ruff("manylinux_2_17_x86_64")
-
-
 def test_musl_ruff_is_ap001_and_fails_the_run(ruff_musl: Path, tmp_path: Path) -> None:
     code, report = inspect_json(ruff_musl, tmp_path)
     assert code == 1

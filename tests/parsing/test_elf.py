@@ -21,16 +21,6 @@ def facts(path: Path) -> BinaryFacts:
         return describe(path.name, read_elf(f, path.stat().st_size))
 
 
-@pytest.fixture(scope="module")
-def ruff_musl() -> Path:
-    return rb.ruff("musllinux_1_2_x86_64")
-
-
-@pytest.fixture(scope="module")
-def ruff_gnu() -> Path:
-    return rb.ruff("manylinux_2_17_x86_64")
-
-
 def test_ruff_musl_wheel_is_a_stripped_static_pie_musl_rust_binary_with_jemalloc(
     ruff_musl: Path,
 ) -> None:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import io
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gh_helpers import BASE, HEAD, Run, parse_outputs, rules
+from gh_helpers import BASE, HEAD, Run, parse_outputs, rules, write_event
 from ghdouble import GitHubDouble
 
 from allocpolicy.frontdoors.github.command import Inputs, Options, run
@@ -35,24 +34,7 @@ def event_file(tmp_path):
         name: str = "pull_request",
     ) -> Path:
         p = tmp_path / f"event-{number}-{head[:4]}-{head_repo.replace('/', '_')}.json"
-        p.write_text(
-            json.dumps(
-                {
-                    "action": "synchronize",
-                    "number": number,
-                    "pull_request": {
-                        "number": number,
-                        "state": "open",
-                        "draft": False,
-                        "head": {"sha": head, "ref": "feature", "repo": {"full_name": head_repo}},
-                        "base": {"sha": base, "ref": "main", "repo": {"full_name": "octo/app"}},
-                    },
-                    "repository": {"full_name": "octo/app"},
-                    "sender": {"login": "alice"},
-                }
-            )
-        )
-        return p
+        return write_event(p, number, head, base, head_repo)
 
     return make
 

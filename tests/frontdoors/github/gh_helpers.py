@@ -3,6 +3,7 @@ the repository has several conftest.py files)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,3 +182,25 @@ def read_pins(path: Path = ACTION_REQUIREMENTS) -> list[Pin]:
             pins.append(Pin(Requirement(spec), hashes))
         logical = ""
     return pins
+
+
+def write_event(p: Path, number: int, head: str, base: str, head_repo: str = "octo/app") -> Path:
+    """A `pull_request` event payload at `p`, as the runner writes GITHUB_EVENT_PATH."""
+    p.write_text(
+        json.dumps(
+            {
+                "action": "synchronize",
+                "number": number,
+                "pull_request": {
+                    "number": number,
+                    "state": "open",
+                    "draft": False,
+                    "head": {"sha": head, "ref": "feature", "repo": {"full_name": head_repo}},
+                    "base": {"sha": base, "ref": "main", "repo": {"full_name": "octo/app"}},
+                },
+                "repository": {"full_name": "octo/app"},
+                "sender": {"login": "alice"},
+            }
+        )
+    )
+    return p

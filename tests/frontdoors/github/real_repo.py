@@ -7,7 +7,6 @@ taken from git as bytes, as GitHub serves them: a CRLF file keeps its CRs.
 from __future__ import annotations
 
 import io
-import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gh_helpers import Run, parse_outputs
+from gh_helpers import Run, parse_outputs, write_event
 from ghdouble import GitHubDouble, PrFile
 
 from allocpolicy.commands.scan import scan
@@ -81,25 +80,7 @@ def patches(root: Path, base: str, head: str) -> list[PrFile]:
 
 
 def event(tmp: Path, number: int, head: str, base: str) -> Path:
-    p = tmp / f"event-{number}-{head[:8]}.json"
-    p.write_text(
-        json.dumps(
-            {
-                "action": "synchronize",
-                "number": number,
-                "pull_request": {
-                    "number": number,
-                    "state": "open",
-                    "draft": False,
-                    "head": {"sha": head, "ref": "feature", "repo": {"full_name": "octo/app"}},
-                    "base": {"sha": base, "ref": "main", "repo": {"full_name": "octo/app"}},
-                },
-                "repository": {"full_name": "octo/app"},
-                "sender": {"login": "alice"},
-            }
-        )
-    )
-    return p
+    return write_event(tmp / f"event-{number}-{head[:8]}.json", number, head, base)
 
 
 def review(
