@@ -10,7 +10,6 @@ from allocpolicy._record import field, record
 from allocpolicy.config import Config, load_config
 from allocpolicy.discovery import FileSet
 from allocpolicy.facts.catalog import Subject, SuppressionSubject
-from allocpolicy.facts.gather import gather
 from allocpolicy.model import Finding, Location, Severity
 from allocpolicy.policy.conditions import evaluate
 from allocpolicy.policy.loader import load_rules
@@ -76,6 +75,10 @@ def scan(
     files: FileSet | None = None,
 ) -> ScanResult:
     """Every finding of the tree (or of `files`, a narrowed file set), sorted; fixes pending."""
+    # Here, not at the top: `inspect` shares this module and never reads a source tree,
+    # and the source-scan machinery is a third of a one-binary inspect's start-up.
+    from allocpolicy.facts.gather import gather
+
     config = config or load_config(root, config_path)
     rules = load_rules(config.policies, root)
     repo, subjects, inventory, suppressions = gather(root, config, files)
