@@ -138,7 +138,7 @@ class Reviewer:
         to_post, kept_keys = self._keep_matching(open_by_keys)
         to_resolve = self._stale_comments(open_by_keys, to_post, kept_keys)
         line_new, file_new = self._new_comments_within_budget(to_post, kept_keys)
-        if line_new:
+        if line_new or self._summary_only_block_needed():
             self._post_review(line_new)
         for p in file_new:
             self._post_file_comment(p)
@@ -303,6 +303,20 @@ class Reviewer:
         if self.opt.review_event == "REQUEST_CHANGES" and self._blocking():
             return "REQUEST_CHANGES"
         return "COMMENT"
+
+    def _summary_only_block_needed(self) -> bool:
+        """REQUEST_CHANGES must block even when every blocking finding sits in the summary
+        (nothing to anchor inline): a review without comments carries the event. One
+        standing blocking review of ours is enough; a re-run does not stack another."""
+        if self._event() != "REQUEST_CHANGES" or self.blocked_by_pending:
+            return False
+        return not any(
+            self._mine(r.user)
+            and r.state == "CHANGES_REQUESTED"
+            and (m := markers.parse(r.body)) is not None
+            and m.kind == "review"
+            for r in self.api.list_reviews()
+        )
 
     def _post_review(self, comments: list[PlannedComment]) -> None:
         if self.blocked_by_pending:

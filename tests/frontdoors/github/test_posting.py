@@ -1,0 +1,34 @@
+"""Review posting mechanics (issue 14): the review event follows every blocking finding."""
+
+from __future__ import annotations
+
+import pytest
+from gh_helpers import BASE, HEAD, HEAD2, base_files, f_ap004_outside
+
+from allocpolicy.model import Severity
+
+pytestmark = pytest.mark.github
+
+
+def blocking_outside_the_diff():
+    f = f_ap004_outside()
+    f.severity = Severity.ERROR
+    return f
+
+
+def test_blocking_finding_only_in_the_summary_still_requests_changes(double, bot, event_file):
+    # Nothing can be anchored inline, yet the finding is at fail-on: the PR must be blocked.
+    double.add_pull(7, HEAD, BASE, base_files())
+    bot([blocking_outside_the_diff()], review_event="REQUEST_CHANGES")
+    assert [r["state"] for r in double.reviews] == ["CHANGES_REQUESTED"]
+    assert "Cargo.toml:2" in double.issue_comments[0]["body"]
+    # a re-run on a new head with the same finding does not stack a second blocking review
+    double.push(7, HEAD2, base_files())
+    bot([blocking_outside_the_diff()], review_event="REQUEST_CHANGES", event=event_file(head=HEAD2))
+    assert [r["state"] for r in double.reviews] == ["CHANGES_REQUESTED"]
+
+
+def test_non_blocking_summary_finding_posts_no_review(double, bot):
+    double.add_pull(7, HEAD, BASE, base_files())
+    bot([f_ap004_outside()], review_event="REQUEST_CHANGES")
+    assert double.reviews == []
