@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from gh_helpers import BASE, HEAD, HEAD2, base_files, f_ap004_outside
+from gh_helpers import BASE, HEAD, HEAD2, base_files, f_ap001, f_ap004_outside
 
-from allocpolicy.model import Severity
+from allocpolicy.model import Location, Severity
 
 pytestmark = pytest.mark.github
 
@@ -32,3 +32,22 @@ def test_non_blocking_summary_finding_posts_no_review(double, bot):
     double.add_pull(7, HEAD, BASE, base_files())
     bot([f_ap004_outside()], review_event="REQUEST_CHANGES")
     assert double.reviews == []
+
+
+def test_reporter_output_says_annotations_after_a_fallback(double, bot):
+    double.add_pull(7, HEAD, BASE, base_files())
+    r = bot([f_ap001()], token="ro-token")  # the review is refused with 403
+    assert "Review not posted" in r.summary
+    assert r.outputs["reporter"] == "annotations"
+
+
+def test_job_summary_header_counts_the_findings_the_outputs_count(double, bot):
+    # an error in a file the pull request does not touch is out of scope: neither the
+    # `errors` output nor the summary's header may count it
+    elsewhere = f_ap001()
+    elsewhere.location = Location("services/other/Containerfile", 1, 6)
+    double.add_pull(7, HEAD, BASE, base_files())
+    r = bot([elsewhere, f_ap004_outside()])
+    assert r.outputs["errors"] == "0" and r.outputs["warnings"] == "1"
+    header = next(ln for ln in r.summary.splitlines() if "fail-on" in ln)
+    assert "0 error(s), 1 warning(s)" in header, header
