@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from gh_helpers import BASE, HEAD, HEAD2, base_files, f_ap001, f_ap004_outside
 
@@ -51,3 +53,26 @@ def test_job_summary_header_counts_the_findings_the_outputs_count(double, bot):
     assert r.outputs["errors"] == "0" and r.outputs["warnings"] == "1"
     header = next(ln for ln in r.summary.splitlines() if "fail-on" in ln)
     assert "0 error(s), 1 warning(s)" in header, header
+
+
+def dependabot_event(event_file):
+    p = event_file()
+    event = json.loads(p.read_text())
+    event["sender"] = {"login": "dependabot[bot]"}
+    p.write_text(json.dumps(event))
+    return p
+
+
+def test_dependabot_pr_gets_a_review_when_the_workflow_grants_write(double, bot, event_file):
+    double.add_pull(7, HEAD, BASE, base_files())
+    r = bot([f_ap001()], event=dependabot_event(event_file))
+    assert r.outputs["reporter"] == "review"
+    assert len(double.reviews) == 1 and len(double.review_comments) == 1
+
+
+def test_dependabot_pr_with_a_read_only_token_falls_back_on_the_403(double, bot, event_file):
+    double.add_pull(7, HEAD, BASE, base_files())
+    r = bot([f_ap001()], token="ro-token", event=dependabot_event(event_file))
+    assert [w["status"] for w in double.writes()] == [403]
+    assert r.outputs["reporter"] == "annotations"
+    assert "::error file=Containerfile" in r.stdout and "Review not posted" in r.summary
