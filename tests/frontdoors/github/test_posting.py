@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from gh_helpers import BASE, HEAD, HEAD2, base_files, f_ap001, f_ap004_outside
+from gh_helpers import BASE, HEAD, HEAD2, base_files, f_ap001, f_ap003, f_ap004_outside
 
 from allocpolicy.model import Location, Severity
 
@@ -76,3 +76,17 @@ def test_dependabot_pr_with_a_read_only_token_falls_back_on_the_403(double, bot,
     assert [w["status"] for w in double.writes()] == [403]
     assert r.outputs["reporter"] == "annotations"
     assert "::error file=Containerfile" in r.stdout and "Review not posted" in r.summary
+
+
+def test_an_unattributable_422_costs_only_the_culprit(double, bot):
+    # GitHub refuses one anchor that every local check accepts: the batch is bisected, the
+    # rest is posted inline and only the culprit goes to the summary, on every push.
+    double.add_pull(7, HEAD, BASE, base_files())
+    double.reject_lines.add(("Cargo.toml", 7))
+    bot([f_ap001(), f_ap003()])
+    # whole batch 422, Containerfile's half posted, Cargo.toml's half alone 422: the culprit
+    assert [a["status"] for a in double.calls("pulls/create-review")] == [422, 200, 422]
+    posted = [c["path"] for c in double.review_comments]
+    assert posted == ["Containerfile"]
+    summary = double.issue_comments[0]["body"]
+    assert "Cargo.toml:7" in summary and "Containerfile:1" not in summary
