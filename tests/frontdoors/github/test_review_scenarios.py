@@ -216,18 +216,6 @@ def test_422_on_one_position_still_posts_the_rest(double, bot):
     assert r.code == 1
 
 
-def test_422_that_cannot_be_attributed_moves_everything_to_the_summary(double, bot):
-    double.add_pull(7, HEAD, BASE, base_files())
-    double.reject_lines.add(
-        ("Cargo.toml", 7)
-    )  # GitHub disagrees, and re-validation cannot tell why
-    bot(findings(f_ap001, f_ap003))
-    assert [a["status"] for a in double.calls("pulls/create-review")] == [422]
-    summary = double.issue_comments[0]["body"]
-    assert "Containerfile:1" in summary and "Cargo.toml:7" in summary
-    assert bot_comments(double) == []
-
-
 def test_403_read_only_token_falls_back_to_annotations(double, bot):
     double.add_pull(7, HEAD, BASE, base_files())
     r = bot(findings(), token="ro-token")

@@ -484,7 +484,14 @@ def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
         notes.extend(_outcome_notes(outcome))
     fail_label = fail_on.value if fail_on else "none"
     summary_md = render.job_summary(
-        list(inputs.findings), plan, inputs.inventory, notes, fail_label, failed, reader
+        list(inputs.findings),
+        plan,
+        inputs.inventory,
+        notes,
+        fail_label,
+        failed,
+        reader,
+        counted=in_scope,
     )
     workflow.write_step_summary(opt.env.get("GITHUB_STEP_SUMMARY"), summary_md)
     workflow.write_outputs(
@@ -685,6 +692,7 @@ def _post_review(
         notes.append(
             f"Review not posted: {outcome.fallback}. Findings are reported as annotations instead."
         )
+        return outcome, _to_annotations(reporter)  # the `reporter` output says what was used
     return outcome, reporter
 
 

@@ -343,8 +343,10 @@ def job_summary(
     fail_on: str,
     failed: bool,
     line_of: Callable[[str, int], str | None] | None = None,
+    counted: list[Finding] | None = None,
 ) -> str:
-    counts = severity_counts(findings)
+    # the header counts what the verdict and the errors/warnings outputs count (in scope)
+    counts = severity_counts(findings if counted is None else counted)
     verdict = "❌ failing" if failed else "✅ passing"
     out = [
         "## allocpolicy",

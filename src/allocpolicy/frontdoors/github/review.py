@@ -39,6 +39,9 @@ from .client import (
 from .diffmap import DiffMap
 from .plan import OVERFLOW, SUMMARY, Plan, PlannedComment, RuleInfo
 
+# create-review requests spent finding the comments GitHub rejects without saying which
+MAX_BISECT_PROBES = 12
+
 
 @record
 class ReviewOptions:
@@ -138,7 +141,7 @@ class Reviewer:
         to_post, kept_keys = self._keep_matching(open_by_keys)
         to_resolve = self._stale_comments(open_by_keys, to_post, kept_keys)
         line_new, file_new = self._new_comments_within_budget(to_post, kept_keys)
-        if line_new:
+        if line_new or self._summary_only_block_needed():
             self._post_review(line_new)
         for p in file_new:
             self._post_file_comment(p)
@@ -304,56 +307,105 @@ class Reviewer:
             return "REQUEST_CHANGES"
         return "COMMENT"
 
+    def _summary_only_block_needed(self) -> bool:
+        """REQUEST_CHANGES must block even when every blocking finding sits in the summary
+        (nothing to anchor inline): a review without comments carries the event. One
+        standing blocking review of ours is enough; a re-run does not stack another."""
+        if self._event() != "REQUEST_CHANGES" or self.blocked_by_pending:
+            return False
+        return not any(
+            self._mine(r.user)
+            and r.state == "CHANGES_REQUESTED"
+            and (m := markers.parse(r.body)) is not None
+            and m.kind == "review"
+            for r in self.api.list_reviews()
+        )
+
     def _post_review(self, comments: list[PlannedComment]) -> None:
         if self.blocked_by_pending:
             for p in comments:
                 self._to_summary(p)
             return
-        for tries in range(2):
-            body = render.review_body(comments, len(self.overflow), self.attempt, None)
-            try:
-                r = self.api.create_review(
-                    self.head_sha,
-                    body,
-                    self._event(),
-                    [p.review_dict() for p in comments],
-                    verify=self._find_review,
-                )
-            except Unprocessable as exc:
-                self.log(f"review rejected (422: {exc.message})")
-                if tries == 1:
-                    for p in comments:
-                        self._to_summary(p)
-                    self.out.notes.append(
-                        f"GitHub rejected the review twice ({exc.message}); findings are listed here."
-                    )
-                    return
-                comments = self._drop_offending(comments, exc.message)
-                if not comments:
-                    return
-                self.attempt = secrets.token_hex(8)
-                continue
-            self.out.review_url = r.html_url or None
-            self.out.posted.extend(comments)
+        try:
+            self._create(comments)
             return
+        except Unprocessable as exc:
+            self.log(f"review rejected (422: {exc.message})")
+            message = exc.message
+        kept = self._drop_offending(comments, message)
+        if kept and len(kept) < len(comments):
+            try:
+                self._create(kept)
+                return
+            except Unprocessable as exc:
+                self.log(f"review rejected again (422: {exc.message})")
+        if kept:
+            self._bisect(kept)
+
+    def _create(self, comments: list[PlannedComment]) -> None:
+        """One review with these comments (a new attempt id each time, for verify)."""
+        self.attempt = secrets.token_hex(8)
+        body = render.review_body(comments, len(self.overflow), self.attempt, None)
+        r = self.api.create_review(
+            self.head_sha,
+            body,
+            self._event(),
+            [p.review_dict() for p in comments],
+            verify=self._find_review,
+        )
+        self.out.review_url = self.out.review_url or r.html_url or None
+        self.out.posted.extend(comments)
+
+    def _bisect(self, comments: list[PlannedComment]) -> None:
+        """GitHub rejects a review as a whole and does not say which comment: post halves,
+        split a rejected half again, and send a lone rejected comment to the summary. The
+        probes are bounded (a few culprits cost O(k log n) requests); what is left when
+        they run out goes to the summary too."""
+        queue = [comments[: len(comments) // 2], comments[len(comments) // 2 :]]
+        probes = 0
+        culprits: list[PlannedComment] = []
+        while queue:
+            batch = queue.pop(0)
+            if not batch:
+                continue
+            if probes >= MAX_BISECT_PROBES:
+                culprits.extend(batch)
+                continue
+            probes += 1
+            try:
+                self._create(batch)
+            except Unprocessable as exc:
+                self.log(f"review part rejected (422: {exc.message})")
+                if len(batch) == 1:
+                    culprits.extend(batch)
+                else:
+                    queue[:0] = [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+        for p in culprits:
+            self.log(f"not posting {p.path}:{p.line}: GitHub rejected it")
+            self._to_summary(p)
+        if culprits:
+            self.out.notes.append(
+                f"GitHub rejected {len(culprits)} inline comment(s) without saying why; those findings are listed here."
+            )
 
     def _drop_offending(self, comments: list[PlannedComment], message: str) -> list[PlannedComment]:
         """After a 422: re-validate against a fresh diff; failing that, keep only anchors
-        from GitHub's own patches; failing that, post no inline comments."""
+        from GitHub's own patches; failing that, drop multi-line ranges if GitHub named
+        the start line. Returns what is still worth posting (all of it when nothing could
+        be attributed: the caller bisects)."""
         fresh = self.refresh_diff() if self.refresh_diff else self.diff
         keep = [p for p in comments if validate_anchor(p, fresh) is None]
         if len(keep) == len(comments):
             keep = [p for p in comments if fresh.sources.get(p.path, "api") == "api"]
         if len(keep) == len(comments) and "start line" in message.lower():
             keep = [p for p in comments if p.start_line is None]
-        if len(keep) == len(comments):
-            keep = []
         for p in comments:
             if p not in keep:
                 self._to_summary(p)
-        self.out.notes.append(
-            f"GitHub rejected {len(comments) - len(keep)} inline comment position(s); those findings are listed here."
-        )
+        if len(keep) < len(comments):
+            self.out.notes.append(
+                f"GitHub rejected {len(comments) - len(keep)} inline comment position(s); those findings are listed here."
+            )
         self.diff = fresh
         return keep
 

@@ -19,7 +19,6 @@ from allocpolicy.model import Finding, Severity
 
 # per step, GitHub shows at most 10 annotations of each level
 ANNOTATIONS_PER_LEVEL = 10
-READ_ONLY_ACTORS = ("dependabot[bot]",)
 
 
 def escape_data(s: Any) -> str:
@@ -148,11 +147,11 @@ def pull_context(
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise EventError(f"malformed pull_request event: {exc}") from exc
-    actor = env.get("GITHUB_ACTOR") or ((event.get("sender") or {}).get("login")) or ""
+    # A fork's token is read-only whatever the workflow asks for. Dependabot's is read-only
+    # only by default (a workflow may grant it write): the review is tried and a 403 falls
+    # back to annotations.
     if event_name == "pull_request" and head_repo and head_repo != ctx.repo:
         ctx.read_only, ctx.read_only_reason = True, f"pull request from the fork {head_repo}"
-    elif event_name == "pull_request" and actor in READ_ONLY_ACTORS:
-        ctx.read_only, ctx.read_only_reason = True, f"pull request by {actor}"
     return ctx
 
 
