@@ -32,7 +32,9 @@ class Marker:
         parts = [f"kind={self.kind}"]
         if self.fps:
             parts.append("fps=" + ",".join(self.fps))
-        if self.kind == "inline":
+        # Both comment kinds are resolved by an edit: a file comment that did not say so
+        # read as open again, was resolved again, and nested one more <details> each run.
+        if self.kind in ("inline", "file"):
             parts.append(f"state={self.state}")
         if self.attempt:
             parts.append(f"attempt={self.attempt}")
