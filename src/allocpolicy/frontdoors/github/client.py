@@ -440,6 +440,14 @@ class GitHubClient:
 
         self.write("pulls/update-review-comment", fn)
 
+    def delete_review_comment(self, comment_id: int) -> None:
+        def fn() -> None:
+            self.gh.requester.requestJsonAndCheck(
+                "DELETE", f"{self._repo.url}/pulls/comments/{comment_id}"
+            )
+
+        self.write("pulls/delete-review-comment", fn)
+
     def create_issue_comment(
         self, body: str, verify: Callable[[], IssueComment | None]
     ) -> IssueComment:

@@ -753,7 +753,8 @@ def _outcome_notes(outcome: ReviewOutcome) -> list[str]:
     notes = [f"Review: {outcome.review_url}"] if outcome.review_url else []
     notes.append(
         f"Review comments: {len(outcome.posted)} posted, {outcome.unchanged} unchanged, "
-        f"{outcome.updated} updated, {outcome.resolved} resolved."
+        f"{outcome.updated} updated, {outcome.resolved} resolved"
+        + (f", {outcome.deleted} duplicate(s) deleted." if outcome.deleted else ".")
     )
     return notes
 

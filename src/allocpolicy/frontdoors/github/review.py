@@ -57,6 +57,7 @@ class ReviewOutcome:
     unchanged: int = 0
     updated: int = 0
     resolved: int = 0
+    deleted: int = 0  # the bot's extra copies of one comment (concurrent runs)
     review_url: str | None = None
     fallback: str | None = None  # why the bot fell back to annotations
     notes: list[str] = field(default_factory=list)
@@ -112,6 +113,7 @@ class Reviewer:
         self.dropped: list[Finding] = []
         self.blocked_by_pending = False
         self.kept_line_comments = 0
+        self.replied: set[int] = set()  # comments that start a thread with replies
 
     # -- helpers -------------------------------------------------------------------
     def _mine(self, user: str) -> bool:
@@ -139,13 +141,14 @@ class Reviewer:
         self._handle_pending()
         open_by_keys = self._open_comments_by_keys()
         to_post, kept_keys = self._keep_matching(open_by_keys)
-        to_resolve = self._stale_comments(open_by_keys, to_post, kept_keys)
+        to_resolve, copies = self._stale_comments(open_by_keys, to_post, kept_keys)
         line_new, file_new = self._new_comments_within_budget(to_post, kept_keys)
         if line_new or self._summary_only_block_needed():
             self._post_review(line_new)
         for p in file_new:
             self._post_file_comment(p)
         self._resolve(to_resolve)
+        self._delete(copies)
         self._sync_summary()
         self._dismiss_if_clean()
 
@@ -153,6 +156,8 @@ class Reviewer:
         """The bot's open inline and file comments, by the finding keys their markers carry."""
         open_by_keys: dict[frozenset[str], list[ReviewComment]] = {}
         for c in self.api.list_review_comments():
+            if c.in_reply_to_id is not None:
+                self.replied.add(c.in_reply_to_id)
             if not self._mine(c.user) or c.in_reply_to_id is not None:
                 continue
             m = markers.parse(c.body)
@@ -190,14 +195,24 @@ class Reviewer:
         open_by_keys: dict[frozenset[str], list[ReviewComment]],
         to_post: list[PlannedComment],
         kept_keys: set[str],
-    ) -> list[tuple[ReviewComment, str]]:
-        """Unmatched open comments to resolve, with why; one whose findings are still
-        reported where it stands is left open (and its keys join ``kept_keys``)."""
+    ) -> tuple[list[tuple[ReviewComment, str]], list[ReviewComment]]:
+        """Unmatched open comments to resolve, with why, and extra copies to delete; one
+        whose findings are still reported where it stands is left open (and its keys join
+        ``kept_keys``). A comment whose findings an open one already covers is a copy
+        (two runs on one head raced): deleted, or resolved when a human replied to it."""
         current_keys = set(self.plan.disposition)
         to_resolve: list[tuple[ReviewComment, str]] = []
+        copies: list[ReviewComment] = []
         for keys, olds in open_by_keys.items():
             for o in olds:
-                if not keys & current_keys:
+                if keys & current_keys and keys <= kept_keys:
+                    if o.id in self.replied:
+                        to_resolve.append(
+                            (o, "a copy from a concurrent run; the older comment stays open.")
+                        )
+                    else:
+                        copies.append(o)
+                elif not keys & current_keys:
                     to_resolve.append(
                         (o, f"no longer reported by allocpolicy at `{self.head_sha[:12]}`.")
                     )
@@ -210,7 +225,12 @@ class Reviewer:
                 else:
                     kept_keys.update(keys)  # still valid where it is
                     self.kept_line_comments += 0 if o.subject_type == "file" else 1
-        return to_resolve
+        return to_resolve, copies
+
+    def _delete(self, copies: list[ReviewComment]) -> None:
+        for o in copies:
+            self.api.delete_review_comment(o.id)
+            self.out.deleted += 1
 
     def _new_comments_within_budget(
         self, to_post: list[PlannedComment], kept_keys: set[str]
