@@ -194,10 +194,14 @@ class GitHubDouble:
         self.owner, self.repo = owner, repo
         self.full_name = f"{owner}/{repo}"
         self.validate_responses = validate_responses
+        # "app": an installation token (GITHUB_TOKEN or a GitHub App's), which GET /user
+        # refuses; the others are personal access tokens
         self.tokens: dict[str, dict[str, Any]] = {
-            "bot-token": {"login": "github-actions[bot]", "write": True, "type": "Bot"},
-            "ro-token": {"login": "github-actions[bot]", "write": False, "type": "Bot"},
-            "alice-token": {"login": "alice", "write": True, "type": "User"},
+            "bot-token": {"login": "github-actions[bot]", "write": True, "app": True},
+            "ro-token": {"login": "github-actions[bot]", "write": False, "app": True},
+            "alice-token": {"login": "alice", "write": True},
+            "pat-token": {"login": "octo-bot", "write": True},
+            "app-token": {"login": "allocpolicy-app[bot]", "write": True, "app": True},
         }
         self.pulls: dict[int, PullRequest] = {}
         self.reviews: list[dict[str, Any]] = []
@@ -424,6 +428,8 @@ class GitHubDouble:
             user = self.tokens.get(auth.split()[-1] if auth else "")
             if user is None:
                 return self._finish(rec, 401, {}, {"message": "Bad credentials"})
+            if rec["op"] == "users/get-authenticated":
+                return self._finish(rec, *self._authenticated_user(user), op=op)
             if params[:2] != [self.owner, self.repo]:
                 return self._finish(rec, 404, {}, {"message": "Not Found"})
             inj = next((i for i in self.injections if i.op == rec["op"] and i.times > 0), None)
@@ -527,6 +533,12 @@ class GitHubDouble:
                 assert s is not None
                 return s["items"] if s.get("type") == "array" else s
         raise KeyError(op_id)
+
+    def _authenticated_user(self, user: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        if user.get("app"):
+            return 403, {}, {"message": "Resource not accessible by integration"}
+        u = example(self._schema("users/get-authenticated", 200))
+        return 200, {}, overlay(u, self._user(user["login"]))
 
     def _user(self, login: str) -> dict[str, Any]:
         u = example(self._schema("pulls/get", 200)["properties"]["user"])

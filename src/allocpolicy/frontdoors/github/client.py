@@ -312,6 +312,18 @@ class GitHubClient:
     def _login(raw: dict[str, Any]) -> str:
         return str((raw.get("user") or {}).get("login", ""))
 
+    def authenticated_login(self) -> str | None:
+        """The token's login from GET /user; None when GitHub will not say (GITHUB_TOKEN
+        and App installation tokens get a 403) or the request fails."""
+
+        def fn() -> str:
+            return str(self.gh.get_user().login)
+
+        try:
+            return self.read("users/get-authenticated", fn) or None
+        except ApiError:
+            return None
+
     def list_files(self) -> list[PrFile]:
         def fn() -> list[PrFile]:
             out = []

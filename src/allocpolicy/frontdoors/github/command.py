@@ -68,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--bot-login",
-        default=_env("BOT_LOGIN", "github-actions[bot]"),
-        help="login the token posts as",
+        default=_env("BOT_LOGIN"),
+        help="login the token posts as (default: asked of GitHub)",
     )
     p.add_argument("--event-path", default=os.environ.get("GITHUB_EVENT_PATH"))
     p.add_argument("--event-name", default=os.environ.get("GITHUB_EVENT_NAME", ""))
@@ -107,7 +107,7 @@ class Options:
     max_comments: int = 30
     review_event: str = "COMMENT"
     api_url: str = "https://api.github.com"
-    bot_login: str = "github-actions[bot]"
+    bot_login: str | None = None  # None: learnt from the token (GET /user)
     event_path: str | None = None
     event_name: str = ""
     findings_out: Path | None = None
@@ -680,7 +680,7 @@ def _post_review(
         plan,
         inputs.rules,
         diff,
-        ReviewOptions(opt.max_comments, opt.review_event, opt.bot_login, fail_on),
+        ReviewOptions(opt.max_comments, opt.review_event, _bot_login(opt, api), fail_on),
         reader,
         workflow.run_url(opt.env),
         refresh,
@@ -694,6 +694,16 @@ def _post_review(
         )
         return outcome, _to_annotations(reporter)  # the `reporter` output says what was used
     return outcome, reporter
+
+
+def _bot_login(opt: Options, api: GitHubClient) -> str | None:
+    """The login the token posts as: an explicit --bot-login, else what GET /user says
+    (a PAT); None for integration tokens, which GET /user refuses (see Reviewer._mine)."""
+    if opt.bot_login:
+        return opt.bot_login
+    login = api.authenticated_login()
+    _log(f"the token posts as {login}" if login else "the token posts as an app ([bot] login)")
+    return login
 
 
 def _print_annotations(

@@ -47,7 +47,8 @@ MAX_BISECT_PROBES = 12
 class ReviewOptions:
     max_comments: int = 30
     review_event: str = "COMMENT"  # or REQUEST_CHANGES; never APPROVE
-    bot_login: str = "github-actions[bot]"
+    # None: the token's login is unknown (GET /user refused it), see Reviewer._mine
+    bot_login: str | None = "github-actions[bot]"
     fail_on: Severity | None = Severity.ERROR
 
 
@@ -117,6 +118,12 @@ class Reviewer:
 
     # -- helpers -------------------------------------------------------------------
     def _mine(self, user: str) -> bool:
+        if self.opt.bot_login is None:
+            # GITHUB_TOKEN and App installation tokens cannot read GET /user and nothing
+            # else names their slug before they write, yet both always post as
+            # "<slug>[bot]": any [bot] login counts, and every caller also requires our
+            # marker, which people and other bots do not write.
+            return user.endswith("[bot]")
         return user == self.opt.bot_login
 
     def _blocking(self) -> bool:
