@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -9,10 +8,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gh_helpers import BASE, HEAD, Run, parse_outputs, rules, write_event
+from gh_helpers import BASE, HEAD, Run, rules, run_bot, write_event
 from ghdouble import GitHubDouble
 
-from allocpolicy.frontdoors.github.command import Inputs, Options, run
+from allocpolicy.frontdoors.github.command import Inputs
 from allocpolicy.model import Finding
 
 
@@ -52,35 +51,19 @@ def bot(double, event_file, tmp_path):
         inventory: list[dict[str, Any]] | None = None,
         **kw: Any,
     ) -> Run:
-        out_file = tmp_path / "github_output"
-        sum_file = tmp_path / "step_summary"
-        out_file.write_text("")
-        sum_file.write_text("")
-        env = {
-            "GITHUB_OUTPUT": str(out_file),
-            "GITHUB_STEP_SUMMARY": str(sum_file),
-            "GITHUB_REPOSITORY": "octo/app",
-            "GITHUB_SERVER_URL": "https://github.invalid",
-            "GITHUB_RUN_ID": "42",
-            **kw.pop("env", {}),
-        }
         sleeps: list[float] = kw.pop("sleeps", [])
-        opt = Options(
+        return run_bot(
+            double.base_url,
+            tmp_path,
+            Inputs(list(findings), rules(), inventory or [], None),
+            event or event_file(),
             path=kw.pop("path", tmp_path),
-            api_url=double.base_url,
             token=token,
-            event_path=str(event or event_file()),
             event_name=event_name,
-            seconds_between_writes=0,
-            seconds_between_requests=0,
-            max_rate_limit_wait=kw.pop("max_rate_limit_wait", 30),
+            env=kw.pop("env", {}),
             sleep=sleeps.append,
-            env=env,
+            max_rate_limit_wait=kw.pop("max_rate_limit_wait", 30),
             **kw,
         )
-        buf = io.StringIO()
-        inputs = Inputs(list(findings), rules(), inventory or [], None)
-        code = run(inputs, opt, out=buf)
-        return Run(code, buf.getvalue(), parse_outputs(out_file.read_text()), sum_file.read_text())
 
     return go

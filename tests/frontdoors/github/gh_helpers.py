@@ -3,16 +3,20 @@ the repository has several conftest.py files)."""
 
 from __future__ import annotations
 
+import io
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ghdouble import PrFile
 from packaging.requirements import Requirement
 
+from allocpolicy.frontdoors.github.command import Inputs, Options, run
 from allocpolicy.frontdoors.github.plan import RuleInfo
 from allocpolicy.model import Edit, Finding, Fix, Location, Safety, Severity
 
@@ -204,3 +208,48 @@ def write_event(p: Path, number: int, head: str, base: str, head_repo: str = "oc
         )
     )
     return p
+
+
+def run_bot(
+    api_url: str,
+    tmp: Path,
+    inputs: Inputs,
+    event_path: Path,
+    *,
+    path: Path,
+    token: str = "bot-token",
+    event_name: str = "pull_request",
+    env: dict[str, str] | None = None,
+    sleep: Callable[[float], None] = lambda s: None,
+    max_rate_limit_wait: float = 30,
+    **kw: Any,
+) -> Run:
+    """github-review in-process against the double at `api_url`, as the runner starts it
+    (GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files under `tmp`); returns a Run."""
+    out_file, sum_file = tmp / "github_output", tmp / "step_summary"
+    out_file.write_text("")
+    sum_file.write_text("")
+    full_env = {
+        "GITHUB_OUTPUT": str(out_file),
+        "GITHUB_STEP_SUMMARY": str(sum_file),
+        "GITHUB_REPOSITORY": "octo/app",
+        "GITHUB_SERVER_URL": "https://github.invalid",
+        "GITHUB_RUN_ID": "42",
+        **(env or {}),
+    }
+    opt = Options(
+        path=path,
+        api_url=api_url,
+        token=token,
+        event_path=str(event_path),
+        event_name=event_name,
+        seconds_between_writes=0,
+        seconds_between_requests=0,
+        max_rate_limit_wait=max_rate_limit_wait,
+        sleep=sleep,
+        env=full_env,
+        **kw,
+    )
+    buf = io.StringIO()
+    code = run(inputs, opt, out=buf)
+    return Run(code, buf.getvalue(), parse_outputs(out_file.read_text()), sum_file.read_text())

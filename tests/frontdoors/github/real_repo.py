@@ -6,7 +6,6 @@ taken from git as bytes, as GitHub serves them: a CRLF file keeps its CRs.
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,11 +14,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gh_helpers import Run, parse_outputs, write_event
+from gh_helpers import Run, run_bot, write_event
 from ghdouble import GitHubDouble, PrFile
 
 from allocpolicy.commands.scan import scan
-from allocpolicy.frontdoors.github.command import Options, inputs_from_result, run
+from allocpolicy.frontdoors.github.command import inputs_from_result
 
 
 def git(repo: Path, *args: str) -> str:
@@ -87,32 +86,14 @@ def review(
     double: GitHubDouble, tmp: Path, root: Path, number: int, head: str, base: str, **kw: Any
 ) -> Run:
     """Scan `root` with the real engine, then run github-review against the double."""
-    out_file, sum_file = tmp / "github_output", tmp / "step_summary"
-    out_file.write_text("")
-    sum_file.write_text("")
-    env = {
-        "GITHUB_OUTPUT": str(out_file),
-        "GITHUB_STEP_SUMMARY": str(sum_file),
-        "GITHUB_REPOSITORY": "octo/app",
-        "GITHUB_SERVER_URL": "https://github.invalid",
-        "GITHUB_RUN_ID": "42",
-    }
-    opt = Options(
+    return run_bot(
+        double.base_url,
+        tmp,
+        inputs_from_result(scan(root)),
+        event(tmp, number, head, base),
         path=root,
-        api_url=double.base_url,
-        token="bot-token",
-        event_path=str(event(tmp, number, head, base)),
-        event_name="pull_request",
-        seconds_between_writes=0,
-        seconds_between_requests=0,
-        max_rate_limit_wait=30,
-        sleep=lambda s: None,
-        env=env,
         **kw,
     )
-    buf = io.StringIO()
-    code = run(inputs_from_result(scan(root)), opt, out=buf)
-    return Run(code, buf.getvalue(), parse_outputs(out_file.read_text()), sum_file.read_text())
 
 
 def bot_comments(double: GitHubDouble) -> list[dict[str, Any]]:
