@@ -157,19 +157,21 @@ def correct_preload(subject: LdPreloadSubject, repo: Any) -> tuple[str, list[Edi
             ins.start_line, [lines[ins.start_line - 1]]
         )
     if subject.library_status == "wrong-path":
-        _swap_package(cf, pkg, subject.library_allocator, rows)
+        _swap_package(cf, lines, pkg, subject.library_allocator, rows)
     if not rows:
         return None
     edits = [replace_lines(cf.path, n, n, new) for n, new in sorted(rows.items())]
     return f"Install {pkg} and preload {expected}", edits
 
 
-def _swap_package(cf: Any, pkg: str, alloc: str | None, rows: dict[int, list[str]]) -> None:
-    """The release's package for that allocator: `libmimalloc2.0` does not exist on trixie."""
+def _swap_package(
+    cf: Any, lines: list[str], pkg: str, alloc: str | None, rows: dict[int, list[str]]
+) -> None:
+    """The release's package for that allocator: `libmimalloc2.0` does not exist on trixie.
+    `lines` are the file's (`cf.doc.lines`, split once by the caller)."""
     final = cf.final
     if final is None or alloc is None:
         return
-    lines = cf.doc.lines  # split once (a property: the parse keeps only the text)
     for installed, line in final.packages.items():
         if installed == pkg or package_allocator(installed) != alloc:
             continue
