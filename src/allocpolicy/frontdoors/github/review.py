@@ -340,13 +340,18 @@ class Reviewer:
         standing blocking review of ours is enough; a re-run does not stack another."""
         if self._event() != "REQUEST_CHANGES" or self.blocked_by_pending:
             return False
-        return not any(
-            self._mine(r.user)
+        return not self._own_blocking_reviews()
+
+    def _own_blocking_reviews(self) -> list[Review]:
+        """The bot's own reviews that currently request changes."""
+        return [
+            r
+            for r in self.api.list_reviews()
+            if self._mine(r.user)
             and r.state == "CHANGES_REQUESTED"
             and (m := markers.parse(r.body)) is not None
             and m.kind == "review"
-            for r in self.api.list_reviews()
-        )
+        ]
 
     def _post_review(self, comments: list[PlannedComment]) -> None:
         if self.blocked_by_pending:
@@ -498,12 +503,5 @@ class Reviewer:
     def _dismiss_if_clean(self) -> None:
         if self.opt.review_event != "REQUEST_CHANGES" or self._blocking():
             return
-        for r in self.api.list_reviews():
-            m = markers.parse(r.body)
-            if (
-                self._mine(r.user)
-                and r.state == "CHANGES_REQUESTED"
-                and m is not None
-                and m.kind == "review"
-            ):
-                self.api.dismiss_review(r.id, "allocpolicy: no blocking findings remain.")
+        for r in self._own_blocking_reviews():
+            self.api.dismiss_review(r.id, "allocpolicy: no blocking findings remain.")
