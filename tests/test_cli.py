@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -204,6 +205,24 @@ def test_a_local_scan_does_not_import_pygithub():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_scan_that_offers_mimalloc_shows_the_fix_without_loading_tomlkit(tmp_path):
+    # the text line "1 fixable" is a computed fix; adding one key to [dependencies] is
+    # made on lines (checked against tomlkit by tests/fixes/test_toml_edit.py), so the
+    # most common finding costs no tomlkit import (~30 ms of a one-service scan)
+    shutil.copytree(EXAMPLES / "alpine-no-mimalloc", tmp_path / "repo")
+    code = (
+        "import sys\nfrom allocpolicy.cli import main\n"
+        f"code = main(['scan', {str(tmp_path / 'repo')!r}, '--format', 'json'])\n"
+        "assert 'tomlkit' not in sys.modules, 'tomlkit imported'\nsys.exit(code)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1, proc.stderr
+    fixes = [f["fix"] for f in json.loads(proc.stdout)["findings"] if f["rule"] == "AP001"]
+    assert fixes and all(f is not None for f in fixes)
+    edited = {e["path"] for f in fixes for e in f["edits"]}
+    assert any(p.endswith("Cargo.toml") for p in edited)
 
 
 def test_dangling_symlink_is_reported_not_fatal(capsys, tmp_path):

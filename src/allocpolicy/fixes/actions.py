@@ -24,8 +24,17 @@ from allocpolicy.facts.catalog import (
 )
 from allocpolicy.fixes.edits import insert_before, line_diff, replace_lines
 from allocpolicy.fixes.lockfile import lock_note
-from allocpolicy.fixes.toml_edit import edit_toml, inline_table, put_key, table_at, toml_after
+from allocpolicy.fixes.toml_edit import (
+    AddKey,
+    add_keys_on_lines,
+    edit_toml,
+    inline_table,
+    put_key,
+    table_at,
+    toml_after,
+)
 from allocpolicy.model import Edit, Fix, Safety
+from allocpolicy.parsing.cargo import load_toml
 from allocpolicy.policy.rule import FixSpec
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -299,23 +308,17 @@ def _mimalloc_dep_changes(crate: Any, musl_only: bool) -> Changes:
     root = crate.root
     ws = root.data.get("workspace", {}).get("dependencies") if root is not None else None
     changes: Changes = {}
-
-    def full() -> Any:
-        return inline_table(version=MIMALLOC_VERSION, default_features=False)
-
-    def inherit() -> Any:
-        return inline_table(workspace=True)
-
+    full: tuple[tuple[str, str | bool], ...] = (
+        ("version", MIMALLOC_VERSION),
+        ("default_features", False),
+    )
     member = full
     if isinstance(ws, dict):  # the workspace centralises versions: follow its convention
         if "mimalloc" not in root.workspace_dependencies:
-            ws_path = ("workspace", "dependencies")
-            changes[root.path] = [lambda doc: _set(table_at(doc, ws_path), "mimalloc", full())]
-        member = inherit
+            changes[root.path] = [AddKey(("workspace", "dependencies"), "mimalloc", full)]
+        member = (("workspace", True),)
     # Same path as the root when the root is also the package: one edit, not two clashing ones.
-    changes.setdefault(crate.manifest.path, []).append(
-        lambda doc: _set(table_at(doc, table), "mimalloc", member())
-    )
+    changes.setdefault(crate.manifest.path, []).append(AddKey(table, "mimalloc", member))
     return changes
 
 
@@ -326,13 +329,32 @@ def _toml_edits(repo: Any, changes: Changes) -> list[Edit] | None:
         text = _text(repo, path)
         if text is None:
             return None
+        edit = _added_on_lines(path, text, fns)
+        if edit is False:
 
-        def apply_all(doc: Any, fns: list[TomlChange] = fns) -> bool:
-            return any([fn(doc) for fn in fns])  # a list: every change runs, none short-circuits
+            def apply_all(doc: Any, fns: list[TomlChange] = fns) -> bool:
+                return any(
+                    [fn(doc) for fn in fns]
+                )  # a list: every change runs, none short-circuits
 
-        edit = edit_toml(path, text, apply_all)
+            edit = edit_toml(path, text, apply_all)
         edits += [edit] if edit else []
     return edits
+
+
+def _added_on_lines(path: str, text: str, fns: list[TomlChange]) -> Edit | Literal[False] | None:
+    """The edit of keys added without tomlkit; False when that path does not apply."""
+    adds = [f for f in fns if isinstance(f, AddKey)]
+    if len(adds) != len(fns):
+        return False
+    try:
+        data = load_toml(text, cache=True)
+    except Exception:
+        return False
+    new = add_keys_on_lines(text, data, adds)
+    if new is None:
+        return False
+    return line_diff(path, text.splitlines(), new.splitlines())
 
 
 def _set(table: Any, key: str, value: Any) -> bool:
@@ -857,7 +879,6 @@ def _workspace_scope(repo: Any, subject: DependencySubject) -> tuple[str | None,
 
 
 def _ws_deps(text: str | None) -> dict[str, Any] | None:
-    from allocpolicy.parsing.cargo import load_toml
 
     if text is None:
         return None
@@ -926,7 +947,6 @@ def _pkg_of(key: str, value: Any) -> str:
 def _renamed_manifest(text: str, ws: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
     """The manifest with its jemalloc-family dependencies renamed and every feature that
     names them rewritten; with the keys Rust code knows them by, old -> new."""
-    from allocpolicy.parsing.cargo import load_toml
     from allocpolicy.parsing.toml_lines import index_toml
 
     if "jemalloc" not in text:
@@ -1085,8 +1105,6 @@ def _as_expected(
     """The edited text reads back as exactly the intended value: keys renamed, version
     and package set, the features rewritten, nothing else touched."""
     import copy
-
-    from allocpolicy.parsing.cargo import load_toml
 
     want = copy.deepcopy(data)
     for f in family:
