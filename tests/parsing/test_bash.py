@@ -158,6 +158,10 @@ _WORD = st.sampled_from(
         "-",
         ".",
         "x,y",
+        "/var/lib/apt/lists/*",
+        "*.rs",
+        "target/*/release/app",
+        "*",
     ]
 )
 _ASSIGN = st.builds(lambda n, v: f"{n}={v}", st.sampled_from(["A", "RUSTFLAGS", "_x"]), _WORD)
@@ -189,7 +193,18 @@ def test_plain_reader_equals_the_grammar(script):
 
 
 def test_plain_reader_leaves_everything_else_to_the_grammar():
-    for script in ("a 'b'", 'a "b"', "a $(b)", "if a; then b; fi", "a > f", "f() { a; }", "a\nb"):
+    for script in (
+        "a 'b'",
+        'a "b"',
+        "a $(b)",
+        "if a; then b; fi",
+        "a > f",
+        "f() { a; }",
+        "a\nb",
+        "echo $*",
+        "ls [ab]*",
+        "ls ?.rs",
+    ):
         assert bash._plain(script) is None, script
 
 
@@ -204,3 +219,13 @@ def test_a_variable_after_a_command_substitution_stays_in_its_word() -> None:
 
     (cmd,) = run_script("mv t/$(uname -m)/$D/app /w", {"D": "release"}, "/")
     assert cmd.argv == ["mv", "t/$(uname…)/release/app", "/w"]
+
+
+def test_the_usual_debian_install_line_needs_no_grammar() -> None:
+    # the apt lists glob ends most Debian RUN scripts; read by hand, tree-sitter is not loaded
+    script = (
+        "apt-get update  && apt-get install -y --no-install-recommends pkg-config libssl-dev"
+        "  && rm -rf /var/lib/apt/lists/*"
+    )
+    assert bash._plain(script) is not None
+    assert bash._plain(script) == bash._grammar(script)

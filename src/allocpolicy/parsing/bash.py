@@ -162,8 +162,10 @@ def _grammar(script: str) -> Seq:
 
 # -- the hand reader for plain scripts ------------------------------------------
 
-# Words of letters, digits, `_./:=+,@%^~-` and `$NAME`/`${NAME}`; operators between.
-_PLAIN = re.compile(r"(?:[\w./:=+,@%^~ \t-]|&&|\|\||[;&|]|\$\{?[A-Za-z_]\w*\}?)*")
+# Words of letters, digits, `_./:=+,@%^~*-` and `$NAME`/`${NAME}`; operators between.
+# `*` (the grammar reads a glob as literal text, as bash leaves it until run time) is in
+# `rm -rf /var/lib/apt/lists/*`, the last line of most Debian-based RUN scripts.
+_PLAIN = re.compile(r"(?:[\w./:=+,@%^~* \t-]|&&|\|\||[;&|]|\$\{?[A-Za-z_]\w*\}?)*")
 _TOKEN = re.compile(r"&&|\|\||[;&|]|[^\s;&|]+")
 _VARREF = re.compile(r"\$\{[A-Za-z_]\w*\}|\$[A-Za-z_]\w*")
 _ASSIGN = re.compile(r"[A-Za-z_]\w*=")
