@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -349,3 +354,60 @@ def test_reason_names_the_row_and_source():
     assert "cargo-chef" in info.reason
     assert "not in the image table" in classify_image("mycorp/x").reason
     assert "unresolved" in classify_image("rust:$V").reason
+
+
+# -- the image-row memo: which row an image name matched, kept between runs ---------
+# A warm run must classify every image exactly as a cold one, compile only the rows
+# it uses, and shrug off a damaged or stale cache file.
+
+PROGRAM = """
+import json, sys
+from allocpolicy.facts import images
+refs = json.loads(sys.argv[1])
+out = [repr(images.classify_image(r)) for r in refs]
+print(json.dumps({"out": out, "compiled": sum(p is not None for p in images._COMPILED)}))
+"""
+REFS = [*CASES, "example.com/not/in/the/table:1", "debian:bookworm-slim"]
+
+
+def _run(cache: Path, refs: list[str] = REFS) -> dict:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROGRAM, json.dumps(refs)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return json.loads(proc.stdout)
+
+
+def test_a_warm_run_classifies_as_a_cold_one_and_compiles_only_the_rows_it_uses(tmp_path):
+    cold = _run(tmp_path)
+    assert _run(tmp_path)["out"] == cold["out"]
+    # one image: cold, every row above its match is compiled; warm, only its own
+    debian = ["debian:bookworm-slim"]
+    other = tmp_path / "other"
+    assert _run(other, debian)["compiled"] > 30
+    assert _run(other, debian)["compiled"] == 1
+    assert _run(other, debian)["out"] == _run(tmp_path, debian)["out"]
+
+
+def test_a_damaged_memo_costs_speed_not_answers(tmp_path):
+    cold = _run(tmp_path)
+    (memo,) = (tmp_path / "allocpolicy" / "image-rows").glob("*.marshal")
+    for junk in (b"not marshal", b"\xe9\x00\x00\x00\x00", memo.read_bytes()[:7]):
+        memo.write_bytes(junk)
+        assert _run(tmp_path)["out"] == cold["out"]
+
+
+def test_a_hint_whose_row_does_not_match_is_searched_again(tmp_path):
+    import marshal
+
+    cold = _run(tmp_path)
+    (memo,) = (tmp_path / "allocpolicy" / "image-rows").glob("*.marshal")
+    rows = marshal.loads(memo.read_bytes())
+    # every hint names a row that does not match (or no row at all)
+    rows = {name: (999 if i % 2 else 33) for i, name in enumerate(rows)}
+    memo.write_bytes(marshal.dumps(rows))
+    assert _run(tmp_path)["out"] == cold["out"]

@@ -35,6 +35,10 @@ from functools import lru_cache
 from allocpolicy._record import record
 from allocpolicy.facts.triples import arch_from_platform, triple_for
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from pathlib import Path
+
 __all__ = [
     "IMAGE_TABLE",
     "ImageInfo",
@@ -698,10 +702,10 @@ def _classify(ref: str, platform: str | None) -> ImageInfo:
     if normalized is None:
         return _unknown(ref, f"{ref!r} names only a digest, not an image")
     arch = arch_from_platform(platform)
-    for i, row in enumerate(IMAGE_TABLE):
-        m = _pattern(i).fullmatch(normalized)
-        if m is None:
-            continue
+    found = _row_of(normalized)
+    if found is not None:
+        i, m = found
+        row = IMAGE_TABLE[i]
         if row.delegate is not None:
             return _delegated(ref, normalized, row, m, platform)
         return ImageInfo(
@@ -717,6 +721,69 @@ def _classify(ref: str, platform: str | None) -> ImageInfo:
             rustflags=row.rustflags,
         )
     return _unknown(ref, f"{normalized} is not in the image table", normalized)
+
+
+def _row_of(normalized: str) -> tuple[int, re.Match[str]] | None:
+    """The first row matching `normalized`, and its match.
+
+    Which row an image name matched is kept between runs (by the table's patterns):
+    trying the rows in order compiles every pattern above the match, ~40 of them
+    (~5 ms) for `debian:*`, in every short run such as a pre-commit check.
+    """
+    known = _ROW_MEMO.rows()
+    hint = known.get(normalized)
+    if hint is not None:
+        m = _pattern(hint).fullmatch(normalized) if 0 <= hint < len(IMAGE_TABLE) else None
+        if m is not None or hint == -1:
+            return None if m is None else (hint, m)
+    for i in range(len(IMAGE_TABLE)):
+        m = _pattern(i).fullmatch(normalized)
+        if m is not None:
+            _ROW_MEMO.learn(normalized, i)
+            return i, m
+    _ROW_MEMO.learn(normalized, -1)
+    return None
+
+
+class _RowMemo:
+    """Image name -> first matching row (-1: none), in the user cache, for this table."""
+
+    # A repository names a few dozen images; a hostile one's thousands are not all kept,
+    # and one run rewrites the file at most MAX_WRITES times.
+    MAX_NAMES = 1024
+    MAX_WRITES = 16
+
+    def __init__(self) -> None:
+        self._rows: dict[str, int] | None = None
+        self._writes = 0
+
+    def rows(self) -> dict[str, int]:
+        if self._rows is None:
+            from allocpolicy.usercache import load
+
+            value = load(self._path())
+            ok = isinstance(value, dict) and all(type(v) is int for v in value.values())
+            self._rows = value if ok else {}
+        return self._rows
+
+    def learn(self, name: str, row: int) -> None:
+        from allocpolicy.usercache import save
+
+        rows = self.rows()
+        if len(rows) < self.MAX_NAMES and self._writes < self.MAX_WRITES:
+            rows[name] = row
+            self._writes += 1
+            save(self._path(), rows)
+
+    @staticmethod
+    def _path() -> Path:
+        from allocpolicy.usercache import entry
+
+        patterns = "\0".join(row.pattern for row in IMAGE_TABLE)
+        return entry("image-rows", patterns.encode(), "rows")
+
+
+_ROW_MEMO = _RowMemo()
 
 
 def _delegated(
