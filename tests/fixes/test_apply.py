@@ -11,7 +11,7 @@ from fixkit import cli, write
 
 from allocpolicy.fixes import apply as apply_mod
 from allocpolicy.fixes.apply import plan_writes as plan
-from allocpolicy.fixes.edits import replace_lines
+from allocpolicy.fixes.edits import insert_before, replace_lines
 
 GLIBC = (
     "FROM rust:1.82-bookworm AS build\nWORKDIR /app\nCOPY . .\nRUN cargo build --release\n\n"
@@ -70,6 +70,13 @@ def test_an_edit_that_would_break_the_toml_is_refused(tmp_path: Path) -> None:
     root = write(tmp_path, {"Cargo.toml": "a = 1\nb = 2\n"})
     p = plan(root, [replace_lines("Cargo.toml", 2, 2, ["b = "])])
     assert p.changes == [] and "would not parse" in p.skipped[0][1]
+
+
+def test_a_file_that_already_failed_to_parse_is_not_the_edits_fault(tmp_path: Path) -> None:
+    # a macro-heavy or nightly-syntax main.rs that tree-sitter cannot read still gets its fix
+    root = write(tmp_path, {"src/main.rs": "fn main() {\n"})
+    p = plan(root, [insert_before("src/main.rs", 1, ["use std::fmt;"])])
+    assert p.skipped == [] and p.changes[0].after == "use std::fmt;\nfn main() {\n"
 
 
 def test_an_edit_that_would_break_the_rust_is_refused(tmp_path: Path) -> None:

@@ -66,7 +66,11 @@ def plan_writes(root: Path, edits: list[Edit]) -> WritePlan:
             result.skipped.append((path, exc.message))
             continue
         after = apply_edits(src.text, file_edits, src.newline)
-        problem = _verify(path, after) if _verify(path, src.text) is None else None
+        # An edit is refused when it breaks a file that parsed; the original is parsed
+        # only then (a file that already failed is not the edit's fault).
+        problem = _verify(path, after)
+        if problem and _verify(path, src.text) is not None:
+            problem = None
         if problem:
             result.skipped.append(
                 (path, f"the edited file would not parse ({problem}); left unchanged")
