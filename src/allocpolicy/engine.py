@@ -6,6 +6,7 @@ import fnmatch
 import re
 from pathlib import Path
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 from allocpolicy.config import Config, load_config
 from allocpolicy.discovery import FileSet
@@ -52,7 +53,7 @@ class ScanResult:
         return any(f.severity.at_least(fail_on) for f in self.findings)
 
 
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_PLACEHOLDER = lazy_re(r"\{(\w+)\}")
 
 
 def render_message(template: str, subject: Subject) -> str:

@@ -6,9 +6,9 @@ insertion is an edit whose start equals its end.
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -86,7 +86,7 @@ class Fix:
         }
 
 
-_WS = re.compile(r"\s+")
+_WS = lazy_re(r"\s+")
 
 
 @record

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 FAMILIES = ("mimalloc", "jemalloc", "tcmalloc", "snmalloc")
 
 # Whole symbol names (NUL-delimited in the string tables). Group name = what it proves.
-_NAMES = re.compile(
+_NAMES = lazy_re(
     rb"\x00(?:"
     rb"(?P<rust>[^\x00]*(?:rust_begin_unwind|__rust_alloc|__rg_alloc|__rust_start_panic)[^\x00]*"
     rb"|_ZN[^\x00]*17h[0-9a-f]{16}E|_RN[vtCs][^\x00]*)"
@@ -53,7 +54,7 @@ _STRINGS: tuple[tuple[str, bytes, re.Pattern[bytes] | None], ...] = (
     ("musl", b"No error information\x00Illegal byte sequence", None),
 )
 _MAX_TRIES = 64  # occurrences of a literal checked against its whole marker, per chunk
-_PRELOADABLE = re.compile(r"lib(mimalloc|jemalloc|tcmalloc(?:_minimal)?|snmallocshim\w*)[.-]")
+_PRELOADABLE = lazy_re(r"lib(mimalloc|jemalloc|tcmalloc(?:_minimal)?|snmallocshim\w*)[.-]")
 _MAX_EVIDENCE = 3  # per kind of marker: enough to check, short enough to read
 
 

@@ -12,6 +12,7 @@ import posixpath
 import re
 import shlex
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record, replace
 from allocpolicy.facts.cargo_cmd import SHELL_KEYWORDS, CargoBuild, parse_cargo
 from allocpolicy.facts.images import GLIBC, MUSL, ImageInfo, classify_image
@@ -140,8 +141,8 @@ class Containerfile:
         return self.stages[-1] if self.stages else None
 
 
-_WHITESPACE = re.compile(r"[\t\v\f\r ]+")  # what BuildKit splits a legacy ENV on
-_TARGET_PATH = re.compile(r"(?:^|/)target/(?:[^/]+/)?(?:release|debug|[\w-]+)/[^/]+$")
+_WHITESPACE = lazy_re(r"[\t\v\f\r ]+")  # what BuildKit splits a legacy ENV on
+_TARGET_PATH = lazy_re(r"(?:^|/)target/(?:[^/]+/)?(?:release|debug|[\w-]+)/[^/]+$")
 
 
 def analyze(
@@ -187,7 +188,7 @@ _PLATFORM_DEFAULTS = {
     "BUILDARCH": "amd64",
     "BUILDVARIANT": "",
 }
-_PLAIN_VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+_PLAIN_VAR = lazy_re(r"\$\{(\w+)\}|\$(\w+)")
 _MAX_VARIANTS = 16
 _DIFFER = "which differ:"
 
@@ -403,21 +404,21 @@ def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
             facts.artifacts[dest] = replace(arts[-1][1], triple=None)  # the build's: unknown
 
 
-_UNSET = re.compile(r"\$[A-Za-z_]\w*")  # the reader writes an unset name as `$NAME`
+_UNSET = lazy_re(r"\$[A-Za-z_]\w*")  # the reader writes an unset name as `$NAME`
 
 # `echo "export T=${CARGO_BUILD_TARGET}" >> /env-cargo`: a line the RUN writes to a file
 # (the parsed script drops redirections, so they are read from its text).
 _QUOTED_OR_BARE = r"""(?:"(?:[^"\\]|\\.)*"|'[^']*'|[^\s;&|<>"'()]+)"""
-_ECHO_TO_FILE = re.compile(
+_ECHO_TO_FILE = lazy_re(
     rf"(?:^|[;&|(\n])[ \t]*echo((?:[ \t]+{_QUOTED_OR_BARE})+)[ \t]*(>>?)[ \t]*(/[\w./-]+)"
 )
 # `. /env-cargo` or `source /env-cargo` as a command of its own
-_SOURCE = re.compile(
+_SOURCE = lazy_re(
     r"""(^|[;&|(\n])([ \t]*)(?:\.|source)[ \t]+(["']?)(/[\w./-]+)\3(?=[ \t]*(?:[;&|)\n]|$))"""
 )
 # What a sourced line may be to be read back: an assignment (exported or not), no other
 # command, so a file of anything else cannot break the reading of the RUN that sources it.
-_ASSIGNMENT = re.compile(
+_ASSIGNMENT = lazy_re(
     r"""(?:export[ \t]+)?[A-Za-z_]\w*="""
     r"""(?:"[^"`\\]*"|'[^']*'|(?:[^\s;&|<>`'"{}$()\\]|\$\w+|\$\{\w+\}|\$\([^\s;&|<>`'"{}()]*\))*)"""
 )
@@ -817,7 +818,7 @@ def _find(facts: StageFacts, line: int, args: list[str]) -> None:
 
 # Build drivers whose commands are not read here: what they build is not known.
 _DRIVERS = frozenset({"make", "gmake", "just", "makers", "task", "mage", "earthly", "bazel"})
-_SCRIPT_NAME = re.compile(r"(?:^|[-_./])(?:build|compile|release|dist|cargo)[-_.\w]*$")
+_SCRIPT_NAME = lazy_re(r"(?:^|[-_./])(?:build|compile|release|dist|cargo)[-_.\w]*$")
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
 
 
@@ -841,12 +842,10 @@ def _shown(argv: list[str]) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-_GLOB = re.compile(r"[*?\[]")
+_GLOB = lazy_re(r"[*?\[]")
 # What cargo leaves in target/ besides binaries: libraries, debug info, dep-info, and
 # the directories of intermediate artifacts.
-_NOT_BINARY = re.compile(
-    r"\.(?:so(?:\.\d+)*|dylib|dll|lib|a|rlib|rmeta|d|dwp|pdb|dSYM|debug|o|exp)$"
-)
+_NOT_BINARY = lazy_re(r"\.(?:so(?:\.\d+)*|dylib|dll|lib|a|rlib|rmeta|d|dwp|pdb|dSYM|debug|o|exp)$")
 _INTERMEDIATE_DIRS = frozenset({"deps", "build", "incremental", ".fingerprint"})
 # Directories every distribution image has; BuildKit copies a file *into* one.
 _BIN_DIRS = frozenset(

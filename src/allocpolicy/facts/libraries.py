@@ -18,6 +18,7 @@ import posixpath
 import re
 from functools import lru_cache
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import record
 
 __all__ = [
@@ -223,7 +224,7 @@ _TRIPLETS = {
 _32_BIT = frozenset({"armv7", "arm", "armhf", "i686", "i586", "i386"})
 _MERGED_USR = ("debian-", "ubuntu-", "fedora", "rhel", "amazonlinux")
 
-_LIB_RE = re.compile(r"^lib(mimalloc|jemalloc|tcmalloc)(?:[-_][a-z_]+)?\.so(?:\.\d+)*$")
+_LIB_RE = lazy_re(r"^lib(mimalloc|jemalloc|tcmalloc)(?:[-_][a-z_]+)?\.so(?:\.\d+)*$")
 _PACKAGE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^(lib)?mimalloc"), "mimalloc"),
     (re.compile(r"^(lib)?jemalloc"), "jemalloc"),
@@ -233,7 +234,7 @@ _PACKAGE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 # apt "pkg=1.2", apk "pkg~2.2"/"pkg>=2", dnf "pkg-2.1.2", "pkg:amd64"
-_PIN_RE = re.compile(r"[=<>~:].*$")
+_PIN_RE = lazy_re(r"[=<>~:].*$")
 
 
 def debian_triplet(arch: str = "x86_64") -> str:

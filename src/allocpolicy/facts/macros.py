@@ -18,8 +18,7 @@ only files that mention a macro's name.
 
 from __future__ import annotations
 
-import re
-
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import record, replace
 from allocpolicy.facts import allocators
 from allocpolicy.parsing.cfg import conj
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 
 MAX_ROUNDS = 4  # macro calling macro calling macro ...: deeper is not followed
 # A call of a macro named like an allocator: `enable_jemalloc!()`, `use_mimalloc! {}`
-_ALLOC_CALL = re.compile(rb"alloc\w*\s*!\s*[({\[]")
+_ALLOC_CALL = lazy_re(rb"alloc\w*\s*!\s*[({\[]")
 
 
 @record(frozen=True)
@@ -245,7 +244,7 @@ def _note_unreadable(repo: Repo, out: list[tuple[Crate, Expansion]]) -> None:
                     crate.unread_macros.append((rel, call.line, why))
 
 
-_MACRO_USE = re.compile(rb"#\[\s*macro_use\s*\]\s*(?:pub\s+)?extern\s+crate\s+(\w+)")
+_MACRO_USE = lazy_re(rb"#\[\s*macro_use\s*\]\s*(?:pub\s+)?extern\s+crate\s+(\w+)")
 
 
 def _macro_use_crates(data: bytes) -> list[str]:

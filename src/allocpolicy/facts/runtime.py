@@ -14,8 +14,7 @@ a dynamically linked glibc binary cannot.
 
 from __future__ import annotations
 
-import re
-
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import replace
 from allocpolicy.facts.images import GLIBC, MUSL, STATIC
 
@@ -26,15 +25,15 @@ if TYPE_CHECKING:
 
 __all__ = ["copied_loader", "runtime_proof", "with_copied_loader"]
 
-_GLIBC_PATH = re.compile(
+_GLIBC_PATH = lazy_re(
     r"(?:^|/)(?:ld-linux[\w.-]*\.so[\d.]*|ld64\.so\.[12]|libc\.so\.6)$"
     r"|(?:^|/)lib/[a-z0-9_]+-linux-gnu[a-z]*(?:/|$)"
     r"|^/?(?:usr/)?lib64(?:/|$)"
 )
-_MUSL_PATH = re.compile(r"(?:^|/)ld-musl-[\w]+\.so\.1$")
+_MUSL_PATH = lazy_re(r"(?:^|/)ld-musl-[\w]+\.so\.1$")
 # Where the ldd idiom puts the libraries: the root, or a library directory.
-_LIBRARY_DEST = re.compile(r"^/?(?:$|(?:usr/)?lib(?:64|/|$))")
-_LDD = re.compile(r"(?:^|[\s;&|(`])ldd\s")
+_LIBRARY_DEST = lazy_re(r"^/?(?:$|(?:usr/)?lib(?:64|/|$))")
+_LDD = lazy_re(r"(?:^|[\s;&|(`])ldd\s")
 
 
 def with_copied_loader(facts: StageFacts, stages: list[StageFacts]) -> None:

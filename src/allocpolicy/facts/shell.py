@@ -29,8 +29,8 @@ command.
 from __future__ import annotations
 
 import posixpath
-import re
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 from allocpolicy.parsing.bash import (
     LIT,
@@ -150,8 +150,8 @@ class _State:
 _WRAPPERS = frozenset({"exec", "sudo", "time", "nice", "nohup", "command"})
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh"})
 _DECLARE = frozenset({"export", "declare", "typeset", "local", "readonly"})
-_NAME = re.compile(r"[A-Za-z_]\w*\Z")
-_IFS = re.compile(r"[ \t\n]+")
+_NAME = lazy_re(r"[A-Za-z_]\w*\Z")
+_IFS = lazy_re(r"[ \t\n]+")
 
 
 class _Run:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import record
 from allocpolicy.facts.images import GLIBC, MUSL, ImageInfo
 from allocpolicy.facts.triples import arch_from_platform, triple_for
@@ -44,10 +45,10 @@ _MANAGERS = {
     "tdnf": "dnf",
     "zypper": "zypper",
 }
-_RUST_PACKAGE = re.compile(r"(?:rust|rustc|cargo)(?:-(?:\d[\d.]*|web|all|toolset))?")
-_VERSION_SPEC = re.compile(r"[~=<>@]")  # apk `rust~1.80`, apt `cargo=1.2`, `rust>=1.80`
-_RUSTUP_URL = re.compile(r"sh\.rustup\.rs|/rustup-init(?:\.sh)?$")
-_DIST_TRIPLE = re.compile(r"/dist/(?P<arch>[^/]+)-unknown-linux-(?P<env>gnu|musl)[^/]*/rustup-init")
+_RUST_PACKAGE = lazy_re(r"(?:rust|rustc|cargo)(?:-(?:\d[\d.]*|web|all|toolset))?")
+_VERSION_SPEC = lazy_re(r"[~=<>@]")  # apk `rust~1.80`, apt `cargo=1.2`, `rust>=1.80`
+_RUSTUP_URL = lazy_re(r"sh\.rustup\.rs|/rustup-init(?:\.sh)?$")
+_DIST_TRIPLE = lazy_re(r"/dist/(?P<arch>[^/]+)-unknown-linux-(?P<env>gnu|musl)[^/]*/rustup-init")
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
 
 

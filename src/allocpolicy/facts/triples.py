@@ -9,7 +9,7 @@ Alpine's ``x86_64-alpine-linux-musl`` ...) now defaults to dynamic linking.
 
 from __future__ import annotations
 
-import re
+from allocpolicy._lazyre import lazy_re
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -47,9 +47,9 @@ LEGACY_STATIC_MUSL: frozenset[str] = frozenset(
 )
 
 # cargo-zigbuild accepts x86_64-unknown-linux-gnu.2.17 (glibc version suffix).
-_ZIG_SUFFIX_RE = re.compile(r"^(?P<triple>.*-gnu[a-z0-9_]*)\.\d+(?:\.\d+)*$")
+_ZIG_SUFFIX_RE = lazy_re(r"^(?P<triple>.*-gnu[a-z0-9_]*)\.\d+(?:\.\d+)*$")
 # Last +crt-static / -crt-static wins, as rustc applies target features in order.
-_CRT_STATIC_RE = re.compile(r"([+-])crt-static\b")
+_CRT_STATIC_RE = lazy_re(r"([+-])crt-static\b")
 
 _ARCH_FAMILY: tuple[tuple[str, str], ...] = (
     # (prefix, target_arch); the first matching prefix wins
@@ -270,7 +270,7 @@ _PLATFORM_TARGETS: tuple[str, ...] = tuple(
     )
 )
 # What the RUN reader and the justfile reader leave of a value they do not know.
-_UNKNOWN_PART = re.compile(r"\$\{[^{}]*\}|\$\([^()]*\)|\$[A-Za-z_]\w*")
+_UNKNOWN_PART = lazy_re(r"\$\{[^{}]*\}|\$\([^()]*\)|\$[A-Za-z_]\w*")
 
 
 def candidate_triples(written: str) -> tuple[str, ...]:
@@ -288,7 +288,7 @@ def candidate_triples(written: str) -> tuple[str, ...]:
     return tuple(t for t in _PLATFORM_TARGETS if fnmatch.fnmatchcase(t, pattern.lower()))
 
 
-_TRIPLE_COMPONENT_RE = re.compile(r"^[a-z0-9_]+(?:-[a-z0-9_.]+){2,3}$")
+_TRIPLE_COMPONENT_RE = lazy_re(r"^[a-z0-9_]+(?:-[a-z0-9_.]+){2,3}$")
 
 
 def _looks_like_triple(component: str) -> bool:

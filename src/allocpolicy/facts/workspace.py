@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 from allocpolicy.parsing.cargo import Dependency, Manifest
 from allocpolicy.parsing.cfg import conj
@@ -167,7 +168,7 @@ def _matcher(patterns: list[str]) -> Callable[[str], bool]:
     return lambda rel: rel in literal or (rx is not None and rx.match(rel) is not None)
 
 
-_MOD_DECL = re.compile(rb"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", re.M)
+_MOD_DECL = lazy_re(rb"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", re.M)
 
 
 def classify_static(crate: Crate, file: str, lib_mods: frozenset[str]) -> tuple[str | None, bool]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import record
 from allocpolicy.engine import PendingFix, ScanResult
 from allocpolicy.facts.catalog import (
@@ -432,8 +433,8 @@ def _in_features(crate: Any, key: str) -> bool:
     )
 
 
-_USE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?use\s+(?:::)?(\w+)(.*?);\s*(?://.*)?$")
-_EXTERN = re.compile(r"^\s*extern\s+crate\s+(\w+)(?:\s+as\s+(\w+))?\s*;\s*(?://.*)?$")
+_USE = lazy_re(r"^\s*(?:pub(?:\([^)]*\))?\s+)?use\s+(?:::)?(\w+)(.*?);\s*(?://.*)?$")
+_EXTERN = lazy_re(r"^\s*extern\s+crate\s+(\w+)(?:\s+as\s+(\w+))?\s*;\s*(?://.*)?$")
 
 
 def _use_lines(

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy.facts.libraries import allocator_of_library, package_allocator
 from allocpolicy.facts.shell import commands, installed_packages
 from allocpolicy.fixes.edits import replace_lines
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from allocpolicy.facts.catalog import LdPreloadSubject
 
 # `(?<![\w-])`: MY_LD_PRELOAD=... is another variable.
-_ASSIGN = re.compile(r"""(?:\benv\s+)?(?<![\w-])LD_PRELOAD=("[^"]*"|'[^']*'|\S+)\s*""")
+_ASSIGN = lazy_re(r"""(?:\benv\s+)?(?<![\w-])LD_PRELOAD=("[^"]*"|'[^']*'|\S+)\s*""")
 _INSTALL = {
     "apt": "RUN apt-get update && apt-get install -y --no-install-recommends {pkg} && rm -rf /var/lib/apt/lists/*",
     "apk": "RUN apk add --no-cache {pkg}",

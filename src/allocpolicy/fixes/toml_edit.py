@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import record
 from allocpolicy.fixes.edits import line_diff
 from allocpolicy.model import Edit
@@ -50,8 +51,8 @@ class AddKey:
         return {k.replace("_", "-"): v for k, v in self.items}
 
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_PLAIN_STRING = re.compile(r"[A-Za-z0-9 ._+*^~<>=,-]*")  # needs no escape in a basic string
+_BARE_KEY = lazy_re(r"[A-Za-z0-9_-]+")
+_PLAIN_STRING = lazy_re(r"[A-Za-z0-9 ._+*^~<>=,-]*")  # needs no escape in a basic string
 
 
 def _scalar(v: str | bool) -> str | None:

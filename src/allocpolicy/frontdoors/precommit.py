@@ -15,6 +15,7 @@ import posixpath
 import re
 from pathlib import Path
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 from allocpolicy.config import Config, load_config
 from allocpolicy.discovery import (
@@ -38,8 +39,8 @@ if TYPE_CHECKING:
 # Rules whose finding sits in one file but is caused by another of the same crate
 # (a static deleted from main.rs makes the Cargo.toml dependency unwired).
 CROSS_FILE_RULES = frozenset({"AP005", "AP006", "AP009", "AP010"})
-_NAME = re.compile(rb'^\s*name\s*=\s*"([^"]+)"', re.M)
-_MENTION = re.compile(r"(?:-p|--package|--bin)[ =]+([\w.-]+)|/release/([\w.-]+)")
+_NAME = lazy_re(rb'^\s*name\s*=\s*"([^"]+)"', re.M)
+_MENTION = lazy_re(r"(?:-p|--package|--bin)[ =]+([\w.-]+)|/release/([\w.-]+)")
 
 
 @record
@@ -257,7 +258,7 @@ def _kind_of(rel: str) -> str | None:
 # plain wildcards (`*` crosses `/`): git matches them much faster than `:(glob)`; the
 # .gitignore files decide which Containerfiles count, so the word cache's key has them
 _CONTAINERFILE_SPECS = ("*ockerfile*", "*ontainerfile*", ".gitignore", "*/.gitignore")
-_TOKEN = re.compile(rb"[A-Za-z0-9_.+-]+")
+_TOKEN = lazy_re(rb"[A-Za-z0-9_.+-]+")
 _REGULAR = ("100644", "100755")  # file modes whose blob is the file's bytes
 _DIFFERS = ("\0C ", " 120000 ", " 160000 ")  # what marks an entry whose file is not its blob
 

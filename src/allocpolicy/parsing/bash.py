@@ -28,6 +28,7 @@ from __future__ import annotations
 import _thread
 import re
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -147,7 +148,7 @@ def parse(script: str) -> Seq:
 
 # `# why` in backticks comments one line of a long install list; bash expands it to
 # nothing, but tree-sitter-bash reads the comment on past the closing backtick.
-_BACKTICK_COMMENT = re.compile(r"`[ \t]*#[^`\n]*`")
+_BACKTICK_COMMENT = lazy_re(r"`[ \t]*#[^`\n]*`")
 
 
 def _grammar(script: str) -> Seq:
@@ -165,10 +166,10 @@ def _grammar(script: str) -> Seq:
 # Words of letters, digits, `_./:=+,@%^~*-` and `$NAME`/`${NAME}`; operators between.
 # `*` (the grammar reads a glob as literal text, as bash leaves it until run time) is in
 # `rm -rf /var/lib/apt/lists/*`, the last line of most Debian-based RUN scripts.
-_PLAIN = re.compile(r"(?:[\w./:=+,@%^~* \t-]|&&|\|\||[;&|]|\$\{?[A-Za-z_]\w*\}?)*")
-_TOKEN = re.compile(r"&&|\|\||[;&|]|[^\s;&|]+")
-_VARREF = re.compile(r"\$\{[A-Za-z_]\w*\}|\$[A-Za-z_]\w*")
-_ASSIGN = re.compile(r"[A-Za-z_]\w*=")
+_PLAIN = lazy_re(r"(?:[\w./:=+,@%^~* \t-]|&&|\|\||[;&|]|\$\{?[A-Za-z_]\w*\}?)*")
+_TOKEN = lazy_re(r"&&|\|\||[;&|]|[^\s;&|]+")
+_VARREF = lazy_re(r"\$\{[A-Za-z_]\w*\}|\$[A-Za-z_]\w*")
+_ASSIGN = lazy_re(r"[A-Za-z_]\w*=")
 _RESERVED = frozenset(
     [
         "if",
@@ -319,8 +320,8 @@ _SKIPPED = frozenset(
     }
 )
 _DECLARATIONS = frozenset({"declaration_command", "unset_command"})
-_UNQUOTE = re.compile(r"\\(.)", re.S)
-_DQ_UNQUOTE = re.compile(r'\\([$`"\\\n])')
+_UNQUOTE = lazy_re(r"\\(.)", re.S)
+_DQ_UNQUOTE = lazy_re(r'\\([$`"\\\n])')
 _ANSI = {"n": "\n", "t": "\t", "\\": "\\", "'": "'", '"': '"', "r": "\r", "e": "\x1b", "a": "\a"}
 
 
@@ -598,7 +599,7 @@ def _add(node: Node | None, items: list[Node], ops: list[str]) -> None:
         ops.append(";")
 
 
-_NAME = re.compile(r"[A-Za-z_]\w*")
+_NAME = lazy_re(r"[A-Za-z_]\w*")
 
 
 def _dangling_dollar(word: Word) -> bool:

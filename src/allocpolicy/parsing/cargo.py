@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 from allocpolicy.parsing.toml_lines import TomlIndex, index_toml
 
@@ -11,14 +10,14 @@ TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from typing import Any
 
-_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
+_TOML_POS = lazy_re(r"\(at line (\d+), column (\d+)\)")
 
 # cargo's TOML parser stops at 80 nested arrays/inline tables ("cannot recurse further;
 # max recursion depth met", checked with cargo 1.95); tomllib recurses per level and a
 # few hundred levels end in RecursionError. So deeper is malformed, for both.
 MAX_TOML_DEPTH = 80
 # Strings and comments, whose brackets do not nest, or one bracket.
-_TOML_TOKEN = re.compile(
+_TOML_TOKEN = lazy_re(
     r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}]'
 )
 

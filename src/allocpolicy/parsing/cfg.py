@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import record
 
 __all__ = [
@@ -219,7 +220,7 @@ class _Tok:
     offset: int
 
 
-_IDENT_RE = re.compile(r"[^\W\d]\w*")
+_IDENT_RE = lazy_re(r"[^\W\d]\w*")
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", "0": "\0", "'": "'", '"': '"'}
 
 

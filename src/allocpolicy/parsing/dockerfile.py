@@ -32,6 +32,7 @@ import sys
 from collections.abc import Mapping, Sequence, Set
 from types import MappingProxyType
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 from allocpolicy.parsing.expand import Expander, ExpansionError
 
@@ -156,13 +157,13 @@ class Dockerfile:
 
 # --- small helpers -----------------------------------------------------------
 
-_DIRECTIVE_RE = re.compile(r"^\s*#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
+_DIRECTIVE_RE = lazy_re(r"^\s*#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
 _HEREDOC_KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
-_HEREDOC_WORD_RE = re.compile(r"^(\d*)<<(-?)([^<-][^<]*)$")
-_RAW_WORD_RE = re.compile(r"""(?:[^\s"'\\]|\\.|\\$|"(?:[^"\\]|\\.|\\$)*"?|'[^']*'?)+""", re.S)
-_NEEDS_SHLEX_RE = re.compile(r"[\"'\\]")
-_KEYWORD_RE = re.compile(r"(\S*)(\s*)(.*)", re.S)
+_HEREDOC_WORD_RE = lazy_re(r"^(\d*)<<(-?)([^<-][^<]*)$")
+_RAW_WORD_RE = lazy_re(r"""(?:[^\s"'\\]|\\.|\\$|"(?:[^"\\]|\\.|\\$)*"?|'[^']*'?)+""", re.S)
+_NEEDS_SHLEX_RE = lazy_re(r"[\"'\\]")
+_KEYWORD_RE = lazy_re(r"(\S*)(\s*)(.*)", re.S)
 # Platform ARGs BuildKit defines by itself; an unset one in --platform is normal.
 _AUTOMATIC_ARGS = frozenset(
     {
@@ -208,7 +209,7 @@ def _raw_words(text: str) -> list[tuple[int, int]]:
 
 _NO_FLAGS: Mapping[str, str] = MappingProxyType({})
 
-_PLAIN_WORD_RE = re.compile(r"[^\s\"'\\`]+")
+_PLAIN_WORD_RE = lazy_re(r"[^\s\"'\\`]+")
 
 
 def _split_flags(value: str, escape: str = "\\") -> tuple[list[tuple[str, str]], str]:
@@ -264,7 +265,7 @@ def _flag_word(text: str, i: int, escape: str) -> tuple[str, int]:
 
 
 _JSON_KEYWORDS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"})
-_WHITESPACE_RE = re.compile(r"[\t\v\f\r ]+")
+_WHITESPACE_RE = lazy_re(r"[\t\v\f\r ]+")
 
 
 def _check_arguments(keyword: str, args: str, escape: str, line: int) -> None:

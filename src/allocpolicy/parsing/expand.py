@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import re
 
+from allocpolicy._lazyre import lazy_re
+
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from collections.abc import Container, Mapping
@@ -82,7 +84,7 @@ class _Malformed(Exception):
 
 # A name after `$`, as BuildKit reads it: digits (positional), one special
 # parameter character, or a letter/underscore followed by letters, digits, `_`.
-_NAME = re.compile(r"\d+|[@*#?$!-]|[^\W\d]\w*")
+_NAME = lazy_re(r"\d+|[@*#?$!-]|[^\W\d]\w*")
 _SET, _UNSET, _UNKNOWN = 0, 1, 2
 _STAR, _ANY = 0, 1  # pattern tokens; literal characters are str
 
@@ -537,7 +539,7 @@ def _replace_first(pat: _Pattern, value: str, replacement: str, exp: Expander) -
     return value[: found[0]] + replacement + value[found[1] :]
 
 
-_GROUP = re.compile(r"\{(\w+)\}|(\w+)")
+_GROUP = lazy_re(r"\{(\w+)\}|(\w+)")
 
 
 def _template(replacement: str) -> list[str | None]:

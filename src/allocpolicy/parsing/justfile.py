@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 
 UNKNOWN = "$(false)"  # a command substitution: an unknown value for the shell reader
@@ -128,7 +129,7 @@ class Justfile:
 
 # ---------------------------------------------------------------- lexing
 
-_TOKEN = re.compile(
+_TOKEN = lazy_re(
     r"""(?P<ws>[ \t]+|\\\r?\n)
     |(?P<comment>\#[^\n]*)
     |(?P<nl>\r?\n)
@@ -244,7 +245,7 @@ _FIELD_2 = (  # the host line's second field: `cut -d' ' -f2`, `awk '{print $2}'
     r"(?:cut (?:-d ?['\"] ['\"] ?-f ?2|-f ?2 -d ?['\"] ['\"])"
     r"|awk ['\"]\{ ?print \$2;? ?\}['\"])"
 )
-_HOST_QUERY = re.compile(
+_HOST_QUERY = lazy_re(
     rf"{_RUSTC} --print[ =]host-tuple"
     rf"|{_RUSTC} {_VERBOSE} \| (?:"
     rf"sed -n {_Q}s(?P<d>[|/#]|:)\^?host: ?(?P=d)(?P=d)p{_Q}"  # sed -n 's|host: ||p'
@@ -631,7 +632,7 @@ def _body(r: Recipe, lines: list[str], i: int) -> int:
     return i
 
 
-_INTERPOLATION = re.compile(r"\{\{\{\{|\{\{")
+_INTERPOLATION = lazy_re(r"\{\{\{\{|\{\{")
 
 
 def _fragments(line: str) -> list[str | _Expr]:
@@ -793,7 +794,7 @@ def _decide(cond: _Compare, scope: _Scope, local: dict[str, str], depth: int) ->
     return (left == right) == (cond.op == "==")
 
 
-_MARKER = re.compile(re.escape(UNKNOWN) + "|" + re.escape(UNKNOWN_HOST))
+_MARKER = lazy_re(re.escape(UNKNOWN) + "|" + re.escape(UNKNOWN_HOST))
 
 
 def _could_be(partial: str, known: str) -> bool:
@@ -926,9 +927,9 @@ def _overrides(jf: Justfile, argv: list[str], into: dict[str, str]) -> list[str]
     return None if rest[:1] and rest[0].startswith("-") else rest
 
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_NAME = lazy_re(r"[A-Za-z_][A-Za-z0-9_-]*")
 # What the RUN reader leaves of a value it does not know: `$NAME`, `${…}`, `$(…)`, `…`
-_SHELL_UNKNOWN = re.compile(r"\$\{[^{}]*\}|\$\([^()]*\)|\$[A-Za-z_]\w*|`[^`]*`")
+_SHELL_UNKNOWN = lazy_re(r"\$\{[^{}]*\}|\$\([^()]*\)|\$[A-Za-z_]\w*|`[^`]*`")
 
 
 def _shell_value(value: str) -> str:
@@ -1074,7 +1075,7 @@ def _evaluate_line(
 
 # ---------------------------------------------------------------- positional arguments
 
-_POSITIONAL = re.compile(r"\"\$@\"|\"\$\{@\}\"|\$\{(\d+|[@*#])\}|\$(\d|[@*#])")
+_POSITIONAL = lazy_re(r"\"\$@\"|\"\$\{@\}\"|\$\{(\d+|[@*#])\}|\$(\d|[@*#])")
 
 
 def _positional(line: str, name: str, args: list[str]) -> str:
@@ -1139,8 +1140,8 @@ def _quoting(text: str, state: str) -> tuple[str, bool]:
     return state, False
 
 
-_SAFE = re.compile(r"[\w@%+=:,./-]+")
-_LIVE = re.compile(r"(\$\([^()]*\)|\$\{[^{}]*\}|\$[A-Za-z_]\w*)")
+_SAFE = lazy_re(r"[\w@%+=:,./-]+")
+_LIVE = lazy_re(r"(\$\([^()]*\)|\$\{[^{}]*\}|\$[A-Za-z_]\w*)")
 
 
 def quote(word: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 
 UNKNOWN = "$(false)"  # a command substitution: an unknown value for the shell reader
@@ -23,14 +24,12 @@ MAX_DEPTH = 16  # nested variable references and prerequisite chains
 MAX_LINES = 256  # recipe lines one `make` call yields
 MAX_CHARS = 64 * 1024  # characters and references one call may expand: `A = $(B)$(B)` doubles
 
-_ASSIGN = re.compile(
-    r"^(?:(?:export|override)\s+)*([A-Za-z_][\w.-]*)\s*(\?=|::?:?=|\+=|!=|=)\s?(.*)$"
-)
-_RULE = re.compile(r"^([^:=#\t][^:=#]*?)\s*::?\s*(?!=)([^;=]*?)(?:;\s*(.*))?$")
-_REF = re.compile(r"\$(?:\(([^()$]*)\)|\{([^{}$]*)\}|([@<^*?%$]))")
+_ASSIGN = lazy_re(r"^(?:(?:export|override)\s+)*([A-Za-z_][\w.-]*)\s*(\?=|::?:?=|\+=|!=|=)\s?(.*)$")
+_RULE = lazy_re(r"^([^:=#\t][^:=#]*?)\s*::?\s*(?!=)([^;=]*?)(?:;\s*(.*))?$")
+_REF = lazy_re(r"\$(?:\(([^()$]*)\)|\{([^{}$]*)\}|([@<^*?%$]))")
 _IFS = frozenset({"ifeq", "ifneq", "ifdef", "ifndef"})
 _SKIP = frozenset({"include", "-include", "sinclude", "define", "endef", "export", "unexport"})
-_STRIP = re.compile(r"^\$\(strip\s+(.*)\)$", re.S)
+_STRIP = lazy_re(r"^\$\(strip\s+(.*)\)$", re.S)
 
 
 @record

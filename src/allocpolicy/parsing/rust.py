@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 from allocpolicy.parsing.cfg import CfgError, CfgExpr, conj, disj, negate, parse_cfg
 from allocpolicy.parsing.rust_needle import NEEDLE as _NEEDLE
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 _BOM = b"\xef\xbb\xbf"
-_DIRECTIVE_RE = re.compile(rb"allocpolicy\s*:\s*(ignore-file|ignore)\s*\[([^\]\n]*)\]")
+_DIRECTIVE_RE = lazy_re(rb"allocpolicy\s*:\s*(ignore-file|ignore)\s*\[([^\]\n]*)\]")
 _COMMENTS = frozenset({"line_comment", "block_comment"})
 # Leaves in which a needle is just text, never code.
 _TEXTUAL = frozenset(

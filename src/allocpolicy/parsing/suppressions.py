@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 
-_DIRECTIVE = re.compile(r"(?:#|//)\s*allocpolicy:\s*(ignore|ignore-file)\[([^\]]*)\]")
+_DIRECTIVE = lazy_re(r"(?:#|//)\s*allocpolicy:\s*(ignore|ignore-file)\[([^\]]*)\]")
 
 
 @record

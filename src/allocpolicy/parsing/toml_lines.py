@@ -9,11 +9,10 @@ arrays well enough to keep line numbers right in real manifests.
 
 from __future__ import annotations
 
-import re
-
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 
-_BARE = re.compile(r"[A-Za-z0-9_-]+")
+_BARE = lazy_re(r"[A-Za-z0-9_-]+")
 
 
 def split_key(text: str) -> tuple[str, ...] | None:
