@@ -43,3 +43,17 @@ def run_allocpolicy(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=30,
         check=False,
     )
+
+
+def main_without_importing(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`allocpolicy ARGS` in a fresh interpreter that exits 3 if it imported `module`
+    (start-up cost: what a short run must not load); otherwise main's exit code."""
+    code = (
+        "import sys\nfrom allocpolicy.cli import main\n"
+        f"code = main({list(args)!r})\n"
+        f"if {module!r} in sys.modules:\n"
+        f"    print({module!r} + ' imported', file=sys.stderr)\n"
+        "    sys.exit(3)\n"
+        "sys.exit(code)"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

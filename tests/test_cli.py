@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import MIMALLOC_DEP, STATIC, cargo, write_tree
+from helpers import MIMALLOC_DEP, STATIC, cargo, main_without_importing, write_tree
 
 from allocpolicy.cli import main
 
@@ -198,12 +198,7 @@ def test_module_entry_point_exits_with_main_s_code_and_flushed_output():
 
 
 def test_a_local_scan_does_not_import_pygithub():
-    code = (
-        "import sys\nfrom allocpolicy.cli import main\n"
-        f"code = main(['scan', {str(EXAMPLES / 'clean')!r}])\n"
-        "assert 'github' not in sys.modules, 'PyGithub imported by a local scan'\nsys.exit(code)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    proc = main_without_importing("github", "scan", str(EXAMPLES / "clean"))
     assert proc.returncode == 0, proc.stderr
 
 
@@ -212,12 +207,7 @@ def test_a_scan_that_offers_mimalloc_shows_the_fix_without_loading_tomlkit(tmp_p
     # made on lines (checked against tomlkit by tests/fixes/test_toml_edit.py), so the
     # most common finding costs no tomlkit import (~30 ms of a one-service scan)
     shutil.copytree(EXAMPLES / "alpine-no-mimalloc", tmp_path / "repo")
-    code = (
-        "import sys\nfrom allocpolicy.cli import main\n"
-        f"code = main(['scan', {str(tmp_path / 'repo')!r}, '--format', 'json'])\n"
-        "assert 'tomlkit' not in sys.modules, 'tomlkit imported'\nsys.exit(code)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    proc = main_without_importing("tomlkit", "scan", str(tmp_path / "repo"), "--format", "json")
     assert proc.returncode == 1, proc.stderr
     fixes = [f["fix"] for f in json.loads(proc.stdout)["findings"] if f["rule"] == "AP001"]
     assert fixes and all(f is not None for f in fixes)

@@ -7,13 +7,11 @@ regression fails the test instead of stalling the suite.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import main_without_importing, write_tree
 from helpers import run_allocpolicy as allocpolicy
-from helpers import write_tree
 
 from allocpolicy.cli import main
 from allocpolicy.policy import bounds
@@ -202,10 +200,5 @@ def test_patterns_search_the_fact_as_the_condition_language_says(tmp_path: Path)
 
 def test_a_scan_with_the_shipped_policy_does_not_import_re2() -> None:
     # start-up time: only a policy with a `matches` test pays for the import
-    code = (
-        "import sys\nfrom allocpolicy.cli import main\n"
-        f"code = main(['scan', {str(EXAMPLE)!r}])\n"
-        "assert 're2' not in sys.modules, 're2 imported'\nsys.exit(code)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    done = main_without_importing("re2", "scan", str(EXAMPLE))
     assert done.returncode == 1, done.stderr
