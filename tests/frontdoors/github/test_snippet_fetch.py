@@ -3,7 +3,7 @@ more than that.
 
 ``git_diff`` (diffmap.py) asks for ``git diff base...head``: the diff from the merge base,
 which is what GitHub shows. It needs the merge base in the clone. With only the two tips
-(``--depth=1`` each) that diff fails, and the fallback ``git diff base head`` also shows,
+(``--depth=1`` each) that diff fails, and ``git diff base head`` would also show,
 reversed, every change the base branch made since the PR branched. So the step fetches
 the base commit, then deepens both tips until they meet. Here a PR branched 150 commits
 behind its base: the step's script, run in a clone as actions/checkout leaves it, must
@@ -109,14 +109,15 @@ def test_fetch_step_gives_the_merge_base_diff_from_a_shallow_clone(tmp_path, ori
     ]
 
 
-def test_the_two_tips_alone_give_the_wrong_diff(tmp_path, origin):
-    """Why the step deepens: with only `--depth=1` of each tip there is no merge base, and
-    the diff holds main's own change (the `edition` line, as if the PR removed it)."""
+def test_the_two_tips_alone_give_no_local_diff_rather_than_a_wrong_one(tmp_path, origin):
+    """Why the step deepens: with only `--depth=1` of each tip there is no merge base.
+    The two-dot diff of the tips holds main's own change (the `edition` line, as if the PR
+    removed it); git_diff must not offer it: no local diff, so nothing anchors on a line
+    the PR never touched."""
     repo, base, head = origin
     ws = checkout(repo, head, tmp_path / "ws")
     git(ws, "fetch", "-q", "--no-tags", "--depth=1", "origin", base)
-    local = git_diff(ws, base, head)
-    right = git_diff(repo, base, head)
-    assert local is not None and right is not None and local != right
-    # base line 4 is main's `edition = "2021"`: not in the PR's diff, yet "removed" here
-    assert 4 in local["Cargo.toml"].left and 4 not in right["Cargo.toml"].left
+    two_dot = git(ws, "diff", base, head, "--", "Cargo.toml")
+    assert '-edition = "2021"' in two_dot  # the wrong diff a two-dot retry would give
+    assert git_diff(ws, base, head) is None
+    assert git_diff(repo, base, head) is not None  # the full clone has the merge base

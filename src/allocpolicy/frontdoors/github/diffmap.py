@@ -190,9 +190,12 @@ def git_diff(
 
     External diff drivers and textconv filters are switched off so that nothing
     configured for the PR's files runs. Returns None when git cannot produce it
-    (e.g. a shallow clone without the merge base).
+    (e.g. a shallow clone without the merge base). There is no two-dot retry: without
+    the merge base, ``git diff base head`` also shows every change the base branch made
+    since the PR branched, reversed, and comments would anchor on lines the PR never
+    touched; no local diff is the honest answer ("fetch more history").
     """
-    base_cmd = [
+    cmd = [
         "git",
         "-c",
         "core.quotepath=off",
@@ -204,17 +207,16 @@ def git_diff(
         "--no-textconv",
         "--find-renames",
         "--unified=3",
+        f"{base}...{head}",
     ]
-    tail = ["--", *paths] if paths else []
-    for revs in ([f"{base}...{head}"], [base, head]):
-        try:
-            proc = subprocess.run(
-                base_cmd + revs + tail, capture_output=True, timeout=120, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        if proc.returncode == 0:
-            # bytes, not text mode: universal newlines would drop a CRLF file's CRs,
-            # which its suggestions must keep (GitHub's own patches keep them)
-            return split_git_diff(proc.stdout.decode("utf-8", "replace"))
+    if paths:
+        cmd += ["--", *paths]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode == 0:
+        # bytes, not text mode: universal newlines would drop a CRLF file's CRs,
+        # which its suggestions must keep (GitHub's own patches keep them)
+        return split_git_diff(proc.stdout.decode("utf-8", "replace"))
     return None
