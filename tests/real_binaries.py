@@ -1,9 +1,9 @@
 """Real binaries nobody here wrote, fetched from the package registries and cached.
 
 Each comes from its registry's ordinary client at a pinned version (pip for the ruff
-wheels, apt-get for Debian's allocator libraries, npm pack for oxlint's Node addons)
-or from the local cargo (a
-hello-world, dynamic and +crt-static), into ~/.cache/allocpolicy-tests
+wheels, apt-get for Debian's allocator libraries, npm pack for oxlint's Node addons and
+biome's executables) or from the local cargo (a hello-world, dynamic and +crt-static),
+into ~/.cache/allocpolicy-tests
 ($ALLOCPOLICY_TEST_CACHE), once. When one cannot be had, its tests skip with the
 reason, except under CI (CI=true), where a skip would hide an unchecked artifact:
 there they fail.
@@ -26,6 +26,8 @@ LIBJEMALLOC = ("libjemalloc2", "5.3.0-1", "usr/lib/x86_64-linux-gnu/libjemalloc.
 LIBMIMALLOC = ("libmimalloc2.0", "2.0.9+ds-2", "usr/lib/x86_64-linux-gnu/libmimalloc.so.2.0")
 OXLINT_GNU = ("@oxlint/linux-x64-gnu", "1.43.0", "package/oxlint.linux-x64-gnu.node")
 OXLINT_MUSL = ("@oxlint/linux-x64-musl", "1.43.0", "package/oxlint.linux-x64-musl.node")
+BIOME_MUSL = ("@biomejs/cli-linux-x64-musl", "2.6.9", "package/biome")
+BIOME_GNU = ("@biomejs/cli-linux-x64", "2.6.9", "package/biome")
 
 
 def cache_dir() -> Path:

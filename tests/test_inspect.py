@@ -57,6 +57,26 @@ def test_glibc_ruff_with_jemalloc_has_no_finding(ruff_gnu: Path, tmp_path: Path)
     assert code == 0 and report["findings"] == []
 
 
+def test_biome_from_npm_musl_fails_and_glibc_passes_in_one_folder(tmp_path: Path) -> None:
+    # a folder of release binaries, as a CI job unpacks them: biome's npm builds for
+    # x86_64, both jemalloc; only the musl (static-pie) one breaks AP001
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "biome-musl").write_bytes(rb.npm(*rb.BIOME_MUSL).read_bytes())
+    (dist / "biome-gnu").write_bytes(rb.npm(*rb.BIOME_GNU).read_bytes())
+    code, report = inspect_json(dist, tmp_path)
+    facts = {
+        b["path"]: (b["linkage"], b["libc"], b["allocator"])
+        for b in report["artifacts"][0]["binaries"]
+    }
+    assert facts == {
+        "biome-gnu": ("dynamic", "glibc", "jemalloc"),
+        "biome-musl": ("static-pie", "musl", "jemalloc"),
+    }
+    assert [(f["rule"], f["path"]) for f in report["findings"]] == [("AP001", "biome-musl")]
+    assert code == 1
+
+
 def test_dynamic_glibc_hello_world_on_the_system_allocator_is_ap003(tmp_path: Path) -> None:
     code, report = inspect_json(rb.hello(static=False), tmp_path)
     assert rules(report) == ["AP003"]

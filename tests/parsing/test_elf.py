@@ -73,6 +73,34 @@ def test_crt_static_hello_world_is_static_pie_glibc() -> None:
     assert any("_dl_relocate_static_pie" in e for e in b.evidence)
 
 
+def test_biome_musl_npm_binary_is_a_stripped_static_pie_musl_rust_binary_with_jemalloc() -> None:
+    # readelf: Type DYN, FLAGS_1 "NOW PIE", no INTERP, no NEEDED, no .symtab, no .dynsym
+    # symbols; strings: "No error information" (musl), /rustc/<commit>/library/,
+    # "<jemalloc>: " messages and _RJEM_MALLOC_CONF (tikv-jemalloc-sys's prefix)
+    b = facts(rb.npm(*rb.BIOME_MUSL))
+    assert (b.linkage, b.libc, b.rust, b.allocator) == ("static-pie", "musl", True, "jemalloc")
+    assert b.elf_type == "executable" and b.interpreter is None and b.needed == []
+    assert b.stripped and b.allocator_confidence == "medium"  # strings, no symbols
+    assert any("_RJEM_MALLOC_CONF" in e for e in b.evidence)
+
+
+def test_biome_gnu_npm_binary_is_a_dynamic_glibc_rust_binary_with_jemalloc() -> None:
+    # readelf -l: interpreter /lib64/ld-linux-x86-64.so.2; -d: five NEEDED ending in
+    # libc.so.6; nm -D: malloc only imported (malloc@GLIBC_2.2.5), no je_/_rjem_ symbols
+    # exported, so the evidence is jemalloc's strings, as in the stripped musl build
+    b = facts(rb.npm(*rb.BIOME_GNU))
+    assert (b.linkage, b.libc, b.rust, b.allocator) == ("dynamic", "glibc", True, "jemalloc")
+    assert b.interpreter == "/lib64/ld-linux-x86-64.so.2"
+    assert b.needed == [
+        "libgcc_s.so.1",
+        "libpthread.so.0",
+        "libm.so.6",
+        "libdl.so.2",
+        "libc.so.6",
+    ]
+    assert b.elf_type == "executable" and not b.preload_target
+
+
 @pytest.mark.parametrize(
     ("package", "family", "soname", "needed"),
     [
