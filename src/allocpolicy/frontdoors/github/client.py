@@ -476,3 +476,35 @@ class GitHubClient:
             )
 
         self.write("issues/update-comment", fn)
+
+    # -- GraphQL (review threads; REST cannot resolve a thread or minimise a comment) ----
+    def graphql(self, what: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """``data`` of one GraphQL request, under the same retry and rate-limit policy as
+        REST. GitHub answers most refusals with HTTP 200 and an ``errors`` list: FORBIDDEN
+        (the token lacks a permission) becomes :class:`PermissionDenied`, RATE_LIMITED a
+        403 rate limit the policy waits for, anything else :class:`ApiError`."""
+
+        def fn() -> dict[str, Any]:
+            try:
+                _, data = self.gh.requester.graphql_query(query, variables)
+            except self._github_mod.GithubException as exc:
+                raise _graphql_error(exc.status, exc.data, _lower(exc.headers)) from exc
+            return dict(data.get("data") or {})
+
+        return self.policy.call(what, self._wrap(fn), write=what.startswith("mutation"))
+
+
+def _graphql_error(status: int, data: Any, headers: dict[str, str]) -> ApiError:
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not errors or not isinstance(errors, list):
+        return ApiError(status, _message(data), headers, data)
+    first = errors[0] if isinstance(errors[0], dict) else {}
+    kind = str(first.get("type", ""))
+    message = "; ".join(str(e.get("message", e)) for e in errors if isinstance(e, dict))
+    if kind == "FORBIDDEN":
+        return PermissionDenied(403, message, headers, data)
+    if kind == "RATE_LIMITED":
+        return ApiError(403, f"rate limit: {message}", headers, data)
+    if kind == "NOT_FOUND":
+        return ApiError(404, message, headers, data)
+    return ApiError(400, message, headers, data)

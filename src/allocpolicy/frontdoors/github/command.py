@@ -764,9 +764,12 @@ def _outcome_notes(outcome: ReviewOutcome) -> list[str]:
     notes.append(
         f"Review comments: {len(outcome.posted)} posted, {outcome.unchanged} unchanged, "
         f"{outcome.updated} updated, {outcome.resolved} resolved"
-        + (f", {outcome.deleted} duplicate(s) deleted." if outcome.deleted else ".")
+        + (f", {outcome.deleted} duplicate(s) deleted" if outcome.deleted else "")
+        + (f", {outcome.threads_resolved} thread(s) resolved" if outcome.threads_resolved else "")
+        + (f", {outcome.minimized} duplicate(s) minimised" if outcome.minimized else "")
+        + "."
     )
-    return notes
+    return notes + list(outcome.job_notes)
 
 
 def _step_outputs(

@@ -34,7 +34,8 @@ class Marker:
             parts.append("fps=" + ",".join(self.fps))
         # Both comment kinds are resolved by an edit: a file comment that did not say so
         # read as open again, was resolved again, and nested one more <details> each run.
-        if self.kind in ("inline", "file"):
+        if self.kind in ("inline", "file") or self.state != "open":
+            # a summary only says so when it is a duplicate another run left
             parts.append(f"state={self.state}")
         if self.attempt:
             parts.append(f"attempt={self.attempt}")

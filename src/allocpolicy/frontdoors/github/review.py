@@ -10,11 +10,14 @@ carry an allocpolicy marker. For each comment the plan wants:
 * no bot comment yet → posted (at most ``max_comments`` per run; the rest go to
   the summary comment).
 
-Open bot comments whose findings are gone are edited to the "resolved" form:
-the REST API (and the OpenAPI subset this is tested against) has no way to
-resolve a thread or minimise a review comment, so the bot rewrites its own
-comment — collapsed, marked ✅ Resolved, its suggestion disarmed. Nothing is
-ever deleted, so threads with human replies always survive.
+Open bot comments whose findings are gone are edited to the "resolved" form —
+collapsed, marked ✅ Resolved, its suggestion disarmed — and their review thread is
+resolved through GraphQL (:mod:`.threads`; REST cannot), so "require conversation
+resolution" does not block the merge. A finding that comes back gets a fresh comment:
+resolved comments are never edited or reopened. The bot's extra copies are deleted,
+or minimised as duplicates where a human replied or deletion is refused. Without
+GraphQL (the token lacks ``contents: write``) the body edit stands alone and the job
+summary says so once. Threads with human replies always survive.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from .client import (
 )
 from .diffmap import DiffMap
 from .plan import OVERFLOW, SUMMARY, Plan, PlannedComment, RuleInfo
+from .threads import PERMISSION_NOTE, Threads
 
 # create-review requests spent finding the comments GitHub rejects without saying which
 MAX_BISECT_PROBES = 12
@@ -59,6 +63,10 @@ class ReviewOutcome:
     updated: int = 0
     resolved: int = 0
     deleted: int = 0  # the bot's extra copies of one comment (concurrent runs)
+    threads_resolved: int = 0  # review threads resolved through GraphQL
+    minimized: int = 0  # duplicate comments hidden through GraphQL
+    # for the job summary only (the PR's summary comment would change with it)
+    job_notes: list[str] = field(default_factory=list)
     review_url: str | None = None
     fallback: str | None = None  # why the bot fell back to annotations
     notes: list[str] = field(default_factory=list)
@@ -115,6 +123,7 @@ class Reviewer:
         self.blocked_by_pending = False
         self.kept_line_comments = 0
         self.replied: set[int] = set()  # comments that start a thread with replies
+        self.threads = Threads(api, log)
 
     # -- helpers -------------------------------------------------------------------
     def _mine(self, user: str) -> bool:
@@ -142,6 +151,8 @@ class Reviewer:
             )
         except ApiError as exc:
             self.out.fallback = f"GitHub API error ({exc})"
+        if self.threads.refused is not None:
+            self.out.job_notes.append(PERMISSION_NOTE.format(why=self.threads.refused))
         return self.out
 
     def _run(self) -> None:
@@ -236,8 +247,16 @@ class Reviewer:
 
     def _delete(self, copies: list[ReviewComment]) -> None:
         for o in copies:
-            self.api.delete_review_comment(o.id)
-            self.out.deleted += 1
+            try:
+                self.api.delete_review_comment(o.id)
+                self.out.deleted += 1
+                continue
+            except PermissionDenied as exc:
+                self.log(f"deleting duplicate comment {o.id} refused ({exc.status}: {exc.message})")
+            # not deletable: hidden as a duplicate, and marked resolved so later runs skip it
+            self._resolve([(o, "a copy from a concurrent run; the older comment stays open.")])
+            if self.threads.minimize_review_comment(o.id):
+                self.out.minimized += 1
 
     def _new_comments_within_budget(
         self, to_post: list[PlannedComment], kept_keys: set[str]
@@ -265,7 +284,8 @@ class Reviewer:
         return [p for p in line_new if p not in invalid], file_new
 
     def _resolve(self, to_resolve: list[tuple[ReviewComment, str]]) -> None:
-        """Edit stale comments to resolved: collapsed, their suggestion no longer appliable."""
+        """Edit stale comments to resolved (collapsed, their suggestion no longer appliable)
+        and resolve their threads; a copy a human replied to is also minimised."""
         for o, reason in to_resolve:
             m = markers.parse(o.body)
             self.api.edit_review_comment(
@@ -273,6 +293,11 @@ class Reviewer:
                 render.resolved_body(o.body, m.fps if m else (), m.kind if m else "inline", reason),
             )
             self.out.resolved += 1
+            if self.threads.resolve(o.id):
+                self.out.threads_resolved += 1
+            copy = o.id in self.replied and reason.startswith("a copy")
+            if copy and self.threads.minimize_review_comment(o.id):
+                self.out.minimized += 1
 
     def _same_anchor(self, o: ReviewComment, pc: PlannedComment) -> bool:
         if o.path != pc.path:
@@ -479,7 +504,10 @@ class Reviewer:
             if self._mine(c.user)
             and (m := markers.parse(c.body)) is not None
             and m.kind == "summary"
+            and m.state == "open"
         ]
+        for extra in existing[1:]:  # concurrent runs each posted one: keep the oldest
+            self._retire_summary(extra, existing[0])
         if not listed and not existing and not self.out.notes:
             return
         body = render.summary_body(
@@ -494,11 +522,28 @@ class Reviewer:
         def verify() -> IssueComment | None:
             for c in self.api.list_issue_comments():
                 m = markers.parse(c.body)
-                if self._mine(c.user) and m is not None and m.kind == "summary":
+                if (
+                    self._mine(c.user)
+                    and m is not None
+                    and m.kind == "summary"
+                    and m.state == "open"
+                ):
                     return c
             return None
 
         self.api.create_issue_comment(body, verify)
+
+    def _retire_summary(self, extra: IssueComment, kept: IssueComment) -> None:
+        """A duplicate summary comment is rewritten to point at the kept one (its marker
+        says duplicate, so later runs leave it alone) and minimised as a duplicate."""
+        where = f" ({kept.html_url})" if kept.html_url else ""
+        body = (
+            markers.Marker(kind="summary", state="duplicate").render()
+            + f"\nDuplicate of the allocpolicy summary comment{where}, left by a concurrent run."
+        )
+        self.api.edit_issue_comment(extra.id, body)
+        if self.threads.minimize_issue_comment(extra.id):
+            self.out.minimized += 1
 
     def _dismiss_if_clean(self) -> None:
         if self.opt.review_event != "REQUEST_CHANGES" or self._blocking():
