@@ -10,13 +10,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from gh_helpers import BASE, HEAD, Run, rules, run_bot, write_event
 from ghdouble import GitHubDouble
+from ghgraphql import load_schema
 
 from allocpolicy.frontdoors.github.command import Inputs
 from allocpolicy.model import Finding
 
 
+@pytest.fixture(scope="session")
+def graphql_schema():
+    """GitHub's GraphQL schema, built once (a skip, or under CI a failure, without it)."""
+    return load_schema()
+
+
 @pytest.fixture
-def double():
+def double(graphql_schema):
     d = GitHubDouble().start()
     yield d
     d.stop()

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from ghgraphql import PATHS as GRAPHQL_PATHS
+from ghgraphql import GraphQLEndpoint, load_schema
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
@@ -198,6 +200,14 @@ class GitHubDouble:
         # refuses; the others are personal access tokens
         self.tokens: dict[str, dict[str, Any]] = {
             "bot-token": {"login": "github-actions[bot]", "write": True, "app": True},
+            # GITHUB_TOKEN with pull-requests: write but contents: read (resolveReviewThread
+            # is gated on contents: write)
+            "pr-write-token": {
+                "login": "github-actions[bot]",
+                "write": True,
+                "contents": False,
+                "app": True,
+            },
             "ro-token": {"login": "github-actions[bot]", "write": False, "app": True},
             "alice-token": {"login": "alice", "write": True},
             "pat-token": {"login": "octo-bot", "write": True},
@@ -219,6 +229,7 @@ class GitHubDouble:
         self.base_url = ""
         self.spec = load_spec()
         self._ops = self._index_ops()
+        self.graphql = GraphQLEndpoint(self)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> GitHubDouble:
@@ -357,7 +368,24 @@ class GitHubDouble:
         ]
 
     def writes(self) -> list[dict[str, Any]]:
-        return [r for r in self.requests if r["method"] != "GET"]
+        """REST writes and GraphQL mutations (a GraphQL query is a POST that writes nothing)."""
+        return [r for r in self.requests if r["method"] != "GET" and r["op"] != "graphql/query"]
+
+    def graphql_calls(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """GraphQL requests; kind "query" or "mutation"."""
+        return [
+            r
+            for r in self.requests
+            if str(r["op"]).startswith("graphql") and (kind is None or r["op"] == f"graphql/{kind}")
+        ]
+
+    def graphql_schema(self) -> Any:
+        return load_schema()
+
+    def thread_of(self, comment_id: int) -> dict[str, Any]:
+        """The review thread a comment starts, as GraphQL shows it."""
+        root = next(c for c in self.review_comments if c["id"] == comment_id)
+        return {"id": f"PRRT_{root['id']}", "isResolved": bool(root.get("_resolved"))}
 
     def comments_by(self, login: str, number: int | None = None) -> list[dict[str, Any]]:
         return [
@@ -408,6 +436,13 @@ class GitHubDouble:
         }
         with self._lock:
             self.requests.append(rec)
+            if path in GRAPHQL_PATHS and method == "POST":
+                rec["op"] = "graphql"
+                auth = headers.get("Authorization") or headers.get("authorization") or ""
+                viewer = self.tokens.get(auth.split()[-1] if auth else "")
+                if viewer is None:
+                    return self._finish(rec, 401, {}, {"message": "Bad credentials"})
+                return self._finish(rec, *self.graphql.handle(rec, body, viewer))
             if not path.startswith(API_PREFIX):
                 self.spec_errors.append(f"{method} {path}: not under the API base URL")
                 return self._finish(rec, 404, {}, {"message": "Not Found"})

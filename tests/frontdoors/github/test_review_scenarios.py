@@ -124,7 +124,9 @@ def test_push_fixing_one_finding_marks_it_resolved_and_keeps_the_rest(double, bo
     writes = [
         w for w in double.writes()[n:] if w["op"] != "issues/update-comment"
     ]  # the summary's counts changed
-    assert [w["op"] for w in writes] == ["pulls/update-review-comment"]
+    # the body edit, and the thread resolved so required conversation resolution passes
+    assert [w["op"] for w in writes] == ["pulls/update-review-comment", "graphql/mutation"]
+    assert double.thread_of(ap001["id"])["isResolved"]
     assert writes[0]["path"].endswith(f"/pulls/comments/{ap001['id']}")
     m = markers.parse(ap001["body"])
     assert m.state == "resolved" and "Resolved" in ap001["body"]
