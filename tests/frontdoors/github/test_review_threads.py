@@ -32,6 +32,7 @@ def _fixed(double, bot, **kw):
     """Two findings posted, then the Containerfile one (AP001) fixed."""
     double.add_pull(7, HEAD, BASE, base_files())
     first = bot([f_ap001(), f_ap003()], **kw)
+    assert double.graphql_calls() == []  # nothing to resolve: no GraphQL at all
     (ap001,) = _comment(double, "Containerfile")
     second = bot([f_ap003()], **kw)
     return ap001, first, second
@@ -49,13 +50,6 @@ def test_a_fixed_finding_resolves_its_thread_and_a_rerun_sends_nothing(double, b
     bot([f_ap003()])  # identical re-run: nothing to write, nothing to ask GraphQL
     assert double.writes()[n:] == []
     assert double.graphql_calls()[g:] == []
-
-
-def test_the_first_run_sends_no_graphql(double, bot):
-    double.add_pull(7, HEAD, BASE, base_files())
-    bot([f_ap001(), f_ap003()])
-    bot([f_ap001(), f_ap003()])
-    assert double.graphql_calls() == []
 
 
 def test_a_finding_that_comes_back_gets_a_fresh_comment(double, bot):
