@@ -101,9 +101,8 @@ class Threads:
         try:
             return self.api.graphql(what, query, dict(variables))
         except ApiError as exc:
-            self.refused = (
-                f"{exc.status or 'network error'}: {exc.message}" if exc.status else exc.message
-            )
+            # the job summary names the cause, not a connection error's repr
+            self.refused = f"{exc.status}: {exc.message}" if exc.status else "network error"
             self.log(f"GraphQL {what} refused ({self.refused}); falling back to comment edits")
             return None
 
