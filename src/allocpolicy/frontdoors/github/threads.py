@@ -147,10 +147,6 @@ class Threads:
         t.resolved = True
         return True
 
-    def is_resolved(self, comment_id: int) -> bool:
-        t = self.by_root().get(comment_id)
-        return t is not None and t.resolved
-
     def minimize_review_comment(self, comment_id: int) -> bool:
         """Hide a review comment as a duplicate. Its node id is the thread's first
         comment's, so only a thread's first comment (the bot's copies are) can be found."""
