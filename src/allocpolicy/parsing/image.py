@@ -162,6 +162,7 @@ class _Source:
 
     def __init__(self, path: Path, tar: tarfile.TarFile | None) -> None:
         self.path, self.tar = path, tar
+        self.users = 0  # the platforms' openers share the tar: the last one closes it
         self.names: dict[str, tarfile.TarInfo] = {}
         if tar is not None:
             for info in tar:
@@ -619,6 +620,7 @@ class _Opener:
         offsets: dict[tuple[int, str], tarfile.TarInfo],
     ) -> None:
         self.src, self.layers, self.media, self.members = src, layers, media, members
+        src.users += 1
         self.offsets = offsets
         self.spooled: dict[tuple[int, str], IO[bytes]] = {}
         self.passed: set[int] = set()
@@ -676,7 +678,8 @@ class _Opener:
             raw.close()
         for f in self.spooled.values():
             f.close()
-        if self.src.tar is not None:
+        self.src.users -= 1
+        if self.src.tar is not None and self.src.users <= 0:
             self.src.tar.close()
 
 
