@@ -12,6 +12,7 @@ else, and a member name that would escape the root is a finding, not a path.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import posixpath
@@ -179,6 +180,19 @@ class _Source:
         if self.tar is not None:
             return self.names[name].size
         return (self.path / name).stat().st_size
+
+    def window(self, name: str, offset: int, size: int) -> BinaryIO:
+        """`size` bytes at `offset` inside the file `name`, read with pread: pyelftools'
+        many small seeks cost nothing, where tarfile's nested readers cost a layer each."""
+        if self.tar is not None:
+            info = self.names[name]
+            path, offset = self.path, info.offset_data + offset
+            if info.sparse or offset + size > info.offset_data + info.size:
+                raise OSError(f"{name}: member outside its layer")
+        else:
+            path = self.path / name
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        return io.BufferedReader(_Window(fd, offset, size), 64 * 1024)
 
     def open(self, name: str) -> IO[bytes]:
         if self.tar is not None:
@@ -646,12 +660,9 @@ class _Opener:
             f = self.spooled.pop(key)
             f.seek(0)
             return f  # type: ignore[return-value]
-        if layer in self.open_tars:
-            tar, _raw = self.open_tars[layer]
-            info = self.offsets.get(key)
-            got = tar.extractfile(info) if info is not None else None
-            if got is not None:
-                return got  # type: ignore[return-value]
+        info = self.offsets.get(key)
+        if layer in self.open_tars and info is not None:
+            return self.src.window(self.layers[layer], info.offset_data, info.size)
         raise OSError(f"{member.path}: could not be read back from its layer")
 
     def _second_pass(self, layer: int, tar: tarfile.TarFile, raw: IO[bytes]) -> None:
@@ -681,6 +692,39 @@ class _Opener:
         self.src.users -= 1
         if self.src.tar is not None and self.src.users <= 0:
             self.src.tar.close()
+
+
+class _Window(io.RawIOBase):
+    """A read-only, seekable view of `size` bytes at `base` of an open file descriptor."""
+
+    def __init__(self, fd: int, base: int, size: int) -> None:
+        self.fd, self.base, self.length, self.pos = fd, base, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        start = {0: 0, 1: self.pos, 2: self.length}[whence]
+        self.pos = max(0, start + offset)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, buf: Any) -> int:
+        n = max(0, min(len(buf), self.length - self.pos))
+        data = os.pread(self.fd, n, self.base + self.pos) if n else b""
+        buf[: len(data)] = data
+        self.pos += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
 
 
 def _is_stream(tar: tarfile.TarFile) -> bool:
