@@ -184,14 +184,15 @@ class _Source:
     def window(self, name: str, offset: int, size: int) -> BinaryIO:
         """`size` bytes at `offset` inside the file `name`, read with pread: pyelftools'
         many small seeks cost nothing, where tarfile's nested readers cost a layer each."""
-        if self.tar is not None:
+        if self.tar is not None and self.tar.fileobj is not None:
             info = self.names[name]
-            path, offset = self.path, info.offset_data + offset
+            offset += info.offset_data
             if info.sparse or offset + size > info.offset_data + info.size:
                 raise OSError(f"{name}: member outside its layer")
+            # the tar's own descriptor (pread needs no position): stdin's spool is unlinked
+            fd = os.dup(self.tar.fileobj.fileno())  # type: ignore[attr-defined]
         else:
-            path = self.path / name
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = os.open(self.path / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         return io.BufferedReader(_Window(fd, offset, size), 64 * 1024)
 
     def open(self, name: str) -> IO[bytes]:
