@@ -207,22 +207,28 @@ def test_text_output_lists_the_facts_and_their_evidence(ruff_musl: Path, tmp_pat
     assert out.rstrip().endswith("Found 1 error (1 binary inspected).")
 
 
-def test_a_tarball_is_not_supported_yet_exit_2(ruff_musl: Path, tmp_path: Path) -> None:
+def test_a_tarball_that_is_not_an_image_is_exit_2(ruff_musl: Path, tmp_path: Path) -> None:
     tar = tmp_path / "image.tar"
     with tarfile.open(tar, "w") as tf:
         tf.add(ruff_musl, arcname="ruff")
     done = run_allocpolicy("inspect", str(tar), cwd=tmp_path)
     assert done.returncode == 2 and done.stdout == ""
-    assert "not supported yet" in done.stderr and "Traceback" not in done.stderr
+    assert "neither a docker save archive nor an OCI image layout" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("marker", ["oci-layout", "manifest.json"])
-def test_an_image_layout_directory_is_not_supported_yet(tmp_path: Path, marker: str) -> None:
+@pytest.mark.parametrize(
+    ("marker", "bad"), [("oci-layout", "index.json"), ("manifest.json", "manifest.json")]
+)
+def test_an_image_layout_directory_without_a_valid_manifest_is_ap900(
+    tmp_path: Path, marker: str, bad: str
+) -> None:
     layout = tmp_path / "layout"
     (layout / "blobs/sha256").mkdir(parents=True)
     (layout / marker).write_text("{}\n")
-    done = run_allocpolicy("inspect", str(layout), cwd=tmp_path)
-    assert done.returncode == 2 and "not supported yet" in done.stderr
+    code, report = inspect_json(layout, tmp_path)
+    assert code == 1 and rules(report) == ["AP900"]
+    assert report["findings"][0]["path"] == bad
 
 
 @pytest.mark.parametrize("name", ["missing", "notes.txt"])

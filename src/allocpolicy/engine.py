@@ -219,15 +219,18 @@ def inspect(path: str, config_path: Path | None = None) -> InspectResult:
     artifact's own files (a rootfs) are data, never configuration.
     """
     from allocpolicy.facts.artifact import gather_artifact
-    from allocpolicy.parsing.artifact import open_artifact
+    from allocpolicy.parsing.artifact import open_artifacts
 
     cwd = Path.cwd()
     config = load_config(cwd, config_path)
     rules = load_rules(config.policies, cwd)
-    report = gather_artifact(open_artifact(path), config)
-    findings = _dedupe(evaluate_artifact(rules, report.subjects, config))
+    reports = [gather_artifact(a, config) for a in open_artifacts(path)]
+    findings = []
+    for report in reports:
+        findings += evaluate_artifact(rules, report.subjects, config)
+    findings = _dedupe(findings)
     findings.sort(key=Finding.sort_key)
-    return InspectResult([report], findings, rules, config)
+    return InspectResult(reports, findings, rules, config)
 
 
 def evaluate_artifact(

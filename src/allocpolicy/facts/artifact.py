@@ -13,6 +13,7 @@ from allocpolicy.facts.catalog import (
 )
 from allocpolicy.model import Location
 from allocpolicy.parsing.elf import ElfError, is_io_error, read_elf
+from allocpolicy.parsing.image import env_value, preload_paths
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from allocpolicy.config import Config
     from allocpolicy.parsing.artifact import Artifact, Member
+    from allocpolicy.parsing.image import Image
 
 
 @record
@@ -29,42 +31,102 @@ class ArtifactReport:
     artifact: Artifact
     binaries: list[BinaryFacts] = field(default_factory=list)
     subjects: dict[str, list[Subject]] = field(default_factory=dict)
+    preloads: dict[str, dict[str, Any]] = field(default_factory=dict)  # binary path ->
 
     @property
     def platform(self) -> str | None:
-        """linux/<machine> when every binary agrees, else null (no binary, or a mix)."""
+        """An image's os/arch, else linux/<machine> when every binary agrees, else null."""
+        if self.artifact.platform:
+            return self.artifact.platform
         machines = {b.machine for b in self.binaries}
         return f"linux/{machines.pop()}" if len(machines) == 1 else None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "kind": self.artifact.kind,
             "path": self.artifact.path,
             "platform": self.platform,
-            "binaries": [b.to_json() for b in self.binaries],
+            "binaries": [self._binary_json(b) for b in self.binaries],
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.artifact.skipped],
         }
+        if self.artifact.image is not None:
+            out["config"] = self.artifact.image.config
+            out["entrypoint"] = self.artifact.image.entrypoint
+        return out
+
+    def _binary_json(self, b: BinaryFacts) -> dict[str, Any]:
+        out = b.to_json()
+        if self.artifact.image is not None:
+            out["preload"] = self.preloads.get(b.path)
+        return out
 
 
 def gather_artifact(artifact: Artifact, config: Config) -> ArtifactReport:
     """Read every member's ELF facts; a malformed one is a parse error, not a crash."""
     report = ArtifactReport(artifact)
+    pre = artifact.prefix
+    for name, message in artifact.errors:
+        _add(report, ParseErrorSubject(pre + name, message, Location(pre + name, 1)))
+    try:
+        _members(report, artifact, config)
+    finally:
+        if artifact.opener is not None:
+            artifact.opener.close()
+    return report
+
+
+def _members(report: ArtifactReport, artifact: Artifact, config: Config) -> None:
+    pre = artifact.prefix
     for member in artifact.members:
         try:
             facts = _facts(artifact, member)
         except ElfError as exc:
-            _add(report, ParseErrorSubject(member.path, str(exc), Location(member.path, 1)))
+            where = pre + member.path
+            _add(report, ParseErrorSubject(where, str(exc), Location(where, 1)))
             continue
         except OSError as exc:
             reason = f"could not be read: {exc.strerror or exc}; skipped"
-            _add(report, SkippedFileSubject(member.path, reason, Location(member.path, 1)))
+            where = pre + member.path
+            _add(report, SkippedFileSubject(where, reason, Location(where, 1)))
             continue
         if facts is not None:
             report.binaries.append(facts)
-            _add(report, _subject(artifact, facts, config))
+    if artifact.image is not None:
+        _preloads(report, artifact.image)
+    for facts in report.binaries:
+        _add(report, _subject(report, facts, config))
     for skipped in artifact.skipped:
-        _add(report, SkippedFileSubject(skipped.path, skipped.reason, Location(skipped.path, 1)))
-    return report
+        where = pre + skipped.path
+        _add(report, SkippedFileSubject(where, skipped.reason, Location(where, 1)))
+
+
+def _preloads(report: ArtifactReport, image: Image) -> None:
+    """The entrypoint binary's LD_PRELOAD: the wrapper's value wins over the config Env's
+    (it is set last); each library looked up in the layered filesystem."""
+    if image.entrypoint is None:
+        return
+    env = env_value(image.config["Env"], "LD_PRELOAD")
+    if image.entrypoint_preload is not None:
+        value, source = image.entrypoint_preload, "entrypoint"
+    elif env is not None:
+        value, source = env, "env"
+    else:
+        return
+    by_path = {b.path: b for b in report.binaries}
+    libraries = []
+    for lib in preload_paths(value):
+        found = image.fs.lookup(lib)
+        exists = found is not None and found[1].kind == "file"
+        facts = by_path.get(found[0]) if found is not None else None
+        libraries.append(
+            {
+                "path": lib,
+                "exists": exists,
+                "allocator": facts.allocator if facts else None,
+                "preload_target": facts.preload_target if facts else False,
+            }
+        )
+    report.preloads[image.entrypoint] = {"value": value, "source": source, "libraries": libraries}
 
 
 def _facts(artifact: Artifact, member: Member) -> BinaryFacts | None:
@@ -80,12 +142,19 @@ def _facts(artifact: Artifact, member: Member) -> BinaryFacts | None:
             raise ElfError(f"not a valid ELF file: {type(exc).__name__}: {exc}") from None
 
 
-def _subject(artifact: Artifact, b: BinaryFacts, config: Config) -> ArtifactBinarySubject:
+def _subject(report: ArtifactReport, b: BinaryFacts, config: Config) -> ArtifactBinarySubject:
+    artifact = report.artifact
+    pre = report.preloads.get(b.path)
+    libs = pre["libraries"] if pre else []
+    missing = [x["path"] for x in libs if not x["exists"]]
+    not_alloc = [x["path"] for x in libs if x["exists"] and not x["preload_target"]]
+    image = artifact.image
     profile = config.default_profile
     recommended = PROFILE_ALLOCATORS.get(profile, ("mimalloc",))
     return ArtifactBinarySubject(
         artifact=artifact.path,
         artifact_kind=artifact.kind,
+        platform=report.platform if image is not None else None,
         path=b.path,
         elf_type=b.elf_type,
         machine=b.machine,
@@ -102,7 +171,14 @@ def _subject(artifact: Artifact, b: BinaryFacts, config: Config) -> ArtifactBina
         evidence_text="; ".join(b.evidence) or "none",
         profile=profile,
         recommended_text=" or ".join(recommended),
-        location=Location(b.path, 1),
+        entrypoint=image is not None and image.entrypoint == b.path,
+        preload=pre["value"] if pre else None,
+        preload_source=pre["source"] if pre else None,
+        preload_missing=missing,
+        preload_missing_text=", ".join(missing) or "none",
+        preload_not_allocator=not_alloc,
+        preload_not_allocator_text=", ".join(not_alloc) or "none",
+        location=Location(artifact.prefix + b.path, 1),
     )
 
 

@@ -210,7 +210,8 @@ class ArtifactBinarySubject(Subject):
 
     KIND = "artifact_binary"
     artifact: str = fact("the artifact as named on the command line (a file or a directory)")
-    artifact_kind: str = fact("elf | directory")
+    artifact_kind: str = fact("elf | directory | docker-archive | oci-layout")
+    platform: str | None = fact("os/arch[/variant] of an image's platform, else null")
     path: str = fact("the binary's path inside the artifact (its file name for one ELF file)")
     elf_type: str = fact("executable | shared-object")
     machine: str = fact("the ELF machine: x86_64, aarch64, ...")
@@ -238,6 +239,18 @@ class ArtifactBinarySubject(Subject):
     evidence_text: str = fact("display form of evidence")
     profile: str = fact("the configured default profile (a binary has no crate metadata)")
     recommended_text: str = fact("display form of the allocators recommended for the profile")
+    entrypoint: bool = fact("whether it is the program an image's Entrypoint/Cmd runs")
+    preload: str | None = fact(
+        "the LD_PRELOAD value that applies to the entrypoint binary (config Env or an "
+        "`env`/`sh -c` wrapper), else null"
+    )
+    preload_source: str | None = fact("env | entrypoint: where the LD_PRELOAD value is set")
+    preload_missing: list[str] = fact("preloaded libraries not in the image after its layers")
+    preload_missing_text: str = fact("display form of preload_missing")
+    preload_not_allocator: list[str] = fact(
+        "preloaded libraries present in the image that are not allocator preload targets"
+    )
+    preload_not_allocator_text: str = fact("display form of preload_not_allocator")
     location: Location = fact("the binary (line 1)")
 
 

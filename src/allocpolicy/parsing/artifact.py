@@ -18,7 +18,7 @@ from allocpolicy._record import field, record
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import BinaryIO
+    from typing import Any, BinaryIO
 
 ELF_MAGIC = b"\x7fELF"
 # An extracted rootfs has tens of thousands of files; past these caps the rest is
@@ -29,7 +29,7 @@ MAX_MEMBER_BYTES = 512 * 1024 * 1024  # one binary; pyelftools reads only what i
 
 
 class ArtifactError(Exception):
-    """The path cannot be inspected at all (missing, or a kind not supported yet): exit 2."""
+    """The path cannot be inspected at all (missing, or not an artifact): exit 2."""
 
 
 @record(frozen=True)
@@ -57,11 +57,39 @@ class Artifact:
     root: Path  # the file itself (elf), or the directory
     members: list[Member] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    # images (parsing.image): the platform, the finding path prefix when an image has
+    # several, malformed files (AP900), the config and layered filesystem, the reader
+    platform: str | None = None
+    prefix: str = ""
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    image: Any = None
+    opener: Any = None
 
     def open(self, member: Member) -> BinaryIO:
         """A seekable binary stream of the member (the caller closes it)."""
+        if self.opener is not None:
+            return self.opener(member)  # type: ignore[no-any-return]
         full = self.root if self.kind == "elf" else self.root / member.path
         return _open_regular(full)
+
+
+def open_artifacts(path: str) -> list[Artifact]:
+    """The artifacts at `path`: one per platform of an image, else open_artifact's one.
+    `-` is a tarball on stdin, spooled to a temporary file first."""
+    from allocpolicy.parsing.image import is_image, open_image, spool_stdin
+
+    if path == "-":
+        spooled = spool_stdin()
+        try:
+            if not is_image(spooled):
+                raise ArtifactError("-: stdin is not a docker save tarball or an OCI layout tar")
+            return open_image(path, spooled)
+        finally:
+            os.unlink(spooled)  # the open tar keeps its data until closed
+    p = Path(path)
+    if os.path.exists(p) and (p.is_dir() or not _head(p).startswith(ELF_MAGIC)) and is_image(p):
+        return open_image(path, p)
+    return [open_artifact(path)]
 
 
 def open_artifact(path: str) -> Artifact:
@@ -72,13 +100,6 @@ def open_artifact(path: str) -> Artifact:
     except OSError as exc:
         raise ArtifactError(f"{path}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(st.st_mode):
-        if os.path.lexists(p / "oci-layout") or os.path.lexists(p / "manifest.json"):
-            # an image's layers are tarballs in blobs/: walked as files, it would pass
-            # with "no ELF binaries" while it ships some
-            raise ArtifactError(
-                f"{path}: OCI image layouts and docker save directories are not supported "
-                "yet; extract the image's filesystem and inspect that directory"
-            )
         art = Artifact("directory", path, p)
         _walk(art)
         return art
@@ -99,8 +120,8 @@ def open_artifact(path: str) -> Artifact:
 def _unsupported(head: bytes) -> str:
     if (len(head) >= 262 and head[257:262] == b"ustar") or head[:2] in (b"\x1f\x8b", b"BZ"):
         return (
-            "tarballs (docker save, OCI layouts) are not supported yet; "
-            "extract it and inspect the directory"
+            "a tarball that is neither a docker save archive nor an OCI image layout "
+            "(no manifest.json or index.json); extract it and inspect the directory"
         )
     return "not an ELF file or a directory"
 

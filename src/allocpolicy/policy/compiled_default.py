@@ -117,7 +117,14 @@ POLICY = {'rules': [{'artifact': {'message': '`{path}` is a Rust binary ({libc},
             'when': {'all': [{'any': [{'eq': 'musl', 'fact': 'libc'},
                                       {'eq': 'static', 'fact': 'linkage'}]},
                              {'fact': 'allocator', 'not_in': ['mimalloc', 'unknown']}]}},
-           {'documentation': '## What it does\n'
+           {'artifact': {'message': "`{path}`, the image's entrypoint, is {linkage}: no loader "
+                                    'reads LD_PRELOAD={preload} (set in {preload_source}), so it '
+                                    'runs on its built-in {allocator} allocator',
+                         'subject': 'artifact_binary',
+                         'when': {'all': [{'fact': 'entrypoint', 'is': True},
+                                          {'exists': True, 'fact': 'preload'},
+                                          {'fact': 'linkage', 'in': ['static', 'static-pie']}]}},
+            'documentation': '## What it does\n'
                              'Finds `LD_PRELOAD` (in `ENV`, or `env '
                              'LD_PRELOAD=...`/`LD_PRELOAD=... cmd`\n'
                              'in ENTRYPOINT/CMD) in an image whose Rust binaries are statically '
@@ -382,7 +389,14 @@ POLICY = {'rules': [{'artifact': {'message': '`{path}` is a Rust binary ({libc},
             'summary': 'The `#[global_allocator]` static and its dependency must be gated by the '
                        'same cfg.',
             'when': {'fact': 'cfg_mismatch', 'is': True}},
-           {'documentation': '## What it does\n'
+           {'artifact': {'message': 'LD_PRELOAD (set in {preload_source}) for `{path}` names '
+                                    '{preload_missing_text}, not in the image after its layers: '
+                                    'the loader only warns and the service runs on its {allocator} '
+                                    'allocator',
+                         'subject': 'artifact_binary',
+                         'when': {'all': [{'fact': 'entrypoint', 'is': True},
+                                          {'fact': 'preload_missing_text', 'ne': 'none'}]}},
+            'documentation': '## What it does\n'
                              'Checks that the final stage installs (apt/apk/dnf) or copies the '
                              'file\n'
                              'named by LD_PRELOAD, and that the path is the one that distro uses.\n'
@@ -534,7 +548,16 @@ POLICY = {'rules': [{'artifact': {'message': '`{path}` is a Rust binary ({libc},
                              {'fact': 'profile_declared', 'is': True},
                              {'fact': 'profile', 'ne': 'simple'},
                              {'not': {'fact': 'allocator', 'in_fact': 'recommended'}}]}},
-           {'documentation': '## What it does\n'
+           {'artifact': {'message': '`{path}` loads its allocator by LD_PRELOAD={preload} (set in '
+                                    '{preload_source}); it works in this image, but linking '
+                                    'mimalloc as #[global_allocator] travels with the binary',
+                         'subject': 'artifact_binary',
+                         'when': {'all': [{'fact': 'entrypoint', 'is': True},
+                                          {'exists': True, 'fact': 'preload'},
+                                          {'eq': 'dynamic', 'fact': 'linkage'},
+                                          {'eq': 'none', 'fact': 'preload_missing_text'},
+                                          {'eq': 'none', 'fact': 'preload_not_allocator_text'}]}},
+            'documentation': '## What it does\n'
                              'Notes LD_PRELOAD of an allocator in an image whose binaries are\n'
                              'dynamically linked: it works, but option (a) is simpler to keep '
                              'right.\n'
