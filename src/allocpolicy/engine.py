@@ -215,9 +215,7 @@ class InspectResult:
         return sum(len(a.binaries) for a in self.artifacts)
 
 
-def inspect(
-    path: str, config_path: Path | None = None, repo: Path | None = None
-) -> InspectResult:
+def inspect(path: str, config_path: Path | None = None, repo: Path | None = None) -> InspectResult:
     """The binaries of the artifact at `path` and every rule's findings about them.
 
     The config is --config, else allocpolicy.toml of the current directory: an

@@ -71,14 +71,19 @@ def _pairing(
         outcome = "unknown"
     else:
         outcome = "agree"
-    return _subject(b, posixpath.basename(b.path), outcome, src, s.libc, diffs, _evidence(s, subjects))
+    return _subject(
+        b, posixpath.basename(b.path), outcome, src, s.libc, diffs, _evidence(s, subjects)
+    )
 
 
 def _evidence(s: BinarySubject, subjects: dict[str, list[Subject]]) -> str:
     """file:line where the repository decides the allocator, then where it ships the binary."""
     out = []
     for g in subjects.get("global_allocator", []):
-        if getattr(g, "crate", None) == s.crate and getattr(g, "allocator", None) == s.linked_allocator:
+        if (
+            getattr(g, "crate", None) == s.crate
+            and getattr(g, "allocator", None) == s.linked_allocator
+        ):
             loc = g.location
             out.append(f"#[global_allocator] {s.linked_allocator} at {loc.path}:{loc.line}")
             break
