@@ -642,11 +642,11 @@ def test_image_input_inspects_the_artifact_and_fails_on_its_errors(
 
 
 def test_image_input_that_cannot_be_read_is_an_error(tmp_path, double, runner_env):
-    env, out, summary = runner_env
+    env, _out, summary = runner_env
     repo = _mimalloc_repo(tmp_path / "ws")
     env.update(GITHUB_EVENT_NAME="push", GITHUB_WORKSPACE=str(repo))
     env.pop("GITHUB_EVENT_PATH", None)
     rc, log = run_composite(env, {"image": "missing.tar"}, repo)
     assert rc == 2, log
     assert "::error::allocpolicy: cannot inspect image missing.tar" in log
-    assert "Traceback" not in log
+    assert "Traceback" not in log and "**Not inspected:**" in summary.read_text()
