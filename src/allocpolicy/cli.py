@@ -95,7 +95,14 @@ _OPTIONS: dict[str, tuple[str, list[tuple[tuple[str, ...], dict[str, Any]]]]] = 
             (("path",), {"help": "an ELF file or a directory (an extracted rootfs)"}),
             (("--config",), {"type": Path, "help": "config file (default: ./allocpolicy.toml)"}),
             _DEBUG,
-            (("--format",), {"choices": ("text", "json"), "default": "text"}),
+            (("--format",), {"choices": ("text", "json", "sarif"), "default": "text"}),
+            (
+                ("--repo",),
+                {
+                    "type": Path,
+                    "help": "the repository the artifact was built from: pair its binaries (AP012)",
+                },
+            ),
             _FAIL_ON,
         ],
     ),

@@ -10,7 +10,7 @@ from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import field, record
 from allocpolicy.config import Config, load_config
 from allocpolicy.discovery import FileSet
-from allocpolicy.facts.catalog import Subject, SuppressionSubject
+from allocpolicy.facts.catalog import ArtifactSourceSubject, Subject, SuppressionSubject
 from allocpolicy.model import Finding, Location, Severity
 from allocpolicy.policy.conditions import evaluate
 from allocpolicy.policy.loader import load_rules
@@ -200,6 +200,12 @@ class InspectResult:
     findings: list[Finding]
     rules: dict[str, Rule]
     config: Config = field(default_factory=Config)
+    # --repo: the repository read (each artifact holds its binaries' pairings with it)
+    repository: str | None = None
+
+    @property
+    def pairings(self) -> list[ArtifactSourceSubject]:
+        return [p for a in self.artifacts for p in a.pairings]
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -212,11 +218,13 @@ class InspectResult:
         return sum(len(a.binaries) for a in self.artifacts)
 
 
-def inspect(path: str, config_path: Path | None = None) -> InspectResult:
+def inspect(path: str, config_path: Path | None = None, repo: Path | None = None) -> InspectResult:
     """The binaries of the artifact at `path` and every rule's findings about them.
 
     The config is --config, else allocpolicy.toml of the current directory: an
-    artifact's own files (a rootfs) are data, never configuration.
+    artifact's own files (a rootfs) are data, never configuration. With `repo`, the
+    repository is read as `inventory` reads it and its binaries paired with the
+    artifact's (AP012).
     """
     from allocpolicy.facts.artifact import gather_artifact
     from allocpolicy.parsing.artifact import open_artifacts
@@ -225,12 +233,26 @@ def inspect(path: str, config_path: Path | None = None) -> InspectResult:
     config = load_config(cwd, config_path)
     rules = load_rules(config.policies, cwd)
     reports = [gather_artifact(a, config) for a in open_artifacts(path)]
+    repo_subjects = None
+    if repo is not None:
+        from allocpolicy.facts.gather import gather
+
+        # The repository's own allocpolicy.toml, as `inventory DIR` reads it (data only).
+        _, repo_subjects, _, _ = gather(repo, load_config(repo, None))
     findings = []
     for report in reports:
-        findings += evaluate_artifact(rules, report.subjects, config)
+        subjects = dict(report.subjects)
+        if repo_subjects is not None:
+            from allocpolicy.facts.source import pair
+
+            # per artifact: each platform of an image ships its own build of a binary
+            report.pairings = pair(report.binaries, repo_subjects)
+            subjects[ArtifactSourceSubject.KIND] = list(report.pairings)
+        findings += evaluate_artifact(rules, subjects, config)
     findings = _dedupe(findings)
     findings.sort(key=Finding.sort_key)
-    return InspectResult(reports, findings, rules, config)
+    where = None if repo is None else str(repo)
+    return InspectResult(reports, findings, rules, config, where)
 
 
 def evaluate_artifact(

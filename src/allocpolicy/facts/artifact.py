@@ -7,6 +7,7 @@ from allocpolicy.facts.binaries import BinaryFacts, describe, is_binary
 from allocpolicy.facts.catalog import (
     PROFILE_ALLOCATORS,
     ArtifactBinarySubject,
+    ArtifactSourceSubject,
     ParseErrorSubject,
     SkippedFileSubject,
     Subject,
@@ -32,6 +33,8 @@ class ArtifactReport:
     binaries: list[BinaryFacts] = field(default_factory=list)
     subjects: dict[str, list[Subject]] = field(default_factory=dict)
     preloads: dict[str, dict[str, Any]] = field(default_factory=dict)  # binary path ->
+    # inspect --repo: its Rust binaries paired with the repository's (facts/source.py)
+    pairings: list[ArtifactSourceSubject] = field(default_factory=list)
 
     @property
     def platform(self) -> str | None:

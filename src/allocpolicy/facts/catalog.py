@@ -255,6 +255,28 @@ class ArtifactBinarySubject(Subject):
 
 
 @record
+class ArtifactSourceSubject(Subject):
+    """An artifact's Rust binary paired with the repository's analysis (`inspect --repo`)."""
+
+    KIND = "artifact_source"
+    path: str = fact("the binary's path inside the artifact")
+    binary: str = fact("its file name, matched to the repository's binary names")
+    outcome: str = fact(
+        "agree | disagree | unknown (either side unknown, or the binary read with low "
+        "confidence) | unmatched (no image of the repository ships a binary of that name)"
+    )
+    source_allocator: str = fact(f"allocator the repository links into the binary: {ALLOCATORS}")
+    binary_allocator: str = fact("allocator the binary has (as artifact_binary's allocator)")
+    allocator_confidence: str = fact("high | medium | low: how the binary's allocator was read")
+    source_libc: str = fact("libc the repository builds the binary for: glibc | musl | unknown")
+    binary_libc: str = fact("the binary's libc: musl | glibc | none | unknown")
+    disagreement: str = fact("display form of what disagrees (allocator, libc), empty if nothing")
+    source_evidence: str = fact("where the repository decides it: file:line and why")
+    binary_evidence: str = fact("display form of the binary's evidence")
+    location: Location = fact("the binary (line 1)")
+
+
+@record
 class ParseErrorSubject(Subject):
     """A file that could not be read or parsed."""
 
@@ -303,6 +325,7 @@ SUBJECT_TYPES: tuple[type[Subject], ...] = (
     CrateSubject,
     LdPreloadSubject,
     ArtifactBinarySubject,
+    ArtifactSourceSubject,
     ParseErrorSubject,
     SkippedFileSubject,
     UnknownImageSubject,
@@ -310,7 +333,7 @@ SUBJECT_TYPES: tuple[type[Subject], ...] = (
 )
 
 # The subjects `inspect` finds in built artifacts: a rule's `artifact:` variant names one.
-ARTIFACT_SUBJECT_TYPES: tuple[type[Subject], ...] = (ArtifactBinarySubject,)
+ARTIFACT_SUBJECT_TYPES: tuple[type[Subject], ...] = (ArtifactBinarySubject, ArtifactSourceSubject)
 
 # kind -> fact -> its doc: what the policy loader checks conditions and messages against.
 SUBJECTS: dict[str, dict[str, str]] = {t.KIND: docs(t) for t in SUBJECT_TYPES}

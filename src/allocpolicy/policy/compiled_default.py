@@ -590,6 +590,64 @@ POLICY = {'rules': [{'artifact': {'message': '`{path}` is a Rust binary ({libc},
                              {'exists': True, 'fact': 'library_allocator'},
                              {'fact': 'library_status', 'in': ['provided', 'unknown']}]}},
            {'documentation': '## What it does\n'
+                             'Pairs each Rust binary of the artifact with the binaries the '
+                             "repository's\n"
+                             'images ship, by file name (the cargo binary or target name): any '
+                             'image\n'
+                             'whose shipped binary has that name. It fires when the repository '
+                             'links a\n'
+                             'known allocator (mimalloc, jemalloc, ...; the one linked in, not an\n'
+                             'LD_PRELOAD) and the binary, read with high or medium confidence, '
+                             'has\n'
+                             'another one, or when the repository builds for musl and the binary '
+                             'is\n'
+                             'glibc (or the other way round). An unknown on either side, a binary '
+                             'read\n'
+                             'with low confidence, or a name no image ships is shown in the output '
+                             'and\n'
+                             'never reported: unknown never warns.\n'
+                             '\n'
+                             '## Where it is reported\n'
+                             "On the binary inside the artifact. The message names both sides'\n"
+                             "evidence: the repository's `#[global_allocator]` (file:line) and "
+                             'the\n'
+                             "Containerfile line that ships the binary, and the binary's symbols "
+                             'or\n'
+                             'strings.\n'
+                             '\n'
+                             '## Example\n'
+                             '```rust\n'
+                             '#[global_allocator]\n'
+                             'static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n'
+                             '```\n'
+                             "while the image's `/app` has jemalloc's `<jemalloc>:` strings.\n"
+                             '\n'
+                             '## Fix\n'
+                             'Rebuild the artifact from this repository, or find why the build '
+                             'links\n'
+                             'another allocator (a feature, a build step outside the '
+                             'Containerfile)\n'
+                             'and fix the source or the build.\n',
+            'fix': None,
+            'id': 'AP012',
+            'message': '`{path}` disagrees with the repository: {disagreement}. Repository: '
+                       '{source_evidence}. Binary: {binary_evidence}',
+            'name': 'source-artifact-disagreement',
+            'rationale': '`allocpolicy inspect --repo` reads the repository as `inventory` does '
+                         'and the binary as it was built. When both are known and differ, one of '
+                         'them is wrong about the image that runs: either the source analysis '
+                         'missed how the binary is really built (a false negative, so its other '
+                         'verdicts on this image cannot be trusted either), or the artifact is '
+                         'stale or built from elsewhere (a release download, another branch, a '
+                         'cache). Either way the allocator the repository promises is not the one '
+                         'in production, which is what every other rule exists to prevent: an '
+                         'error, not a warning.',
+            'severity': 'error',
+            'subject': 'artifact_source',
+            'summary': "The built binary's allocator (or libc) is not the one the repository's "
+                       'source says.',
+            'when': {'all': [{'eq': 'disagree', 'fact': 'outcome'}]}},
+           {'documentation': '## What it does\n'
                              'Reports files that are malformed in a way cargo or BuildKit would '
                              'reject\n'
                              'too: broken TOML, TOML nested deeper than cargo reads, binary '

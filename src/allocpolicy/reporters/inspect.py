@@ -10,6 +10,7 @@ import json
 
 from allocpolicy import __version__
 from allocpolicy.engine import InspectResult
+from allocpolicy.facts.source import pairing_json
 from allocpolicy.model import Severity
 from allocpolicy.reporters.text import one_line
 
@@ -17,13 +18,15 @@ TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
     from typing import Any
 
+    from allocpolicy.facts.artifact import ArtifactReport
     from allocpolicy.facts.binaries import BinaryFacts
+    from allocpolicy.facts.catalog import ArtifactSourceSubject
 
 
 def as_dict(result: InspectResult) -> dict[str, Any]:
-    return {
+    out = {
         "version": __version__,
-        "artifacts": [a.to_json() for a in result.artifacts],
+        "artifacts": [_artifact(a, result) for a in result.artifacts],
         "findings": [f.to_json() for f in result.findings],
         "summary": {
             "errors": result.count(Severity.ERROR),
@@ -31,6 +34,30 @@ def as_dict(result: InspectResult) -> dict[str, Any]:
             "infos": result.count(Severity.INFO),
             "binaries": result.binaries,
         },
+    }
+    if result.repository is not None:
+        out["repository"] = _repository(result)
+    return out
+
+
+def _artifact(art: ArtifactReport, result: InspectResult) -> dict[str, Any]:
+    """The artifact's JSON; with --repo each Rust binary has its `source` pairing."""
+    data = art.to_json()
+    if result.repository is None:
+        return data
+    pairings = {p.path: p for p in art.pairings}
+    for b in data["binaries"]:
+        p = pairings.get(b["path"])
+        b["source"] = pairing_json(p) if p is not None else None
+    return data
+
+
+def _repository(result: InspectResult) -> dict[str, Any]:
+    outcomes = [p.outcome for p in result.pairings]
+    return {
+        "path": result.repository,
+        "binaries": len(outcomes),
+        **{o: outcomes.count(o) for o in ("agree", "disagree", "unknown", "unmatched")},
     }
 
 
@@ -41,16 +68,27 @@ def render_json(result: InspectResult) -> str:
 def render_text(result: InspectResult) -> str:
     out = []
     for art in result.artifacts:
+        pairings = {p.path: p for p in art.pairings}
         platform = art.platform or "no single platform"
         out.append(f"{art.artifact.path} ({art.artifact.kind}, {platform})")
         for b in art.binaries:
             out.append(f"  {b.path}: {_describe(b)}")
             out += [f"      {line}" for line in b.evidence]
+            if (p := pairings.get(b.path)) is not None:
+                out.append(f"      source ({result.repository}): {_source(p)}")
         if not art.binaries:
             out.append("  no ELF binaries")
     out += [one_line(f) for f in result.findings]
     out.append(_summary(result))
     return "\n".join(out) + "\n"
+
+
+def _source(p: ArtifactSourceSubject) -> str:
+    if p.outcome == "unmatched":
+        return f"unmatched: {p.source_evidence}"
+    said = f"allocator {p.source_allocator}, libc {p.source_libc}"
+    detail = f"; {p.disagreement}" if p.disagreement else ""
+    return f"{p.outcome} ({said}{detail}) — {p.source_evidence}"
 
 
 def _describe(b: BinaryFacts) -> str:

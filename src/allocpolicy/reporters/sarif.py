@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from allocpolicy import __version__
-from allocpolicy.engine import ScanResult
+from allocpolicy.engine import InspectResult, ScanResult
 from allocpolicy.model import Finding, Fix
 from allocpolicy.policy.docs import page_url
 
@@ -16,7 +19,45 @@ _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 
 def as_dict(result: ScanResult) -> dict[str, Any]:
-    rule_ids = sorted(result.rules)
+    base = {"SRCROOT": {"uri": result.root.resolve().as_uri() + "/"}}
+    return _log(result.rules, result.findings, base, lambda f: (f.location.path, "SRCROOT"))
+
+
+def as_dict_inspect(result: InspectResult, path: str) -> dict[str, Any]:
+    """inspect's findings, located on the binary inside the artifact.
+
+    An artifact on disk (an ELF file, a directory) inside the current directory gives
+    uris relative to it (SRCROOT), as a code-scanning upload of the checkout expects;
+    anything else (outside the cwd, a tarball) gives the path inside the artifact,
+    against an ARTIFACT base that names it.
+    """
+    cwd = Path.cwd().resolve()
+    kind = result.artifacts[0].artifact.kind if result.artifacts else ""
+    on_disk = Path(path).resolve()
+    prefix: str | None = None
+    if kind in ("elf", "directory") and on_disk.is_relative_to(cwd):
+        rel = on_disk.relative_to(cwd).as_posix()
+        prefix = posixpath.dirname(rel) if kind == "elf" else rel
+    base: dict[str, Any] = {"SRCROOT": {"uri": cwd.as_uri() + "/"}}
+    if prefix is None:
+        base["ARTIFACT"] = {"description": {"text": f"inside the artifact {path}"}}
+
+    def where(f: Finding) -> tuple[str, str]:
+        if prefix is None:
+            return f.location.path.lstrip("/"), "ARTIFACT"
+        inner = f.location.path.lstrip("/")
+        return (posixpath.join(prefix, inner) if prefix not in ("", ".") else inner), "SRCROOT"
+
+    return _log(result.rules, result.findings, base, where)
+
+
+def _log(
+    rules: dict[str, Any],
+    findings: list[Finding],
+    base: dict[str, Any],
+    where: Callable[[Finding], tuple[str, str]],
+) -> dict[str, Any]:
+    rule_ids = sorted(rules)
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -27,13 +68,13 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
                         "name": "allocpolicy",
                         "version": __version__,
                         "informationUri": "https://github.com/allocpolicy/allocpolicy",
-                        "rules": [_rule(result.rules[i]) for i in rule_ids],
+                        "rules": [_rule(rules[i]) for i in rule_ids],
                     }
                 },
-                "originalUriBaseIds": {"SRCROOT": {"uri": result.root.resolve().as_uri() + "/"}},
+                "originalUriBaseIds": base,
                 "results": [
-                    _result(f, rule_ids.index(f.rule) if f.rule in rule_ids else -1)
-                    for f in result.findings
+                    _result(f, rule_ids.index(f.rule) if f.rule in rule_ids else -1, *where(f))
+                    for f in findings
                 ],
             }
         ],
@@ -59,7 +100,7 @@ def _rule(rule: Any) -> dict[str, Any]:
     return out
 
 
-def _result(f: Finding, index: int) -> dict[str, Any]:
+def _result(f: Finding, index: int, uri: str, base_id: str) -> dict[str, Any]:
     region: dict[str, Any] = {"startLine": f.location.line, "startColumn": f.location.column}
     if f.location.end_line:
         region["endLine"] = f.location.end_line
@@ -70,7 +111,7 @@ def _result(f: Finding, index: int) -> dict[str, Any]:
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": f.location.path, "uriBaseId": "SRCROOT"},
+                    "artifactLocation": {"uri": uri, "uriBaseId": base_id},
                     "region": region,
                 }
             }
@@ -109,3 +150,7 @@ def _fix(fix: Fix) -> dict[str, Any]:
 
 def render(result: ScanResult) -> str:
     return json.dumps(as_dict(result), indent=2) + "\n"
+
+
+def render_inspect(result: InspectResult, path: str) -> str:
+    return json.dumps(as_dict_inspect(result, path), indent=2) + "\n"

@@ -594,3 +594,59 @@ def test_second_run_restores_the_cached_venv_without_pip(tmp_path, double, runne
     rc2, log2 = run_composite(env, {}, repo, cache=store)
     assert rc2 == 1 and "cached venv" in log2 and "allocpolicy 0." in log2, log2
     assert parse_outputs(out.read_text())["reporter"] == "review", log2
+
+
+def _mimalloc_repo(root: Path) -> Path:
+    """A crate that links mimalloc, built for musl into scratch: no error-level finding."""
+    files = {
+        "Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        '[dependencies]\nmimalloc = { version = "0.1", default-features = false }\n',
+        "src/main.rs": "#[global_allocator]\n"
+        "static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n\nfn main() {}\n",
+        "Dockerfile": "FROM rust:1-alpine AS build\nWORKDIR /src\nCOPY . .\n"
+        "RUN cargo build --release --target x86_64-unknown-linux-musl\n\nFROM scratch\n"
+        "COPY --from=build /src/target/x86_64-unknown-linux-musl/release/app /app\n"
+        'ENTRYPOINT ["/app"]\n',
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def test_image_input_inspects_the_artifact_and_fails_on_its_errors(
+    tmp_path, double, runner_env, ruff_musl
+):
+    env, out, summary = runner_env
+    repo = _mimalloc_repo(tmp_path / "ws")
+    env.update(GITHUB_EVENT_NAME="push", GITHUB_WORKSPACE=str(repo))
+    env.pop("GITHUB_EVENT_PATH", None)
+    # Without `image:` the scan alone decides: the source links mimalloc, nothing fails.
+    rc, log = run_composite(env, {}, repo)
+    assert rc == 0, log
+    assert "::error" not in log and "Built image" not in summary.read_text()
+    # An earlier step "built" the image: the real ruff musl binary (jemalloc) as `app`.
+    (repo / "out").mkdir()
+    shutil.copyfile(ruff_musl, repo / "out/app")
+    out.write_text("")
+    summary.write_text("")
+    rc, log = run_composite(env, {"image": "out", "fail-on": "error"}, repo)
+    assert rc == 1, log
+    assert "::error file=out/app,line=1" in log and "title=AP001 musl-requires-mimalloc" in log
+    assert "title=AP012 source-artifact-disagreement" in log
+    outputs = parse_outputs(out.read_text())
+    assert outputs["failed"] == "true" and int(outputs["errors"]) >= 2, outputs
+    text = summary.read_text()
+    assert "### Built image `out`" in text and "| error | AP012 |" in text
+    assert "| `app` | mimalloc, musl | disagree |" in text
+
+
+def test_image_input_that_cannot_be_read_is_an_error(tmp_path, double, runner_env):
+    env, _out, summary = runner_env
+    repo = _mimalloc_repo(tmp_path / "ws")
+    env.update(GITHUB_EVENT_NAME="push", GITHUB_WORKSPACE=str(repo))
+    env.pop("GITHUB_EVENT_PATH", None)
+    rc, log = run_composite(env, {"image": "missing.tar"}, repo)
+    assert rc == 2, log
+    assert "::error::allocpolicy: cannot inspect image missing.tar" in log
+    assert "Traceback" not in log and "**Not inspected:**" in summary.read_text()

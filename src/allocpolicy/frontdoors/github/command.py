@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 from allocpolicy._record import field, record, replace
 from allocpolicy.model import Finding, Severity
 
-from . import artifact, render, workflow
+from . import artifact, image, render, workflow
 from .diffmap import GITHUB_MAX_FILES, DiffMap, git_diff, parse_patch
 from .headview import HeadView, at_head
 from .plan import ANNOTATION, FILE, FILTER_MODES, INLINE, Plan, RuleInfo, build_plan
@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sarif-file", default=_env("SARIF_FILE"), help="write SARIF here")
     p.add_argument(
+        "--image",
+        default=_env("IMAGE"),
+        help="also inspect this artifact (tarball, OCI layout, directory, ELF) against the checkout",
+    )
+    p.add_argument(
         "--seconds-between-writes",
         type=float,
         default=float(_env("SECONDS_BETWEEN_WRITES", "1.0") or 1.0),
@@ -113,6 +118,9 @@ class Options:
     findings_out: Path | None = None
     findings_in: Path | None = None
     sarif_file: Path | None = None
+    image: str | None = (
+        None  # the `image:` input: inspected with --repo (frontdoors/github/image.py)
+    )
     seconds_between_writes: float = 1.0
     seconds_between_requests: float = 0.25
     max_rate_limit_wait: float = 300.0
@@ -330,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         findings_out=Path(args.findings_out) if args.findings_out else None,
         findings_in=Path(args.findings_in) if args.findings_in else None,
         sarif_file=Path(args.sarif_file) if args.sarif_file else None,
+        image=args.image or None,
         seconds_between_writes=args.seconds_between_writes,
         seconds_between_requests=min(0.25, args.seconds_between_writes),
         max_rate_limit_wait=args.max_rate_limit_wait,
@@ -479,7 +488,9 @@ def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
     if opt.findings_out:  # as scanned: the posting run reads the lines it saves
         _write_findings_file(opt.findings_out, replace(inputs, findings=scanned), ctx, reader)
 
-    failed = fail_on is not None and any(f.severity.at_least(fail_on) for f in in_scope)
+    built = _inspect_image(opt, reporter, out)
+    counted = in_scope + (built.findings if built is not None else [])
+    failed = fail_on is not None and any(f.severity.at_least(fail_on) for f in counted)
     if outcome is not None:
         notes.extend(_outcome_notes(outcome))
     fail_label = fail_on.value if fail_on else "none"
@@ -493,14 +504,32 @@ def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
         reader,
         counted=in_scope,
     )
+    if built is not None:
+        summary_md += image.summary_section(built)
     workflow.write_step_summary(opt.env.get("GITHUB_STEP_SUMMARY"), summary_md)
     workflow.write_outputs(
         opt.env.get("GITHUB_OUTPUT"),
-        _step_outputs(inputs, in_scope, reporter, outcome, sarif_path, failed),
+        _step_outputs(inputs, counted, reporter, outcome, sarif_path, failed),
     )
     for n in notes:
         _log(f"allocpolicy: {n}")
+    if built is not None and built.error is not None:
+        return 2
     return 1 if failed else 0
+
+
+def _inspect_image(opt: Options, reporter: str, out: IO[str] | None) -> image.ImageReport | None:
+    """The `image:` input, inspected against the checkout; its findings are annotations
+    (a binary is no line of the diff) whenever the scan's findings would be."""
+    if not opt.image:
+        return None
+    built = image.inspect_image(opt.image, opt.path, opt.config)
+    if built.error is not None:
+        workflow.log(f"::error::allocpolicy: {workflow.escape_data(built.error)}")
+    elif reporter in ("annotations", "review"):
+        for line in workflow.annotation_lines(built.findings):
+            print(line, file=out or sys.stdout)
+    return built
 
 
 def _head_view(
