@@ -43,6 +43,8 @@ def bench(tmp_path_factory):
             "0",
             "--fix-size",
             "5",
+            "--image-mib",
+            "48",
             "--out",
             str(out),
             "--markdown",
@@ -111,6 +113,19 @@ def test_json_has_every_command_and_comparison(bench):
         assert row.get("ratio") or row.get("status") in ("not measured", "not available")
     assert data["repos"]["mixed-10"]["dockerfiles"] == 10
     assert data["machine"]["python"]
+
+
+def test_the_inspect_row_reads_a_real_image_and_has_its_targets(bench):
+    # the synthetic docker save holds this machine's ELF binaries: inspect must read them
+    # all (exit 0/1, not 2) and the table carries the time and RSS targets
+    _, data, md, _ = bench
+    c = data["commands"]["inspect-image"]
+    assert c["available"] and c["exit_codes"][0] in (0, 1), c
+    (tt,) = data["time_targets"]
+    assert tt["command"] == "inspect-image" and tt["target_s"] == 5.0
+    assert tt["status"] in ("met", "missed")
+    assert any(r["command"] == "inspect-image" for r in data["rss_targets"])
+    assert "| inspect of the image tarball |" in md
 
 
 def test_generator_is_deterministic(tmp_path):
