@@ -11,7 +11,8 @@ body edit and says so once in the job summary.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from allocpolicy._record import record
 
@@ -111,30 +112,35 @@ class Threads:
         if self._by_root is not None:
             return self._by_root
         found: dict[int, Thread] = {}
-        after: str | None = None
-        for _ in range(MAX_THREAD_PAGES):
-            data = self._call(
-                "query reviewThreads", THREADS_QUERY, {**self._vars(), "after": after}
-            )
-            conn = _dig(data, "repository", "pullRequest", "reviewThreads")
-            if not isinstance(conn, dict):
-                break
-            for node in conn.get("nodes") or []:
-                first = _dig(node, "comments", "nodes")
-                if isinstance(first, list) and first and isinstance(first[0], dict):
-                    db = first[0].get("databaseId")
-                    if isinstance(db, int):
-                        found[db] = Thread(
-                            str(node.get("id")),
-                            bool(node.get("isResolved")),
-                            str(first[0].get("id")),
-                        )
-            page = conn.get("pageInfo") or {}
-            if not (isinstance(page, dict) and page.get("hasNextPage") and page.get("endCursor")):
-                break
-            after = str(page["endCursor"])
+        for node in self._nodes("query reviewThreads", THREADS_QUERY, "reviewThreads"):
+            first = _dig(node, "comments", "nodes")
+            if isinstance(first, list) and first and isinstance(first[0], dict):
+                db = first[0].get("databaseId")
+                if isinstance(db, int):
+                    found[db] = Thread(
+                        str(node.get("id")),
+                        bool(node.get("isResolved")),
+                        str(first[0].get("id")),
+                    )
         self._by_root = found
         return found
+
+    def _nodes(self, what: str, query: str, connection: str) -> Iterator[dict[str, Any]]:
+        """The nodes of one of the pull request's connections, page after page (at most
+        MAX_THREAD_PAGES; none once GraphQL is refused)."""
+        after: str | None = None
+        for _ in range(MAX_THREAD_PAGES):
+            data = self._call(what, query, {**self._vars(), "after": after})
+            conn = _dig(data, "repository", "pullRequest", connection)
+            if not isinstance(conn, dict):
+                return
+            for node in conn.get("nodes") or []:
+                if isinstance(node, dict):
+                    yield node
+            page = conn.get("pageInfo") or {}
+            if not (isinstance(page, dict) and page.get("hasNextPage") and page.get("endCursor")):
+                return
+            after = str(page["endCursor"])
 
     def resolve(self, comment_id: int) -> bool:
         """Resolve the thread this comment starts; True if this call resolved it (one
@@ -158,23 +164,9 @@ class Threads:
     def minimize_issue_comment(self, comment_id: int) -> bool:
         if self._issue_nodes is None:
             nodes: dict[int, tuple[str, bool]] = {}
-            after: str | None = None
-            for _ in range(MAX_THREAD_PAGES):
-                data = self._call(
-                    "query comments", COMMENT_IDS_QUERY, {**self._vars(), "after": after}
-                )
-                conn = _dig(data, "repository", "pullRequest", "comments")
-                if not isinstance(conn, dict):
-                    break
-                for n in conn.get("nodes") or []:
-                    if isinstance(n, dict) and isinstance(n.get("databaseId"), int):
-                        nodes[n["databaseId"]] = (str(n.get("id")), bool(n.get("isMinimized")))
-                page = conn.get("pageInfo") or {}
-                if not (
-                    isinstance(page, dict) and page.get("hasNextPage") and page.get("endCursor")
-                ):
-                    break
-                after = str(page["endCursor"])
+            for n in self._nodes("query comments", COMMENT_IDS_QUERY, "comments"):
+                if isinstance(n.get("databaseId"), int):
+                    nodes[n["databaseId"]] = (str(n.get("id")), bool(n.get("isMinimized")))
             self._issue_nodes = nodes
         found = self._issue_nodes.get(comment_id)
         if found is None:
