@@ -236,6 +236,7 @@ def inspect(path: str, config_path: Path | None = None, repo: Path | None = None
     repo_subjects = None
     if repo is not None:
         from allocpolicy.facts.gather import gather
+        from allocpolicy.facts.source import pair
 
         # The repository's own allocpolicy.toml, as `inventory DIR` reads it (data only).
         _, repo_subjects, _, _ = gather(repo, load_config(repo, None))
@@ -243,8 +244,6 @@ def inspect(path: str, config_path: Path | None = None, repo: Path | None = None
     for report in reports:
         subjects = dict(report.subjects)
         if repo_subjects is not None:
-            from allocpolicy.facts.source import pair
-
             # per artifact: each platform of an image ships its own build of a binary
             report.pairings = pair(report.binaries, repo_subjects)
             subjects[ArtifactSourceSubject.KIND] = list(report.pairings)

@@ -7,6 +7,7 @@ The JSON contract (docs/inspect.md): {"version", "artifacts": [{"kind", "path",
 from __future__ import annotations
 
 import json
+import posixpath
 
 from allocpolicy import __version__
 from allocpolicy.engine import InspectResult
@@ -21,6 +22,27 @@ if TYPE_CHECKING:
     from allocpolicy.facts.artifact import ArtifactReport
     from allocpolicy.facts.binaries import BinaryFacts
     from allocpolicy.facts.catalog import ArtifactSourceSubject
+
+
+def workspace_prefix(result: InspectResult, path: str) -> str | None:
+    """Where the artifact at `path` lies inside the current directory, for one on disk (an
+    ELF file: its folder; a directory: itself), so a finding can be located on the file a
+    checkout-relative consumer (an annotation, a code-scanning upload) knows; else None
+    (outside the cwd, or an image whose binaries are inside a tarball)."""
+    from pathlib import Path
+
+    kind = result.artifacts[0].artifact.kind if result.artifacts else ""
+    cwd, on_disk = Path.cwd().resolve(), Path(path).resolve()
+    if kind not in ("elf", "directory") or not on_disk.is_relative_to(cwd):
+        return None
+    rel = on_disk.relative_to(cwd).as_posix()
+    return posixpath.dirname(rel) if kind == "elf" else rel
+
+
+def workspace_path(prefix: str, inner: str) -> str:
+    """A binary's path inside the artifact, joined onto its workspace_prefix."""
+    inner = inner.lstrip("/")
+    return posixpath.join(prefix, inner) if prefix not in ("", ".") else inner
 
 
 def as_dict(result: InspectResult) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import posixpath
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,22 +30,17 @@ def as_dict_inspect(result: InspectResult, path: str) -> dict[str, Any]:
     anything else (outside the cwd, a tarball) gives the path inside the artifact,
     against an ARTIFACT base that names it.
     """
-    cwd = Path.cwd().resolve()
-    kind = result.artifacts[0].artifact.kind if result.artifacts else ""
-    on_disk = Path(path).resolve()
-    prefix: str | None = None
-    if kind in ("elf", "directory") and on_disk.is_relative_to(cwd):
-        rel = on_disk.relative_to(cwd).as_posix()
-        prefix = posixpath.dirname(rel) if kind == "elf" else rel
-    base: dict[str, Any] = {"SRCROOT": {"uri": cwd.as_uri() + "/"}}
+    from allocpolicy.reporters.inspect import workspace_path, workspace_prefix
+
+    prefix = workspace_prefix(result, path)
+    base: dict[str, Any] = {"SRCROOT": {"uri": Path.cwd().resolve().as_uri() + "/"}}
     if prefix is None:
         base["ARTIFACT"] = {"description": {"text": f"inside the artifact {path}"}}
 
     def where(f: Finding) -> tuple[str, str]:
         if prefix is None:
             return f.location.path.lstrip("/"), "ARTIFACT"
-        inner = f.location.path.lstrip("/")
-        return (posixpath.join(prefix, inner) if prefix not in ("", ".") else inner), "SRCROOT"
+        return workspace_path(prefix, f.location.path), "SRCROOT"
 
     return _log(result.rules, result.findings, base, where)
 

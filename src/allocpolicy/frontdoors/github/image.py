@@ -7,7 +7,6 @@ binary is not a line of the pull request's diff.
 
 from __future__ import annotations
 
-import posixpath
 from pathlib import Path
 
 from allocpolicy._record import field, record, replace
@@ -32,31 +31,27 @@ def inspect_image(image: str, repo: Path, config: Path | None) -> ImageReport:
     """Inspect `image` against the checkout `repo`; a bad artifact is an error, not a crash."""
     from allocpolicy.engine import inspect
     from allocpolicy.parsing.artifact import ArtifactError
+    from allocpolicy.reporters.inspect import workspace_prefix
 
     try:
         result = inspect(image, config, repo)
     except (ArtifactError, OSError) as exc:
         return ImageReport(image, error=f"cannot inspect image {image}: {exc}")
-    kind = result.artifacts[0].artifact.kind if result.artifacts else ""
-    findings = _located(result.findings, image, kind)
+    findings = _located(result.findings, workspace_prefix(result, image))
     return ImageReport(image, findings, result.binaries, list(result.pairings))
 
 
-def _located(findings: list[Finding], image: str, kind: str) -> list[Finding]:
+def _located(findings: list[Finding], prefix: str | None) -> list[Finding]:
     """Paths relative to the workspace for an artifact on disk inside it, so an annotation
     lands on the file; else the path inside the artifact (GitHub shows it unattached)."""
-    cwd = Path.cwd().resolve()
-    on_disk = Path(image).resolve()
-    if kind not in ("elf", "directory") or not on_disk.is_relative_to(cwd):
+    from allocpolicy.reporters.inspect import workspace_path
+
+    if prefix is None:
         return findings
-    rel = on_disk.relative_to(cwd).as_posix()
-    prefix = posixpath.dirname(rel) if kind == "elf" else rel
-    out = []
-    for f in findings:
-        inner = f.location.path.lstrip("/")
-        path = posixpath.join(prefix, inner) if prefix not in ("", ".") else inner
-        out.append(replace(f, location=replace(f.location, path=path)))
-    return out
+    return [
+        replace(f, location=replace(f.location, path=workspace_path(prefix, f.location.path)))
+        for f in findings
+    ]
 
 
 def summary_section(report: ImageReport) -> str:
