@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -181,3 +182,19 @@ def test_an_oci_zstd_layer_names_its_media_type(ruff_gnu: Path, tmp_path: Path) 
     (ap900,) = [f for f in report["findings"] if f["rule"] == "AP900"]
     assert media in ap900["message"]
     assert set(binaries(report["artifacts"][0])) == {"usr/bin/ruff"}
+
+
+def test_an_oci_directory_whose_blobs_link_out_of_it_is_not_read_through_the_link(
+    ruff_musl: Path, tmp_path: Path
+) -> None:
+    # a layout is data: `blobs -> /elsewhere` must not make inspect read (and echo the
+    # config of) files outside the directory it was given
+    image = ib.oci_layout(tmp_path / "oci", [([{"app": ruff_musl}], ib.config(["/app"]))])
+    outside = tmp_path / "elsewhere"
+    shutil.move(str(image / "blobs"), outside)
+    (image / "blobs").symlink_to(outside)
+    code, report = inspect_json(image, tmp_path)
+    assert all(not a["binaries"] for a in report["artifacts"])
+    errors = [f for f in report["findings"] if f["rule"] == "AP900"]
+    assert errors and all("not in the image" in f["message"] for f in errors)
+    assert code == 1

@@ -165,6 +165,7 @@ class _Source:
         self.path, self.tar = path, tar
         self.users = 0  # the platforms' openers share the tar: the last one closes it
         self.names: dict[str, tarfile.TarInfo] = {}
+        self.real = os.path.realpath(path)
         if tar is not None:
             for info in tar:
                 name = _normal(info.name)
@@ -174,12 +175,25 @@ class _Source:
     def has(self, name: str) -> bool:
         if self.tar is not None:
             return name in self.names
-        return (self.path / name).is_file()
+        return self._file(name) is not None
+
+    def _file(self, name: str) -> Path | None:
+        """A directory image's file `name`; None when absent, or when a link on its way
+        (`blobs -> /elsewhere`) leads out of the directory: the layout is data, and its
+        links never reach this machine's files."""
+        full = self.path / name
+        real = os.path.realpath(full)
+        if not real.startswith(self.real + os.sep) or not os.path.isfile(real):
+            return None
+        return full
 
     def size(self, name: str) -> int:
         if self.tar is not None:
             return self.names[name].size
-        return (self.path / name).stat().st_size
+        full = self._file(name)
+        if full is None:
+            raise ImageError(f"{name}: not in the image")
+        return full.stat().st_size
 
     def window(self, name: str, offset: int, size: int) -> BinaryIO:
         """`size` bytes at `offset` inside the file `name`, read with pread: pyelftools'
@@ -192,7 +206,10 @@ class _Source:
             # the tar's own descriptor (pread needs no position): stdin's spool is unlinked
             fd = os.dup(self.tar.fileobj.fileno())  # type: ignore[attr-defined]
         else:
-            fd = os.open(self.path / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            full = self._file(name)
+            if full is None:
+                raise OSError(f"{name}: not in the image")
+            fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         return io.BufferedReader(_Window(fd, offset, size), 64 * 1024)
 
     def open(self, name: str) -> IO[bytes]:
@@ -202,8 +219,8 @@ class _Source:
             if f is None:
                 raise ImageError(f"{name}: not in the image")
             return f
-        full = self.path / name
-        if not full.is_file() or os.path.islink(full):
+        full = self._file(name)
+        if full is None or os.path.islink(full):
             raise ImageError(f"{name}: not in the image")
         return open(full, "rb")
 
