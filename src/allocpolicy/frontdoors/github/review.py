@@ -498,14 +498,7 @@ class Reviewer:
                 unique.append(f)
         listed = unique
         listed.sort(key=lambda f: (-f.severity.rank, f.sort_key()))
-        existing = [
-            c
-            for c in self.api.list_issue_comments()
-            if self._mine(c.user)
-            and (m := markers.parse(c.body)) is not None
-            and m.kind == "summary"
-            and m.state == "open"
-        ]
+        existing = [c for c in self.api.list_issue_comments() if self._open_summary(c)]
         for extra in existing[1:]:  # concurrent runs each posted one: keep the oldest
             self._retire_summary(extra, existing[0])
         if not listed and not existing and not self.out.notes:
@@ -520,18 +513,14 @@ class Reviewer:
             return
 
         def verify() -> IssueComment | None:
-            for c in self.api.list_issue_comments():
-                m = markers.parse(c.body)
-                if (
-                    self._mine(c.user)
-                    and m is not None
-                    and m.kind == "summary"
-                    and m.state == "open"
-                ):
-                    return c
-            return None
+            return next((c for c in self.api.list_issue_comments() if self._open_summary(c)), None)
 
         self.api.create_issue_comment(body, verify)
+
+    def _open_summary(self, c: IssueComment) -> bool:
+        """The bot's own summary comment, not one retired as a duplicate."""
+        m = markers.parse(c.body) if self._mine(c.user) else None
+        return m is not None and m.kind == "summary" and m.state == "open"
 
     def _retire_summary(self, extra: IssueComment, kept: IssueComment) -> None:
         """A duplicate summary comment is rewritten to point at the kept one (its marker
