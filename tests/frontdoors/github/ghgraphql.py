@@ -12,7 +12,8 @@ answered the way GitHub answers it: HTTP 200 with ``errors``.
 Only what the bot uses is implemented, with GitHub's semantics: a pull request's
 ``reviewThreads`` and ``comments`` connections (``first``/``after``, at most 100 a
 page), ``node(id:)``, ``resolveReviewThread`` and ``minimizeComment``. Node ids map to
-the REST objects: ``PRRC_<id>`` review comments, ``IC_<id>`` issue comments,
+the REST objects: ``PRRC_<id>`` review comments, ``IC_<id>`` issue comments, ``PRR_<id>``
+reviews,
 ``PRRT_<id of the thread's first comment>`` threads. A field the double does not
 implement comes back null and is recorded too, so the double cannot silently answer
 less than GitHub would.
@@ -153,6 +154,18 @@ class GraphQLEndpoint:
             "url": c["html_url"],
         }
 
+    def _review(self, r: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "__typename": "PullRequestReview",
+            "id": r["node_id"],
+            "databaseId": r["id"],
+            "body": r["body"],
+            "author": self._actor(r["user"]["login"]),
+            "isMinimized": "_minimized" in r,
+            "minimizedReason": r.get("_minimized", "").lower() or None,
+            "url": r["html_url"],
+        }
+
     def _thread(self, root: dict[str, Any], viewer: dict[str, Any]) -> dict[str, Any]:
         replies = [c for c in self.d.review_comments if c.get("in_reply_to_id") == root["id"]]
         members = [root, *replies]
@@ -211,11 +224,17 @@ class GraphQLEndpoint:
             "PRRC": self.d.review_comments,
             "PRRT": self.d.review_comments,
             "IC": self.d.issue_comments,
+            "PRR": self.d.reviews,  # a review is Minimizable too (GitHub's schema)
         }
         for c in pool.get(kind, []):
             if c["id"] == n and not (kind == "PRRT" and c.get("in_reply_to_id")):
                 return kind, c
         return None
+
+    def _object(self, kind: str, c: dict[str, Any]) -> dict[str, Any]:
+        if kind == "PRR":
+            return self._review(c)
+        return self._review_comment(c) if kind == "PRRC" else self._issue_comment(c)
 
     def _not_found(self, node_id: str) -> _Refused:
         return _Refused(
@@ -243,7 +262,7 @@ class GraphQLEndpoint:
             kind, c = found
             if kind == "PRRT":
                 return self._thread(c, viewer)
-            return self._review_comment(c) if kind == "PRRC" else self._issue_comment(c)
+            return self._object(kind, c)
 
         def resolve_review_thread(info: Any, input: dict[str, Any]) -> dict[str, Any]:
             if not viewer.get("contents", viewer["write"]):
@@ -266,8 +285,10 @@ class GraphQLEndpoint:
                 raise self._not_found(input["subjectId"])
             kind, c = found
             c["_minimized"] = input["classifier"]
-            obj = self._review_comment(c) if kind == "PRRC" else self._issue_comment(c)
-            return {"clientMutationId": input.get("clientMutationId"), "minimizedComment": obj}
+            return {
+                "clientMutationId": input.get("clientMutationId"),
+                "minimizedComment": self._object(kind, c),
+            }
 
         return {
             "repository": repository,
