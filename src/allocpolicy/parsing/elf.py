@@ -23,6 +23,10 @@ MAX_STRINGS_BYTES = 64 * 1024 * 1024  # .rodata and friends scanned per binary
 MAX_NAMES_BYTES = 64 * 1024 * 1024  # symbol string tables scanned per binary
 DF_1_PIE = 0x08000000
 MAX_DYNAMIC_SYMBOLS = 500_000  # pyelftools indexes them all to look one up
+# pyelftools parses a .gnu.hash table's bloom words and buckets when it builds the section
+# (about 0.4 M words a second): a hostile count would take minutes. Linkers size the
+# buckets to the symbol count (a few thousand for libc), so 2^18 leaves ample room.
+MAX_GNU_HASH_WORDS = 1 << 18
 
 # e_machine -> the names platforms use (OCI's GOARCH spelling comes with image support)
 _MACHINES = {
@@ -139,6 +143,7 @@ def read_elf(stream: BinaryIO, size: int) -> ElfFile:
 
     try:
         elf = ELFFile(stream)
+        _check_gnu_hash(elf)
         sections = [
             Section(
                 str(sec.name),
@@ -150,6 +155,8 @@ def read_elf(stream: BinaryIO, size: int) -> ElfFile:
             for sec in _sections(elf)
         ]
         return ElfFile(_header(elf, sections), sections, stream, size)
+    except ElfError:
+        raise
     except ELFError as exc:
         raise ElfError(f"not a valid ELF file: {exc}") from None
     except (ValueError, KeyError, IndexError, AssertionError, UnicodeDecodeError) as exc:
@@ -259,6 +266,31 @@ def _gnu_defines(elf: ELFFile, table: Any, dynsym: Any, name: str) -> bool:
         if value & 1:
             return False
     return False
+
+
+def _check_gnu_hash(elf: ELFFile) -> None:
+    """Refuse a .gnu.hash whose header claims more words than its section holds or than
+    any linker writes, before pyelftools parses them all (from the raw section headers)."""
+    import struct
+
+    fmt = "<4I" if elf.little_endian else ">4I"
+    word = elf.elfclass // 8
+    for i in range(elf.num_sections()):
+        sh = elf._get_section_header(i)  # the header alone: no section object is built
+        if sh["sh_type"] != "SHT_GNU_HASH":
+            continue
+        elf.stream.seek(int(sh["sh_offset"]))
+        head = elf.stream.read(16)
+        if len(head) < 16:
+            raise ElfError("not a valid ELF file: .gnu.hash lies past the end of the file")
+        nbuckets, _, bloom, _ = struct.unpack(fmt, head)
+        if nbuckets + bloom > MAX_GNU_HASH_WORDS or 16 + bloom * word + 4 * nbuckets > int(
+            sh["sh_size"]
+        ):
+            raise ElfError(
+                f"not a valid ELF file: .gnu.hash claims {nbuckets} buckets and {bloom} bloom "
+                "words, more than its section holds or any linker writes"
+            )
 
 
 def _sections(elf: ELFFile) -> list[Any]:
