@@ -204,7 +204,8 @@ def _dynsym_lookups(path: Path, names: tuple[str, ...]) -> list[tuple[str, bool,
                     full = any(
                         s["st_shndx"] != "SHN_UNDEF" for s in sec.get_symbol_by_name(name) or []
                     )
-                    out.append((name, elf_mod._defines(elf, raw, sec, name), full))
+                    gnu_hash = [s for s in raw if s["sh_type"] == "SHT_GNU_HASH"]
+                    out.append((name, elf_mod._defines(gnu_hash, elf, sec, name), full))
     return out
 
 
