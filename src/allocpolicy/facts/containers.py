@@ -27,6 +27,7 @@ from allocpolicy.facts.triples import (
     normalize_triple,
     triple_for,
     triple_from_target_path,
+    triple_in_archive_name,
     triple_named_in,
 )
 from allocpolicy.parsing.dockerfile import Dockerfile, Instruction, Stage, parse_dockerfile
@@ -95,6 +96,11 @@ class StageFacts:
     written: dict[str, list[str]] = field(default_factory=dict)
     entrypoint: Instruction | None = None
     cmd: Instruction | None = None
+    # `tar -xf app-x86_64-unknown-linux-musl.tar.gz`: (line, archive, triple, arch assumed)
+    # of a release archive the stage unpacked; what it holds was built for that triple
+    unpacked: tuple[int, str, str, bool] | None = None
+    # paths (or directories) copied from such a stage -> (line, triple, why)
+    prebuilt: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     global_args: dict[str, str] = field(default_factory=dict, repr=False)
     # The file: its expander (shared work budget), escape character and build args.
     doc: Dockerfile = field(default_factory=lambda: parse_dockerfile(""), repr=False)
@@ -123,6 +129,8 @@ class StageFacts:
             written={f: list(lines) for f, lines in self.written.items()},
             entrypoint=self.entrypoint,
             cmd=self.cmd,
+            unpacked=self.unpacked,
+            prebuilt=dict(self.prebuilt),
             global_args=self.global_args,
             doc=self.doc,
             read=self.read,
@@ -646,10 +654,34 @@ def _record_copy_command(facts: StageFacts, ins: Instruction, argv: list[str]) -
             facts.dirs[_abs(facts.workdir, d)] = line
     elif tool == "find":
         _find(facts, line, argv[1:])
+    elif tool in ("tar", "bsdtar", "unzip"):
+        _unpack(facts, line, tool, argv[1:])
     else:
         script = _build_script(argv)
         if script is not None:
             facts.scripts.append((line, script))
+
+
+def _unpack(facts: StageFacts, line: int, tool: str, args: list[str]) -> None:
+    """`tar -xzf app-v1-x86_64-unknown-linux-musl.tar.gz`: a release archive unpacked
+    here. Its name says the target its binaries were built for (subjects.py uses it for
+    a binary of this repository that the image copies out of this stage)."""
+    words = args[:_MAX_OPERANDS]
+    if tool != "unzip":
+        first = words[0] if words else ""
+        bundled = first if first and not first.startswith("-") else ""  # `tar xzf a.tgz`
+        if "x" not in bundled and not any(
+            w == "--extract" or (w.startswith("-") and not w.startswith("--") and "x" in w)
+            for w in words
+        ):
+            return  # `tar -czf`: it makes an archive, it unpacks none
+    for w in words:
+        if w.startswith("-"):
+            continue
+        found = triple_in_archive_name(w)
+        if found is not None:
+            facts.unpacked = (line, w, found[0], found[1])
+            return
 
 
 # Commands that act on files they name, with their options that take a value.
@@ -1043,8 +1075,21 @@ def _copy_from_stage(
         art = _driver_output(src_stage, name)
     if art is not None:
         _put(facts, target, replace(art, line=line))
+    elif src_stage is not None and src_stage.unpacked is not None:
+        _mark_prebuilt(facts, src_stage, dest_abs if _GLOB.search(name) else target, line)
     if src_stage is not None:
         facts.packages.update({p: line for p in _packages_for_file(src_stage, src_abs)})
+
+
+def _mark_prebuilt(facts: StageFacts, src: StageFacts, dest: str, line: int) -> None:
+    """What this copy brings out of a stage that unpacked a release archive (a file, or a
+    glob's destination directory) was built for the archive's triple."""
+    assert src.unpacked is not None
+    at, archive, triple, assumed = src.unpacked
+    why = f"it comes from `{archive}` (unpacked on line {at}), a release archive for {triple}"
+    if assumed:
+        why += " (the name leaves the arch to the build platform: linux/amd64 assumed)"
+    facts.prebuilt[dest] = (line, triple, why)
 
 
 def _driver_output(stage: StageFacts, name: str) -> Artifact:

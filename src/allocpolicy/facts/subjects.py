@@ -125,17 +125,21 @@ def _built_elsewhere(
     not build: copied from the build context (CI put them there), downloaded in a stage,
     or run by ENTRYPOINT/CMD from the base image. Their build facts are unknown."""
     found: dict[str, tuple[int, str]] = {}
+    paths: dict[str, str | None] = {}  # where each is in the image, when known
     named = set(named)
     copies = _copy_lines(cf, final)
     for path, line in final.files.items():
         name = posixpath.basename(path)
         if line not in copies or name in named or name in found or not repo.crates_with_bin(name):
             continue  # `ln -s conf.d/x /etc/app/<bin name>` names a link, not a binary
+        if path in final.dirs:
+            continue  # a directory named like the bin (`COPY --from=b /var/lib/app ...`)
         in_repo = repo_path(final, path)
         if in_repo is not None and (repo.root / in_repo).exists():
             named.add(name)  # a file of the repository (a script, a directory), not a build
             continue
         found[name] = (line, f"`{path}` (line {line}) comes from no build seen in this file")
+        paths[name] = path
     for path, (line, why) in final.named_files.items():  # `COPY ${BIN} ./` + `chmod +x ./app`
         name = posixpath.basename(path)
         if name in named or name in found or not repo.crates_with_bin(name):
@@ -144,22 +148,54 @@ def _built_elsewhere(
         if in_repo is not None and (repo.root / in_repo).exists():
             continue  # `COPY . .` brought a script or directory of that name
         found[name] = (line, why)
+        paths[name] = path
     for ins in (i for i in (final.entrypoint, final.cmd) if i is not None):
         run = _executable(ins)
         if run and run not in named and run not in found and repo.crates_with_bin(run):
             why = f"{ins.keyword} runs `{run}` (line {ins.start_line}), which no build seen here makes"
             found[run] = (ins.start_line, why)
+            paths[run] = _run_path(final, ins, run)
     published = _published_image(repo, cf, final)
     if published is not None and published[0] not in named and published[0] not in found:
         found[published[0]] = published[1]
     out = []
     for name, (line, why) in found.items():
         crate = _crate_for(repo, [], name)
-        sb = _shipped(repo, cf, Artifact(name, None, None, line), name, crate)
-        sb.evidence = (line, why)
-        sb.reasons[0] = f"target unknown: {why} (its build facts are unknown)"
+        prebuilt = _prebuilt(final, paths.get(name))
+        triple = prebuilt[1] if prebuilt else None
+        sb = _shipped(repo, cf, Artifact(name, triple, None, line), name, crate)
+        if prebuilt is not None:
+            sb.evidence = (prebuilt[0], prebuilt[2])
+            sb.reasons[0] = (
+                f"target {triple}: `{name}` was copied on line {prebuilt[0]}; {prebuilt[2]}"
+            )
+        else:
+            sb.evidence = (line, why)
+            sb.reasons[0] = f"target unknown: {why} (its build facts are unknown)"
         out.append(sb)
     return out
+
+
+def _run_path(final: StageFacts, ins: Instruction, run: str) -> str | None:
+    """Where the program ENTRYPOINT/CMD starts lives: its path, or the first PATH directory
+    a copy put it in."""
+    argv = ins.exec_form() or ins.args.split()
+    word = next((w for w in argv if posixpath.basename(w) == run), run)
+    if word.startswith("/"):
+        return word
+    dirs = final.env.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    for d in dirs.split(":"):
+        if d and (posixpath.join(d, run) in final.prebuilt or d in final.prebuilt):
+            return posixpath.join(d, run)
+    return None
+
+
+def _prebuilt(final: StageFacts, path: str | None) -> tuple[int, str, str] | None:
+    """(copy line, triple, why) when the file came out of a stage that unpacked a release
+    archive for a target (containers._mark_prebuilt)."""
+    if path is None:
+        return None
+    return final.prebuilt.get(path) or final.prebuilt.get(posixpath.dirname(path))
 
 
 def _published_image(
@@ -577,6 +613,15 @@ def _linked(
         if allocator_free(repo, crate):
             return "system", "none", None
         return _same_on_every_target(sb, repo, libc)
+    if sb.build is None:  # a prebuilt binary for a known target: with what features?
+        return _same_on_every_target(sb, repo, libc, (sb.triple,))
+    return _linked_for(sb, repo)
+
+
+def _linked_for(sb: ShippedBinary, repo: Repo | None) -> tuple[str, str, str | None]:
+    """_linked for a binary of known target and features."""
+    crate = sb.crate
+    assert crate is not None and sb.triple is not None
     facts = cfg_facts(sb.triple)
     for s in crate.statics:
         if s.serves(sb.name) and static_active(s, facts, sb.features[0]):
@@ -622,7 +667,7 @@ def _linked(
 
 
 def _same_on_every_target(
-    sb: ShippedBinary, repo: Repo | None, libc: str
+    sb: ShippedBinary, repo: Repo | None, libc: str, triples: tuple[str, ...] = ()
 ) -> tuple[str, str, str | None]:
     """`#[cfg(not(target_env = "msvc"))]` on a jemalloc static decides nothing for a Linux
     image: when every Linux target the binary could be built for links the same allocator
@@ -632,8 +677,10 @@ def _same_on_every_target(
     answer must also hold with the default features, with none and with all of them.
     """
     crate = sb.crate
-    triples = sb.candidates or (
-        _LINUX_TARGETS.get(libc) or (*_LINUX_TARGETS["glibc"], *_LINUX_TARGETS["musl"])
+    triples = (
+        triples
+        or sb.candidates
+        or (_LINUX_TARGETS.get(libc) or (*_LINUX_TARGETS["glibc"], *_LINUX_TARGETS["musl"]))
     )
     feature_sets = {sb.features}
     if sb.build is None and crate is not None:
@@ -643,7 +690,9 @@ def _same_on_every_target(
             enabled_features(crate, (), False, True),
         }
     answers = {
-        _linked(replace(sb, triple=t, features=f), repo)[:2] for t in triples for f in feature_sets
+        _linked_for(replace(sb, triple=t, features=f), repo)[:2]
+        for t in triples
+        for f in feature_sets
     }
     if len(answers) != 1:
         return "unknown", "unknown", None
@@ -652,6 +701,8 @@ def _same_on_every_target(
         return "unknown", "unknown", None
     if family == "system" and sb.build is None and crate and _feature_gated(repo, crate, set()):
         return "unknown", "unknown", None  # a feature of a linked crate may bring one in
+    if sb.triple is not None:
+        return family, source, f"allocator {family} with its default features, none or all"
     if sb.candidates:
         return family, source, f"allocator {family} for every target its `--target` can be"
     kind = f"{libc} " if libc in _LINUX_TARGETS else ""

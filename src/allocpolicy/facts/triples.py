@@ -327,6 +327,36 @@ def triple_named_in(path: str) -> str | None:
     return None
 
 
+# `app-v1.2-x86_64-unknown-linux-musl.tar.gz`, `app-"$(uname -m)"-unknown-linux-gnu.tgz`:
+# a release archive's name ends in the triple its binaries were built for
+_ARCHIVE_TRIPLE_RE = lazy_re(
+    r"(?:^|[-_.])(?P<arch>[a-z0-9_]+-)?(?P<rest>(?:unknown-|pc-)?linux-(?:musl|gnu)[a-z0-9]*)"
+    r"(?=[-_.*]|$)"
+)
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tar.zst", ".tar", ".zip")
+
+
+def triple_in_archive_name(name: str, assumed_arch: str = "x86_64") -> tuple[str, bool] | None:
+    """The Linux triple a release archive's file name ends in, and whether its arch was
+    assumed: a name that leaves the arch to the shell (`"$(uname -m)"`, `*`) still names
+    the libc, and the archive is the build platform's (``assumed_arch``)."""
+    base = name.replace('"', "").replace("'", "").rsplit("/", 1)[-1].lower()
+    if not base.endswith(ARCHIVE_SUFFIXES) and not base.endswith(ARCHIVE_SUFFIXES + ("*",)):
+        return None
+    for m in _ARCHIVE_TRIPLE_RE.finditer(base):
+        rest = m.group("rest")
+        if not rest.startswith(("unknown-", "pc-")):
+            rest = "unknown-" + rest
+        arch = (m.group("arch") or "").rstrip("-")
+        triple = f"{arch}-{rest}"
+        if arch and _looks_like_triple(triple):
+            return normalize_triple(triple), False
+        guess = f"{assumed_arch}-{rest}"
+        if _looks_like_triple(guess):
+            return normalize_triple(guess), True
+    return None
+
+
 def config_rustflags(config: CargoConfig, triple: str) -> str:
     """The flags cargo applies to this triple: [build] plus the matching [target.*] tables."""
     from allocpolicy.parsing.cfg import CfgError, target_key_matches
