@@ -324,12 +324,55 @@ def test_ap009_skips_a_library_static_behind_an_opt_in_feature(scan_tree):
 
 
 def test_ap009_names_the_system_allocator_and_skips_a_cdylib(scan_tree):
-    lib = "use std::alloc::System;\n#[global_allocator]\nstatic GLOBAL: System = System;\n"
+    lib = (
+        "use std::alloc::System;\n#[global_allocator]\nstatic GLOBAL: System = System;\n\n"
+        "pub fn bridge_version() -> u32 {\n    1\n}\n"
+    )
     files = {"Cargo.toml": cargo("bridge"), "src/lib.rs": lib}
     [finding] = scan_tree(files).findings
     assert finding.rule == "AP009" and "(system)" in finding.message
     files["Cargo.toml"] = cargo("bridge", extra='[lib]\ncrate-type = ["cdylib"]\n')
     assert rules_of(scan_tree(files)) == []  # the library is the final artifact, like a binary
+
+
+ALLOC_ONLY = (
+    "//! The binary's allocator, chosen by depending on this crate.\n"
+    '#[cfg(not(target_os = "windows"))]\n#[global_allocator]\n'
+    "static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;\n"
+)
+
+
+def _alloc_workspace(lib_rs: str, dependent: str) -> dict[str, str]:
+    return {
+        "Cargo.toml": '[workspace]\nmembers = ["heap", "app", "core"]\n',
+        "heap/Cargo.toml": cargo("heap", 'tikv-jemallocator = "0.6"'),
+        "heap/src/lib.rs": lib_rs,
+        "app/Cargo.toml": cargo("app", 'heap = { path = "../heap" }' if dependent == "app" else ""),
+        "app/src/main.rs": MAIN,
+        "core/Cargo.toml": cargo(
+            "core", 'heap = { path = "../heap" }' if dependent == "core" else ""
+        ),
+        "core/src/lib.rs": "pub fn answer() -> u32 {\n    42\n}\n",
+    }
+
+
+def test_ap009_leaves_a_crate_that_is_only_the_binarys_allocator_alone(scan_tree):
+    # uv's pattern: `heap` holds nothing but the static; the binary depends on it to choose it
+    assert "AP009" not in rules_of(scan_tree(_alloc_workspace(ALLOC_ONLY, "app")))
+
+
+@pytest.mark.parametrize(
+    ("lib_rs", "dependent"),
+    [
+        (ALLOC_ONLY + "\npub fn stats() -> usize {\n    0\n}\n", "app"),  # a library too
+        (ALLOC_ONLY, "core"),  # a library hands it on to binaries that never asked
+    ],
+)
+def test_ap009_still_reports_an_allocator_crate_that_is_more(scan_tree, lib_rs, dependent):
+    [finding] = [
+        f for f in scan_tree(_alloc_workspace(lib_rs, dependent)).findings if f.rule == "AP009"
+    ]
+    assert finding.location.path == "heap/src/lib.rs"
 
 
 def test_bins_of_a_cdylib_crate_do_not_get_its_static(scan_tree):

@@ -51,6 +51,7 @@ from allocpolicy.facts.workspace import AllocatorStatic, Crate, enabled_features
 from allocpolicy.model import Location
 from allocpolicy.parsing.cargo import Dependency
 from allocpolicy.parsing.cfg import CfgError, CfgExpr, decide, opt_outs, target_key_matches
+from allocpolicy.parsing.text import ReadError
 from allocpolicy.parsing.versions import version_tuple
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -1196,7 +1197,7 @@ def static_subjects(repo: Repo, image_triples: dict[str, set[str]]) -> list[Glob
                     allocator_crate=dep.rust_name if dep is not None else s.item.crate,
                     allocator=family,
                     allocator_name=_allocator_name(family, s),
-                    in_library=_in_default_library(crate, s, triples),
+                    in_library=_in_default_library(repo, crate, s, triples),
                     cfg=str(cfg) if cfg else None,
                     dependency_cfg=_dep_gate(dep),
                     cfg_mismatch=mismatch is not None,
@@ -1229,20 +1230,44 @@ def _allocator_name(family: str, s: AllocatorStatic) -> str:
     return s.item.resolved or s.item.type_text or family
 
 
-def _in_default_library(crate: Crate, s: AllocatorStatic, image_triples: set[str]) -> bool:
+def _in_default_library(
+    repo: Repo, crate: Crate, s: AllocatorStatic, image_triples: set[str]
+) -> bool:
     """AP009's subject: a static a library compiles with its default features.
 
     Not one behind a feature the library leaves off (the remedy AP009 recommends),
     not one only tests compile, not one in a cdylib/staticlib, which is a final
-    artifact like a binary.
+    artifact like a binary, and not one of a library that is nothing but its
+    allocator: a binary that depends on it has chosen that allocator by name.
     """
     if not (s.in_library or not crate.has_binary) or crate.lib_is_artifact or never_shipped(s):
+        return False
+    if _allocator_crate(repo, crate):
         return False
     features = enabled_features(crate, (), True, False)[0]
     return any(
         static_active(s, cfg_facts(t), features)
         for t in sorted(set(BASELINE_TRIPLES) | image_triples)
     )
+
+
+def _allocator_crate(repo: Repo, crate: Crate) -> bool:
+    """A library whose lib.rs holds only `#[global_allocator]` statics and their `use`s
+    (uv's `uv-performance-memory-allocator`), which only crates with binaries depend on:
+    an allocator choice packaged as a crate. A library that depends on it would hand
+    the allocator on to binaries that never asked."""
+    if crate.lib is None or crate.has_binary or any(s.file != crate.lib for s in crate.statics):
+        return False
+    for other in repo.crates:
+        if any(d.package == crate.name for d in other.deps) and not other.has_binary:
+            return False
+    from allocpolicy.parsing.rust import scan_module_items_cached
+
+    try:
+        data = repo.read(crate.lib)
+    except ReadError:
+        return False
+    return scan_module_items_cached(data).others == 0
 
 
 def _dep_gate(dep: Dependency | None) -> str | None:

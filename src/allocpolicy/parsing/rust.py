@@ -126,6 +126,9 @@ class ModuleItems:
     mods: list[ModDecl] = field(default_factory=list)
     calls: list[MacroCall] = field(default_factory=list)
     macros: list[MacroDef] = field(default_factory=list)
+    # top-level items other than `#[global_allocator]` statics, `use` and `extern crate`:
+    # 0 for a crate that is only an allocator choice (AP009 leaves it alone)
+    others: int = 0
 
 
 @record
@@ -782,12 +785,15 @@ class _ItemScanner(_Scanner):
         super().__init__(data, root)
         self.mods: list[ModDecl] = []
         self.calls: list[MacroCall] = []
+        self.others = 0
 
     def relevant(self, start: int, end: int) -> bool:
         return True
 
     def item(self, node: Node, attrs: list[Node], ctx: _Ctx) -> None:
         metas = [m for a in attrs for m in _attr_metas(a, self.data, self.errors)]
+        if not ctx.mods and not self._plain(node, metas):
+            self.others += 1
         if node.type == "static_item":  # one in a macro body
             self.static(node, attrs, metas, ctx)
             return
@@ -807,6 +813,13 @@ class _ItemScanner(_Scanner):
         elif name != "macro_rules" and name:
             resolved = "::".join(_resolve(name, gated.scopes)) or name
             self.calls.append(MacroCall(name, resolved, conj(list(gated.gates)), _line(call)))
+
+    @staticmethod
+    def _plain(node: Node, metas: list[_Meta]) -> bool:
+        """An item an allocator-only file is made of."""
+        if node.type == "static_item":
+            return any(_is_global_allocator(m.name) for m in metas)
+        return node.type in ("use_declaration", "extern_crate_declaration", "empty_statement")
 
     def module(self, node: Node, attrs: list[Node], ctx: _Ctx) -> None:
         name_node = node.child_by_field_name("name")
@@ -1106,15 +1119,17 @@ def _items_rows(items: ModuleItems) -> tuple[Any, ...]:
         tuple((d.name, d.inline, d.path, _cfg_row(d.cfg), d.line) for d in items.mods),
         tuple(_call_row(c) for c in items.calls),
         tuple(_macro_row(m) for m in items.macros),
+        items.others,
     )
 
 
 def _items_from(rows: Any) -> ModuleItems:
-    mods, calls, macros = rows
+    mods, calls, macros, others = rows
     return ModuleItems(
         [ModDecl(n, tuple(i), p, _cfg_from(c), line) for n, i, p, c, line in mods],
         [_call_from(c) for c in calls],
         [_macro_from(m) for m in macros],
+        int(others),
     )
 
 
@@ -1162,7 +1177,7 @@ def scan_module_items(data: bytes) -> ModuleItems:
         root = _parse(data)
         scanner = _ItemScanner(data, root)
         scanner.container(root, _Ctx((), ()))
-        return ModuleItems(scanner.mods, scanner.calls, scanner.macros)
+        return ModuleItems(scanner.mods, scanner.calls, scanner.macros, scanner.others)
     except RecursionError:
         return ModuleItems()
 
