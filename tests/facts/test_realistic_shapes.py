@@ -35,7 +35,10 @@ def test_allocator_declared_in_a_shared_workspace_library(scan_tree):
         + MIMALLOC_DEP
         + '\ncommon = { path = "crates/common" }\n',
         "crates/common/Cargo.toml": cargo("common", "mimalloc = { workspace = true }"),
-        "crates/common/src/lib.rs": STATIC,
+        # a shared crate with more in it than the allocator (one that is only the
+        # allocator is the binary's choice by name: test_rust_shapes)
+        "crates/common/src/lib.rs": STATIC
+        + '\npub fn service_name() -> &\'static str {\n    "api"\n}\n',
         "services/api/Cargo.toml": cargo("api", "common = { workspace = true }"),
         "services/api/src/main.rs": "use common as _;\n" + MAIN,
         "Dockerfile": ALPINE.format(bin="api").replace("--bin api", "-p api"),

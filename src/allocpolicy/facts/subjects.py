@@ -1253,14 +1253,15 @@ def _in_default_library(
 
 def _allocator_crate(repo: Repo, crate: Crate) -> bool:
     """A library whose lib.rs holds only `#[global_allocator]` statics and their `use`s
-    (uv's `uv-performance-memory-allocator`), which only crates with binaries depend on:
-    an allocator choice packaged as a crate. A library that depends on it would hand
-    the allocator on to binaries that never asked."""
+    (uv's `uv-performance-memory-allocator`), which crates of this repository with
+    binaries depend on, and no library of it: an allocator choice packaged as a crate.
+    Without such a dependent it is a library for others, who never asked; a library
+    that depends on it hands the allocator on the same way."""
     if crate.lib is None or crate.has_binary or any(s.file != crate.lib for s in crate.statics):
         return False
-    for other in repo.crates:
-        if any(d.package == crate.name for d in other.deps) and not other.has_binary:
-            return False
+    dependents = [c for c in repo.crates if any(d.package == crate.name for d in c.deps)]
+    if not dependents or not all(c.has_binary for c in dependents):
+        return False
     from allocpolicy.parsing.rust import scan_module_items_cached
 
     try:
