@@ -147,6 +147,22 @@ def test_a_fork_pr_dropping_mimalloc_gets_the_untouched_dockerfiles_ap001(tmp_pa
     assert again == 1 and double.writes()[n:] == []  # an identical re-run writes nothing
 
 
+def test_a_runner_temp_inside_a_git_checkout_does_not_lend_the_head_its_index(
+    tmp_path, double, capfd
+):
+    """The widening lists files with git: run in the head's copy, it must not find the
+    repository the temporary directory happens to sit in (it would list none of them)."""
+    # the PR only touches the workspace root: its members come from git's listing (or a walk)
+    root = MONOREPO["Cargo.toml"] + "\n[profile.release]\nlto = true\n"
+    fork = Fork(tmp_path, double, {**MONOREPO, **DROPPED}, {"Cargo.toml": root})
+    git(fork.trusted, "init", "-q")
+    fork.temp = fork.trusted / "tmp"
+    fork.temp.mkdir()
+    code, outputs, summary, _ = fork.run(capfd)
+    assert code == 1 and outputs["errors"] == "1", summary
+    assert "caused by its changes" in summary
+
+
 def test_the_api_request_count_of_one_pull_request(tmp_path, double, capfd):
     """What one run of this mode costs: the tree once, the texts one query per 100 blobs."""
     fork = Fork(tmp_path, double, MONOREPO, DROPPED)
