@@ -471,6 +471,14 @@ def test_without_a_pull_request_event_nothing_is_scanned(tmp_path, double, capfd
     assert double.requests == [] and list(fork.temp.iterdir()) == []
 
 
+def test_an_api_error_on_the_blob_texts_is_a_note_not_a_post(tmp_path, double, capfd):
+    fork = Fork(tmp_path, double, MONOREPO, DROPPED)
+    double.inject("graphql/query", 502, times=5)  # past the policy's retries
+    code, _outputs, summary, logged = fork.run(capfd, "--max-rate-limit-wait", "0")
+    assert code == 2 and double.writes() == [] and "Traceback" not in logged
+    assert "Could not read the pull request's head through the API" in summary
+
+
 def test_findings_in_and_the_api_head_do_not_mix(tmp_path, capfd):
     assert main(["--head-source", "api", "--findings-in", str(tmp_path / "x.json")]) == 2
     assert "takes no findings file" in capfd.readouterr().err

@@ -677,6 +677,8 @@ def _scan_api_head(
         )
     except ApiError as exc:
         return None, f"Could not read the pull request's head through the API ({exc})."
+    except OSError as exc:  # RUNNER_TEMP missing or full
+        return None, f"Could not write the pull request's head into a temporary directory ({exc})."
     notes.extend(head.notes)
     notes.append(head.summary())
     root = head.root / prefix if prefix else head.root
