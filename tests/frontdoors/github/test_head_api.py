@@ -214,6 +214,33 @@ def test_the_forks_config_is_not_applied_and_the_trusted_one_is(tmp_path, double
     assert outputs["errors"] == "0"
 
 
+def _policy(rule_id: str) -> str:
+    return (
+        f"version: 1\nrules:\n  - id: {rule_id}\n    name: team-musl\n    severity: error\n"
+        "    subject: binary\n    summary: s\n    message: a musl binary\n"
+        "    when: {fact: libc, eq: musl}\n"
+    )
+
+
+def test_the_trusted_sides_policies_apply_and_the_forks_do_not(tmp_path, double, capfd):
+    fork = Fork(
+        tmp_path,
+        double,
+        MONOREPO,
+        {
+            **DROPPED,
+            "allocpolicy.toml": 'policies = ["evil.yaml"]\n',
+            "evil.yaml": _policy("EVIL001"),
+        },
+    )
+    (fork.trusted / "allocpolicy.toml").write_text('policies = ["team.yaml"]\n')
+    (fork.trusted / "team.yaml").write_text(_policy("TEAM001"))
+    code, _outputs, summary, _ = fork.run(capfd)
+    assert code == 1, summary
+    assert "TEAM001" in summary and "EVIL001" not in summary
+    assert not list((tmp_path / "trusted").glob("*.rs"))  # nothing of the head came here
+
+
 # -- differential: the API's copy scans as the directory itself ---------------------------------
 
 MIXED = {
