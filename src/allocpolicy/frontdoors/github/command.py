@@ -673,7 +673,7 @@ def _scan_api_head(
     except Incomplete as exc:
         return None, (
             f"The pull request's head was not scanned: {exc}. A partial scan could pass what "
-            "it did not see; use the checkout-based setup for a tree this large."
+            "it did not see; for a tree past these limits, use the two-workflow setup."
         )
     except ApiError as exc:
         return None, f"Could not read the pull request's head through the API ({exc})."
