@@ -204,7 +204,8 @@ def _dynsym_lookups(path: Path, names: tuple[str, ...]) -> list[tuple[str, bool,
                     full = any(
                         s["st_shndx"] != "SHN_UNDEF" for s in sec.get_symbol_by_name(name) or []
                     )
-                    out.append((name, elf_mod._defines(elf, raw, sec, name), full))
+                    gnu_hash = [s for s in raw if s["sh_type"] == "SHT_GNU_HASH"]
+                    out.append((name, elf_mod._defines(gnu_hash, elf, sec, name), full))
     return out
 
 
@@ -252,3 +253,27 @@ def test_a_gnu_hash_chain_without_an_end_bit_ends_at_the_symbol_count(tmp_path: 
     bad.write_bytes(bytes(data))
     b = facts(bad)
     assert not b.preload_target  # malloc is not found through the broken table
+
+
+@pytest.mark.parametrize("nbuckets", [100_000, 4_000_000])
+def test_a_gnu_hash_claiming_more_buckets_than_it_holds_is_refused(
+    tmp_path: Path, nbuckets: int
+) -> None:
+    # pyelftools parses every bucket when it builds the section: 4 M buckets over a
+    # padded file took 10 s (512 MiB, the member cap, would take minutes); the header
+    # is checked against its section before anything is parsed
+    import struct
+
+    from elftools.elf.elffile import ELFFile
+
+    src = rb.deb(*rb.LIBJEMALLOC).read_bytes()
+    with (tmp_path / "orig").open("wb") as f:
+        f.write(src)
+    with (tmp_path / "orig").open("rb") as f:
+        offset = ELFFile(f).get_section_by_name(".gnu.hash")["sh_offset"]
+    data = bytearray(src) + bytes(4 * nbuckets)  # room for the array: only its size is wrong
+    struct.pack_into("<I", data, offset, nbuckets)
+    bad = tmp_path / "libbad.so"
+    bad.write_bytes(bytes(data))
+    with bad.open("rb") as f, pytest.raises(ElfError, match=r"\.gnu\.hash claims"):
+        read_elf(f, len(data))

@@ -14,7 +14,7 @@ from allocpolicy.facts.catalog import (
 )
 from allocpolicy.model import Location
 from allocpolicy.parsing.elf import ElfError, is_io_error, read_elf
-from allocpolicy.parsing.image import env_value, preload_paths
+from allocpolicy.parsing.image import preload_paths
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
 if TYPE_CHECKING:
@@ -104,17 +104,11 @@ def _members(report: ArtifactReport, artifact: Artifact, config: Config) -> None
 
 
 def _preloads(report: ArtifactReport, image: Image) -> None:
-    """The entrypoint binary's LD_PRELOAD: the wrapper's value wins over the config Env's
-    (it is set last); each library looked up in the layered filesystem."""
-    if image.entrypoint is None:
+    """The entrypoint binary's LD_PRELOAD (Image.preload), each library looked up in the
+    layered filesystem."""
+    if image.entrypoint is None or image.preload is None:
         return
-    env = env_value(image.config["Env"], "LD_PRELOAD")
-    if image.entrypoint_preload is not None:
-        value, source = image.entrypoint_preload, "entrypoint"
-    elif env is not None:
-        value, source = env, "env"
-    else:
-        return
+    value, source = image.preload
     by_path = {b.path: b for b in report.binaries}
     libraries = []
     for lib in preload_paths(value):

@@ -23,6 +23,10 @@ MAX_STRINGS_BYTES = 64 * 1024 * 1024  # .rodata and friends scanned per binary
 MAX_NAMES_BYTES = 64 * 1024 * 1024  # symbol string tables scanned per binary
 DF_1_PIE = 0x08000000
 MAX_DYNAMIC_SYMBOLS = 500_000  # pyelftools indexes them all to look one up
+# pyelftools parses a .gnu.hash table's bloom words and buckets when it builds the section
+# (about 0.4 M words a second): a hostile count would take minutes. Linkers size the
+# buckets to the symbol count (a few thousand for libc), so 2^18 leaves ample room.
+MAX_GNU_HASH_WORDS = 1 << 18
 
 # e_machine -> the names platforms use (OCI's GOARCH spelling comes with image support)
 _MACHINES = {
@@ -139,17 +143,20 @@ def read_elf(stream: BinaryIO, size: int) -> ElfFile:
 
     try:
         elf = ELFFile(stream)
+        headers = _section_headers(elf)
         sections = [
             Section(
-                str(sec.name),
-                str(sec["sh_type"]),
-                int(sec["sh_offset"]),
-                int(sec["sh_size"]),
-                int(sec["sh_link"]),
+                str(elf._get_section_name(sh)),
+                str(sh["sh_type"]),
+                int(sh["sh_offset"]),
+                int(sh["sh_size"]),
+                int(sh["sh_link"]),
             )
-            for sec in _sections(elf)
+            for sh in headers
         ]
-        return ElfFile(_header(elf, sections), sections, stream, size)
+        return ElfFile(_header(elf, headers, sections), sections, stream, size)
+    except ElfError:
+        raise
     except ELFError as exc:
         raise ElfError(f"not a valid ELF file: {exc}") from None
     except (ValueError, KeyError, IndexError, AssertionError, UnicodeDecodeError) as exc:
@@ -168,9 +175,7 @@ def is_io_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno != errno.EINVAL
 
 
-def _header(elf: ELFFile, sections: list[Section]) -> ElfHeader:
-    from elftools.elf.dynamic import DynamicSection
-    from elftools.elf.sections import SymbolTableSection
+def _header(elf: ELFFile, headers: list[Any], sections: list[Section]) -> ElfHeader:
     from elftools.elf.segments import InterpSegment
 
     interpreter = None
@@ -181,12 +186,10 @@ def _header(elf: ELFFile, sections: list[Section]) -> ElfHeader:
     soname = None
     flags_1 = 0
     exports = False
-    raw = _sections(elf)
-    for sec in raw:
-        if isinstance(sec, SymbolTableSection) and sec["sh_type"] == "SHT_DYNSYM":
-            exports = exports or _defines(elf, raw, sec, "malloc")
-        if not isinstance(sec, DynamicSection):
-            continue
+    built = _built(elf, headers)
+    for sec in built.get("SHT_DYNSYM", []):
+        exports = exports or _defines(built.get("SHT_GNU_HASH", []), elf, sec, "malloc")
+    for sec in built.get("SHT_DYNAMIC", []):
         for tag in sec.iter_tags():
             kind = tag.entry.d_tag
             if kind == "DT_NEEDED":
@@ -211,17 +214,14 @@ def _header(elf: ELFFile, sections: list[Section]) -> ElfHeader:
     )
 
 
-def _defines(elf: ELFFile, sections: list[Any], dynsym: Any, name: str) -> bool:
+def _defines(gnu_hash: list[Any], elf: ELFFile, dynsym: Any, name: str) -> bool:
     """Whether the dynamic symbol table defines `name` (not only imports it).
 
     Through the GNU hash table when there is one, as the loader looks it up: a few reads,
     where pyelftools' name map parses every symbol (29 of 32 s of a 1 GB image with 61
     system binaries). Else the map, capped."""
-    from elftools.elf.hash import GNUHashSection
-
-    for sec in sections:
-        if isinstance(sec, GNUHashSection):
-            return _gnu_defines(elf, sec, dynsym, name)
+    if gnu_hash:
+        return _gnu_defines(elf, gnu_hash[0], dynsym, name)
     if dynsym.num_symbols() > MAX_DYNAMIC_SYMBOLS:
         return False
     found = dynsym.get_symbol_by_name(name) or []
@@ -261,5 +261,41 @@ def _gnu_defines(elf: ELFFile, table: Any, dynsym: Any, name: str) -> bool:
     return False
 
 
-def _sections(elf: ELFFile) -> list[Any]:
-    return list(elf.iter_sections()) if elf.num_sections() else []
+# the sections the header facts read; pyelftools builds the others (hash tables, notes,
+# relocations) by parsing them whole, which a hostile count makes slow: never built
+_BUILT = ("SHT_DYNSYM", "SHT_DYNAMIC", "SHT_GNU_HASH")
+
+
+def _section_headers(elf: ELFFile) -> list[Any]:
+    """The raw section headers (no section object is built from them)."""
+    return [elf._get_section_header(i) for i in range(elf.num_sections())]
+
+
+def _built(elf: ELFFile, headers: list[Any]) -> dict[str, list[Any]]:
+    """pyelftools' objects for the sections in _BUILT, by type."""
+    out: dict[str, list[Any]] = {}
+    for i, sh in enumerate(headers):
+        kind = str(sh["sh_type"])
+        if kind in _BUILT:
+            if kind == "SHT_GNU_HASH":
+                _check_gnu_hash(elf, sh)
+            out.setdefault(kind, []).append(elf.get_section(i))
+    return out
+
+
+def _check_gnu_hash(elf: ELFFile, sh: Any) -> None:
+    """Refuse a .gnu.hash whose header claims more words than its section holds or than
+    any linker writes, before pyelftools parses them all."""
+    import struct
+
+    elf.stream.seek(int(sh["sh_offset"]))
+    head = elf.stream.read(16)
+    if len(head) < 16:
+        raise ElfError("not a valid ELF file: .gnu.hash lies past the end of the file")
+    nbuckets, _, bloom, _ = struct.unpack("<4I" if elf.little_endian else ">4I", head)
+    held = 16 + bloom * (elf.elfclass // 8) + 4 * nbuckets
+    if nbuckets + bloom > MAX_GNU_HASH_WORDS or held > int(sh["sh_size"]):
+        raise ElfError(
+            f"not a valid ELF file: .gnu.hash claims {nbuckets} buckets and {bloom} bloom "
+            "words, more than its section holds or any linker writes"
+        )

@@ -154,6 +154,15 @@ class Image:
     entrypoint_preload: str | None = None  # LD_PRELOAD=… of a wrapper (`env`, `sh -c`)
     fs: ImageFs = field(default_factory=ImageFs)
 
+    @property
+    def preload(self) -> tuple[str, str] | None:
+        """The LD_PRELOAD the entrypoint runs with, and where it is set ("entrypoint" or
+        "env"): a wrapper's value wins over the config's Env, as it is set last."""
+        if self.entrypoint_preload is not None:
+            return self.entrypoint_preload, "entrypoint"
+        env = env_value(self.config["Env"], "LD_PRELOAD")
+        return (env, "env") if env is not None else None
+
 
 # -- reading the files of an image (a directory or a tar) ---------------------------------
 
@@ -614,17 +623,18 @@ def _entrypoint(image: Image) -> None:
 
 
 def _choose(image: Image) -> list[tuple[str, Node]]:
-    """The entrypoint first, the preloaded libraries, then the ELF files of BINARY_DIRS."""
+    """The entrypoint first, the libraries it is preloaded with, then the ELF files of
+    BINARY_DIRS."""
     out: dict[str, Node] = {}
     if image.entrypoint:
         found = image.fs.lookup(image.entrypoint)
         if found is not None and found[1].elf:
             out[found[0]] = found[1]
-    for value in (image.entrypoint_preload, env_value(image.config["Env"], "LD_PRELOAD")):
-        for lib in preload_paths(value):
-            found = image.fs.lookup(lib)
-            if found is not None and found[1].kind == "file" and found[1].elf:
-                out.setdefault(found[0], found[1])
+    preload = image.preload
+    for lib in preload_paths(preload[0] if preload else None):
+        found = image.fs.lookup(lib)
+        if found is not None and found[1].kind == "file" and found[1].elf:
+            out.setdefault(found[0], found[1])
     for top in BINARY_DIRS:
         for path, node in image.fs.files(top):
             if node.elf:

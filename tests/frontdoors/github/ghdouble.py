@@ -364,6 +364,30 @@ class GitHubDouble:
                 number, login, body, path, line, None, self.pulls[number].head_sha, None
             )
 
+    def race_review(self, review_id: int, attempt: str = "0123456789abcdef") -> dict[str, Any]:
+        """What a concurrent run on the same head leaves: its own submitted review (same
+        event, its own attempt id in the marker) with a copy of each of the review's
+        comments at the same anchors."""
+        with self._lock:
+            r = next(r for r in self.reviews if r["id"] == review_id)
+            body = re.sub(r"attempt=[0-9a-f]+", f"attempt={attempt}", r["body"])
+            copy = self._new_review(r["_pr"], r["user"]["login"], body, r["state"], r["commit_id"])
+            for c in [
+                c for c in self.review_comments if c.get("pull_request_review_id") == review_id
+            ]:
+                self._new_review_comment(
+                    c["_pr"],
+                    c["user"]["login"],
+                    c["body"],
+                    c["path"],
+                    c.get("line"),
+                    c.get("start_line"),
+                    c["commit_id"],
+                    copy["id"],
+                    c.get("subject_type", "line"),
+                )
+            return copy
+
     def add_pending_review(self, number: int, login: str, body: str = "") -> dict[str, Any]:
         with self._lock:
             return self._new_review(number, login, body, "PENDING", self.pulls[number].head_sha)
@@ -898,6 +922,16 @@ class GitHubDouble:
             if r["state"] not in ("APPROVED", "CHANGES_REQUESTED"):
                 return self._reject(422, "Can not dismiss a commented pull request review")
             r["state"] = "DISMISSED"
+            return 200, {}, _public(r)
+        if op == "pulls/update-review":
+            r = self._review(int(ids[1]), number)
+            if r is None:
+                return 404, {}, {"message": "Not Found"}
+            if r["user"]["login"] != login:
+                return 403, {}, {"message": "Resource not accessible by integration"}
+            if len(body["body"]) > BODY_LIMIT:
+                return self._reject(422, "Body is too long (maximum is 65536 characters)")
+            r["body"] = body["body"]
             return 200, {}, _public(r)
         if op == "pulls/create-review-comment":
             return self._create_single_comment(pr, body, login)

@@ -13,8 +13,9 @@ Only what the bot uses is implemented, with GitHub's semantics: a pull request's
 ``reviewThreads`` and ``comments`` connections (``first``/``after``, at most 100 a
 page), ``node(id:)``, ``resolveReviewThread``, ``minimizeComment`` and a repository's
 ``object(oid:)`` (blobs of the real git repository at ``GitHubDouble.git_root``: their
-``text`` is null for a binary blob and cut past ``blob_text_limit``, ``isTruncated``). Node ids map to
-the REST objects: ``PRRC_<id>`` review comments, ``IC_<id>`` issue comments,
+``text`` is null for a binary blob and cut past ``blob_text_limit``, ``isTruncated``).
+Node ids map to the REST objects: ``PRRC_<id>`` review comments, ``IC_<id>`` issue
+comments, ``PRR_<id>`` reviews,
 ``PRRT_<id of the thread's first comment>`` threads. A field the double does not
 implement comes back null and is recorded too, so the double cannot silently answer
 less than GitHub would.
@@ -155,6 +156,18 @@ class GraphQLEndpoint:
             "url": c["html_url"],
         }
 
+    def _review(self, r: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "__typename": "PullRequestReview",
+            "id": r["node_id"],
+            "databaseId": r["id"],
+            "body": r["body"],
+            "author": self._actor(r["user"]["login"]),
+            "isMinimized": "_minimized" in r,
+            "minimizedReason": r.get("_minimized", "").lower() or None,
+            "url": r["html_url"],
+        }
+
     def _thread(self, root: dict[str, Any], viewer: dict[str, Any]) -> dict[str, Any]:
         replies = [c for c in self.d.review_comments if c.get("in_reply_to_id") == root["id"]]
         members = [root, *replies]
@@ -204,7 +217,7 @@ class GraphQLEndpoint:
             ),
         }
 
-    def _object(self, oid: str | None) -> dict[str, Any] | None:
+    def _git_object(self, oid: str | None) -> dict[str, Any] | None:
         """A git object by id (null when there is none, as GitHub answers)."""
         found = self.d.git_object(oid) if oid else None
         if found is None:
@@ -233,11 +246,17 @@ class GraphQLEndpoint:
             "PRRC": self.d.review_comments,
             "PRRT": self.d.review_comments,
             "IC": self.d.issue_comments,
+            "PRR": self.d.reviews,  # a review is Minimizable too (GitHub's schema)
         }
         for c in pool.get(kind, []):
             if c["id"] == n and not (kind == "PRRT" and c.get("in_reply_to_id")):
                 return kind, c
         return None
+
+    def _object(self, kind: str, c: dict[str, Any]) -> dict[str, Any]:
+        if kind == "PRR":
+            return self._review(c)
+        return self._review_comment(c) if kind == "PRRC" else self._issue_comment(c)
 
     def _not_found(self, node_id: str) -> _Refused:
         return _Refused(
@@ -256,7 +275,7 @@ class GraphQLEndpoint:
                 "__typename": "Repository",
                 "nameWithOwner": self.d.full_name,
                 "pullRequest": lambda info, number: self._pull(number, viewer),
-                "object": lambda info, oid=None, expression=None: self._object(oid),
+                "object": lambda info, oid=None, expression=None: self._git_object(oid),
             }
 
         def node(info: Any, id: str) -> dict[str, Any] | None:
@@ -266,7 +285,7 @@ class GraphQLEndpoint:
             kind, c = found
             if kind == "PRRT":
                 return self._thread(c, viewer)
-            return self._review_comment(c) if kind == "PRRC" else self._issue_comment(c)
+            return self._object(kind, c)
 
         def resolve_review_thread(info: Any, input: dict[str, Any]) -> dict[str, Any]:
             if not viewer.get("contents", viewer["write"]):
@@ -289,8 +308,10 @@ class GraphQLEndpoint:
                 raise self._not_found(input["subjectId"])
             kind, c = found
             c["_minimized"] = input["classifier"]
-            obj = self._review_comment(c) if kind == "PRRC" else self._issue_comment(c)
-            return {"clientMutationId": input.get("clientMutationId"), "minimizedComment": obj}
+            return {
+                "clientMutationId": input.get("clientMutationId"),
+                "minimizedComment": self._object(kind, c),
+            }
 
         return {
             "repository": repository,

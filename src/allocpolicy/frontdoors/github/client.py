@@ -67,6 +67,7 @@ class ReviewComment:
     subject_type: str | None
     in_reply_to_id: int | None
     html_url: str = ""
+    review_id: int | None = None  # the review it was posted with (None: a lone comment)
 
 
 @record
@@ -84,6 +85,8 @@ class Review:
     user: str
     body: str
     html_url: str = ""
+    node_id: str = ""  # what GraphQL's minimizeComment takes
+    commit_id: str = ""
 
 
 @record
@@ -376,6 +379,7 @@ class GitHubClient:
             subject_type=raw.get("subject_type"),
             in_reply_to_id=raw.get("in_reply_to_id"),
             html_url=raw.get("html_url", ""),
+            review_id=raw.get("pull_request_review_id"),
         )
 
     def list_review_comments(self) -> list[ReviewComment]:
@@ -402,6 +406,8 @@ class GitHubClient:
             self._login(raw),
             raw.get("body") or "",
             raw.get("html_url", ""),
+            str(raw.get("node_id") or ""),
+            str(raw.get("commit_id") or ""),
         )
 
     def list_reviews(self) -> list[Review]:
@@ -447,6 +453,14 @@ class GitHubClient:
             )
 
         self.write("pulls/submit-review", fn)
+
+    def update_review(self, review_id: int, body: str) -> None:
+        def fn() -> None:
+            self.gh.requester.requestJsonAndCheck(
+                "PUT", f"{self._pr.url}/reviews/{review_id}", input={"body": body}
+            )
+
+        self.write("pulls/update-review", fn)
 
     def dismiss_review(self, review_id: int, message: str) -> None:
         def fn() -> None:

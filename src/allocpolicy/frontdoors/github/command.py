@@ -955,6 +955,11 @@ def _outcome_notes(outcome: ReviewOutcome) -> list[str]:
         f"Review comments: {len(outcome.posted)} posted, {outcome.unchanged} unchanged, "
         f"{outcome.updated} updated, {outcome.resolved} resolved"
         + (f", {outcome.deleted} duplicate(s) deleted" if outcome.deleted else "")
+        + (
+            f", {outcome.retired_reviews} duplicate review(s) retired"
+            if outcome.retired_reviews
+            else ""
+        )
         + (f", {outcome.threads_resolved} thread(s) resolved" if outcome.threads_resolved else "")
         + (f", {outcome.minimized} duplicate(s) minimised" if outcome.minimized else "")
         + "."

@@ -63,6 +63,7 @@ class ReviewOutcome:
     updated: int = 0
     resolved: int = 0
     deleted: int = 0  # the bot's extra copies of one comment (concurrent runs)
+    retired_reviews: int = 0  # a concurrent run's review, left without comments
     threads_resolved: int = 0  # review threads resolved through GraphQL
     minimized: int = 0  # duplicate comments hidden through GraphQL
     # for the job summary only (the PR's summary comment would change with it)
@@ -123,6 +124,9 @@ class Reviewer:
         self.blocked_by_pending = False
         self.kept_line_comments = 0
         self.replied: set[int] = set()  # comments that start a thread with replies
+        self.comments: list[ReviewComment] = []  # as listed at the start of the run
+        self.deleted: set[int] = set()  # the bot's extra copies this run deleted
+        self.created: set[int] = set()  # reviews this run posted
         self.threads = Threads(api, log)
 
     # -- helpers -------------------------------------------------------------------
@@ -167,13 +171,15 @@ class Reviewer:
             self._post_file_comment(p)
         self._resolve(to_resolve)
         self._delete(copies)
+        self._retire_reviews()
         self._sync_summary()
         self._dismiss_if_clean()
 
     def _open_comments_by_keys(self) -> dict[frozenset[str], list[ReviewComment]]:
         """The bot's open inline and file comments, by the finding keys their markers carry."""
         open_by_keys: dict[frozenset[str], list[ReviewComment]] = {}
-        for c in self.api.list_review_comments():
+        self.comments = self.api.list_review_comments()
+        for c in self.comments:
             if c.in_reply_to_id is not None:
                 self.replied.add(c.in_reply_to_id)
             if not self._mine(c.user) or c.in_reply_to_id is not None:
@@ -250,6 +256,7 @@ class Reviewer:
             try:
                 self.api.delete_review_comment(o.id)
                 self.out.deleted += 1
+                self.deleted.add(o.id)
                 continue
             except PermissionDenied as exc:
                 self.log(f"deleting duplicate comment {o.id} refused ({exc.status}: {exc.message})")
@@ -257,6 +264,55 @@ class Reviewer:
             self._resolve([(o, "a copy from a concurrent run; the older comment stays open.")])
             if self.threads.minimize_review_comment(o.id):
                 self.out.minimized += 1
+
+    def _retire_reviews(self) -> None:
+        """A concurrent run's review outlives its deleted copies: a review of ours left
+        without comments still says "found N findings". It is retired — rewritten to point
+        at the review that stays (its marker says duplicate, so later runs leave it alone),
+        minimised as a duplicate, and dismissed if it requested changes — when it is
+        redundant: a comment review beside one of ours on the same commit that still has
+        comments, or a blocking review beside an older blocking one. A lone blocking
+        review without comments (a summary-only block) is what carries the event: kept."""
+        live = {c.review_id for c in self.comments if c.id not in self.deleted}
+        reviews = [
+            r
+            for r in self.api.list_reviews()
+            if self._mine(r.user)
+            and r.id not in self.created
+            and (m := markers.parse(r.body)) is not None
+            and m.kind == "review"
+            and m.state == "open"
+        ]
+        for r in reviews:
+            if r.id in live:
+                continue
+            kept = next((k for k in reviews if k is not r and self._twin(k, r, live)), None)
+            if kept is None:
+                continue
+            if r.state == "CHANGES_REQUESTED":
+                self.api.dismiss_review(
+                    r.id, "allocpolicy: duplicate of a concurrent run's review."
+                )
+            where = f" ({kept.html_url})" if kept.html_url else ""
+            body = (
+                markers.Marker(kind="review", state="duplicate").render()
+                + f"\nDuplicate of the allocpolicy review{where}, left by a concurrent run."
+            )
+            self.api.update_review(r.id, body)
+            self.out.retired_reviews += 1
+            if self.threads.minimize_review(r.node_id):
+                self.out.minimized += 1
+
+    @staticmethod
+    def _twin(kept: Review, extra: Review, live: set[int | None]) -> bool:
+        """``kept`` stands for what ``extra`` (a review without comments) said."""
+        if extra.state == "COMMENTED":
+            return kept.commit_id == extra.commit_id and kept.id in live
+        return (
+            extra.state == "CHANGES_REQUESTED"
+            and kept.state == "CHANGES_REQUESTED"
+            and kept.id < extra.id
+        )
 
     def _new_comments_within_budget(
         self, to_post: list[PlannedComment], kept_keys: set[str]
@@ -412,6 +468,7 @@ class Reviewer:
         )
         self.out.review_url = self.out.review_url or r.html_url or None
         self.out.posted.extend(comments)
+        self.created.add(r.id)
 
     def _bisect(self, comments: list[PlannedComment]) -> None:
         """GitHub rejects a review as a whole and does not say which comment: post halves,

@@ -174,6 +174,11 @@ class Threads:
         node_id, minimized = found
         return minimized or self._minimize(node_id)
 
+    def minimize_review(self, node_id: str) -> bool:
+        """Hide a review's body as a duplicate (REST lists its node id; a review is
+        Minimizable in GitHub's schema, like a comment)."""
+        return bool(node_id) and self._minimize(node_id)
+
     def _minimize(self, node_id: str) -> bool:
         return (
             self._call(
