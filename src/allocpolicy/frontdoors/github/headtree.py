@@ -88,6 +88,7 @@ class Head:
     fetched: int = 0  # files written with the head's bytes
     fetched_bytes: int = 0
     placeholders: set[str] = field(default_factory=set)  # written empty or as a hole
+    holes: int = 0  # of them, files over the cap written as a hole of their size
     graphql_queries: int = 0
     rest_blobs: int = 0
     notes: list[str] = field(default_factory=list)
@@ -97,8 +98,8 @@ class Head:
             f"The head was read through the API as data: {self.fetched} file(s) the scan "
             f"reads ({self.fetched_bytes} bytes) in 1 tree request, {self.graphql_queries} "
             f"GraphQL quer{'y' if self.graphql_queries == 1 else 'ies'} and {self.rest_blobs} "
-            f"blob request(s); {len(self.placeholders)} other file(s) stand empty (their "
-            "existence is all the scan asks of them)."
+            f"blob request(s); {len(self.placeholders) - self.holes} other file(s) stand empty "
+            "(their existence is all the scan asks of them)."
         )
 
 
@@ -364,7 +365,8 @@ def _fetch(
     for e in entries:
         (over if e.size > _cap(posixpath.basename(e.path), config) else small).append(e)
     for e in over:
-        writer.write(e.path, b"", placeholder=True, size=e.size)
+        if writer.write(e.path, b"", placeholder=True, size=e.size):
+            head.holes += 1
     if over:
         head.notes.append(
             f"{len(over)} file(s) of the head are over the scan's per-file cap and were not "
