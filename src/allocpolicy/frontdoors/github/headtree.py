@@ -220,8 +220,8 @@ def _materialise(
         head.notes.append(
             f"The head's tree has {links} symbolic link(s) and {submodules} submodule(s)"
             + (f" and {other} other special entr{'y' if other == 1 else 'ies'}" if other else "")
-            + ": not followed or written (as data, a link is no file); the scan reads no "
-            "file through them."
+            + ": none is written (a link could lead out of the copy, a submodule's files are "
+            "another repository's), so the scan reads no file through them."
         )
     writer = _Writer(root, head)
     wanted = [e for e in files if scanned_name(*_name_parent(e.path))]
