@@ -17,10 +17,12 @@ answered like GitHub does (422) and recorded in ``rejections``.
 
 from __future__ import annotations
 
+import base64
 import copy
 import itertools
 import json
 import re
+import subprocess
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -37,6 +39,8 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAP
 SPEC_PATH = Path(__file__).with_name("openapi") / "rest-subset.json"
 BODY_LIMIT = 65_536
 API_PREFIX = "/api/v3"
+# GraphQL's Blob.text is cut for a large blob (isTruncated): the bot then reads the REST blob
+BLOB_TEXT_LIMIT = 512 * 1024
 
 _SPEC_CACHE: dict[str, Any] = {}
 
@@ -230,6 +234,11 @@ class GitHubDouble:
         self.spec = load_spec()
         self._ops = self._index_ops()
         self.graphql = GraphQLEndpoint(self)
+        # The repository's objects (git/get-tree, git/get-blob, GraphQL Repository.object),
+        # served from a real git repository a test made with git
+        self.git_root: Path | None = None
+        self.tree_truncated = False  # GitHub's cap on a recursive listing was reached
+        self.blob_text_limit = BLOB_TEXT_LIMIT
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> GitHubDouble:
@@ -382,6 +391,80 @@ class GitHubDouble:
     def add_pending_review(self, number: int, login: str, body: str = "") -> dict[str, Any]:
         with self._lock:
             return self._new_review(number, login, body, "PENDING", self.pulls[number].head_sha)
+
+    # -- git objects (from the real repository at git_root) ----------------------------------------
+    def git_object(self, sha: str) -> tuple[str, bytes] | None:
+        """(type, content) of an object of the repository, or None."""
+        if self.git_root is None or not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
+            return None
+        kind = self._git("cat-file", "-t", sha)
+        if kind is None:
+            return None
+        t = kind.decode().strip()
+        content = self._git("cat-file", t, sha)
+        return None if content is None else (t, content)
+
+    def _git(self, *args: str) -> bytes | None:
+        proc = subprocess.run(
+            ["git", "-C", str(self.git_root), *args], capture_output=True, timeout=60, check=False
+        )
+        return proc.stdout if proc.returncode == 0 else None
+
+    def _get_tree(self, sha: str, query: dict[str, list[str]]) -> tuple[int, dict[str, str], Any]:
+        tree = (
+            self._git("rev-parse", "--verify", "-q", f"{sha}^{{tree}}") if self.git_root else None
+        )
+        if tree is None:
+            return 404, {}, {"message": "Not Found"}
+        recursive = "recursive" in query
+        raw = self._git("ls-tree", "-z", "-l", *(["-r", "-t"] if recursive else []), sha) or b""
+        entries = []
+        for rec in raw.split(b"\0"):
+            if not rec:
+                continue
+            head, _, path = rec.partition(b"\t")
+            mode, kind, obj, size = head.decode().split()
+            item: dict[str, Any] = {
+                "path": path.decode("utf-8", "surrogateescape"),
+                "mode": mode,
+                "type": kind,
+                "sha": obj,
+                "url": f"{self._repo_url()}/git/{kind}s/{obj}",
+            }
+            if kind == "blob":
+                item["size"] = int(size)
+            entries.append(item)
+        tree_sha = tree.decode().strip()
+        return (
+            200,
+            {},
+            {
+                "sha": tree_sha,
+                "url": f"{self._repo_url()}/git/trees/{tree_sha}",
+                "tree": entries,
+                "truncated": self.tree_truncated,
+            },
+        )
+
+    def _get_blob(self, sha: str) -> tuple[int, dict[str, str], Any]:
+        found = self.git_object(sha)
+        if found is None or found[0] != "blob":
+            return 404, {}, {"message": "Not Found"}
+        data = found[1]
+        encoded = base64.b64encode(data).decode()
+        content = "\n".join(encoded[i : i + 60] for i in range(0, len(encoded), 60))
+        return (
+            200,
+            {},
+            {
+                "sha": sha,
+                "node_id": f"B_{sha[:12]}",
+                "url": f"{self._repo_url()}/git/blobs/{sha}",
+                "size": len(data),
+                "content": content + "\n",
+                "encoding": "base64",
+            },
+        )
 
     # -- queries for assertions -------------------------------------------------------------------
     def calls(self, op: str | None = None, method: str | None = None) -> list[dict[str, Any]]:
@@ -767,6 +850,10 @@ class GitHubDouble:
             pr = self.pulls.get(number)
             if pr is None:
                 return 404, {}, {"message": "Not Found"}
+        if op == "git/get-tree":
+            return self._get_tree(ids[0], query)
+        if op == "git/get-blob":
+            return self._get_blob(ids[0])
         if op == "pulls/get":
             return 200, {}, self._pull_json(pr)
         if op == "pulls/list-files":

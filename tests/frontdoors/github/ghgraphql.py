@@ -11,9 +11,11 @@ answered the way GitHub answers it: HTTP 200 with ``errors``.
 
 Only what the bot uses is implemented, with GitHub's semantics: a pull request's
 ``reviewThreads`` and ``comments`` connections (``first``/``after``, at most 100 a
-page), ``node(id:)``, ``resolveReviewThread`` and ``minimizeComment``. Node ids map to
-the REST objects: ``PRRC_<id>`` review comments, ``IC_<id>`` issue comments, ``PRR_<id>``
-reviews,
+page), ``node(id:)``, ``resolveReviewThread``, ``minimizeComment`` and a repository's
+``object(oid:)`` (blobs of the real git repository at ``GitHubDouble.git_root``: their
+``text`` is null for a binary blob and cut past ``blob_text_limit``, ``isTruncated``).
+Node ids map to the REST objects: ``PRRC_<id>`` review comments, ``IC_<id>`` issue
+comments, ``PRR_<id>`` reviews,
 ``PRRT_<id of the thread's first comment>`` threads. A field the double does not
 implement comes back null and is recorded too, so the double cannot silently answer
 less than GitHub would.
@@ -215,6 +217,26 @@ class GraphQLEndpoint:
             ),
         }
 
+    def _git_object(self, oid: str | None) -> dict[str, Any] | None:
+        """A git object by id (null when there is none, as GitHub answers)."""
+        found = self.d.git_object(oid) if oid else None
+        if found is None:
+            return None
+        kind, data = found
+        if kind != "blob":
+            return {"__typename": kind.capitalize(), "oid": oid}
+        binary = b"\0" in data[:8000]
+        cut = len(data) > self.d.blob_text_limit
+        text = None if binary else data[: self.d.blob_text_limit].decode("utf-8", "replace")
+        return {
+            "__typename": "Blob",
+            "oid": oid,
+            "byteSize": len(data),
+            "isBinary": binary,
+            "isTruncated": cut,
+            "text": text,
+        }
+
     def _find(self, node_id: str) -> tuple[str, dict[str, Any]] | None:
         kind, _, raw = node_id.partition("_")
         if not raw.isdigit():
@@ -253,6 +275,7 @@ class GraphQLEndpoint:
                 "__typename": "Repository",
                 "nameWithOwner": self.d.full_name,
                 "pullRequest": lambda info, number: self._pull(number, viewer),
+                "object": lambda info, oid=None, expression=None: self._git_object(oid),
             }
 
         def node(info: Any, id: str) -> dict[str, Any] | None:

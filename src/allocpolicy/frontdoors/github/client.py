@@ -344,6 +344,29 @@ class GitHubClient:
 
         return self.read("pulls/list-files", fn)
 
+    def get_tree(self, sha: str) -> dict[str, Any]:
+        """git/get-tree of a commit, recursive: every path of the head, as GitHub lists it
+        (``truncated`` when the listing passed GitHub's own cap)."""
+
+        def fn() -> dict[str, Any]:
+            _, data = self.gh.requester.requestJsonAndCheck(
+                "GET", f"{self._repo.url}/git/trees/{sha}", parameters={"recursive": "1"}
+            )
+            return dict(data or {})
+
+        return self.read("git/get-tree", fn)
+
+    def get_blob(self, sha: str) -> dict[str, Any]:
+        """git/get-blob: a blob's bytes as base64 (for what GraphQL's ``text`` cannot give)."""
+
+        def fn() -> dict[str, Any]:
+            _, data = self.gh.requester.requestJsonAndCheck(
+                "GET", f"{self._repo.url}/git/blobs/{sha}"
+            )
+            return dict(data or {})
+
+        return self.read("git/get-blob", fn)
+
     def _review_comment(self, raw: dict[str, Any]) -> ReviewComment:
         return ReviewComment(
             id=int(raw["id"]),

@@ -25,9 +25,11 @@ from .plan import ANNOTATION, FILE, FILTER_MODES, INLINE, Plan, RuleInfo, build_
 
 if TYPE_CHECKING:  # the client (and PyGithub) is imported only when a pull request is read
     from .client import GitHubClient, Policy
+    from .headtree import Head
     from .review import ReviewOutcome
 
 REPORTERS = ("review", "annotations", "sarif", "none")
+HEAD_SOURCES = ("checkout", "api")
 FAIL_ON = ("error", "warning", "info", "none")
 
 
@@ -85,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sarif-file", default=_env("SARIF_FILE"), help="write SARIF here")
     p.add_argument(
+        "--head-source",
+        choices=HEAD_SOURCES,
+        default=_env("HEAD_SOURCE", "checkout"),
+        help="checkout: scan --path; api: read the PR head's files through the API as data "
+        "and scan them (pull_request_target, no checkout of the PR)",
+    )
+    p.add_argument(
         "--image",
         default=_env("IMAGE"),
         help="also inspect this artifact (tarball, OCI layout, directory, ELF) against the checkout",
@@ -118,6 +127,10 @@ class Options:
     findings_out: Path | None = None
     findings_in: Path | None = None
     sarif_file: Path | None = None
+    # "api": the PR head's files are read through the API into a temporary directory and
+    # scanned there (frontdoors/github/headtree.py); `path` is then the trusted checkout,
+    # where the config comes from
+    head_source: str = "checkout"
     image: str | None = (
         None  # the `image:` input: inspected with --repo (frontdoors/github/image.py)
     )
@@ -140,6 +153,9 @@ class Inputs:
     head_sha: str | None = None
     result: Any = None  # the ScanResult, when scanned here (for SARIF)
     notes: list[str] = field(default_factory=list)  # for the job summary and the log
+    # where the scanned directory is in the repository, when git cannot say (an API head)
+    prefix: str | None = None
+    unread: set[str] = field(default_factory=set)  # placeholder files: not the head's lines
 
 
 def rule_infos(result: Any) -> dict[str, RuleInfo]:
@@ -219,18 +235,23 @@ class SourceReader:
     """Reads lines of checked-out files, as data, never outside ``root``."""
 
     def __init__(
-        self, root: Path, extra: dict[str, dict[int, str]] | None = None, read_files: bool = True
+        self,
+        root: Path,
+        extra: dict[str, dict[int, str]] | None = None,
+        read_files: bool = True,
+        unread: set[str] | None = None,
     ):
         self.root = root.resolve()
         self.extra = extra or {}
         self.read_files = read_files
+        self.unread = unread or set()  # files standing in for the head's (empty, or a hole)
         self.cache: dict[str, list[str] | None] = {}
         self.final_newline: dict[str, bool] = {}
 
     def lines(self, path: str) -> list[str] | None:
         if path not in self.cache:
             self.cache[path] = None
-            if self.read_files:
+            if self.read_files and path not in self.unread:
                 try:
                     full = (self.root / path).resolve()
                     if (
@@ -338,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         findings_out=Path(args.findings_out) if args.findings_out else None,
         findings_in=Path(args.findings_in) if args.findings_in else None,
         sarif_file=Path(args.sarif_file) if args.sarif_file else None,
+        head_source=args.head_source,
         image=args.image or None,
         seconds_between_writes=args.seconds_between_writes,
         seconds_between_requests=min(0.25, args.seconds_between_writes),
@@ -345,7 +367,15 @@ def main(argv: list[str] | None = None) -> int:
         token=env.get("ALLOCPOLICY_GITHUB_TOKEN") or env.get("GITHUB_TOKEN", ""),
         env=env,
     )
-    if opt.findings_in:
+    if opt.head_source == "api":
+        if opt.findings_in:
+            workflow.log(
+                "::error::allocpolicy: --head-source api scans the head itself; it takes no "
+                "findings file (--findings-in)"
+            )
+            return 2
+        inputs = Inputs([], {}, [])  # the scan runs once the pull request is read (_scan_api_head)
+    elif opt.findings_in:
         try:
             data = artifact.load(opt.findings_in)
         except (OSError, artifact.ArtifactError) as exc:
@@ -448,16 +478,42 @@ def _report_crash(inputs: Inputs, opt: Options, out: IO[str] | None, exc: Except
 
 def _run(inputs: Inputs, opt: Options, out: IO[str] | None) -> int:
     notes: list[str] = list(inputs.notes)
-    inputs.rules = render.with_pages(inputs.rules, opt.env)  # comments link the rule pages
-    fail_on = resolve_fail_on(opt, inputs)
     ctx, wr = _event_context(opt, notes)
     ctx, reporter = _choose_reporter(opt, inputs, ctx, wr, notes)
     api, diff, reporter = _read_pull(opt, ctx, reporter, notes)
+    if opt.head_source != "api":
+        return _report(inputs, opt, out, notes, ctx, api, diff, reporter)
+    head, problem = _scan_api_head(opt, inputs, ctx, api, notes)
+    if head is None:
+        return _not_scanned(opt, inputs, problem or "", notes)
+    try:
+        return _report(inputs, replace(opt, path=head.root), out, notes, ctx, api, diff, reporter)
+    finally:
+        from .headtree import remove
+
+        remove(head.top)
+
+
+def _report(
+    inputs: Inputs,
+    opt: Options,
+    out: IO[str] | None,
+    notes: list[str],
+    ctx: workflow.PullContext | None,
+    api: GitHubClient | None,
+    diff: DiffMap | None,
+    reporter: str,
+) -> int:
+    """Plan, post and summarise the findings on the pull request's diff."""
+    inputs.rules = render.with_pages(inputs.rules, opt.env)  # comments link the rule pages
+    fail_on = resolve_fail_on(opt, inputs)
     diff = _local_diff_fallback(opt, ctx, diff, notes)
     if diff is not None and diff.unlisted:
         notes.append(unlisted_note(diff))
 
-    reader = SourceReader(opt.path, inputs.source, read_files=not opt.findings_in)
+    reader = SourceReader(
+        opt.path, inputs.source, read_files=not opt.findings_in, unread=inputs.unread
+    )
     scanned = inputs.findings
     view = _head_view(opt, ctx, inputs, diff, reader, notes)
     line_reader: Callable[[str, int], str | None] = reader
@@ -541,8 +597,8 @@ def _head_view(
     notes: list[str],
 ) -> HeadView | None:
     """Findings on the PR head's lines when the scanned checkout is another commit."""
-    if ctx is None or diff is None or opt.findings_in:
-        return None
+    if ctx is None or diff is None or opt.findings_in or opt.head_source == "api":
+        return None  # an API head is the head: its lines are the diff's
     view = at_head(opt.path, ctx.head_sha, inputs.findings, diff, reader)
     if view is not None:
         notes.append(view.note)
@@ -557,10 +613,9 @@ def _causes(opt: Options, inputs: Inputs, diff: DiffMap, notes: list[str]) -> di
     from .scope import causes
 
     root = Path(result.root)
+    prefix = inputs.prefix if inputs.prefix is not None else repo_prefix(root)
     try:
-        found = causes(
-            root, repo_prefix(root), result.config, diff, inputs.findings, inputs.inventory
-        )
+        found = causes(root, prefix, result.config, diff, inputs.findings, inputs.inventory)
     except Exception as exc:  # the widening is an addition: without it, the diff's own scope stands
         notes.append(
             f"Could not tell which findings outside the diff this pull request causes ({exc})."
@@ -572,6 +627,111 @@ def _causes(opt: Options, inputs: Inputs, diff: DiffMap, notes: list[str]) -> di
             "changes (the crates it changes and the images that build them); they count for fail-on."
         )
     return found
+
+
+def _scan_api_head(
+    opt: Options,
+    inputs: Inputs,
+    ctx: workflow.PullContext | None,
+    api: GitHubClient | None,
+    notes: list[str],
+) -> tuple[Head | None, str | None]:
+    """``--head-source api``: the head's files read as data into a temporary directory
+    and scanned there with the trusted side's rules and config; ``inputs`` filled in.
+
+    None and why when it cannot be (then nothing is scanned, and nothing posted).
+    """
+    if ctx is None:
+        return None, (
+            "head-source api reads a pull request's head, and this event is about none "
+            "(use it on pull_request_target)."
+        )
+    if api is None:
+        return None, "head-source api needs the API to read the head, and it could not be read."
+    from allocpolicy.commands.scan import scan
+    from allocpolicy.config import load_config
+
+    from .client import ApiError
+    from .headtree import Incomplete, read_head, remove
+
+    trusted = opt.path.resolve()
+    prefix = _trusted_prefix(opt)
+    try:
+        # the workflow's own checkout (the base branch) or the defaults: never the head's
+        config = load_config(trusted, opt.config)
+    except Exception as exc:
+        return None, f"Cannot load the trusted config: {exc}."
+    try:
+        head = read_head(
+            api,
+            ctx.head_sha,
+            prefix=prefix,
+            config=config,
+            temp_parent=opt.env.get("RUNNER_TEMP"),
+            log=_log,
+        )
+    except Incomplete as exc:
+        return None, (
+            f"The pull request's head was not scanned: {exc}. A partial scan could pass what "
+            "it did not see; for a tree past these limits, use the two-workflow setup."
+        )
+    except ApiError as exc:
+        return None, f"Could not read the pull request's head through the API ({exc})."
+    except OSError as exc:  # RUNNER_TEMP missing or full
+        return None, f"Could not write the pull request's head into a temporary directory ({exc})."
+    notes.extend(head.notes)
+    notes.append(head.summary())
+    root = head.root / prefix if prefix else head.root
+    try:
+        root.mkdir(parents=True, exist_ok=True)  # a PR that deletes the directory: nothing in it
+        result = scan(root, config=config)
+    except Exception as exc:
+        remove(head.top)
+        return None, f"The scan of the pull request's head failed: {exc}."
+    scanned = inputs_from_result(result)
+    inputs.findings = rebase(scanned.findings, prefix)
+    inputs.rules = scanned.rules
+    inputs.inventory = scanned.inventory
+    inputs.config_fail_on = scanned.config_fail_on
+    inputs.result = result
+    inputs.prefix = prefix
+    inputs.unread = head.placeholders
+    return head, None
+
+
+def _trusted_prefix(opt: Options) -> str:
+    """Where --path is in the repository: its place in the trusted checkout, else in the
+    workspace; the same directory of the head is scanned."""
+    prefix = repo_prefix(opt.path)
+    if prefix:
+        return prefix
+    workspace = opt.env.get("GITHUB_WORKSPACE")
+    if not workspace:
+        return ""
+    try:
+        rel = opt.path.resolve().relative_to(Path(workspace).resolve()).as_posix()
+    except ValueError:
+        return ""
+    return "" if rel == "." else rel
+
+
+def _not_scanned(opt: Options, inputs: Inputs, problem: str, notes: list[str]) -> int:
+    """Nothing was scanned: a warning, the job summary and outputs say so; nothing is
+    posted (an empty review would mark every open finding fixed). Exit 2: the check did
+    not run, so it must not pass."""
+    _log(f"::warning::allocpolicy: {workflow.escape_data(problem)}")
+    from . import mdsafe
+
+    notes = [*notes, problem]
+    summary = ["## allocpolicy", "", "⚠️ not scanned: nothing was checked or posted", ""]
+    summary += [f"> {mdsafe.message(n, 1000)}" for n in notes]
+    workflow.write_step_summary(opt.env.get("GITHUB_STEP_SUMMARY"), "\n".join(summary) + "\n")
+    workflow.write_outputs(
+        opt.env.get("GITHUB_OUTPUT"), _step_outputs(inputs, [], "none", None, None, True)
+    )
+    for n in notes:
+        _log(f"allocpolicy: {n}")
+    return 2
 
 
 def _event_context(
@@ -668,8 +828,9 @@ def _policy(opt: Options, log: Callable[[str], None] | None = None) -> Policy:
 def _local_diff_fallback(
     opt: Options, ctx: workflow.PullContext | None, diff: DiffMap | None, notes: list[str]
 ) -> DiffMap | None:
-    """Without the API's diff, the local checkout's git diff (not in artifact mode: no checkout)."""
-    if ctx is not None and diff is None and not opt.findings_in:
+    """Without the API's diff, the local checkout's git diff (not in artifact mode nor for
+    an API head: there is no checkout of the pull request)."""
+    if ctx is not None and diff is None and not opt.findings_in and opt.head_source != "api":
         local = git_diff(opt.path, ctx.base_sha, ctx.head_sha)
         if local is not None:
             diff = DiffMap(files=local, sources={p: "git" for p in local})
