@@ -924,27 +924,12 @@ class GitHubDouble:
             r["state"] = "DISMISSED"
             return 200, {}, _public(r)
         if op == "pulls/update-review":
-            r = self._review(int(ids[1]), number)
-            if r is None:
-                return 404, {}, {"message": "Not Found"}
-            if r["user"]["login"] != login:
-                return 403, {}, {"message": "Resource not accessible by integration"}
-            if len(body["body"]) > BODY_LIMIT:
-                return self._reject(422, "Body is too long (maximum is 65536 characters)")
-            r["body"] = body["body"]
-            return 200, {}, _public(r)
+            return self._edit_body(self._review(int(ids[1]), number), login, body)
         if op == "pulls/create-review-comment":
             return self._create_single_comment(pr, body, login)
         if op == "pulls/update-review-comment":
             c = next((c for c in self.review_comments if c["id"] == int(ids[0])), None)
-            if c is None:
-                return 404, {}, {"message": "Not Found"}
-            if c["user"]["login"] != login:
-                return 403, {}, {"message": "Resource not accessible by integration"}
-            if len(body["body"]) > BODY_LIMIT:
-                return self._reject(422, "Body is too long (maximum is 65536 characters)")
-            c["body"] = body["body"]
-            return 200, {}, _public(c)
+            return self._edit_body(c, login, body)
         if op == "pulls/delete-review-comment":
             c = next((c for c in self.review_comments if c["id"] == int(ids[0])), None)
             if c is None:
@@ -959,16 +944,22 @@ class GitHubDouble:
             return 201, {}, _public(self._new_issue_comment(number, login, body["body"]))
         if op == "issues/update-comment":
             c = next((c for c in self.issue_comments if c["id"] == int(ids[0])), None)
-            if c is None:
-                return 404, {}, {"message": "Not Found"}
-            if c["user"]["login"] != login:
-                return 403, {}, {"message": "Resource not accessible by integration"}
-            if len(body["body"]) > BODY_LIMIT:
-                return self._reject(422, "Body is too long (maximum is 65536 characters)")
-            c["body"] = body["body"]
-            return 200, {}, _public(c)
+            return self._edit_body(c, login, body)
         self.spec_errors.append(f"{op}: the double does not implement it")
         return 404, {}, {"message": "Not Found"}
+
+    def _edit_body(
+        self, obj: dict[str, Any] | None, login: str, body: dict[str, Any]
+    ) -> tuple[int, dict[str, str], Any]:
+        """An edit of a review's or comment's body: only its author may, within the limit."""
+        if obj is None:
+            return 404, {}, {"message": "Not Found"}
+        if obj["user"]["login"] != login:
+            return 403, {}, {"message": "Resource not accessible by integration"}
+        if len(body["body"]) > BODY_LIMIT:
+            return self._reject(422, "Body is too long (maximum is 65536 characters)")
+        obj["body"] = body["body"]
+        return 200, {}, _public(obj)
 
     def _in_pending_of_other(self, c: dict[str, Any], login: str) -> bool:
         r = (

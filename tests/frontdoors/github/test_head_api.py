@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from gh_helpers import parse_outputs
+from gh_helpers import parse_outputs, write_event
 from real_repo import bot_comments, git, new_repo, patches
 from test_scope import ORDERS_CARGO, ORDERS_DOCKERFILE, ORDERS_MAIN
 
@@ -33,22 +33,6 @@ DROPPED = {
     ),
     "services/orders/src/main.rs": 'fn main() {\n    println!("orders");\n}\n',
 }
-
-
-def target_event(number: int, head: str, base: str) -> dict:
-    """A pull_request_target event for a PR from the fork mallory/app."""
-    return {
-        "action": "synchronize",
-        "number": number,
-        "pull_request": {
-            "number": number,
-            "state": "open",
-            "draft": False,
-            "head": {"sha": head, "ref": "feature", "repo": {"full_name": "mallory/app"}},
-            "base": {"sha": base, "ref": "main", "repo": {"full_name": "octo/app"}},
-        },
-        "repository": {"full_name": "octo/app"},
-    }
 
 
 class Fork:
@@ -81,7 +65,7 @@ class Fork:
         out.write_text("")
         summary.write_text("")
         ev = self.tmp / "event.json"
-        ev.write_text(json.dumps(target_event(7, head or self.head, self.base)))
+        write_event(ev, 7, head or self.head, self.base, "mallory/app")  # a fork's PR
         env = {
             "GITHUB_EVENT_PATH": str(ev),
             "GITHUB_EVENT_NAME": "pull_request_target",
