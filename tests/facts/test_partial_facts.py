@@ -90,3 +90,30 @@ def test_a_feature_forwarded_to_a_dependency_turns_its_static_on(scan_tree) -> N
     assert _allocator(on)[0] == "jemalloc"
     off = scan_tree({**files, "Dockerfile": BUILT.format(flags="")})
     assert _allocator(off)[0] == "system"
+
+
+def test_a_shell_form_entrypoint_that_execs_the_binary_runs_it(scan_tree) -> None:
+    files = {
+        "Cargo.toml": cargo("svc"),
+        "src/main.rs": "fn main() {}\n",
+        "Dockerfile": "FROM alpine:3.20\nCOPY --from=ghcr.io/acme/svc-build:1 /out/ /opt/\n"
+        "ENTRYPOINT exec svc --listen 0.0.0.0\n",
+    }
+    result = scan_tree(files)
+    (row,) = [r for r in result.inventory if r["binary"]]
+    assert row["binary"] == "svc" and "ENTRYPOINT runs `svc`" in row["reasons"][0]
+    assert [f.rule for f in result.findings if f.rule == "AP001"] == ["AP001"]  # musl, system
+
+
+def test_a_directory_named_like_the_bin_that_becomes_the_workdir_is_not_the_binary(
+    scan_tree,
+) -> None:
+    # a source tree from a named build context (no stage of this file), then built in
+    files = {
+        "Cargo.toml": cargo("svc"),
+        "src/main.rs": "fn main() {}\n",
+        "Dockerfile": "FROM debian:bookworm-slim\nCOPY --from=sources /usr/src/svc /usr/src/svc\n"
+        "WORKDIR /usr/src/svc\n",
+    }
+    rows = [r for r in scan_tree(files).inventory if r["binary"]]
+    assert rows == []

@@ -335,6 +335,26 @@ def test_ap009_names_the_system_allocator_and_skips_a_cdylib(scan_tree):
     assert rules_of(scan_tree(files)) == []  # the library is the final artifact, like a binary
 
 
+def test_ap009_skips_a_dylib_plugin_that_no_crate_links(scan_tree):
+    # a plugin the host process loads at run time: its allocator is its own choice
+    lib = (
+        "use std::alloc::System;\n#[global_allocator]\nstatic HOST: System = System;\n\n"
+        'pub fn plugin_name() -> &\'static str {\n    "example"\n}\n'
+    )
+    plugin = cargo("plugin", extra='[lib]\ncrate-type = ["dylib"]\n')
+    files = {"Cargo.toml": plugin, "src/lib.rs": lib}
+    assert "AP009" not in rules_of(scan_tree(files))
+    # a dylib that a crate of the repository links hands the allocator on: reported
+    files = {
+        "Cargo.toml": '[workspace]\nmembers = ["plugin", "host"]\n',
+        "plugin/Cargo.toml": plugin,
+        "plugin/src/lib.rs": lib,
+        "host/Cargo.toml": cargo("host", 'plugin = { path = "../plugin" }'),
+        "host/src/lib.rs": "pub use plugin::plugin_name;\n",
+    }
+    assert "AP009" in rules_of(scan_tree(files))
+
+
 ALLOC_ONLY = (
     "//! The binary's allocator, chosen by depending on this crate.\n"
     '#[cfg(not(target_os = "windows"))]\n#[global_allocator]\n'
@@ -386,3 +406,27 @@ def test_bins_of_a_cdylib_crate_do_not_get_its_static(scan_tree):
     }
     result = scan_tree(files)
     assert row(result, "gen")["allocator"] == "system"
+
+
+# ---------------------------------------------------------------- required-features
+
+
+def test_a_bin_that_requires_the_allocators_feature_is_not_built_without_it(scan_tree):
+    # the bin's static uses an optional crate that its own `required-features` turn on:
+    # a build without them skips the bin, it does not fail to compile it
+    manifest = (
+        cargo("node", 'mimalloc = { version = "0.1", default-features = false, optional = true }')
+        + '\n[features]\ndefault = ["cli"]\ncli = ["cmd"]\ncmd = ["dep:mimalloc"]\n'
+        + '\n[[bin]]\nname = "node"\npath = "bin/main.rs"\nrequired-features = ["cli"]\n'
+    )
+    files = {
+        "Cargo.toml": manifest,
+        "src/lib.rs": "pub fn serve() {}\n",
+        "bin/main.rs": "#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n"
+        + MAIN,
+    }
+    assert "AP006" not in rules_of(scan_tree(files))
+    # without required-features the no-default build does compile it, and fails
+    files["Cargo.toml"] = manifest.replace('required-features = ["cli"]\n', "")
+    [finding] = [f for f in scan_tree(files).findings if f.rule == "AP006"]
+    assert "no default features" in finding.message

@@ -366,6 +366,8 @@ def _arg(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context:
 def _workdir(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:
     target = facts.doc.word(ins.args.strip(), facts.env, ins.start_line)
     facts.workdir = _abs(facts.workdir, target)
+    if "$" not in facts.workdir:  # WORKDIR makes it: a directory, not a file of that name
+        facts.dirs.setdefault(facts.workdir, ins.start_line)
 
 
 def _run(facts: StageFacts, ins: Instruction, stages: list[StageFacts], context: str) -> None:

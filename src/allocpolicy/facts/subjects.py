@@ -269,8 +269,8 @@ def _executable(ins: Instruction) -> str | None:
     words = argv if argv is not None else ins.args.split()
     for w in words:
         base = posixpath.basename(w)
-        if base in _INIT_WRAPPERS or (w.startswith("-") and words[0] != w):
-            continue
+        if base in _INIT_WRAPPERS or base == "exec" or (w.startswith("-") and words[0] != w):
+            continue  # `ENTRYPOINT exec app`: the shell form replaces the shell with app
         if "$" in w or base in ("sh", "bash", "ash", "dash", "env"):
             return None
         return base
@@ -1242,12 +1242,27 @@ def _in_default_library(
     """
     if not (s.in_library or not crate.has_binary) or crate.lib_is_artifact or never_shipped(s):
         return False
-    if _allocator_crate(repo, crate):
+    if _allocator_crate(repo, crate) or _loaded_plugin(repo, crate):
         return False
     features = enabled_features(crate, (), True, False)[0]
     return any(
         static_active(s, cfg_facts(t), features)
         for t in sorted(set(BASELINE_TRIPLES) | image_triples)
+    )
+
+
+def _dependents(repo: Repo, crate: Crate) -> list[Crate]:
+    return [c for c in repo.crates if any(d.package == crate.name for d in c.deps)]
+
+
+def _loaded_plugin(repo: Repo, crate: Crate) -> bool:
+    """A `crate-type = ["dylib"]` library no crate here links: a plugin the host loads at
+    run time (tikv's coprocessor plugins), a final artifact whose allocator is its own."""
+    types = set(crate.manifest.lib_crate_types)
+    return (
+        "dylib" in types
+        and types <= {"dylib", "cdylib", "staticlib"}
+        and not _dependents(repo, crate)
     )
 
 
@@ -1259,7 +1274,7 @@ def _allocator_crate(repo: Repo, crate: Crate) -> bool:
     that depends on it hands the allocator on the same way."""
     if crate.lib is None or crate.has_binary or any(s.file != crate.lib for s in crate.statics):
         return False
-    dependents = [c for c in repo.crates if any(d.package == crate.name for d in c.deps)]
+    dependents = _dependents(repo, crate)
     if not dependents or not all(c.has_binary for c in dependents):
         return False
     from allocpolicy.parsing.rust import scan_module_items_cached
@@ -1313,9 +1328,12 @@ def _mismatch(
         # leaving the allocator out, not a static that fails to follow its crate
         return any(f in features for f in switches)
 
+    required = crate.bin_required.get(s.bin_only or "", ()) if not s.in_library else ()
     for triple in sorted(set(BASELINE_TRIPLES) | image_triples):
         facts = cfg_facts(triple)
         for feats in feature_sets:
+            if not set(required) <= feats[0]:
+                continue  # cargo skips the bin (its `required-features`): nothing to compile
             st = static_active(s, facts, feats[0])
             dp = any(dep_active(d, triple, facts, feats) for d in same)
             label = labels[feature_sets.index(feats)]

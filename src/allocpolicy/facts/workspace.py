@@ -47,6 +47,8 @@ class Crate:
     name: str
     dir: str
     bins: dict[str, str] = field(default_factory=dict)  # bin name -> repo-relative root file
+    # bin name -> its `required-features` (a build without them skips the bin)
+    bin_required: dict[str, tuple[str, ...]] = field(default_factory=dict)
     lib: str | None = None
     deps: list[Dependency] = field(default_factory=list)  # workspace = true resolved
     statics: list[AllocatorStatic] = field(default_factory=list)
@@ -98,6 +100,8 @@ def resolve_targets(crate: Crate, files: set[str], bin_files: list[str] = ()) ->
         crate.lib = crate.rel("src/lib.rs")
     for b in m.bins:
         crate.bins[b.name] = crate.rel(b.path)
+        if b.required_features:
+            crate.bin_required[b.name] = b.required_features
     if not m.autobins:
         return
     main = crate.rel("src/main.rs")

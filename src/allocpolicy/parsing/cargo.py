@@ -155,6 +155,8 @@ class Dependency:
 class BinTarget:
     name: str
     path: str  # relative to the crate directory
+    # `required-features`: cargo skips the bin in a build without all of them
+    required_features: tuple[str, ...] = ()
 
 
 @record
@@ -293,7 +295,14 @@ def _read_targets(m: Manifest, data: dict[str, Any]) -> None:
     if isinstance(bins, list):
         for b in bins:
             if isinstance(b, dict) and isinstance(b.get("name"), str):
-                m.bins.append(BinTarget(b["name"], str(b.get("path", f"src/bin/{b['name']}.rs"))))
+                required = b.get("required-features", b.get("required_features"))
+                m.bins.append(
+                    BinTarget(
+                        b["name"],
+                        str(b.get("path", f"src/bin/{b['name']}.rs")),
+                        tuple(str(f) for f in required) if isinstance(required, list) else (),
+                    )
+                )
 
 
 def parse_lock(text: str) -> dict[str, list[str]]:
