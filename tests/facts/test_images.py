@@ -242,8 +242,25 @@ CASES: dict[str, tuple[str, str | None, str | None, bool, str | None]] = {
     "lukemathwalker/cargo-chef:0.1.68": ("unknown", None, None, False, None),
     "lukemathwalker/cargo-chef:latest-rust-mystery": ("unknown", None, None, False, None),
     "ghcr.io/someone/rust:1": ("unknown", None, None, False, None),
-    "rust:${RUST_VERSION}-alpine": ("unknown", None, None, False, None),
+    "rust:${RUST_VERSION}": ("unknown", None, None, False, None),  # the tag is all variable
+    "alpine:${ALPINE_VERSION}": ("unknown", None, None, False, None),
+    "${REGISTRY}/rust:1-alpine": ("unknown", None, None, False, None),  # any image at all
+    "ghcr.io/acme/builder:${TAG}-x": ("unknown", None, None, False, None),
     "$BASE_IMAGE": ("unknown", None, None, False, None),
+    # a build argument in the version only: the variant word decides, whatever it is
+    "rust:${RUST_VERSION}-alpine": ("musl", "alpine", "x86_64-unknown-linux-musl", False, "apk"),
+    "rust:$RUST_VERSION-slim-bookworm": (
+        "glibc",
+        "debian-bookworm",
+        X86_GNU,
+        False,
+        "apt",
+    ),
+    "node:${NODE}-alpine3.20": ("musl", "alpine", None, False, "apk"),
+    "debian:${RELEASE}-slim": ("glibc", None, None, False, "apt"),
+    # an <image>:<tag>-<Debian release> variant
+    "python:3.12-slim-bookworm": ("glibc", "debian-bookworm", None, False, "apt"),
+    "silkeh/clang:21-trixie": ("glibc", "debian-trixie", None, False, "apt"),
     "@sha256:0123abcd": ("unknown", None, None, False, None),
     "": ("unknown", None, None, False, None),
 }
@@ -411,3 +428,17 @@ def test_a_hint_whose_row_does_not_match_is_searched_again(tmp_path):
     rows = {name: (999 if i % 2 else 33) for i, name in enumerate(rows)}
     memo.write_bytes(marshal.dumps(rows))
     assert _run(tmp_path)["out"] == cold["out"]
+
+
+def test_an_alpine_builder_whose_version_is_a_build_argument_is_still_musl(scan_tree):
+    # one stage builds and runs the service; the version comes from CI, the variant does not
+    files = {
+        "Cargo.toml": '[package]\nname = "svc"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/main.rs": "fn main() {}\n",
+        "Dockerfile": "ARG RUST_VERSION\nFROM rust:${RUST_VERSION}-alpine\nWORKDIR /w\nCOPY . .\n"
+        'RUN cargo build --release\nCMD ["/w/target/release/svc"]\n',
+    }
+    result = scan_tree(files)
+    (row,) = [r for r in result.inventory if r["binary"] == "svc"]
+    assert row["libc"] == "musl" and "whatever its build argument is" in " ".join(row["reasons"])
+    assert [f.rule for f in result.findings] == ["AP001"]

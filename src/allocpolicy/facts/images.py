@@ -32,7 +32,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from allocpolicy._record import record
+from allocpolicy._lazyre import lazy_re
+from allocpolicy._record import record, replace
 from allocpolicy.facts.triples import arch_from_platform, triple_for
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost
@@ -441,6 +442,14 @@ IMAGE_TABLE: tuple[ImageRow, ...] = (
         package_manager="apt",
     ),
     ImageRow(
+        rf"[^:]+:(?:.*-)?{_RELEASE}(?:-.*)?",
+        GLIBC,
+        "an <image>:<tag>-<Debian release> variant is built on that Debian release",
+        "Docker official images convention (python, node, golang ...)",
+        distro="{release}",
+        package_manager="apt",
+    ),
+    ImageRow(
         r"cimg/base:.*",
         GLIBC,
         "CircleCI base image (Ubuntu)",
@@ -697,7 +706,7 @@ def classify_image(ref: str, platform: str | None = None) -> ImageInfo:
 @lru_cache(maxsize=4096)  # a scan of thousands of files sees the same few images
 def _classify(ref: str, platform: str | None) -> ImageInfo:
     if "$" in ref:
-        return _unknown(ref, f"{ref!r} contains an unresolved build argument")
+        return _variable_tag(ref, platform)
     normalized = normalize_ref(ref)
     if normalized is None:
         return _unknown(ref, f"{ref!r} names only a digest, not an image")
@@ -721,6 +730,31 @@ def _classify(ref: str, platform: str | None) -> ImageInfo:
             rustflags=row.rustflags,
         )
     return _unknown(ref, f"{normalized} is not in the image table", normalized)
+
+
+_VARIABLE = lazy_re(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _variable_tag(ref: str, platform: str | None) -> ImageInfo:
+    """`rust:${RUST_VERSION}-alpine`: a build argument only in the tag's version leaves
+    the variant word standing, and the variant decides the libc whatever the version is.
+    Only a variant row may decide it: the same image with a stand-in version must land
+    on a row that holds for every version, else it stays unknown."""
+    unresolved = _unknown(ref, f"{ref!r} contains an unresolved build argument")
+    name, sep, tag = ref.split("@", 1)[0].rpartition(":")
+    if not sep or "/" in tag or "$" in name or not _VARIABLE.sub("", tag).strip("-._"):
+        return unresolved  # the image's name, or all of its tag, is the variable
+    results = {_classify(name + ":" + _VARIABLE.sub(v, tag), platform) for v in ("0", "99.9")}
+    libcs = {(i.libc, i.builder_target, i.normalized.split(":")[0]) for i in results}
+    if len(libcs) != 1 or next(iter(results)).libc == UNKNOWN:
+        return unresolved
+    info = min(results, key=lambda i: i.reason)
+    return replace(
+        info,
+        ref=ref,
+        reason=f"{ref}, whatever its build argument is: {info.reason.split(': ', 1)[-1]}",
+        distro=info.distro if all(i.distro == info.distro for i in results) else None,
+    )
 
 
 def _row_of(normalized: str) -> tuple[int, re.Match[str]] | None:
