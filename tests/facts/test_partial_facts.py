@@ -117,3 +117,25 @@ def test_a_directory_named_like_the_bin_that_becomes_the_workdir_is_not_the_bina
     }
     rows = [r for r in scan_tree(files).inventory if r["binary"]]
     assert rows == []
+
+
+@pytest.mark.parametrize(
+    ("dep", "path", "expected"),
+    [
+        # a CLI crate's alias that picks jemalloc, mimalloc or System by its own cfg
+        ('acme-cli = "2"', "acme_cli::utils::Allocator", "unknown"),
+        # a crate named like an allocator we do not know: some allocator, not the system's
+        ('dlmalloc = "0.2"', "dlmalloc::GlobalDlmalloc", "other"),
+    ],
+)
+def test_a_static_whose_type_comes_from_a_registry_crate(
+    scan_tree, dep: str, path: str, expected: str
+) -> None:
+    files = {
+        "Cargo.toml": cargo("svc", dep),
+        "src/main.rs": f"#[global_allocator]\nstatic ALLOC: {path} = {path}::new();\nfn main() {{}}\n",
+        "Dockerfile": "FROM rust:1-slim-bookworm AS b\nWORKDIR /w\nCOPY . .\nRUN cargo build --release\n"
+        "FROM debian:bookworm-slim\nCOPY --from=b /w/target/release/svc /usr/local/bin/svc\n",
+    }
+    allocator, _ = _allocator(scan_tree(files))
+    assert allocator == expected

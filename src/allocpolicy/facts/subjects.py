@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 
+from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import record, replace
 from allocpolicy.facts import allocators
 from allocpolicy.facts.catalog import (
@@ -537,7 +538,15 @@ def _path_family(
         return named, named != "unknown"
     if dep is None and head in _LOCAL_ROOTS:
         return "unknown", False  # a type of this crate: what it forwards to is not visible
+    if dep is not None and not _ALLOCATOR_NAME.search(dep.package):
+        # `solar_cli::utils::Allocator`: a type of a crate that is no allocator, which
+        # picks one (jemalloc, mimalloc or the system's) by its own cfg: not visible here
+        return "unknown", False
     return "other", False
+
+
+# a crate named like an allocator (dlmalloc, wee_alloc) is one we do not know
+_ALLOCATOR_NAME = lazy_re(r"alloc|malloc")
 
 
 def allocator_dependency(crate: Crate, s: AllocatorStatic) -> Dependency | None:
