@@ -104,3 +104,15 @@ def test_an_archive_the_stage_makes_is_not_one_it_unpacks(scan_tree) -> None:
         }
     )
     assert _row(result)["target"] is None
+
+
+def test_a_tools_release_archive_says_nothing_of_the_binary(scan_tree) -> None:
+    # sccache's musl release unpacked beside the project's own files: not relay's target
+    result = scan_tree(
+        {
+            "Cargo.toml": cargo("relay", "", ""),
+            "src/main.rs": "fn main() {}\n",
+            "Dockerfile": _dockerfile("sccache-v0.8.1-x86_64-unknown-linux-musl.tar.gz"),
+        }
+    )
+    assert _row(result)["target"] is None

@@ -99,8 +99,8 @@ class StageFacts:
     # `tar -xf app-x86_64-unknown-linux-musl.tar.gz`: (line, archive, triple, arch assumed)
     # of a release archive the stage unpacked; what it holds was built for that triple
     unpacked: tuple[int, str, str, bool] | None = None
-    # paths (or directories) copied from such a stage -> (line, triple, why)
-    prebuilt: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    # paths (or directories) copied from such a stage -> (line, triple, why, archive)
+    prebuilt: dict[str, tuple[int, str, str, str]] = field(default_factory=dict)
     global_args: dict[str, str] = field(default_factory=dict, repr=False)
     # The file: its expander (shared work budget), escape character and build args.
     doc: Dockerfile = field(default_factory=lambda: parse_dockerfile(""), repr=False)
@@ -1077,7 +1077,8 @@ def _copy_from_stage(
         art = _driver_output(src_stage, name)
     if art is not None:
         _put(facts, target, replace(art, line=line))
-    elif src_stage is not None and src_stage.unpacked is not None:
+    elif src_stage is not None and src_stage.unpacked is not None and not src_stage.builds:
+        # (a stage that also runs cargo unpacked a tool, say sccache's release, not its output)
         _mark_prebuilt(facts, src_stage, dest_abs if _GLOB.search(name) else target, line)
     if src_stage is not None:
         facts.packages.update({p: line for p in _packages_for_file(src_stage, src_abs)})
@@ -1091,7 +1092,7 @@ def _mark_prebuilt(facts: StageFacts, src: StageFacts, dest: str, line: int) -> 
     why = f"it comes from `{archive}` (unpacked on line {at}), a release archive for {triple}"
     if assumed:
         why += " (the name leaves the arch to the build platform: linux/amd64 assumed)"
-    facts.prebuilt[dest] = (line, triple, why)
+    facts.prebuilt[dest] = (line, triple, why, posixpath.basename(archive))
 
 
 def _driver_output(stage: StageFacts, name: str) -> Artifact:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 
 from allocpolicy._lazyre import lazy_re
 from allocpolicy._record import record, replace
@@ -163,7 +164,7 @@ def _built_elsewhere(
     out = []
     for name, (line, why) in found.items():
         crate = _crate_for(repo, [], name)
-        prebuilt = _prebuilt(final, paths.get(name))
+        prebuilt = _prebuilt(final, paths.get(name), name)
         triple = prebuilt[1] if prebuilt else None
         sb = _shipped(repo, cf, Artifact(name, triple, None, line), name, crate)
         if prebuilt is not None:
@@ -192,12 +193,21 @@ def _run_path(final: StageFacts, ins: Instruction, run: str) -> str | None:
     return None
 
 
-def _prebuilt(final: StageFacts, path: str | None) -> tuple[int, str, str] | None:
+def _prebuilt(final: StageFacts, path: str | None, name: str) -> tuple[int, str, str] | None:
     """(copy line, triple, why) when the file came out of a stage that unpacked a release
-    archive for a target (containers._mark_prebuilt)."""
+    archive for a target (containers._mark_prebuilt) named after the binary
+    (`app-v1-x86_64-unknown-linux-musl.tar.gz` for `app`; a tool's archive says nothing)."""
     if path is None:
         return None
-    return final.prebuilt.get(path) or final.prebuilt.get(posixpath.dirname(path))
+    found = final.prebuilt.get(path) or final.prebuilt.get(posixpath.dirname(path))
+    if found is None or not _names_binary(found[3], name):
+        return None
+    return found[:3]
+
+
+def _names_binary(archive: str, name: str) -> bool:
+    words = {w for w in re.split(r"[-_.]", archive.lower()) if w}
+    return name.lower() in words or name.lower().replace("_", "-") in archive.lower()
 
 
 def _published_image(
