@@ -131,42 +131,27 @@ class GraphQLEndpoint:
             return {"__typename": "Bot", "login": login[: -len("[bot]")]}
         return {"__typename": "User", "login": login}
 
-    def _review_comment(self, c: dict[str, Any]) -> dict[str, Any]:
+    def _minimizable(self, typename: str, c: dict[str, Any]) -> dict[str, Any]:
+        """A REST object as GraphQL shows it: a comment or a review (both Minimizable)."""
         return {
-            "__typename": "PullRequestReviewComment",
+            "__typename": typename,
             "id": c["node_id"],
             "databaseId": c["id"],
             "body": c["body"],
             "author": self._actor(c["user"]["login"]),
-            "path": c["path"],
             "isMinimized": "_minimized" in c,
             "minimizedReason": c.get("_minimized", "").lower() or None,
             "url": c["html_url"],
         }
+
+    def _review_comment(self, c: dict[str, Any]) -> dict[str, Any]:
+        return {**self._minimizable("PullRequestReviewComment", c), "path": c["path"]}
 
     def _issue_comment(self, c: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "__typename": "IssueComment",
-            "id": c["node_id"],
-            "databaseId": c["id"],
-            "body": c["body"],
-            "author": self._actor(c["user"]["login"]),
-            "isMinimized": "_minimized" in c,
-            "minimizedReason": c.get("_minimized", "").lower() or None,
-            "url": c["html_url"],
-        }
+        return self._minimizable("IssueComment", c)
 
     def _review(self, r: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "__typename": "PullRequestReview",
-            "id": r["node_id"],
-            "databaseId": r["id"],
-            "body": r["body"],
-            "author": self._actor(r["user"]["login"]),
-            "isMinimized": "_minimized" in r,
-            "minimizedReason": r.get("_minimized", "").lower() or None,
-            "url": r["html_url"],
-        }
+        return self._minimizable("PullRequestReview", r)
 
     def _thread(self, root: dict[str, Any], viewer: dict[str, Any]) -> dict[str, Any]:
         replies = [c for c in self.d.review_comments if c.get("in_reply_to_id") == root["id"]]
