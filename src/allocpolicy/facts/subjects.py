@@ -186,7 +186,9 @@ def _run_path(final: StageFacts, ins: Instruction, run: str) -> str | None:
     word = next((w for w in argv if posixpath.basename(w) == run), run)
     if word.startswith("/"):
         return word
-    dirs = final.env.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    from allocpolicy.parsing.artifact import DEFAULT_PATH  # only for such an ENTRYPOINT
+
+    dirs = final.env.get("PATH", DEFAULT_PATH)
     for d in dirs.split(":"):
         if d and (posixpath.join(d, run) in final.prebuilt or d in final.prebuilt):
             return posixpath.join(d, run)

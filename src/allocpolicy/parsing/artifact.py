@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
 ELF_MAGIC = b"\x7fELF"
+# The PATH a container's program is looked up in when its image sets none (Docker's and
+# BuildKit's default for Linux containers).
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # An extracted rootfs has tens of thousands of files; past these caps the rest is
 # reported as skipped, never read.
 MAX_FILES = 50_000  # directory entries looked at

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from allocpolicy._record import field, record
 from allocpolicy.parsing.artifact import (
+    DEFAULT_PATH,
     ELF_MAGIC,
     MAX_MEMBER_BYTES,
     Artifact,
@@ -610,10 +611,7 @@ def _entrypoint(image: Image) -> None:
     if "/" in prog:
         candidates = [prog if prog.startswith("/") else "/" + prog]
     else:
-        path = (
-            env_value(cfg["Env"], "PATH")
-            or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-        )
+        path = env_value(cfg["Env"], "PATH") or DEFAULT_PATH
         candidates = [f"{d.rstrip('/')}/{prog}" for d in path.split(":") if d.startswith("/")]
     for c in candidates:
         found = image.fs.lookup(c)
